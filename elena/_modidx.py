@@ -51,4 +51,12 @@ d = { 'settings': { 'branch': 'main',
                              'elena.vocab._surface_index': ('vocab.html#_surface_index', 'elena/vocab.py'),
                              'elena.vocab.body_region': ('vocab.html#body_region', 'elena/vocab.py'),
                              'elena.vocab.normalize_body_part': ('vocab.html#normalize_body_part', 'elena/vocab.py'),
-                             'elena.vocab.normalize_emotion': ('vocab.html#normalize_emotion', 'elena/vocab.py')}}}
+                             'elena.vocab.normalize_emotion': ('vocab.html#normalize_emotion', 'elena/vocab.py')},
+            'elena.yunet': { 'elena.yunet._detector': ('yunet.html#_detector', 'elena/yunet.py'),
+                             'elena.yunet.as_bgr8': ('yunet.html#as_bgr8', 'elena/yunet.py'),
+                             'elena.yunet.cache_dir': ('yunet.html#cache_dir', 'elena/yunet.py'),
+                             'elena.yunet.check_yunet': ('yunet.html#check_yunet', 'elena/yunet.py'),
+                             'elena.yunet.detect_faces': ('yunet.html#detect_faces', 'elena/yunet.py'),
+                             'elena.yunet.detection_scales': ('yunet.html#detection_scales', 'elena/yunet.py'),
+                             'elena.yunet.download_yunet': ('yunet.html#download_yunet', 'elena/yunet.py'),
+                             'elena.yunet.yunet_path': ('yunet.html#yunet_path', 'elena/yunet.py')}}}
