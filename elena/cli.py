@@ -77,6 +77,7 @@ SUBCOMMANDS = {
     'demo': ("Show the prompts and parse example replies (offline)", _demo_args, _demo_run),
     'prompts': ("Print a rendered prompt with its id and sha256", _prompts_args, _prompts_run),
     'parse': ("Parse model replies into ELENA records", _parse_args, _parse_run),
+    'mask': ("Hide the faces in a folder of images and record them in faces.jsonl", 'elena.masking:mask_args', 'elena.masking:mask_run'),
 }
 
 # %% ../nbs/90_cli.ipynb #db4a6f82
