@@ -77,6 +77,9 @@ SUBCOMMANDS = {
     'demo': ("Show the prompts and parse example replies (offline)", _demo_args, _demo_run),
     'prompts': ("Print a rendered prompt with its id and sha256", _prompts_args, _prompts_run),
     'parse': ("Parse model replies into ELENA records", _parse_args, _parse_run),
+    'datasets': ("Check a dataset: counts per split and label, and every problem found", 'elena.commands:datasets_args', 'elena.commands:datasets_run'),
+    'import-legacy': ("Convert the authors' released outputs into response records", 'elena.commands:import_legacy_args', 'elena.commands:import_legacy_run'),
+    'evaluate': ("Score response files against a dataset's gold labels", 'elena.commands:evaluate_args', 'elena.commands:evaluate_run'),
 }
 
 # %% ../nbs/90_cli.ipynb #db4a6f82
