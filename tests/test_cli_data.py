@@ -107,7 +107,7 @@ def test_evaluate_paired_and_native(heco, tmp_path):
     write(tmp_path / 'masked.jsonl', [('masked_a.jpg', 'anger'), ('masked_b.jpg', 'happiness'), ('masked_c.jpg', 'happiness')], 'elena')
     r = run('evaluate', tmp_path / 'orig.jsonl', tmp_path / 'masked.jsonl', '--dataset', 'heco', '--data-dir', heco, '--out', tmp_path / 'ev')
     assert r.returncode == 0, r.stderr
-    assert 'orig.jsonl: 3 items, 3 scored, 1 failed' in r.stdout and 'matches any agent (hit rate) 0.333  matches the majority 0.000' in r.stdout, r.stdout
+    assert 'orig.jsonl (model not recorded): 3 items, 3 scored, 1 failed' in r.stdout and 'matches any agent (hit rate) 0.333  matches the majority 0.000' in r.stdout, r.stdout
     assert 'paired over 3 items' in r.stdout and 'discordant 0/3' in r.stdout and 'McNemar exact p = 0.25' in r.stdout
     write(tmp_path / 'native.jsonl', [('a.jpg', 'fear'), ('b.jpg', 'happiness'), ('c.jpg', 'excitement')], 'heco')
     r = run('evaluate', tmp_path / 'native.jsonl', '--dataset', 'heco', '--data-dir', heco, '--labels', 'heco', '--out', tmp_path / 'ev2')
