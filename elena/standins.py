@@ -124,13 +124,18 @@ def _gemini_answer(fault:str, model:str, n:int) -> tuple[int, dict]:
                  'modelVersion': model, 'responseId': f'standin-{n}'}
 
 # %% ../nbs/19_standins.ipynb #b9911b7e
+def _b64(s:str) -> bytes:
+    "Decode base64 as protobuf JSON accepts it: standard or URL-safe alphabet, padding optional"
+    s = s.replace('-', '+').replace('_', '/')
+    return base64.b64decode(s + '=' * (-len(s) % 4), validate=True)
+
 def _has_image(req:dict) -> bool:
-    "Whether a generateContent request carries a decodable inline image"
+    "Whether a generateContent request carries a decodable inline image (field names in camelCase or snake_case, as protobuf JSON allows)"
     for c in req.get('contents') or []:
         for p in c.get('parts') or []:
-            d = p.get('inlineData') or {}
+            d = p.get('inlineData') or p.get('inline_data') or {}
             try:
-                if d.get('mimeType', '').startswith('image/') and base64.b64decode(d.get('data', ''), validate=True): return True
+                if (d.get('mimeType') or d.get('mime_type') or '').startswith('image/') and _b64(d.get('data', '')): return True
             except ValueError: pass
     return False
 
@@ -139,13 +144,13 @@ def gemini_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, d
     route = path.split('?')[0]
     if not _header(si, n, 'x-goog-api-key'):
         return 403, {}, _gemini_error(403, 'PERMISSION_DENIED', "Method doesn't allow unregistered callers. Please use an API Key.")
-    if m := re.fullmatch(r'/v1beta/models/([^/:]+):generateContent', route):
+    if m := re.fullmatch(r'/v1(?:beta)?/models/([^/:]+):generateContent', route):
         if not _has_image(body): return 400, {}, _gemini_error(400, 'INVALID_ARGUMENT', 'Request has no inline image.')
         fault = si.fault_for(n, body)
         time.sleep(si.slow_s if fault == 'slow' else si.latency_s)
         status, payload = _gemini_answer(fault, m[1], n)
         return status, {'Retry-After': '0'} if status == 429 else {}, payload
-    if m := re.fullmatch(r'/v1beta/models/([^/:]+):batchGenerateContent', route):
+    if m := re.fullmatch(r'/v1(?:beta)?/models/([^/:]+):batchGenerateContent', route):
         reqs = (((body.get('batch') or {}).get('inputConfig') or {}).get('requests') or {}).get('requests') or []
         if not reqs or not all(_has_image(r.get('request') or {}) for r in reqs):
             return 400, {}, _gemini_error(400, 'INVALID_ARGUMENT', 'Every batch request needs an inline image.')
@@ -154,7 +159,7 @@ def gemini_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, d
             name = f'batches/standin-{len(si.batches)}'
             si.batches[name] = {'model': m[1], 'requests': reqs, 'polls': 0, 'display': body['batch'].get('displayName')}
         return 200, {}, _batch_job(si, name)
-    if m := re.fullmatch(r'/v1beta/(batches/[^/:]+)', route):
+    if m := re.fullmatch(r'/v1(?:beta)?/(batches/[^/:]+)', route):
         if m[1] in getattr(si, 'batches', {}):
             with si._lock: si.batches[m[1]]['polls'] += 1
             return 200, {}, _batch_job(si, m[1])
