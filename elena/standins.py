@@ -179,7 +179,8 @@ def _batch_job(si:StandIn, name:str) -> dict:
     out = []
     for i, r in enumerate(job['requests']):
         status, payload = _gemini_answer(si.fault_for(i, r['request']), job['model'], i)
-        out.append({**({'response': payload} if status == 200 else payload), **({'metadata': r['metadata']} if 'metadata' in r else {})})
+        res = {'response': payload} if status == 200 else {'error': {k: payload['error'][k] for k in ('code', 'message')}}  # a google.rpc.Status
+        out.append({**res, **({'metadata': r['metadata']} if 'metadata' in r else {})})
     meta['output'] = {'inlinedResponses': {'inlinedResponses': out}}
     return {'name': name, 'metadata': meta, 'done': True,
             'response': {'@type': 'type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput',
