@@ -4,14 +4,16 @@
 
 # %% ../nbs/19_standins.ipynb #0b83b2c1
 from __future__ import annotations
+import base64
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 # %% auto #0
-__all__ = ['CANNED_ANSWER', 'FAULTS', 'canned_text', 'StandIn', 'openai_handler']
+__all__ = ['CANNED_ANSWER', 'FAULTS', 'canned_text', 'StandIn', 'openai_handler', 'gemini_handler']
 
 # %% ../nbs/19_standins.ipynb #abed43db
 CANNED_ANSWER = json.dumps({
@@ -37,6 +39,7 @@ class StandIn:
                 ):
         self.handler, self.latency_s, self.slow_s, self.requests = handler, latency_s, slow_s, []
         self._faults, self._lock, self._server = faults or {}, threading.Lock(), None
+        self.in_flight = self.peak = 0  # requests being answered now, and the most at once
 
     def fault_for(self, n:int, body:dict) -> str:
         "The fault to inject for request number `n`"
@@ -51,8 +54,12 @@ class StandIn:
             def log_message(self, *a): pass
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers.get('Content-Length', 0))) or b'{}')
-                with outer._lock: n = len(outer.requests); outer.requests.append({'path': self.path, 'body': body, 'headers': dict(self.headers), 't': time.monotonic()})
-                status, headers, payload = outer.handler(outer, n, self.path, body)
+                with outer._lock:
+                    n = len(outer.requests); outer.requests.append({'path': self.path, 'body': body, 'headers': dict(self.headers), 't': time.monotonic()})
+                    outer.in_flight += 1; outer.peak = max(outer.peak, outer.in_flight)
+                try: status, headers, payload = outer.handler(outer, n, self.path, body)
+                finally:
+                    with outer._lock: outer.in_flight -= 1
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(status)
@@ -89,3 +96,92 @@ def openai_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, d
                      'choices': [{'index': 0, 'message': {'role': 'assistant', 'content': None if fault == 'safety' else text},
                                   'finish_reason': finish}],
                      'usage': {'prompt_tokens': 812, 'completion_tokens': len(text) // 4, 'total_tokens': 812 + len(text) // 4}}
+
+# %% ../nbs/19_standins.ipynb #47fa00c5
+def _header(si, n, name):
+    return next((v for k, v in si.requests[n]['headers'].items() if k.lower() == name), None)
+
+def _gemini_error(code:int, status:str, message:str, details:list|None=None) -> dict:
+    return {'error': {'code': code, 'message': message, 'status': status, **({'details': details} if details else {})}}
+
+def _gemini_answer(fault:str, model:str, n:int) -> tuple[int, dict]:
+    "Status and body of a generateContent answer with `fault` (the wait for 'slow' is the caller's)"
+    if fault == 'rate_limit':
+        return 429, _gemini_error(429, 'RESOURCE_EXHAUSTED', 'Resource has been exhausted (e.g. check quota).',
+                                  [{'@type': 'type.googleapis.com/google.rpc.RetryInfo', 'retryDelay': '0s'}])
+    if fault == 'server_error': return 503, _gemini_error(503, 'UNAVAILABLE', 'The model is overloaded. Please try again later.')
+    usage = {'promptTokenCount': 1290, 'totalTokenCount': 1290}
+    if fault == 'empty': return 200, {'usageMetadata': usage, 'modelVersion': model, 'responseId': f'standin-{n}'}
+    if fault == 'safety':
+        return 200, {'candidates': [{'finishReason': 'SAFETY', 'index': 0, 'safetyRatings': [
+                        {'category': 'HARM_CATEGORY_DANGEROUS_CONTENT', 'probability': 'HIGH', 'blocked': True}]}],
+                     'usageMetadata': usage, 'modelVersion': model, 'responseId': f'standin-{n}'}
+    text = canned_text(fault)
+    out = len(text) // 4
+    return 200, {'candidates': [{'content': {'parts': [{'text': text}], 'role': 'model'}, 'index': 0,
+                                 'finishReason': 'MAX_TOKENS' if fault == 'truncated' else 'STOP'}],
+                 'usageMetadata': {'promptTokenCount': 1290, 'candidatesTokenCount': out, 'totalTokenCount': 1290 + out},
+                 'modelVersion': model, 'responseId': f'standin-{n}'}
+
+# %% ../nbs/19_standins.ipynb #b9911b7e
+def _b64(s:str) -> bytes:
+    "Decode base64 as protobuf JSON accepts it: standard or URL-safe alphabet, padding optional"
+    s = s.replace('-', '+').replace('_', '/')
+    return base64.b64decode(s + '=' * (-len(s) % 4), validate=True)
+
+def _has_image(req:dict) -> bool:
+    "Whether a generateContent request carries a decodable inline image (field names in camelCase or snake_case, as protobuf JSON allows)"
+    for c in req.get('contents') or []:
+        for p in c.get('parts') or []:
+            d = p.get('inlineData') or p.get('inline_data') or {}
+            try:
+                if (d.get('mimeType') or d.get('mime_type') or '').startswith('image/') and _b64(d.get('data', '')): return True
+            except ValueError: pass
+    return False
+
+def gemini_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, dict]:
+    "Answer one Gemini REST request (generateContent, batch create and get), with the fault `si` assigns to it"
+    route = path.split('?')[0]
+    if not _header(si, n, 'x-goog-api-key'):
+        return 403, {}, _gemini_error(403, 'PERMISSION_DENIED', "Method doesn't allow unregistered callers. Please use an API Key.")
+    if m := re.fullmatch(r'/v1(?:beta)?/models/([^/:]+):generateContent', route):
+        if not _has_image(body): return 400, {}, _gemini_error(400, 'INVALID_ARGUMENT', 'Request has no inline image.')
+        fault = si.fault_for(n, body)
+        time.sleep(si.slow_s if fault == 'slow' else si.latency_s)
+        status, payload = _gemini_answer(fault, m[1], n)
+        return status, {'Retry-After': '0'} if status == 429 else {}, payload
+    if m := re.fullmatch(r'/v1(?:beta)?/models/([^/:]+):batchGenerateContent', route):
+        reqs = (((body.get('batch') or {}).get('inputConfig') or {}).get('requests') or {}).get('requests') or []
+        if not reqs or not all(_has_image(r.get('request') or {}) for r in reqs):
+            return 400, {}, _gemini_error(400, 'INVALID_ARGUMENT', 'Every batch request needs an inline image.')
+        with si._lock:
+            si.batches = getattr(si, 'batches', {})
+            name = f'batches/standin-{len(si.batches)}'
+            si.batches[name] = {'model': m[1], 'requests': reqs, 'polls': 0, 'display': body['batch'].get('displayName')}
+        return 200, {}, _batch_job(si, name)
+    if m := re.fullmatch(r'/v1(?:beta)?/(batches/[^/:]+)', route):
+        if m[1] in getattr(si, 'batches', {}):
+            with si._lock: si.batches[m[1]]['polls'] += 1
+            return 200, {}, _batch_job(si, m[1])
+        return 404, {}, _gemini_error(404, 'NOT_FOUND', f'Requested entity was not found: {m[1]}')
+    return 404, {}, _gemini_error(404, 'NOT_FOUND', f'no route {path}')
+
+# %% ../nbs/19_standins.ipynb #c2ca646b
+def _batch_job(si:StandIn, name:str) -> dict:
+    "The long-running operation for batch `name`: it succeeds at poll number `si.batch_polls` (default 2)"
+    job = si.batches[name]
+    done = job['polls'] >= getattr(si, 'batch_polls', 2)
+    meta = {'@type': 'type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch', 'name': name,
+            'model': f"models/{job['model']}", 'displayName': job['display'], 'createTime': '2026-01-01T00:00:00Z',
+            'batchStats': {'requestCount': str(len(job['requests'])), 'pendingRequestCount': '0' if done else str(len(job['requests']))},
+            'state': 'BATCH_STATE_SUCCEEDED' if done else ('BATCH_STATE_RUNNING' if job['polls'] else 'BATCH_STATE_PENDING')}
+    if not done: return {'name': name, 'metadata': meta}
+    out = []
+    for i, r in enumerate(job['requests']):
+        status, payload = _gemini_answer(si.fault_for(i, r['request']), job['model'], i)
+        res = {'response': payload} if status == 200 else {'error': {k: payload['error'][k] for k in ('code', 'message')}}  # a google.rpc.Status
+        out.append({**res, **({'metadata': r['metadata']} if 'metadata' in r else {})})
+    meta['output'] = {'inlinedResponses': {'inlinedResponses': out}}
+    return {'name': name, 'metadata': meta, 'done': True,
+            'response': {'@type': 'type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput',
+                         'inlinedResponses': {'inlinedResponses': out}}}

@@ -108,3 +108,35 @@ def test_papermill_smoke_tiny_model_on_samples(tmp_path):
     text = papermill(tmp_path, ('model', 'tiny-gemma3'), ('dataset', 'samples'), ('out_dir', tmp_path / 'responses'),
                      ('max_new_tokens', 16))
     assert 'RANDOM WEIGHTS' in text and 'failed 0' in text, text
+
+
+GEMINI_SERVER = """
+import sys
+from elena.standins import StandIn, gemini_handler
+with StandIn(gemini_handler, latency_s=0.05) as si:
+    print(si.url, flush=True)
+    sys.stdin.read()
+"""
+
+
+@pytest.mark.parametrize('batch', [False, True], ids=['live', 'batch'])
+def test_run_gemini_through_the_sdk(tmp_path, batch):
+    key = 'AIza-test-key-never-to-be-written'
+    srv = subprocess.Popen([sys.executable, '-c', GEMINI_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        url = srv.stdout.readline().strip()
+        env = {**os.environ, 'GOOGLE_API_KEY': key, 'ELENA_BATCH_POLL_S': '0.05'}
+        cmd = [str(BIN / 'elena'), 'run', '--model', 'gemini-2.5-flash', '--base-url', url, '--dataset', 'folder',
+               '--data-dir', str(images(tmp_path / 'imgs', 5)), '--out-dir', str(tmp_path / 'responses'), '--no-progress']
+        r = subprocess.run(cmd + (['--batch'] if batch else []), capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+        assert r.returncode == 0, r.stdout + r.stderr[-3000:]
+        f = tmp_path / 'responses' / 'gemini-2.5-flash' / 'folder' / 'original-elena.jsonl'
+        recs = records(f)
+        assert len(recs) == 5 and all(x['emotion'] == 'fear' and x['backend'] == 'gemini' and not x['error'] for x in recs)
+        assert 'estimated cost $' in r.stdout
+        written = f.read_text() + r.stdout + r.stderr + ''.join(p.read_text() for p in f.parent.rglob('*.json'))
+        assert key not in written
+        r2 = subprocess.run(cmd + (['--batch'] if batch else []), capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+        assert 'skipped 5 already answered' in r2.stdout, r2.stdout + r2.stderr[-2000:]
+    finally:
+        srv.stdin.close(); srv.wait(timeout=10)
