@@ -1,5 +1,5 @@
 # Two commands do everything (see README.md):
-#   make run    set up .venv, then run the main job
+#   make run    set up .venv, then run the main job (nbs/03_run.ipynb through papermill, executed copy in runs/)
 #   make test   set up .venv, then run every test (plain tests, every notebook, the papermill smoke run)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -18,8 +18,19 @@ $(VENV)/.installed: settings.ini setup.py
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
+# The main job: Gemini 2.5 Flash when GOOGLE_API_KEY or GEMINI_API_KEY is set, else the offline tiny test model
+# (random weights: its answers show that the pipeline runs, not what a model sees). Any parameter of the run
+# notebook can be set, e.g. `make run MODEL=llama11b DATASET=heco DATA_DIR=/data/HECO`.
+MODEL   ?= $(if $(GOOGLE_API_KEY)$(GEMINI_API_KEY),gemini-2.5-flash,tiny-gemma3)
+DATASET ?= samples
+CONDITION ?= original
+PROMPT  ?= elena
+RUN_NB   = runs/$(subst :,_,$(subst /,_,$(MODEL)))-$(DATASET)-$(CONDITION)-$(PROMPT).ipynb
 run: setup
-	$(BIN)/elena demo
+	mkdir -p runs
+	$(BIN)/papermill nbs/03_run.ipynb $(RUN_NB) -k python3 -p model $(MODEL) -p dataset $(DATASET) \
+	  -p condition $(CONDITION) -p prompt $(PROMPT) $(if $(DATA_DIR),-p data_dir $(DATA_DIR)) $(if $(LIMIT),-p limit $(LIMIT))
+	@echo "executed notebook: $(RUN_NB)"
 
 test: setup
 	$(BIN)/python -m pytest

@@ -104,10 +104,15 @@ def test_papermill_run_notebook_against_standin(tmp_path, standin):
 
 
 def test_papermill_smoke_tiny_model_on_samples(tmp_path):
-    pytest.importorskip('elena.tiny', reason='the tiny models are not in this version yet')
     text = papermill(tmp_path, ('model', 'tiny-gemma3'), ('dataset', 'samples'), ('out_dir', tmp_path / 'responses'),
                      ('max_new_tokens', 16))
-    assert 'RANDOM WEIGHTS' in text and 'failed 0' in text, text
+    assert 'RANDOM WEIGHTS' in text and 'Not scored' not in text, text
+    recs = records(tmp_path / 'responses' / 'tiny-gemma3' / 'samples' / 'original-elena.jsonl')
+    assert sorted(r['id'] for r in recs) == ['astronaut.jpg', 'grace_hopper.jpg']
+    assert all(r['random_weights'] and r['backend'] == 'transformers' and r['raw'] for r in recs)
+    # random weights never produce an end token: every answer runs to the limit, which is recorded with its reason
+    assert all(r['finish_reason'] == 'length' and r['error']['type'] == 'MaxTokens' for r in recs)
+    assert all(r['usage']['output'] == 16 for r in recs)
 
 
 GEMINI_SERVER = """

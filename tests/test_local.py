@@ -1,0 +1,62 @@
+"""The local-model path end to end on the tiny random-weight models (real transformers classes, CPU): batching with
+left padding, usage counts, per-item errors, lazy imports. Their text is noise and is only ever compared with itself."""
+import subprocess
+import sys
+from pathlib import Path
+import matplotlib.cbook
+import pytest
+from elena.backends import Request, get_backend
+from elena.prompts import get_prompt
+
+PHOTO = Path(matplotlib.cbook.get_sample_data('grace_hopper.jpg', asfileobj=False))  # U.S. Navy photograph, public domain
+GEN = {'max_new_tokens': 8}
+
+def requests(missing=False):
+    kinds = [('elena', False), ('naive', False), ('stepwise', True)]
+    reqs = [Request(f'r{i}', PHOTO, get_prompt(k, masked=m), GEN) for i, (k, m) in enumerate(kinds)]
+    if missing: reqs[1].image = PHOTO.parent / 'no-such-image.jpg'
+    return reqs
+
+@pytest.mark.parametrize('name', ['tiny-gemma3', 'tiny-llama'])
+def test_batched_equals_one_at_a_time(name):
+    got = {b: {r.id: rep for r, rep in get_backend(name, batch_size=b).answer(requests())} for b in (1, 2)}
+    assert list(got[1]) == ['r0', 'r1', 'r2']
+    for i in got[1]:
+        one, two = got[1][i], got[2][i]
+        assert (one.text, one.finish_reason, one.usage) == (two.text, two.finish_reason, two.usage)
+        assert one.usage['output'] <= GEN['max_new_tokens'] and one.latency_s > 0
+
+@pytest.mark.parametrize('name', ['tiny-gemma3', 'tiny-llama'])
+def test_usage_excludes_padding(name):
+    be = get_backend(name, batch_size=3).load()
+    reqs = requests()
+    got = {r.id: rep for r, rep in be.answer(reqs)}
+    from elena.local import load_image, prompt_text
+    for r in reqs:  # each prompt alone, unpadded
+        alone = be.processor(text=[prompt_text(be.processor, r.prompt)], images=[[load_image(r.image)]])['input_ids'][0]
+        assert got[r.id].usage['input'] == len(alone)
+    assert len({rep.usage['input'] for rep in got.values()}) == 3  # so the batch was padded
+
+@pytest.mark.parametrize('name', ['tiny-gemma3', 'tiny-llama'])
+def test_missing_image_fails_only_its_request(name):
+    got = {r.id: rep for r, rep in get_backend(name, batch_size=2).answer(requests(missing=True))}
+    assert got['r1'].error['type'] == 'ImageError' and 'no-such-image.jpg' in got['r1'].error['message'] and got['r1'].text is None
+    alone = {r.id: rep for r, rep in get_backend(name, batch_size=1).answer(requests())}
+    for i in ('r0', 'r2'): assert got[i].text == alone[i].text and (got[i].error or {}).get('type') in (None, 'MaxTokens')
+
+def test_imports_are_lazy():
+    code = ("import sys, elena.local, elena.tiny, elena.backends as b; b.get_backend('tiny-gemma3'); b.get_backend('hf:org/model');"
+            "print('torch' in sys.modules, 'transformers' in sys.modules)")
+    assert subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.split() == ['False', 'False']
+
+def test_registry_and_options():
+    be = get_backend('llama90b', batch_size=4, max_memory='0=70GiB,1=70GiB')
+    assert (be.backend, be.model_id, be.batch_size, be.max_memory, be.model) == ('transformers', 'meta-llama/Llama-3.2-90B-Vision-Instruct', 4, {0: '70GiB', 1: '70GiB'}, None)
+    assert get_backend('hf:org/model', revision='abc').revision == 'abc'
+    assert get_backend('tiny-llama').random_weights and not get_backend('gemma3-12b').random_weights
+
+def test_quantize_without_bitsandbytes():
+    import importlib.util
+    if importlib.util.find_spec('bitsandbytes') is not None: pytest.skip('bitsandbytes is installed here')
+    with pytest.raises(ImportError, match='pip install bitsandbytes'): get_backend('llama90b', quantize='4bit')
+    with pytest.raises(ValueError, match='quantize'): get_backend('llama90b', quantize='2bit')
