@@ -97,10 +97,30 @@ def papermill(tmp_path, *params):
 
 
 def test_papermill_run_notebook_against_standin(tmp_path, standin):
+    data = images(tmp_path / 'imgs', 3)
+    (data / 'labels.csv').write_text('image,label\ng0/img000.jpg,fear\ng0/img001.jpg,anger\ng0/img002.jpg,fear\n')
     text = papermill(tmp_path, ('model', 'openai:standin'), ('base_url', standin), ('dataset', 'folder'),
-                     ('data_dir', images(tmp_path / 'imgs', 3)), ('out_dir', tmp_path / 'responses'))
+                     ('data_dir', data), ('out_dir', tmp_path / 'responses'))
     assert 'items 3: skipped 0 already answered, answered 3, failed 0' in text, text
     assert len(records(tmp_path / 'responses' / 'openai_standin' / 'folder' / 'original-elena.jsonl')) == 3
+    assert 'accuracy 0.667' in text, text  # the stand-in always says fear: 2 of 3 gold labels are fear
+
+
+def test_masked_condition_masks_then_asks(tmp_path, standin, monkeypatch):
+    if not Path(os.environ.get('ELENA_YUNET', '')).is_file(): pytest.skip('ELENA_YUNET names no YuNet model file')
+    from elena.run import run_elena
+    from elena.store import image_sha256
+    monkeypatch.setenv('ELENA_CACHE', str(tmp_path / 'cache'))
+    data = tmp_path / 'imgs'; data.mkdir()
+    shutil.copy(PHOTO, data / 'hopper.jpg')
+    s = run_elena('openai:standin', 'folder', data, condition='masked', out_dir=tmp_path / 'responses', base_url=standin, progress=False)
+    assert (s.done, s.condition, s.prompt_id) == (1, 'masked', 'elena-masked-v1')
+    rec = records(s.path)[0]
+    masked = next((tmp_path / 'cache' / 'masked').glob('folder-*/hopper.jpg'))
+    assert rec['image_sha256'] == image_sha256(masked) != image_sha256(PHOTO)
+    faces = [json.loads(l) for l in (masked.parent / 'faces.jsonl').read_text().splitlines() if '"id"' in l]
+    assert faces[0]['status'] == 'ok' and len(faces[0]['faces']) >= 1
+    assert s.path.name == 'masked-elena.jsonl'
 
 
 def test_papermill_smoke_tiny_model_on_samples(tmp_path):
