@@ -1,6 +1,7 @@
 # Two commands do everything (see README.md):
 #   make run    set up .venv, then run the main job (nbs/03_run.ipynb through papermill, executed copy in runs/)
 #   make test   set up .venv, then run every test (plain tests, every notebook, the papermill smoke run)
+#   make figures  every paper notebook (nbs/paper) through papermill: figures/ and tables from stored results
 PYTHON ?= python3
 VENV   ?= .venv
 # torch is installed first and pinned: an unpinned torch pulls a multi-GB CUDA build.
@@ -45,3 +46,10 @@ sync-check: setup
 
 docs: setup
 	$(BIN)/nbdev_docs
+
+# Every paper notebook (nbs/paper/) through papermill into runs/paper/, figures and tables into figures/; prints which
+# notebooks made figures and which skipped for lack of data. E.g. `make figures RESPONSES=/data/responses ATTENTION=attention`.
+RESPONSES ?= responses
+figures: setup
+	$(BIN)/elena figures --responses $(RESPONSES) --figures figures --out runs/paper $(if $(ATTENTION),--attention $(ATTENTION)) \
+	  $(if $(DATA_DIRS),--data-dirs $(DATA_DIRS)) $(if $(REFERENCE),--reference $(REFERENCE))

@@ -118,6 +118,16 @@ def _run_run(a:argparse.Namespace) -> int:
     print(s)
     return 1 if s.failed else 0
 
+# %% ../nbs/90_cli.ipynb #48fb2ac6
+def _figures_args(p:argparse.ArgumentParser):
+    p.add_argument('--responses', default='responses', help="the response store to read")
+    p.add_argument('--figures', default='figures', help="where figures (PNG, PDF) and tables/ (CSV) go")
+    p.add_argument('--out', default='runs/paper', help="where the executed notebooks go")
+    p.add_argument('--attention', default=None, help="folder of the JSON summaries written by elena attention")
+    p.add_argument('--data-dirs', default=None, help="dataset folders, e.g. 'heco=/data/HECO,emotic=/data/EMOTIC'")
+    p.add_argument('--reference', default=None, help="the authors' released outputs (default: $ELENA_REFERENCE)")
+
+
 # %% ../nbs/90_cli.ipynb #7712bbbb
 SUBCOMMANDS = {
     'demo': ("Show the prompts and parse example replies (offline)", _demo_args, _demo_run),
@@ -129,6 +139,7 @@ SUBCOMMANDS = {
     'import-legacy': ("Convert the authors' released outputs into response records", 'elena.commands:import_legacy_args', 'elena.commands:import_legacy_run'),
     'evaluate': ("Score response files against a dataset's gold labels", 'elena.commands:evaluate_args', 'elena.commands:evaluate_run'),
     'mask': ("Hide the faces in a folder of images and record them in faces.jsonl", 'elena.masking:mask_args', 'elena.masking:mask_run'),
+    'figures': ("Run every paper notebook (nbs/paper) with papermill; report the figures made and those skipped", _figures_args, 'elena.results:figures_run'),
 }
 
 # %% ../nbs/90_cli.ipynb #33e18c90
