@@ -129,6 +129,7 @@ SUBCOMMANDS = {
     'import-legacy': ("Convert the authors' released outputs into response records", 'elena.commands:import_legacy_args', 'elena.commands:import_legacy_run'),
     'evaluate': ("Score response files against a dataset's gold labels", 'elena.commands:evaluate_args', 'elena.commands:evaluate_run'),
     'mask': ("Hide the faces in a folder of images and record them in faces.jsonl", 'elena.masking:mask_args', 'elena.masking:mask_run'),
+    'attention': ("Attention maps of a local model over images, and the share of attention on faces", 'elena.attention_maps:attention_args', 'elena.attention_maps:attention_run'),
 }
 
 # %% ../nbs/90_cli.ipynb #33e18c90
