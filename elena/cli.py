@@ -140,6 +140,7 @@ SUBCOMMANDS = {
     'evaluate': ("Score response files against a dataset's gold labels", 'elena.commands:evaluate_args', 'elena.commands:evaluate_run'),
     'mask': ("Hide the faces in a folder of images and record them in faces.jsonl", 'elena.masking:mask_args', 'elena.masking:mask_run'),
     'figures': ("Run every paper notebook (nbs/paper) with papermill; report the figures made and those skipped", _figures_args, 'elena.results:figures_run'),
+    'attention': ("Attention maps of a local model over images, and the share of attention on faces", 'elena.attention_maps:attention_args', 'elena.attention_maps:attention_run'),
 }
 
 # %% ../nbs/90_cli.ipynb #33e18c90

@@ -1,0 +1,37 @@
+"""`elena attention` as a user runs it: the installed console script in a subprocess, on a real photo with a tiny random-weight model."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from matplotlib import cbook
+
+ELENA = shutil.which('elena', path=str(Path(sys.executable).parent)) or 'elena'
+HOPPER = Path(cbook.get_sample_data('grace_hopper.jpg', asfileobj=False))
+
+def run(*args):
+    return subprocess.run([ELENA, 'attention', *args], capture_output=True, text=True, timeout=300)
+
+def test_help_names_the_contract():
+    r = run('--help')
+    assert r.returncode == 0, r.stderr
+    for opt in ('--model', '--image', '--dataset', '--data-dir', '--limit', '--method', '--query', '--out', '--faces', '--masked-dir'):
+        assert opt in r.stdout, opt
+
+def test_one_image_with_given_faces(tmp_path):
+    (tmp_path / 'faces.jsonl').write_text(json.dumps({'id': 'grace_hopper.jpg', 'faces': [{'box': [170, 90, 190, 250]}], 'status': 'ok'}) + '\n')
+    r = run('--model', 'tiny-llama', '--image', str(HOPPER), '--faces', str(tmp_path), '--query', 'emotion', '--out', str(tmp_path / 'o'))
+    assert r.returncode == 0, r.stderr
+    assert 'random weights' in r.stdout
+    s = json.loads((tmp_path / 'o' / 'attention.json').read_text())
+    rec = s['images'][0]
+    assert s['random_weights'] is True and 'never a finding' in s['note']
+    assert set(rec) >= {'face_attention_share', 'face_area_share', 'face_bias_ratio', 'per_layer', 'overlays', 'npz'}
+    assert abs(rec['face_area_share'] - (190 * 1.1 * 250 * 1.1) / (512 * 600)) < 0.01  # the box padded by 5% on each side
+    assert sorted(rec['overlays']) == ['L01', 'all'] and all((tmp_path / 'o' / f).is_file() for f in rec['overlays'].values())
+
+def test_rollout_refused_for_cross_attention(tmp_path):
+    (tmp_path / 'faces.jsonl').write_text(json.dumps({'id': 'grace_hopper.jpg', 'faces': []}) + '\n')
+    r = run('--model', 'tiny-llama', '--image', str(HOPPER), '--faces', str(tmp_path), '--method', 'rollout', '--out', str(tmp_path / 'o'))
+    s = json.loads((tmp_path / 'o' / 'attention.json').read_text())
+    assert r.returncode == 1 and 'cross-attention' in s['images'][0]['error']
