@@ -57,8 +57,12 @@ def download_yunet(url:str|None=None, # where to fetch it (default: `ELENA_YUNET
     fd, tmp = tempfile.mkstemp(prefix='.yunet-', suffix='.part', dir=dest.parent)
     h = hashlib.sha256()
     try:
-        with os.fdopen(fd, 'wb') as f, urllib.request.urlopen(url, timeout=60) as r:
-            while chunk := r.read(1 << 16): h.update(chunk); f.write(chunk)
+        try:
+            with os.fdopen(fd, 'wb') as f, urllib.request.urlopen(url, timeout=60) as r:
+                while chunk := r.read(1 << 16): h.update(chunk); f.write(chunk)
+        except OSError as e:  # URLError, timeouts, refused connections
+            raise RuntimeError(f"could not download {YUNET_FILE} from {url} ({getattr(e, 'reason', e)}); download it yourself "
+                               f"and pass --yunet PATH or set ELENA_YUNET, or put it in {dest.parent}") from None
         if h.hexdigest() != YUNET_SHA256:
             raise ValueError(f"downloaded {url}: sha256 {h.hexdigest()} is not that of {YUNET_FILE} ({YUNET_SHA256}); "
                              f"nothing was kept: check the address or put the file in {dest.parent}")
