@@ -9,7 +9,7 @@ VENV   ?= .venv
 TORCH  ?= torch==2.13.0
 BIN     = $(VENV)/bin
 
-.PHONY: setup run test export clean-nbs sync-check docs figures
+.PHONY: setup run test export clean-nbs sync-check outputs docs figures
 setup: $(VENV)/.installed
 $(VENV)/.installed: settings.ini setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ export: setup
 sync-check: setup
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean && $(BIN)/python tools/sync_readme.py --check
 	@git status --porcelain --untracked-files=all -- elena nbs README.md | grep . && { echo "nbdev_export/nbdev_clean changed the files above: run 'make export' and commit"; exit 1; } || true
+
+# execute the notebooks and keep their outputs (the docs site shows saved outputs), then clean them
+outputs: setup
+	$(BIN)/python tools/save_outputs.py && $(BIN)/nbdev_clean && $(BIN)/python tools/sync_readme.py
 
 docs: setup
 	$(BIN)/nbdev_docs
