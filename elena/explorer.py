@@ -36,15 +36,17 @@ class Browser:
         run = self.runs[(self.runs.model == model) & (self.runs.dataset == dataset) & (self.runs.condition == condition) & (self.runs.prompt == prompt)]
         if run.empty: raise ValueError(f"no run {model}/{dataset}/{condition}-{prompt} among the stored real-model runs")
         self.run, a = run.iloc[0], answers(run)
+        self.root = None
         a['gold'] = a.key.map(self._gold(dataset, a.key.tolist()))
         a['correct'] = (a.emotion == a.gold).where(a.gold.notna())
         self.table, self.correct, self.emotion, self.page = a.sort_values('id', ignore_index=True), None, None, 0
 
     def _gold(self, dataset, keys) -> dict:
         d = self.dirs.get(dataset)
-        try: g = gold_table(load_dataset(dataset, d, ids=keys if dataset == 'besst' and d is None else None))
+        try: ds = load_dataset(dataset, d, ids=keys if dataset == 'besst' and d is None else None)
         except (FileNotFoundError, ValueError): return {}
-        return g.gold.dropna().to_dict()
+        self.root = ds.root  # where the images are: the given folder, or the dataset's own (the bundled samples)
+        return gold_table(ds).gold.dropna().to_dict()
 
     def filter(self, correct:bool|None=None, emotion:str|None=None):
         "Keep the correct (True) or incorrect (False) answers, and those whose gold or answer is `emotion`; None keeps all"
@@ -70,7 +72,7 @@ class Browser:
 
     def image(self) -> np.ndarray|None:
         "The current image (BGR), faces covered where `faces` holds boxes for it; None when the image file is not found"
-        c, d = self.current, self.dirs.get(self.run.dataset)
+        c, d = self.current, self.dirs.get(self.run.dataset) or self.root
         if c is None or d is None: return None
         p = next((Path(d)/n for n in (c['id'], c['key']) if (Path(d)/n).is_file()), None)
         if p is None: return None
@@ -102,9 +104,11 @@ def explorer(responses:str|Path='responses', # the response store
     b = Browser(responses, data_dirs, faces, attention)
     if b.runs.empty: return W.HTML(f"No real-model response files under {html.escape(str(responses))}.")
     dd = {k: W.Dropdown(options=sorted(b.runs[k].unique()), value=b.run[k], description=k) for k in ('model', 'dataset', 'condition', 'prompt')}
-    correct = W.Dropdown(options=[('all', None), ('correct', True), ('incorrect', False)], description='answers')
+    # a dropdown shows nothing for the value None, so 'all' is a value of its own, mapped to None for `Browser.filter`
+    correct = W.Dropdown(options=['all', 'correct', 'incorrect'], value='all', description='answers')
     labels = sorted(set(b.table.gold.dropna()) | set(b.table.emotion.dropna()))
-    emotion = W.Dropdown(options=[('all', None)] + [(l, l) for l in labels], description='emotion')
+    emotion = W.Dropdown(options=['all'] + labels, value='all', description='emotion')
+    filters = lambda: ({'all': None, 'correct': True, 'incorrect': False}[correct.value], None if emotion.value == 'all' else emotion.value)
     prev, nxt, where = W.Button(description='◀ previous'), W.Button(description='next ▶'), W.Label()
     img, ovl, text = W.Image(format='png'), W.Image(format='png'), W.HTML()
     def show(*_):
@@ -112,17 +116,19 @@ def explorer(responses:str|Path='responses', # the response store
         where.value = f"{b.page + 1 if c else 0} of {len(b.items)}"
         img.value, p = _png(b.image()), b.overlay()
         ovl.value = _png(read_image(p)) if p else b''
+        for w in (img, ovl): w.layout.display = None if w.value else 'none'  # no broken-image icon where there is no image
         if c is None: text.value = '<i>nothing matches the filters</i>'; return
-        row = lambda k, v: f"<tr><th style='text-align:left;vertical-align:top'>{k}</th><td>{html.escape(str(v))}</td></tr>"
+        shown = lambda v: '—' if v is None or (isinstance(v, float) and np.isnan(v)) else v  # no gold label: a dash, not nan
+        row = lambda k, v: f"<tr><th style='text-align:left;vertical-align:top'>{k}</th><td>{html.escape(str(shown(v)))}</td></tr>"
         text.value = '<table>' + ''.join(row(k, v) for k, v in [('image', c['id']), ('gold', c['gold']), ('answer', c['emotion']),
                      ('correct', c['correct']), ('narrative', c['narrative']), ('explicit', c['explicit_description']),
                      ('implicit', c['implicit_description']), ('body parts', ', '.join(map(str, c['body_parts'] or [])))]) + '</table>'
     def choose(_):
-        try: b.select(*(dd[k].value for k in dd)); b.filter(correct.value, emotion.value)
+        try: b.select(*(dd[k].value for k in dd)); b.filter(*filters())
         except ValueError as e: text.value = html.escape(str(e)); return
         show()
     for w in dd.values(): w.observe(choose, 'value')
-    for w in (correct, emotion): w.observe(lambda _: (b.filter(correct.value, emotion.value), show()), 'value')
+    for w in (correct, emotion): w.observe(lambda _: (b.filter(*filters()), show()), 'value')
     prev.on_click(lambda _: (b.go(-1), show())); nxt.on_click(lambda _: (b.go(1), show()))
     show()
     ui = W.VBox([W.HBox(list(dd.values())), W.HBox([correct, emotion, prev, nxt, where]), W.HBox([img, ovl]), text])
