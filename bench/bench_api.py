@@ -7,8 +7,6 @@ The limiter's window is shortened (rpm per `window` seconds) so the run takes se
 Run: .venv/bin/python bench/bench_api.py [--n 200] [--latency 0.3]"""
 import argparse
 import math
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import matplotlib.cbook
 from elena.backends import Request
 from elena.openai_compat import OpenAIBackend
 from elena.prompts import get_prompt
+from elena.standins import ARRIVALS, standin_process
 
 
 def run(url, reqs, **kw):
@@ -29,18 +28,6 @@ def run(url, reqs, **kw):
     assert all(r.error is None for r in replies), [r.error for r in replies if r.error][:3]
     assert sum(r.tries for r in replies) == len(replies), "a retry happened: the timing is not clean"
     return el
-
-
-SERVER = """
-import sys, time
-from elena.standins import StandIn, openai_handler
-def handler(si, n, path, body):
-    if path.endswith('/_arrivals'): return 200, {}, {'t': [r['t'] for r in si.requests if not r['path'].endswith('/_arrivals')]}
-    return openai_handler(si, n, path, body)
-with StandIn(handler, latency_s=float(sys.argv[1])) as si:
-    print(si.url, flush=True)
-    sys.stdin.read()  # serve until the benchmark closes our standard input
-"""
 
 
 def main():
@@ -55,9 +42,7 @@ def main():
     photo = Path(matplotlib.cbook.get_sample_data('grace_hopper.jpg', asfileobj=False))
     reqs = [Request(f'img{i:04d}.jpg', photo, get_prompt(), {'temperature': 0, 'max_new_tokens': 512}) for i in range(a.n)]
     # the stand-in runs in its own process, as a real server would: arrival times are not skewed by the client's work
-    srv = subprocess.Popen([sys.executable, '-c', SERVER, str(a.latency)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    base = srv.stdout.readline().strip()
-    try:
+    with standin_process('openai', a.latency) as base:
         url = base + '/v1'
         seq = run(url, reqs[:a.n_sequential], concurrency=1)
         conc = run(url, reqs, concurrency=a.concurrency)
@@ -65,7 +50,7 @@ def main():
         print(f"one at a time : {a.n_sequential} images in {seq:.2f} s = {seq_rate:.2f} images/s")
         print(f"concurrent {a.concurrency:2d} : {a.n} images in {conc:.2f} s = {conc_rate:.2f} images/s")
         print(f"speed-up      : {conc_rate / seq_rate:.1f}x")
-        n0 = len(httpx.post(base + '/_arrivals', json={}).json()['t'])
+        n0 = len(httpx.get(base + ARRIVALS).json()['t'])
         be = OpenAIBackend('openai:standin', 'standin', base_url=url, max_tries=3, concurrency=a.concurrency, rpm=a.rpm, rate_window_s=a.window)
         reps = [rep for _, rep in be.answer(reqs)]
         assert not any(r.error for r in reps), [r.error for r in reps if r.error][:3]
@@ -77,12 +62,10 @@ def main():
         print(f"rate limit    : {a.rpm} per {a.window:g} s ({a.rpm / a.window:.1f}/s); {a.n} requests, last sent {span:.2f} s after the first "
               f"(ideal {ideal:.2f} s): {100 * ideal / span:.1f}% of the limit used")
         most = max(sum(1 for u in sent if t <= u < t + a.window) for t in sent)
-        arrive = sorted(httpx.post(base + '/_arrivals', json={}).json()['t'][n0:])
+        arrive = sorted(httpx.get(base + ARRIVALS).json()['t'][n0:])
         most_srv = max(sum(1 for u in arrive if t <= u < t + a.window) for t in arrive)
         print(f"most requests in any {a.window:g} s window: {most} as sent by the limiter (limit {a.rpm}); {most_srv} as they arrived at the server")
         assert most <= a.rpm, "the limiter let more through than the limit"
-    finally:
-        srv.stdin.close(); srv.wait(timeout=10)
 
 if __name__ == '__main__':
     main()

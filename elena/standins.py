@@ -7,13 +7,16 @@ from __future__ import annotations
 import base64
 import json
 import re
+import subprocess
+import sys
 import threading
 import time
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 # %% auto #0
-__all__ = ['CANNED_ANSWER', 'FAULTS', 'canned_text', 'StandIn', 'openai_handler', 'gemini_handler']
+__all__ = ['CANNED_ANSWER', 'FAULTS', 'ARRIVALS', 'canned_text', 'StandIn', 'openai_handler', 'gemini_handler', 'standin_process']
 
 # %% ../nbs/19_standins.ipynb #abed43db
 CANNED_ANSWER = json.dumps({
@@ -30,6 +33,8 @@ def canned_text(fault:str) -> str:
     return CANNED_ANSWER
 
 # %% ../nbs/19_standins.ipynb #fb653071
+ARRIVALS = '/_standin/arrivals'  # GET or POST: the monotonic arrival times of the requests so far
+
 class StandIn:
     "A threaded HTTP server on 127.0.0.1 answering with `handler(stand_in, path, body) -> (status, headers, json body)`"
     def __init__(self, handler:Callable, # protocol function, e.g. `openai_handler`
@@ -52,20 +57,24 @@ class StandIn:
         class H(BaseHTTPRequestHandler):
             protocol_version = 'HTTP/1.1'
             def log_message(self, *a): pass
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get('Content-Length', 0))) or b'{}')
-                with outer._lock:
-                    n = len(outer.requests); outer.requests.append({'path': self.path, 'body': body, 'headers': dict(self.headers), 't': time.monotonic()})
-                    outer.in_flight += 1; outer.peak = max(outer.peak, outer.in_flight)
-                try: status, headers, payload = outer.handler(outer, n, self.path, body)
-                finally:
-                    with outer._lock: outer.in_flight -= 1
+            def send(self, status, headers, payload):
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(status)
                     for k, v in {'Content-Type': 'application/json', 'Content-Length': str(len(data)), **headers}.items(): self.send_header(k, v)
                     self.end_headers(); self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError): pass  # the client gave up (timeout): as a real server sees it
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get('Content-Length', 0))) or b'{}')
+                if self.path == ARRIVALS:  # for tests and benchmarks in another process: when each request arrived
+                    with outer._lock: return self.send(200, {}, {'t': [r['t'] for r in outer.requests]})
+                with outer._lock:
+                    n = len(outer.requests); outer.requests.append({'path': self.path, 'body': body, 'headers': dict(self.headers), 't': time.monotonic()})
+                    outer.in_flight += 1; outer.peak = max(outer.peak, outer.in_flight)
+                try: status, headers, payload = outer.handler(outer, n, self.path, body)
+                finally:
+                    with outer._lock: outer.in_flight -= 1
+                self.send(status, headers, payload)
             do_GET = do_POST
         class Server(ThreadingHTTPServer): request_queue_size = 256  # many clients connect at once
         self._server = Server(('127.0.0.1', 0), H)
@@ -185,3 +194,21 @@ def _batch_job(si:StandIn, name:str) -> dict:
     return {'name': name, 'metadata': meta, 'done': True,
             'response': {'@type': 'type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput',
                          'inlinedResponses': {'inlinedResponses': out}}}
+
+# %% ../nbs/19_standins.ipynb #12f50abb
+@contextmanager
+def standin_process(protocol:str='openai', # 'openai' or 'gemini'
+                    latency_s:float=0.0, # time each answer takes
+                   ):
+    "Run a stand-in speaking `protocol` in a child process; yields its base URL"
+    if protocol not in ('openai', 'gemini'): raise ValueError(f"Unknown protocol {protocol!r}: use 'openai' or 'gemini'")
+    code = (f"import sys\nfrom elena.standins import StandIn, {protocol}_handler\n"
+            f"with StandIn({protocol}_handler, latency_s={float(latency_s)!r}) as si:\n"
+            f"    print(si.url, flush=True)\n    sys.stdin.read()\n")  # serves until our end of its stdin closes
+    p = subprocess.Popen([sys.executable, '-c', code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        url = p.stdout.readline().strip()
+        if not url: raise RuntimeError(f"the {protocol} stand-in did not start (exit code {p.wait(timeout=10)})")
+        yield url
+    finally:
+        p.stdin.close(); p.wait(timeout=10)

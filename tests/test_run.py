@@ -14,24 +14,14 @@ from pathlib import Path
 import matplotlib.cbook
 import pytest
 
+from elena.standins import standin_process
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PHOTO = Path(matplotlib.cbook.get_sample_data('grace_hopper.jpg', asfileobj=False))
-SERVER = """
-import sys
-from elena.standins import StandIn, openai_handler
-with StandIn(openai_handler, latency_s=float(sys.argv[1])) as si:
-    print(si.url, flush=True)
-    sys.stdin.read()
-"""
-
-
 @pytest.fixture
 def standin():
-    srv = subprocess.Popen([sys.executable, '-c', SERVER, '0.15'], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try: yield srv.stdout.readline().strip() + '/v1'
-    finally:
-        srv.stdin.close(); srv.wait(timeout=10)
+    with standin_process('openai', latency_s=0.15) as url: yield url + '/v1'
 
 
 def images(d, n):
@@ -135,21 +125,10 @@ def test_papermill_smoke_tiny_model_on_samples(tmp_path):
     assert all(r['usage']['output'] == 16 for r in recs)
 
 
-GEMINI_SERVER = """
-import sys
-from elena.standins import StandIn, gemini_handler
-with StandIn(gemini_handler, latency_s=0.05) as si:
-    print(si.url, flush=True)
-    sys.stdin.read()
-"""
-
-
 @pytest.mark.parametrize('batch', [False, True], ids=['live', 'batch'])
 def test_run_gemini_through_the_sdk(tmp_path, batch):
     key = 'AIza-test-key-never-to-be-written'
-    srv = subprocess.Popen([sys.executable, '-c', GEMINI_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        url = srv.stdout.readline().strip()
+    with standin_process('gemini', latency_s=0.05) as url:
         env = {**os.environ, 'GOOGLE_API_KEY': key, 'ELENA_BATCH_POLL_S': '0.05'}
         cmd = [str(BIN / 'elena'), 'run', '--model', 'gemini-2.5-flash', '--base-url', url, '--dataset', 'folder',
                '--data-dir', str(images(tmp_path / 'imgs', 5)), '--out-dir', str(tmp_path / 'responses'), '--no-progress']
@@ -163,5 +142,3 @@ def test_run_gemini_through_the_sdk(tmp_path, batch):
         assert key not in written
         r2 = subprocess.run(cmd + (['--batch'] if batch else []), capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
         assert 'skipped 5 already answered' in r2.stdout, r2.stdout + r2.stderr[-2000:]
-    finally:
-        srv.stdin.close(); srv.wait(timeout=10)
