@@ -8,7 +8,8 @@ to a real camera file. All three contenders run in this one process, round after
 load falls on all of them alike. Reported: images/s of the fastest round (the least disturbed) and of the median round, and the
 process CPU time per image (median round), which other workers' load disturbs least.
   naive    cv2.imread, YuNet at native resolution, black boxes (+5 %), cv2.imwrite; one image at a time
-  elena    elena.masking.mask_folder (two detection passes, faces.jsonl, temp-and-rename writes), `--workers` threads
+  elena    elena.masking.mask_folder (two detection passes, faces.jsonl, temp-and-rename writes), `--workers` threads,
+           with each detector engine (onnxruntime, the default, and opencv) at `--max-sides`
   ceiling  cv2.imread + cv2.imwrite (JPEG quality 95) of the same images on the same number of threads, nothing else
 """
 import argparse
@@ -23,7 +24,7 @@ import cv2
 import numpy as np
 from matplotlib import cbook
 from elena.masking import mask_folder
-from elena.yunet import yunet_path
+from elena.yunet import yunet_path, YUNET_ENGINES, default_engine
 
 def make_images(d:Path, n:int, grain:bool):
     "n full-HD JPEGs made from the portrait: 'group photos' of mirrored copies (faces ~90-450 px) and close-ups (~650-850 px)"
@@ -67,37 +68,40 @@ def timed(fn, out:Path):
 
 def stages(src:Path, model:Path, reps:int=20):
     "Single-thread milliseconds of each step on the first image: where the time of one image goes"
-    from elena.yunet import _detector
+    from elena.yunet import run_yunet, shrink
     cv2.setNumThreads(1)
     data = (sorted(src.glob('*.jpg'))[0]).read_bytes(); img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    det = _detector(model, 0.5); s640 = cv2.resize(img, (640, 360), interpolation=cv2.INTER_AREA)
-    s320 = cv2.resize(s640, (320, 180), interpolation=cv2.INTER_AREA)
-    def detect(x): det.setInputSize(x.shape[1::-1]); return det.detect(x)
+    s640 = shrink(img, (640, 360)); s320 = cv2.resize(s640, (320, 180), interpolation=cv2.INTER_AREA)
     steps = {'decode (imdecode)': lambda: cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR),
-             'shrink to 640x360 (INTER_AREA)': lambda: cv2.resize(img, (640, 360), interpolation=cv2.INTER_AREA),
-             'YuNet 640x360': lambda: detect(s640), 'YuNet 320x180': lambda: detect(s320),
-             'YuNet 1920x1080 (naive)': lambda: detect(img),
-             'encode (imencode, quality 95)': lambda: cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_QUALITY, 95])}
+             'to 640x360, one INTER_AREA resize': lambda: cv2.resize(img, (640, 360), interpolation=cv2.INTER_AREA),
+             'to 640x360, elena.yunet.shrink': lambda: shrink(img, (640, 360))}
+    for e in [e for e in YUNET_ENGINES if e == 'opencv' or default_engine() == e]:
+        steps |= {f'YuNet 640x360 ({e})': lambda e=e: run_yunet(s640, model, engine=e),
+                  f'YuNet 320x180 ({e})': lambda e=e: run_yunet(s320, model, engine=e)}
+    steps |= {'YuNet 1920x1080 (opencv, naive)': lambda: run_yunet(img, model, engine='opencv'),
+              'encode (imencode, quality 95)': lambda: cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_QUALITY, 95])}
     for name, fn in steps.items():
         fn(); t = time.perf_counter()
         for _ in range(reps): fn()
-        print(f"{name:32} {1000 * (time.perf_counter() - t) / reps:7.2f} ms")
+        print(f"{name:36} {1000 * (time.perf_counter() - t) / reps:7.2f} ms")
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--n', type=int, default=32); ap.add_argument('--rounds', type=int, default=3)
     ap.add_argument('--workers', type=int, default=os.cpu_count()); ap.add_argument('--grain', action='store_true')
     ap.add_argument('--max-sides', default='640,320')
+    ap.add_argument('--engines', default=','.join(e for e in YUNET_ENGINES if e == 'opencv' or default_engine() == e),
+                    help="detector engines of the elena runs (default: onnxruntime if installed, and opencv)")
     ap.add_argument('--stages', action='store_true', help="only time each step of one image on one thread")
     a = ap.parse_args()
     model = yunet_path()
     tmp = Path(tempfile.mkdtemp(prefix='elena-maskbench-')); src = tmp / 'in'; src.mkdir()
     make_images(src, a.n, a.grain)
     if a.stages: stages(src, model); shutil.rmtree(tmp); return
-    sides = [int(s) for s in a.max_sides.split(',')]
+    sides, engines = [int(s) for s in a.max_sides.split(',')], a.engines.split(',')
     runs = {'naive': lambda o: naive(src, o, model), 'ceiling': lambda o: ceiling(src, o, a.workers),
-            **{f'elena max-side {s}': (lambda o, s=s: mask_folder(src, o, max_side=s, workers=a.workers, progress=False)['faces'])
-               for s in sides}}
+            **{f'elena {e} {s}': (lambda o, s=s, e=e: mask_folder(src, o, max_side=s, workers=a.workers, progress=False, engine=e)['faces'])
+               for e in engines for s in sides}}
     secs, cpu, faces = {k: [] for k in runs}, {k: [] for k in runs}, {}
     for r in range(a.rounds):
         for k, fn in runs.items():
@@ -107,8 +111,7 @@ def main():
     cms = {k: 1000 * statistics.median(v) / a.n for k, v in cpu.items()}
     print(f"{'run':22} {'img/s best':>10} {'img/s median':>12} {'CPU ms/img':>10} {'faces':>6}  seconds per round")
     for k in runs: print(f"{k:22} {best[k]:10.1f} {med[k]:12.1f} {cms[k]:10.1f} {faces[k] or '':>6}  {' '.join(f'{t:.2f}' for t in secs[k])}")
-    for s in sides:
-        k = f'elena max-side {s}'
+    for k in [f'elena {e} {s}' for e in engines for s in sides]:
         print(f"{k}: best rounds {best[k] / best['naive']:.1f}x naive, {100 * best[k] / best['ceiling']:.0f}% of ceiling; "
               f"median rounds {med[k] / med['naive']:.1f}x naive, {100 * med[k] / med['ceiling']:.0f}% of ceiling; "
               f"CPU time per image {cms['naive'] / cms[k]:.1f}x less than naive, {100 * cms['ceiling'] / cms[k]:.0f}% of ceiling's")

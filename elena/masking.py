@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from tqdm.auto import tqdm
-from .yunet import detect_faces, detection_scales, yunet_path, YUNET_SHA256
+from .yunet import detect_faces, detection_scales, default_engine, yunet_path, SECOND_PASS, YUNET_ENGINES, YUNET_SHA256
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'FILLS', 'read_image', 'pad_box', 'mask_image', 'masked_fraction', 'write_image', 'mask_file',
@@ -33,7 +33,7 @@ def read_image(path:str|Path, # an image file
     "The image in `path` as OpenCV decodes it, upright (EXIF orientation applied); alpha, gray and 16 bit kept"
     path = Path(path); data = path.read_bytes()
     if not data: raise ValueError(f"{path}: empty file (0 bytes); replace or remove it")
-    if data[:2] == b'\xff\xd8' and data.rfind(b'\xff\xd9') < data.rfind(b'\xff\xda'):
+    if data[:2] == b'\xff\xd8' and ((eoi := data.rfind(b'\xff\xd9')) < 0 or data.find(b'\xff\xda', eoi) >= 0):  # a scan after the last end
         raise ValueError(f"{path}: truncated JPEG (no end-of-image marker after the last scan); re-export or remove it")
     alpha = path.suffix.lower() in ('.png', '.webp', '.tif', '.tiff')
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED if alpha else cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
@@ -109,7 +109,7 @@ def write_image(path:str|Path, # where it goes; the suffix chooses the format
     if not ok: raise ValueError(f"{path}: OpenCV could not encode a {img.dtype} image with {img.shape} as {path.suffix}")
     fd, part = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.part', dir=path.parent)
     try:
-        with os.fdopen(fd, 'wb') as f: f.write(buf.tobytes())
+        with os.fdopen(fd, 'wb') as f: f.write(buf)
         os.replace(part, path)
     finally:
         if os.path.exists(part): os.unlink(part)
@@ -119,12 +119,13 @@ def write_image(path:str|Path, # where it goes; the suffix chooses the format
 def mask_file(src:Path, dst:Path, # input image and where its masked copy goes
               fill:str='black', pad:float=0.05, score:float=0.5, max_side:int=640, # as for `mask_folder`
               model:str|Path|None=None, # the YuNet file (default: `yunet_path()`)
+              engine:str|None=None, # the detector's engine (default: `default_engine()`)
              ) -> dict:
     "Mask one image into `dst` (or copy it if it has no face) and return its `faces.jsonl` record"
     rec = {'width': None, 'height': None, 'faces': [], 'scales': [], 'masked_fraction': 0.0}
     try:
         img = read_image(src); H, W = img.shape[:2]
-        faces = detect_faces(img, score, max_side, model)
+        faces = detect_faces(img, score, max_side, model, engine=engine)
         rec.update(width=W, height=H, faces=faces, scales=detection_scales(W, H, max_side),
                    masked_fraction=masked_fraction(faces, pad, W, H))
         if faces: write_image(dst, mask_image(img, faces, fill, pad, copy=False))
@@ -178,13 +179,16 @@ def mask_folder(input:str|Path, # folder of images, walked recursively
                 workers:int|None=None, # threads (default: one per CPU core)
                 yunet:str|Path|None=None, # the YuNet file (default: `yunet_path()`)
                 progress:bool=True, # show a progress bar
+                engine:str|None=None, # the detector's engine, one of `YUNET_ENGINES` (default: `default_engine()`)
                ) -> dict:
     "Mask every image under `input` into `output`, record each in faces.jsonl, resume where a run stopped; returns the summary"
     src, out = Path(input).resolve(), Path(output).resolve()
     if not src.is_dir(): raise FileNotFoundError(f"input folder {input}: no such folder")
     if fill not in FILLS: raise ValueError(f"unknown fill {fill!r}: use one of {', '.join(FILLS)}")
+    if (engine := engine or default_engine()) not in YUNET_ENGINES:
+        raise ValueError(f"unknown engine {engine!r}: use one of {', '.join(YUNET_ENGINES)}")
     model = yunet_path(yunet)
-    settings = {'fill': fill, 'pad': pad, 'score': score, 'max_side': max_side, 'model_sha256': YUNET_SHA256}
+    settings = {'fill': fill, 'pad': pad, 'score': score, 'max_side': max_side, 'second_pass': SECOND_PASS, 'model_sha256': YUNET_SHA256}
     fp = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
     done, _ = read_faces(out)
     if (old := {d.get('settings') for d in done.values()} - {fp}):
@@ -196,7 +200,7 @@ def mask_folder(input:str|Path, # folder of images, walked recursively
     nthreads = cv2.getNumThreads(); cv2.setNumThreads(1 if workers > 1 else nthreads)
     out.mkdir(parents=True, exist_ok=True)
     for part in out.rglob('.*.part'): part.unlink()  # left by a run that was killed while writing
-    job = lambda t: {'id': t[1]} | mask_file(t[0], out/t[1], fill, pad, score, max_side, model) | {'settings': fp}
+    job = lambda t: {'id': t[1]} | mask_file(t[0], out/t[1], fill, pad, score, max_side, model, engine) | {'settings': fp}
     try:
         with open(out/'faces.jsonl', 'a', encoding='utf-8') as log, \
              tqdm(total=len(todo), desc='masking', unit='img', disable=not progress or len(todo) < 2) as bar:
@@ -206,7 +210,7 @@ def mask_folder(input:str|Path, # folder of images, walked recursively
             final = [done[i] for i in ids if i in done]
             summary = {'images': len(final), 'faces': sum(len(d['faces']) for d in final),
                        'no_face': sum(d['status'] == 'no_face' for d in final), 'errors': sum(d['status'] == 'error' for d in final),
-                       'processed': len(todo), 'skipped': len(ids) - len(todo), 'settings': settings, 'fingerprint': fp}
+                       'processed': len(todo), 'skipped': len(ids) - len(todo), 'settings': settings, 'fingerprint': fp, 'engine': engine}
             log.write(json.dumps({'summary': summary}) + '\n'); log.flush()
     finally: cv2.setNumThreads(nthreads)
     return summary
@@ -221,12 +225,13 @@ def mask_args(p:argparse.ArgumentParser):
     p.add_argument('--score', type=float, default=0.5, help="lowest detector score that counts as a face (default: 0.5)")
     p.add_argument('--max-side', type=int, default=640, help="long side of the first detection copy (default: 640)")
     p.add_argument('--workers', type=int, default=None, help="threads (default: one per CPU core)")
+    p.add_argument('--engine', default=None, choices=YUNET_ENGINES, help="runs the detector: onnxruntime or opencv (default: onnxruntime if installed)")
     p.add_argument('--yunet', default=None, help="the YuNet 2023mar ONNX file (default: ELENA_YUNET, the cache, or download)")
 
 # %% ../nbs/08_masking.ipynb #990e3bdc
 def mask_run(a:argparse.Namespace) -> int:
     "Run `elena mask`: print the summary as one JSON line; exit status 1 if any image could not be masked"
-    s = mask_folder(a.input, a.output, a.fill, a.pad, a.score, a.max_side, a.workers, a.yunet)
+    s = mask_folder(a.input, a.output, a.fill, a.pad, a.score, a.max_side, a.workers, a.yunet, engine=a.engine)
     print(json.dumps({'summary': s}))
     if s['errors']: print(f"elena mask: {s['errors']} image(s) could not be read: see status 'error' in {Path(a.output)/'faces.jsonl'}", file=sys.stderr)
     return 1 if s['errors'] else 0

@@ -14,8 +14,9 @@ import cv2
 import numpy as np
 
 # %% auto #0
-__all__ = ['YUNET_FILE', 'YUNET_SHA256', 'YUNET_SIZE', 'YUNET_URL', 'cache_dir', 'check_yunet', 'download_yunet', 'yunet_path',
-           'as_bgr8', 'detection_scales', 'detect_faces']
+__all__ = ['YUNET_FILE', 'YUNET_SHA256', 'YUNET_SIZE', 'YUNET_URL', 'SECOND_PASS', 'YUNET_ENGINES', 'cache_dir', 'check_yunet',
+           'download_yunet', 'yunet_path', 'as_bgr8', 'detection_scales', 'shrink', 'dynamic_yunet', 'default_engine',
+           'decode_yunet', 'run_yunet', 'detect_faces']
 
 # %% ../nbs/09_yunet.ipynb #deab27c3
 YUNET_FILE = 'face_detection_yunet_2023mar.onnx'
@@ -93,29 +94,111 @@ def as_bgr8(img:np.ndarray, # an image as OpenCV decodes it: gray or colour, wit
     if img.shape[2] == 4: return cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
     return img
 
-# %% ../nbs/09_yunet.ipynb #529cbd0c
+# %% ../nbs/09_yunet.ipynb #0400923b
+SECOND_PASS = 0.5  # the second detection copy's size, as a share of the first's
+
 def detection_scales(width:int, height:int, # the image's size in pixels
                      max_side:int=640, # the long side of the first, larger detection copy
                     ) -> list[float]:
-    "The scale factors of the two detection passes: long side at most `max_side`, then half that"
+    "The scale factors of the two detection passes: long side at most `max_side`, then `SECOND_PASS` of that"
     s = min(1.0, max_side / max(width, height))
-    return [round(s, 6)] + ([round(s / 2, 6)] if max(width, height) * s / 2 >= 32 else [])
+    return [round(s, 6)] + ([round(s * SECOND_PASS, 6)] if max(width, height) * s * SECOND_PASS >= 32 else [])
 
-# %% ../nbs/09_yunet.ipynb #68809ded
+# %% ../nbs/09_yunet.ipynb #d557722a
+def shrink(img:np.ndarray, # the image
+           size:tuple[int, int], # (width, height) wanted, at most the image's
+          ) -> np.ndarray:
+    "`img` reduced to `size`: halved by pixel averaging while it is at least twice too big, then bilinear"
+    while img.shape[1] >= 2 * size[0] and img.shape[0] >= 2 * size[1]:
+        img = cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    return img if img.shape[1::-1] == tuple(size) else cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
+
+# %% ../nbs/09_yunet.ipynb #73b8a092
+YUNET_ENGINES = ('onnxruntime', 'opencv')
+_FIXED_INPUT = bytes.fromhex('0a0208010a0208030a03088005' '0a03088005')  # input dims 1, 3, 640, 640
+_FREE_INPUT = bytes.fromhex('0a0208010a0208030a03120148' '0a03120157')   # input dims 1, 3, 'H', 'W'
+
+def dynamic_yunet(data:bytes, # the bytes of YuNet 2023mar
+                 ) -> bytes:
+    "The model with its input's height and width left free, for ONNX Runtime"
+    if data.count(_FIXED_INPUT) != 1:
+        raise ValueError(f"this is not the {YUNET_FILE} graph the onnxruntime engine knows (its 1x3x640x640 input was not found "
+                         f"once); check the file with check_yunet, or use engine='opencv'")
+    return data.replace(_FIXED_INPUT, _FREE_INPUT)
+
+# %% ../nbs/09_yunet.ipynb #c6d208ca
+def default_engine() -> str:
+    "'onnxruntime' when it can be imported, else 'opencv'"
+    try: import onnxruntime  # noqa: F401
+    except ImportError: return 'opencv'
+    return 'onnxruntime'
+
+# %% ../nbs/09_yunet.ipynb #80ce563f
+def decode_yunet(out:dict[str, np.ndarray], # the network's outputs by name (`cls_8`, `obj_8`, `bbox_8`, `kps_8`, ... `kps_32`)
+                 pad_w:int, pad_h:int, # the size of the padded input
+                 score:float=0.5, # the lowest score kept
+                 nms:float=0.3, # IoU above which the weaker of two boxes is dropped
+                 top_k:int=5000, # at most this many faces
+                ) -> np.ndarray:
+    "Faces as OpenCV's `FaceDetectorYN.detect` gives them: rows of x, y, w, h, 5 landmarks (x, y), score"
+    rows = []
+    for s in (8, 16, 32):
+        sc = np.sqrt(np.clip(out[f'cls_{s}'].reshape(-1), 0, 1) * np.clip(out[f'obj_{s}'].reshape(-1), 0, 1))
+        idx = np.flatnonzero(sc >= score)
+        if not len(idx): continue
+        r, c = np.divmod(idx, pad_w // s)
+        b, k = out[f'bbox_{s}'].reshape(-1, 4)[idx], out[f'kps_{s}'].reshape(-1, 5, 2)[idx]
+        w, h = np.exp(b[:, 2]) * s, np.exp(b[:, 3]) * s
+        x, y = (c + b[:, 0]) * s - w / 2, (r + b[:, 1]) * s - h / 2
+        kx, ky = (k[..., 0] + c[:, None]) * s, (k[..., 1] + r[:, None]) * s
+        rows.append(np.column_stack([x, y, w, h, np.stack([kx, ky], -1).reshape(-1, 10), sc[idx]]))
+    if not rows: return np.zeros((0, 15), np.float32)
+    f = np.concatenate(rows).astype(np.float32)
+    keep = cv2.dnn.NMSBoxes(np.trunc(f[:, :4]).astype(int).tolist(), f[:, 14].tolist(), score, nms, top_k=top_k)
+    return f[np.array(keep, dtype=int).reshape(-1)]
+
+# %% ../nbs/09_yunet.ipynb #7ab81852
 _local = threading.local()
 
-def _detector(model:Path, score:float) -> cv2.FaceDetectorYN:
-    "This thread's YuNet detector for `model` and `score` (a detector must not be shared between threads)"
-    cache = _local.__dict__.setdefault('detectors', {})
-    if (model, score) not in cache: cache[(model, score)] = cv2.FaceDetectorYN.create(str(model), '', (320, 320), score, 0.3, 5000)
-    return cache[(model, score)]
+def _detector(model:Path, score:float, engine:str):
+    "This thread's detector for `model`, `score` and `engine` (a detector must not be shared between threads)"
+    cache, threads = _local.__dict__.setdefault('detectors', {}), cv2.getNumThreads()
+    key = (model, score, engine, threads)
+    if key not in cache:
+        if engine == 'opencv': cache[key] = cv2.FaceDetectorYN.create(str(model), '', (320, 320), score, 0.3, 5000)
+        else:
+            import onnxruntime as ort
+            so = ort.SessionOptions(); so.intra_op_num_threads = max(1, threads); so.inter_op_num_threads = 1
+            so.log_severity_level = 3  # the file still declares 640x640 outputs: ONNX Runtime warns on every run
+            cache[key] = ort.InferenceSession(dynamic_yunet(model.read_bytes()), so, providers=['CPUExecutionProvider'])
+    return cache[key]
 
-# %% ../nbs/09_yunet.ipynb #09ad71bd
+# %% ../nbs/09_yunet.ipynb #8470dabd
+def run_yunet(img:np.ndarray, # an 8-bit BGR image
+              model:str|Path|None=None, # the YuNet file (default: `yunet_path()`)
+              score:float=0.5, # the lowest score kept
+              engine:str|None=None, # one of `YUNET_ENGINES` (default: `default_engine()`)
+             ) -> np.ndarray:
+    "One YuNet pass over `img` at its own size: rows of x, y, w, h, 5 landmarks (x, y), score"
+    model, engine = yunet_path(model), engine or default_engine()
+    if engine not in YUNET_ENGINES: raise ValueError(f"unknown engine {engine!r}: use one of {', '.join(YUNET_ENGINES)}")
+    det, (h, w) = _detector(model, score, engine), img.shape[:2]
+    if engine == 'opencv':
+        det.setInputSize((w, h))
+        found = det.detect(img)[1]
+        return np.zeros((0, 15), np.float32) if found is None else found
+    pw, ph = -(-w // 32) * 32, -(-h // 32) * 32
+    x = np.zeros((1, 3, ph, pw), np.float32); x[0, :, :h, :w] = img.transpose(2, 0, 1)
+    out = dict(zip((o.name for o in det.get_outputs()), det.run(None, {det.get_inputs()[0].name: x})))
+    return decode_yunet(out, pw, ph, score)
+
+# %% ../nbs/09_yunet.ipynb #75dbcecf
 def detect_faces(img:np.ndarray, # the image (any depth and channels `as_bgr8` takes)
                  score:float=0.5, # the lowest detector score that counts as a face
                  max_side:int=640, # the long side of the first detection copy (see `detection_scales`)
                  model:str|Path|None=None, # the YuNet file (default: `yunet_path()`)
                  nms:float=0.3, # boxes of the two passes overlapping more than this (IoU) are one face
+                 engine:str|None=None, # one of `YUNET_ENGINES` (default: `default_engine()`)
                 ) -> list[dict]:
     "Faces in `img`, best first: `box` [x, y, w, h] and 5 `landmarks` in original pixels, and `score`"
     model = yunet_path(model); img = as_bgr8(img)
@@ -124,12 +207,9 @@ def detect_faces(img:np.ndarray, # the image (any depth and channels `as_bgr8` t
     small = img
     for s in detection_scales(W, H, max_side):  # each copy is made from the one before: the second pass costs little
         w, h = max(1, round(W * s)), max(1, round(H * s))
-        if (w, h) != small.shape[1::-1]: small = cv2.resize(small, (w, h), interpolation=cv2.INTER_AREA)
-        det = _detector(model, score); det.setInputSize((w, h))
-        found = det.detect(small)[1]
-        if found is None: continue
+        small = shrink(small, (w, h))
         k = np.array([W / w, H / h] * 7, dtype=np.float64)
-        for f in found.astype(np.float64):
+        for f in run_yunet(small, model, score, engine).astype(np.float64):
             b = f[:14] * k
             boxes.append(b[:4].tolist()); marks.append(b[4:14].reshape(5, 2).tolist()); scores.append(float(f[14]))
     keep = cv2.dnn.NMSBoxes(boxes, scores, score, nms) if boxes else []
