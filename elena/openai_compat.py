@@ -39,6 +39,16 @@ def chat_body(req:Request, # the request
         body['response_format'] = {'type': 'json_schema', 'json_schema': {'name': 'elena_answer', 'schema': p.schema.model_json_schema()}}
     return body
 
+# %% ../nbs/12_openai.ipynb #33c9d7f2
+def _error_message(r:httpx.Response) -> str:
+    if r.status_code < 400: return ''
+    try: return str((r.json().get('error') or {}).get('message') or r.text)[:300]
+    except ValueError: return r.text[:300]
+
+def _retry_after(r:httpx.Response) -> float|None:
+    try: return float(r.headers.get('retry-after'))
+    except (TypeError, ValueError): return None
+
 # %% ../nbs/12_openai.ipynb #70239a7c
 class OpenAIBackend(APIBackend):
     "Any OpenAI-compatible chat-completions server"
@@ -84,13 +94,3 @@ class OpenAIBackend(APIBackend):
             return Reply(text, finish, usage, error={'type': 'MaxTokens', 'message': 'the answer hit the token limit (finish_reason length)'})
         if not text: return Reply(None, finish, usage, error={'type': 'EmptyResponse', 'message': f'no text (finish_reason {finish})'})
         return Reply(text, finish, usage)
-
-# %% ../nbs/12_openai.ipynb #33c9d7f2
-def _error_message(r:httpx.Response) -> str:
-    if r.status_code < 400: return ''
-    try: return str((r.json().get('error') or {}).get('message') or r.text)[:300]
-    except ValueError: return r.text[:300]
-
-def _retry_after(r:httpx.Response) -> float|None:
-    try: return float(r.headers.get('retry-after'))
-    except (TypeError, ValueError): return None
