@@ -12,8 +12,8 @@ from .backends import Backend, Reply, Request
 from .prompts import Prompt
 
 # %% auto #0
-__all__ = ['QUANTIZE', 'chat_messages', 'prompt_text', 'check_quantize', 'parse_max_memory', 'generate_kwargs',
-           'TransformersBackend', 'resolve_dtype', 'hub_commit', 'load_image']
+__all__ = ['QUANTIZE', 'chat_messages', 'prompt_text', 'check_quantize', 'parse_max_memory', 'generate_kwargs', 'resolve_dtype',
+           'hub_commit', 'load_image', 'TransformersBackend']
 
 # %% ../nbs/14_local.ipynb #82dc34c5
 def chat_messages(prompt:Prompt, # the rendered prompt
@@ -68,60 +68,6 @@ def generate_kwargs(gen:dict, # a request's generation settings: max_new_tokens,
         if gen.get('top_p') is not None: kw['top_p'] = float(gen['top_p'])
     else: kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
     return kw
-
-# %% ../nbs/14_local.ipynb #e8071fa4
-class TransformersBackend(Backend):
-    "Image-text-to-text models of transformers, answered `batch_size` images per `generate` call"
-    backend = 'transformers'
-    def __init__(self, name:str, model_id:str,
-                 batch_size:int=8, # images per generate call
-                 dtype:str='auto', # 'auto' (bf16 on CUDA, fp32 on CPU), 'bfloat16', 'float16', 'float32'
-                 device_map:str|dict|None='auto', # placement of the layers; 'auto' spreads them over every GPU (ignored without CUDA)
-                 max_memory:str|dict|None=None, # per-device cap for device_map, e.g. '0=70GiB,1=70GiB'
-                 quantize:str|None=None, # None, '8bit' or '4bit' (bitsandbytes)
-                 revision:str|None=None, # Hub revision to load (branch, tag or commit)
-                 model=None, processor=None, # an already built pair instead of loading `model_id`
-                 **opts):
-        super().__init__(name, model_id, revision=revision, **opts)
-        self.batch_size, self.dtype, self.device_map = max(1, int(batch_size)), dtype, device_map
-        self.max_memory, self.quantize = parse_max_memory(max_memory), check_quantize(quantize)
-        self.model, self.processor = model, processor
-
-    @property
-    def revision(self) -> str|None:
-        "The commit of the loaded weights where it is known, else the revision asked for"
-        return (getattr(getattr(self.model, 'config', None), '_commit_hash', None)  # set by transformers up to about 5.20
-                or getattr(self, '_commit', None) or self.opts.get('revision'))
-
-    def load(self):
-        "Load processor and model from `model_id` unless they are there already"
-        if self.model is not None: return self
-        self.processor, self.model = _load_pretrained(self.model_id, self.opts.get('revision'), self.dtype,
-                                                      self.device_map, self.max_memory, self.quantize)
-        self._commit = hub_commit(self.model_id, self.opts.get('revision'))
-        return self
-
-    def answer(self, requests:list[Request]) -> Iterator[tuple[Request, Reply]]:
-        "Answer `requests` in batches of up to `batch_size` consecutive requests with equal `gen`, yielding (request, reply) pairs in request order"
-        self.load()
-        batch = []
-        for r in requests:
-            if batch and (len(batch) == self.batch_size or r.gen != batch[0].gen): yield from self.answer_batch(batch); batch = []
-            batch.append(r)
-        if batch: yield from self.answer_batch(batch)
-
-    def answer_batch(self, requests:list[Request]) -> list[tuple[Request, Reply]]:
-        "Answer one batch (all with the same `gen`) with one generate call"
-        replies, ok, images = {}, [], []
-        for r in requests:
-            try: images.append(load_image(r.image)); ok.append(r)
-            except Exception as e: replies[id(r)] = Reply(error={'type': 'ImageError', 'message': f"{r.image}: {type(e).__name__}: {e}"[:500]})
-        if ok:
-            try:
-                for r, reply in zip(ok, _generate(self.model, self.processor, ok, images)): replies[id(r)] = reply
-            except Exception as e:
-                for r in ok: replies[id(r)] = Reply(error={'type': type(e).__name__, 'message': str(e)[:500]})
-        return [(r, replies[id(r)]) for r in requests]
 
 # %% ../nbs/14_local.ipynb #c615ee58
 def resolve_dtype(dtype:str, # 'auto', 'bfloat16'/'bf16', 'float16'/'fp16', 'float32'/'fp32'
@@ -193,3 +139,57 @@ def _generate(model, processor, requests:list[Request], images:list) -> list[Rep
         if stop is None: replies.append(Reply(text, 'length', usage, latency, error={'type': 'MaxTokens', 'message': f"the answer hit the token limit ({kw['max_new_tokens']} new tokens)"}))
         else: replies.append(Reply(text, 'stop', usage, latency))
     return replies
+
+# %% ../nbs/14_local.ipynb #e8071fa4
+class TransformersBackend(Backend):
+    "Image-text-to-text models of transformers, answered `batch_size` images per `generate` call"
+    backend = 'transformers'
+    def __init__(self, name:str, model_id:str,
+                 batch_size:int=8, # images per generate call
+                 dtype:str='auto', # 'auto' (bf16 on CUDA, fp32 on CPU), 'bfloat16', 'float16', 'float32'
+                 device_map:str|dict|None='auto', # placement of the layers; 'auto' spreads them over every GPU (ignored without CUDA)
+                 max_memory:str|dict|None=None, # per-device cap for device_map, e.g. '0=70GiB,1=70GiB'
+                 quantize:str|None=None, # None, '8bit' or '4bit' (bitsandbytes)
+                 revision:str|None=None, # Hub revision to load (branch, tag or commit)
+                 model=None, processor=None, # an already built pair instead of loading `model_id`
+                 **opts):
+        super().__init__(name, model_id, revision=revision, **opts)
+        self.batch_size, self.dtype, self.device_map = max(1, int(batch_size)), dtype, device_map
+        self.max_memory, self.quantize = parse_max_memory(max_memory), check_quantize(quantize)
+        self.model, self.processor = model, processor
+
+    @property
+    def revision(self) -> str|None:
+        "The commit of the loaded weights where it is known, else the revision asked for"
+        return (getattr(getattr(self.model, 'config', None), '_commit_hash', None)  # set by transformers up to about 5.20
+                or getattr(self, '_commit', None) or self.opts.get('revision'))
+
+    def load(self):
+        "Load processor and model from `model_id` unless they are there already"
+        if self.model is not None: return self
+        self.processor, self.model = _load_pretrained(self.model_id, self.opts.get('revision'), self.dtype,
+                                                      self.device_map, self.max_memory, self.quantize)
+        self._commit = hub_commit(self.model_id, self.opts.get('revision'))
+        return self
+
+    def answer(self, requests:list[Request]) -> Iterator[tuple[Request, Reply]]:
+        "Answer `requests` in batches of up to `batch_size` consecutive requests with equal `gen`, yielding (request, reply) pairs in request order"
+        self.load()
+        batch = []
+        for r in requests:
+            if batch and (len(batch) == self.batch_size or r.gen != batch[0].gen): yield from self.answer_batch(batch); batch = []
+            batch.append(r)
+        if batch: yield from self.answer_batch(batch)
+
+    def answer_batch(self, requests:list[Request]) -> list[tuple[Request, Reply]]:
+        "Answer one batch (all with the same `gen`) with one generate call"
+        replies, ok, images = {}, [], []
+        for r in requests:
+            try: images.append(load_image(r.image)); ok.append(r)
+            except Exception as e: replies[id(r)] = Reply(error={'type': 'ImageError', 'message': f"{r.image}: {type(e).__name__}: {e}"[:500]})
+        if ok:
+            try:
+                for r, reply in zip(ok, _generate(self.model, self.processor, ok, images)): replies[id(r)] = reply
+            except Exception as e:
+                for r in ok: replies[id(r)] = Reply(error={'type': type(e).__name__, 'message': str(e)[:500]})
+        return [(r, replies[id(r)]) for r in requests]

@@ -30,22 +30,6 @@ def prompt_corpus() -> list[str]:
     "Every system and user text of the project's prompts"
     return [t for k in PROMPT_KINDS for ls in LABEL_SETS for m in (False, True) for t in (get_prompt(k, ls, m).system, get_prompt(k, ls, m).user)]
 
-# %% ../nbs/15_tiny.ipynb #23600ddc
-def train_tokenizer(tokens:dict, # special tokens: 'named' (bos_token, eos_token, pad_token, ...), 'extra' (model-specific named ones), 'other'
-                    chat_template:str, # the Jinja chat template
-                    vocab_size:int=VOCAB_SIZE, # special tokens included
-                   ):
-    "A byte-level BPE tokenizer trained on `prompt_corpus`, as a left-padding `PreTrainedTokenizerFast`"
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-    specials = [*tokens['named'].values(), *tokens.get('other', []), *tokens.get('extra', {}).values()]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer, tok.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
-    tok.train_from_iterator(prompt_corpus(), trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
-                                                                 initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    extra = {'extra_special_tokens': tokens['extra']} if tokens.get('extra') else {}
-    return PreTrainedTokenizerFast(tokenizer_object=tok, chat_template=chat_template, padding_side='left', **tokens['named'], **extra)
-
 # %% ../nbs/15_tiny.ipynb #a369d831
 _CONTENT = ("{%- if m['content'] is string -%}{{ m['content'] }}{%- else -%}{%- for c in m['content'] -%}"
             "{%- if c['type'] == 'image' -%}IMAGE{%- elif c['type'] == 'text' -%}{{ c['text'] }}{%- endif -%}{%- endfor -%}{%- endif -%}")
@@ -67,6 +51,22 @@ GEMMA3_TOKENS = {'named': dict(bos_token='<bos>', eos_token='<eos>', pad_token='
                  'other': ['<start_of_turn>', '<end_of_turn>']}
 LLAMA_TOKENS = {'named': dict(bos_token='<|begin_of_text|>', eos_token='<|eot_id|>', pad_token='<|finetune_right_pad_id|>'),
                 'other': ['<|end_of_text|>', '<|start_header_id|>', '<|end_header_id|>', '<|python_tag|>', '<|image|>']}
+
+# %% ../nbs/15_tiny.ipynb #23600ddc
+def train_tokenizer(tokens:dict, # special tokens: 'named' (bos_token, eos_token, pad_token, ...), 'extra' (model-specific named ones), 'other'
+                    chat_template:str, # the Jinja chat template
+                    vocab_size:int=VOCAB_SIZE, # special tokens included
+                   ):
+    "A byte-level BPE tokenizer trained on `prompt_corpus`, as a left-padding `PreTrainedTokenizerFast`"
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+    specials = [*tokens['named'].values(), *tokens.get('other', []), *tokens.get('extra', {}).values()]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer, tok.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
+    tok.train_from_iterator(prompt_corpus(), trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
+                                                                 initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    extra = {'extra_special_tokens': tokens['extra']} if tokens.get('extra') else {}
+    return PreTrainedTokenizerFast(tokenizer_object=tok, chat_template=chat_template, padding_side='left', **tokens['named'], **extra)
 
 # %% ../nbs/15_tiny.ipynb #ceb65bde
 def _tiny_gemma3(sz:dict):
