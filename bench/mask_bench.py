@@ -26,6 +26,8 @@ from matplotlib import cbook
 from elena.masking import mask_folder
 from elena.yunet import yunet_path, YUNET_ENGINES, default_engine
 
+ENGINES = [e for e in YUNET_ENGINES if e == 'opencv' or e == default_engine()]  # the engines this machine can run
+
 def make_images(d:Path, n:int, grain:bool):
     "n full-HD JPEGs made from the portrait: 'group photos' of mirrored copies (faces ~90-450 px) and close-ups (~650-850 px)"
     src = cv2.imread(cbook.get_sample_data('grace_hopper.jpg', asfileobj=False))
@@ -75,7 +77,7 @@ def stages(src:Path, model:Path, reps:int=20):
     steps = {'decode (imdecode)': lambda: cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR),
              'to 640x360, one INTER_AREA resize': lambda: cv2.resize(img, (640, 360), interpolation=cv2.INTER_AREA),
              'to 640x360, elena.yunet.shrink': lambda: shrink(img, (640, 360))}
-    for e in [e for e in YUNET_ENGINES if e == 'opencv' or default_engine() == e]:
+    for e in ENGINES:
         steps |= {f'YuNet 640x360 ({e})': lambda e=e: run_yunet(s640, model, engine=e),
                   f'YuNet 320x180 ({e})': lambda e=e: run_yunet(s320, model, engine=e)}
     steps |= {'YuNet 1920x1080 (opencv, naive)': lambda: run_yunet(img, model, engine='opencv'),
@@ -90,7 +92,7 @@ def main():
     ap.add_argument('--n', type=int, default=32); ap.add_argument('--rounds', type=int, default=3)
     ap.add_argument('--workers', type=int, default=os.cpu_count()); ap.add_argument('--grain', action='store_true')
     ap.add_argument('--max-sides', default='640,320')
-    ap.add_argument('--engines', default=','.join(e for e in YUNET_ENGINES if e == 'opencv' or default_engine() == e),
+    ap.add_argument('--engines', default=','.join(ENGINES),
                     help="detector engines of the elena runs (default: onnxruntime if installed, and opencv)")
     ap.add_argument('--stages', action='store_true', help="only time each step of one image on one thread")
     a = ap.parse_args()

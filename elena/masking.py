@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from tqdm.auto import tqdm
-from .yunet import detect_faces, detection_scales, default_engine, yunet_path, SECOND_PASS, YUNET_ENGINES, YUNET_SHA256
+from .yunet import detect_faces, detection_scales, resolve_engine, yunet_path, SECOND_PASS, YUNET_ENGINES, YUNET_SHA256
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'FILLS', 'read_image', 'pad_box', 'mask_image', 'masked_fraction', 'write_image', 'mask_file',
@@ -179,14 +179,13 @@ def mask_folder(input:str|Path, # folder of images, walked recursively
                 workers:int|None=None, # threads (default: one per CPU core)
                 yunet:str|Path|None=None, # the YuNet file (default: `yunet_path()`)
                 progress:bool=True, # show a progress bar
-                engine:str|None=None, # the detector's engine, one of `YUNET_ENGINES` (default: `default_engine()`)
+                engine:str|None=None, # the detector's engine, one of `YUNET_ENGINES` (default: `elena.yunet.default_engine()`)
                ) -> dict:
     "Mask every image under `input` into `output`, record each in faces.jsonl, resume where a run stopped; returns the summary"
     src, out = Path(input).resolve(), Path(output).resolve()
     if not src.is_dir(): raise FileNotFoundError(f"input folder {input}: no such folder")
     if fill not in FILLS: raise ValueError(f"unknown fill {fill!r}: use one of {', '.join(FILLS)}")
-    if (engine := engine or default_engine()) not in YUNET_ENGINES:
-        raise ValueError(f"unknown engine {engine!r}: use one of {', '.join(YUNET_ENGINES)}")
+    engine = resolve_engine(engine)
     model = yunet_path(yunet)
     settings = {'fill': fill, 'pad': pad, 'score': score, 'max_side': max_side, 'second_pass': SECOND_PASS, 'model_sha256': YUNET_SHA256}
     fp = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]

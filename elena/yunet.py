@@ -16,7 +16,7 @@ import numpy as np
 # %% auto #0
 __all__ = ['YUNET_FILE', 'YUNET_SHA256', 'YUNET_SIZE', 'YUNET_URL', 'SECOND_PASS', 'YUNET_ENGINES', 'cache_dir', 'check_yunet',
            'download_yunet', 'yunet_path', 'as_bgr8', 'detection_scales', 'shrink', 'dynamic_yunet', 'default_engine',
-           'decode_yunet', 'run_yunet', 'detect_faces']
+           'resolve_engine', 'decode_yunet', 'run_yunet', 'detect_faces']
 
 # %% ../nbs/09_yunet.ipynb #deab27c3
 YUNET_FILE = 'face_detection_yunet_2023mar.onnx'
@@ -133,6 +133,14 @@ def default_engine() -> str:
     except ImportError: return 'opencv'
     return 'onnxruntime'
 
+# %% ../nbs/09_yunet.ipynb #78bb633e
+def resolve_engine(engine:str|None=None, # one of `YUNET_ENGINES`, or None for `default_engine()`
+                  ) -> str:
+    "`engine` once it is known to be one of `YUNET_ENGINES`; `default_engine()` when it is None"
+    engine = engine or default_engine()
+    if engine not in YUNET_ENGINES: raise ValueError(f"unknown engine {engine!r}: use one of {', '.join(YUNET_ENGINES)}")
+    return engine
+
 # %% ../nbs/09_yunet.ipynb #80ce563f
 def decode_yunet(out:dict[str, np.ndarray], # the network's outputs by name (`cls_8`, `obj_8`, `bbox_8`, `kps_8`, ... `kps_32`)
                  pad_w:int, pad_h:int, # the size of the padded input
@@ -174,14 +182,8 @@ def _detector(model:Path, score:float, engine:str):
     return cache[key]
 
 # %% ../nbs/09_yunet.ipynb #8470dabd
-def run_yunet(img:np.ndarray, # an 8-bit BGR image
-              model:str|Path|None=None, # the YuNet file (default: `yunet_path()`)
-              score:float=0.5, # the lowest score kept
-              engine:str|None=None, # one of `YUNET_ENGINES` (default: `default_engine()`)
-             ) -> np.ndarray:
-    "One YuNet pass over `img` at its own size: rows of x, y, w, h, 5 landmarks (x, y), score"
-    model, engine = yunet_path(model), engine or default_engine()
-    if engine not in YUNET_ENGINES: raise ValueError(f"unknown engine {engine!r}: use one of {', '.join(YUNET_ENGINES)}")
+def _yunet_pass(img:np.ndarray, model:Path, score:float, engine:str) -> np.ndarray:
+    "`run_yunet` with `model` already verified and `engine` already resolved"
     det, (h, w) = _detector(model, score, engine), img.shape[:2]
     if engine == 'opencv':
         det.setInputSize((w, h))
@@ -192,6 +194,14 @@ def run_yunet(img:np.ndarray, # an 8-bit BGR image
     out = dict(zip((o.name for o in det.get_outputs()), det.run(None, {det.get_inputs()[0].name: x})))
     return decode_yunet(out, pw, ph, score)
 
+def run_yunet(img:np.ndarray, # an 8-bit BGR image
+              model:str|Path|None=None, # the YuNet file (default: `yunet_path()`)
+              score:float=0.5, # the lowest score kept
+              engine:str|None=None, # one of `YUNET_ENGINES` (default: `default_engine()`)
+             ) -> np.ndarray:
+    "One YuNet pass over `img` at its own size: rows of x, y, w, h, 5 landmarks (x, y), score"
+    return _yunet_pass(img, yunet_path(model), score, resolve_engine(engine))
+
 # %% ../nbs/09_yunet.ipynb #75dbcecf
 def detect_faces(img:np.ndarray, # the image (any depth and channels `as_bgr8` takes)
                  score:float=0.5, # the lowest detector score that counts as a face
@@ -201,7 +211,7 @@ def detect_faces(img:np.ndarray, # the image (any depth and channels `as_bgr8` t
                  engine:str|None=None, # one of `YUNET_ENGINES` (default: `default_engine()`)
                 ) -> list[dict]:
     "Faces in `img`, best first: `box` [x, y, w, h] and 5 `landmarks` in original pixels, and `score`"
-    model = yunet_path(model); img = as_bgr8(img)
+    model, engine, img = yunet_path(model), resolve_engine(engine), as_bgr8(img)  # checked once for both passes
     H, W = img.shape[:2]
     boxes, scores, marks = [], [], []
     small = img
@@ -209,7 +219,7 @@ def detect_faces(img:np.ndarray, # the image (any depth and channels `as_bgr8` t
         w, h = max(1, round(W * s)), max(1, round(H * s))
         small = shrink(small, (w, h))
         k = np.array([W / w, H / h] * 7, dtype=np.float64)
-        for f in run_yunet(small, model, score, engine).astype(np.float64):
+        for f in _yunet_pass(small, model, score, engine).astype(np.float64):
             b = f[:14] * k
             boxes.append(b[:4].tolist()); marks.append(b[4:14].reshape(5, 2).tolist()); scores.append(float(f[14]))
     keep = cv2.dnn.NMSBoxes(boxes, scores, score, nms) if boxes else []
