@@ -19,7 +19,7 @@ from .store import (CONDITIONS, ResponseStore, done_ids, image_sha256, in_shard,
                          read_records, store_path)
 
 # %% auto #0
-__all__ = ['PRICES_USD_PER_M', 'project_root', 'cache_dir', 'masked_images', 'RunSummary', 'run_elena']
+__all__ = ['PRICES_USD_PER_M', 'project_root', 'masked_images', 'RunSummary', 'run_elena']
 
 # %% ../nbs/16_run.ipynb #b7121f60
 def project_root(start:str|Path|None=None, # where to start looking (default: the working directory)
@@ -27,10 +27,6 @@ def project_root(start:str|Path|None=None, # where to start looking (default: th
     "The nearest folder at or above `start` holding `settings.ini` (the working directory if there is none)"
     here = Path(start or Path.cwd()).resolve()
     return next((p for p in (here, *here.parents) if (p/'settings.ini').exists()), here)
-
-def cache_dir() -> Path:
-    "Where masked copies of datasets are cached: $ELENA_CACHE, else ~/.cache/elena"
-    return Path(os.environ.get('ELENA_CACHE') or Path.home()/'.cache'/'elena')
 
 # %% ../nbs/16_run.ipynb #3c758e0c
 def masked_images(items:Sequence, # dataset items with `id` and `image`
@@ -41,6 +37,7 @@ def masked_images(items:Sequence, # dataset items with `id` and `image`
                  ) -> dict[str, Path|None]:
     "Item id -> its face-masked copy (cached), None where masking failed"
     from elena.masking import mask_folder, read_faces
+    from elena.yunet import cache_dir
     out = cache_dir()/'masked'/f"{name}-{hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:12]}"
     mask_folder(root, out, yunet=yunet, progress=progress)
     faces, _ = read_faces(out)

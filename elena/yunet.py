@@ -26,9 +26,9 @@ YUNET_URL = 'https://github.com/opencv/opencv_zoo/raw/main/models/face_detection
 
 # %% ../nbs/09_yunet.ipynb #308f1e28
 def cache_dir() -> Path:
-    "The user cache folder for ELENA: `$XDG_CACHE_HOME/elena`, else `~/.cache/elena`"
-    base = os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache'
-    return Path(base)/'elena'
+    "ELENA's cache folder (the YuNet model, masked copies of datasets): `$ELENA_CACHE`, else `$XDG_CACHE_HOME/elena`, else `~/.cache/elena`"
+    if os.environ.get('ELENA_CACHE'): return Path(os.environ['ELENA_CACHE'])
+    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'elena'
 
 # %% ../nbs/09_yunet.ipynb #19e6d755
 _checked: dict = {}
