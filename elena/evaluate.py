@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 import numpy as np
@@ -17,17 +16,11 @@ from .parse import parse_response
 from .labelmaps import native_taxonomy
 from .data import Dataset, load_dataset, majority_label
 from .metrics import single_label, any_match, multilabel_f1, mcnemar, vad_agreement, narrative_checks, body_parts_table
-try: from orjson import loads as _loads  # about three times faster than json on large response files
-except ImportError: from json import loads as _loads
+from .store import RECORD_FIELDS, make_record, read_records
 
 # %% auto #0
-__all__ = ['RECORD_KEYS', 'match_key', 'read_responses', 'legacy_record', 'import_legacy', 'gold_table', 'score_run', 'evaluate',
+__all__ = ['match_key', 'read_responses', 'legacy_record', 'import_legacy', 'gold_table', 'score_run', 'evaluate',
            'summary_frame', 'per_class_frame', 'write_results', 'format_report']
-
-# %% ../nbs/07_evaluate.ipynb #cb0c4f5e
-RECORD_KEYS = ('id', 'image_sha256', 'dataset', 'condition', 'model', 'model_revision', 'backend', 'prompt_id', 'prompt_sha256',
-               'labels', 'gen', 'raw', 'parsed', 'emotion', 'parse_issues', 'error', 'finish_reason', 'usage', 'latency_s',
-               'created_at', 'random_weights')
 
 # %% ../nbs/07_evaluate.ipynb #2b42ba7c
 def match_key(ids:pd.Series) -> pd.Series:
@@ -36,20 +29,12 @@ def match_key(ids:pd.Series) -> pd.Series:
     return ids.str.replace(r'(^|/)masked_', r'\1', regex=True) if ids.str.contains('masked_', regex=False).any() else ids
 
 # %% ../nbs/07_evaluate.ipynb #787f26fc
-def _lines(path:Path) -> list[dict]:
-    with open(path, 'rb') as f: data = f.read()
-    try: return [_loads(l) for l in data.splitlines() if l.strip()]
-    except ValueError: pass
-    for n, l in enumerate(data.splitlines(), start=1):  # name the first bad line
-        try: _loads(l) if l.strip() else None
-        except ValueError as e: raise ValueError(f"{path}, line {n}: not a JSON object ({e}); fix or remove that line") from None
-
 def read_responses(path:str|Path, # a JSONL file of response records
                   ) -> pd.DataFrame:
-    "One row per item (the latest record wins): id, key, emotion, failed, model, condition, prompt_id, VAD, narrative, body_parts"
+    "One row per item (the last record written wins): id, key, emotion, failed, model, condition, prompt_id, VAD, narrative, body_parts"
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"Responses file {path} not found")
-    recs = _lines(path)
+    recs = read_records(path)
     if (bad := [i + 1 for i, r in enumerate(recs) if not isinstance(r, dict) or 'id' not in r]):
         raise ValueError(f"{path}: record {bad[0]} has no 'id' ({len(bad)} such records); every record needs the image id")
     P = [r.get('parsed') if isinstance(r.get('parsed'), dict) else {} for r in recs]
@@ -57,7 +42,6 @@ def read_responses(path:str|Path, # a JSONL file of response records
                        'failed': [r.get('error') is not None for r in recs],
                        **{k: [r.get(k) for r in recs] for k in ('model', 'condition', 'prompt_id', 'dataset', 'created_at', 'labels')},
                        **{k: [p.get(k) for p in P] for k in ('valence', 'arousal', 'dominance', 'narrative', 'body_parts')}})
-    if len(df) and df.created_at.notna().all(): df = df.sort_values('created_at', kind='stable')
     df = df.drop_duplicates('id', keep='last').reset_index(drop=True)
     df.insert(1, 'key', match_key(df.id))
     return df
@@ -78,11 +62,8 @@ def legacy_record(name:str, # the entry's key: the image file name
     r = parse_response(raw, labels) if raw and answered else None
     err = None if r is not None else {'type': 'no_answer', 'message': f"the released output for {name} has category {cat or 'empty'!r} and no usable reply"}
     if r is not None and not r.ok: err = {'type': 'unparsed', 'message': '; '.join(r.issues) or 'no label in the label set'}
-    rec = dict.fromkeys(RECORD_KEYS)
-    rec.update(id=name, dataset=dataset, condition=condition, model=model, backend='legacy-import', labels=list(labels), raw=raw,
-               parsed=r.record if r else None, emotion=r.emotion if r else None, parse_issues=r.issues if r else [],
-               error=err, created_at=datetime.now(timezone.utc).isoformat(timespec='seconds'), random_weights=False)
-    return rec
+    return make_record(id=name, dataset=dataset, condition=condition, model=model, backend='legacy-import', labels=list(labels), raw=raw,
+                       parsed=r.record if r else None, emotion=r.emotion if r else None, parse_issues=r.issues if r else [], error=err)
 
 # %% ../nbs/07_evaluate.ipynb #40859aa3
 def import_legacy(path:str|Path, # the released JSON file (one object keyed by image file name)
@@ -175,8 +156,9 @@ def _evaluate(paths, dataset, data_dir, labels, label_map, n_boot):
     labels = resolve_labels(labels) if labels is not None else _stored_labels(runs)
     ids = pd.concat([r.id for r in runs.values()]).unique().tolist() if dataset == 'besst' and data_dir is None else None
     ds = load_dataset(dataset, data_dir, ids=ids, mapping=label_map)
-    gold = gold_table(ds, native_taxonomy(dataset, labels))
-    out = dict(dataset=dataset, labels=list(labels), native=native_taxonomy(dataset, labels), problems=ds.problem_counts(),
+    native = native_taxonomy(dataset, labels)
+    gold = gold_table(ds, native)
+    out = dict(dataset=dataset, labels=list(labels), native=native, problems=ds.problem_counts(),
                runs={p: score_run(r, gold, labels, n_boot) for p, r in runs.items()})
     if len(runs) >= 2:
         (pa, a), (pb, b) = list(out['runs'].items())[:2]

@@ -8,7 +8,6 @@ import re
 from typing import Sequence
 import numpy as np
 import pandas as pd
-from scipy import stats
 from .vocab import EMOTION_SURFACES, normalize_body_part, body_region
 
 # %% auto #0
@@ -49,17 +48,25 @@ def scores(cm:np.ndarray, # confusion counts, shape (..., K, K+1) as from `confu
     return dict(accuracy=acc, macro_f1=macro, precision=precision, recall=recall, f1=f1, support=support)
 
 # %% ../nbs/06_metrics.ipynb #98ed90f4
+def _resample(cells:np.ndarray, n_boot:int, seed:int) -> np.ndarray|None:
+    "`n_boot` multinomial resamples of the counts in `cells`, each of the shape of `cells` (None: no counts or no resamples)"
+    cells = np.asarray(cells); n = int(cells.sum())
+    if n == 0 or n_boot <= 0: return None
+    return np.random.default_rng(seed).multinomial(n, cells.ravel() / n, size=n_boot).reshape(n_boot, *cells.shape)
+
+def _interval(x:np.ndarray, level:float) -> tuple[float, float]:
+    "The central `level` percentile interval of `x`"
+    return tuple(float(v) for v in np.percentile(x, [(1 - level) / 2 * 100, (1 + level) / 2 * 100]))
+
 def bootstrap_ci(cm:np.ndarray, # confusion counts (K, K+1)
-                 n_boot:int=1000, # number of bootstrap resamples
+                 n_boot:int=1000, # number of bootstrap resamples (0: no interval)
                  level:float=0.95, # confidence level
                  seed:int=0, # random seed, for reproducible intervals
                 ) -> dict[str, tuple[float, float]]:
     "Percentile bootstrap intervals for accuracy and macro-F1"
-    cm = np.asarray(cm); n = int(cm.sum())
-    if n == 0 or n_boot <= 0: return {'accuracy': (np.nan, np.nan), 'macro_f1': (np.nan, np.nan)}
-    draws = np.random.default_rng(seed).multinomial(n, cm.ravel() / n, size=n_boot).reshape(n_boot, *cm.shape)
-    s, q = scores(draws), [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
-    return {m: tuple(float(x) for x in np.percentile(s[m], q)) for m in ('accuracy', 'macro_f1')}
+    if (draws := _resample(cm, n_boot, seed)) is None: return {'accuracy': (np.nan, np.nan), 'macro_f1': (np.nan, np.nan)}
+    s = scores(draws)
+    return {m: _interval(s[m], level) for m in ('accuracy', 'macro_f1')}
 
 # %% ../nbs/06_metrics.ipynb #90b12695
 def single_label(gold:Sequence[str], # gold labels
@@ -79,19 +86,21 @@ def single_label(gold:Sequence[str], # gold labels
 # %% ../nbs/06_metrics.ipynb #95d9d653
 def mcnemar(correct_a:Sequence[bool], # per item: was run A right?
             correct_b:Sequence[bool], # per item, same order: was run B right?
-            n_boot:int=1000, # bootstrap resamples for the interval of the difference
+            n_boot:int=1000, # bootstrap resamples for the interval of the difference (0: no interval)
             seed:int=0, # bootstrap seed
+            level:float=0.95, # confidence level of the interval
            ) -> dict:
-    "Accuracy of both runs, their difference (B - A) with a 95% paired bootstrap interval, and McNemar's exact test"
+    "Accuracy of both runs, their difference (B - A) with a paired bootstrap interval, and McNemar's exact test"
+    from scipy.stats import binomtest
     a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
     if a.shape != b.shape: raise ValueError(f"Paired runs need the same items: {a.size} against {b.size}")
     cells = np.array([(a & b).sum(), (a & ~b).sum(), (~a & b).sum(), (~a & ~b).sum()])
     n, only_a, only_b = a.size, int(cells[1]), int(cells[2])
-    p = stats.binomtest(min(only_a, only_b), only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
-    d = np.random.default_rng(seed).multinomial(n, cells / n, size=n_boot) if n else np.zeros((1, 4))
-    diffs = (d[:, 2] - d[:, 1]) / max(n, 1)
+    p = binomtest(min(only_a, only_b), only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
+    d = _resample(cells, n_boot, seed)
     return dict(n=n, accuracy_a=a.mean() if n else np.nan, accuracy_b=b.mean() if n else np.nan,
-                difference=(only_b - only_a) / n if n else np.nan, difference_ci=tuple(float(x) for x in np.percentile(diffs, [2.5, 97.5])),
+                difference=(only_b - only_a) / n if n else np.nan,
+                difference_ci=(np.nan, np.nan) if d is None else _interval((d[:, 2] - d[:, 1]) / n, level),
                 only_a=only_a, only_b=only_b, p_value=float(p))
 
 # %% ../nbs/06_metrics.ipynb #e5f9bf1f
@@ -123,6 +132,7 @@ def vad_agreement(pred:np.ndarray, # (n, 3) predicted valence, arousal, dominanc
                   gold:np.ndarray, # (n, 3) gold values, NaN where missing
                  ) -> pd.DataFrame:
     "Pearson r, Spearman rho and MAE per VAD dimension, over items with both values"
+    from scipy import stats
     pred, gold = np.asarray(pred, float).reshape(-1, 3), np.asarray(gold, float).reshape(-1, 3)
     rows = []
     for j, dim in enumerate(('valence', 'arousal', 'dominance')):

@@ -13,6 +13,8 @@ import re
 import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
+try: from orjson import loads as _loads  # about three times faster than json on large response files
+except ImportError: from json import loads as _loads
 
 # %% auto #0
 __all__ = ['RECORD_FIELDS', 'CONDITIONS', 'safe_name', 'store_path', 'image_sha256', 'make_record', 'StoreLocked',
@@ -105,11 +107,11 @@ def read_records(path:str|Path, # a response JSONL file
     "Every record of `path` in file order; unreadable lines (a line cut off by a killed run) are skipped with a warning"
     path, out = Path(path), []
     if not path.exists(): return out
-    for n, line in enumerate(path.read_text(encoding='utf-8').splitlines(), 1):
+    for n, line in enumerate(path.read_bytes().splitlines(), 1):
         if not line.strip(): continue
-        try: out.append(json.loads(line))
-        except json.JSONDecodeError as e:
-            warnings.warn(f"{path}:{n}: skipped an unreadable line ({e.msg}); a run killed while writing leaves one, "
+        try: out.append(_loads(line))
+        except ValueError as e:  # json's and orjson's decode errors are both ValueErrors
+            warnings.warn(f"{path}:{n}: skipped an unreadable line ({e}); a run killed while writing leaves one, "
                           f"and the item is asked again on resume")
     return out
 
