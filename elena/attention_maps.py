@@ -117,6 +117,13 @@ def _extend(inputs:dict, seq) -> dict:
         if k in out and n: out[k] = torch.cat([out[k], out[k][:, -1:].repeat_interleave(n, 1)], 1)
     return out
 
+def _check_method(config, method:str) -> bool:
+    "Whether the model reads the image by cross-attention, once `method` is known to suit it"
+    cross = bool(getattr(config.get_text_config(), 'cross_attention_layers', None))
+    if method not in ('raw', 'rollout'): raise ValueError(f"method {method!r}: use 'raw' or 'rollout'")
+    if method == 'rollout' and cross: raise ValueError("rollout multiplies self-attention over layers; this model reads the image by cross-attention: use 'raw'")
+    return cross
+
 def attention_maps(model, processor, # a transformers image-text-to-text model (Mllama or Gemma-3 layout) and its processor
                    image, # a PIL image
                    prompt, # an `elena.prompts.Prompt`
@@ -128,6 +135,7 @@ def attention_maps(model, processor, # a transformers image-text-to-text model (
     "Attention maps over the original image (per layer and 'all', or 'rollout'), the raw key weights, and the query tokens"
     import torch
     cfg, tok = model.config, getattr(processor, 'tokenizer', processor)
+    cross = _check_method(cfg, method)  # before any work
     inputs = processor(text=[prompt_text(processor, prompt)], images=[[image]], return_tensors='pt')
     plen, seq = inputs['input_ids'].shape[1], inputs['input_ids']
     if query == ':answer':
@@ -136,9 +144,6 @@ def attention_maps(model, processor, # a transformers image-text-to-text model (
     img = [i for i, t in enumerate(ids[:plen]) if t == cfg.image_token_id]
     rows = query_positions(tok, ids, query, img[-1] + 1, plen)
     if not rows: raise ValueError(f"query {query!r}: no such tokens after the image")
-    cross = bool(getattr(cfg.get_text_config(), 'cross_attention_layers', None))
-    if method not in ('raw', 'rollout'): raise ValueError(f"method {method!r}: use 'raw' or 'rollout'")
-    if method == 'rollout' and cross: raise ValueError("rollout multiplies self-attention over layers; this model reads the image by cross-attention: use 'raw'")
     got = capture(model, _extend(inputs, seq), rows, None if cross else img, fuse, full=method == 'rollout')
     W, H = image.size
     if cross:
@@ -213,10 +218,12 @@ def attention_args(p:argparse.ArgumentParser):
 
 # %% ../nbs/18_attention_maps.ipynb #f8101410
 def _faces_lookup(path):
+    "Face records by image id and by file name, from the faces.jsonl of `elena mask` (the file, under any name, or its folder)"
     from elena.masking import read_faces
     if path is None: return None
-    p = Path(path); recs, _ = read_faces(p.parent if p.name == 'faces.jsonl' else p)
-    if not recs and not (p / 'faces.jsonl').exists() and not p.is_file(): raise FileNotFoundError(f"no faces.jsonl at {path}")
+    if not (Path(path).is_file() or (Path(path)/'faces.jsonl').is_file()):
+        raise FileNotFoundError(f"{path}: no such file, and no faces.jsonl in it; give the faces.jsonl that `elena mask` wrote, or its folder")
+    recs, _ = read_faces(path)
     return {**{Path(k).name: v for k, v in recs.items()}, **recs}
 
 def attention_run(a:argparse.Namespace) -> int:
@@ -226,6 +233,7 @@ def attention_run(a:argparse.Namespace) -> int:
     from elena.local import load_image
     from elena.prompts import get_prompt
     be = get_backend(a.model).load(); rnd = bool(getattr(be, 'random_weights', False))
+    _check_method(be.model.config, a.method)  # once, before any image
     if a.image: items = [(Path(a.image).name, Path(a.image))]
     else: items = [(it.id, it.image) for it in load_dataset(a.dataset, a.data_dir).items if it.image is not None][:a.limit]
     known, masked = _faces_lookup(a.faces), _faces_lookup(a.masked_dir)
@@ -246,9 +254,8 @@ def attention_run(a:argparse.Namespace) -> int:
             try:
                 img = load_image(p)
                 res = attention_maps(be.model, be.processor, img, get_prompt(a.prompt, a.labels, is_masked), a.query, a.method, a.fuse, a.max_new_tokens)
-                main = res['maps']['rollout' if a.method == 'rollout' else 'all']
-                r.update(width=img.size[0], height=img.size[1], **face_bias(main, boxes, a.pad),
-                         per_layer={k: face_bias(m, boxes, a.pad) for k, m in res['maps'].items()},
+                per_layer = {k: face_bias(m, boxes, a.pad) for k, m in res['maps'].items()}
+                r.update(width=img.size[0], height=img.size[1], **per_layer['rollout' if a.method == 'rollout' else 'all'], per_layer=per_layer,
                          query_positions=res['query_positions'], query_tokens=res['query_tokens'], answer=res['answer'],
                          **save_maps(res, img, out, f"{Path(iid).with_suffix('').as_posix()}.{cond}", a.model, rnd))
             except Exception as e: r['error'] = f"{type(e).__name__}: {e}"

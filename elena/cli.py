@@ -144,13 +144,14 @@ SUBCOMMANDS = {
 }
 
 # %% ../nbs/90_cli.ipynb #33e18c90
-def build_parser() -> argparse.ArgumentParser:
-    "The `elena` argument parser with every subcommand of `SUBCOMMANDS`"
+def build_parser(command:str|None=None, # add only this subcommand's arguments (None: every subcommand's)
+                ) -> argparse.ArgumentParser:
+    "The `elena` argument parser with every subcommand of `SUBCOMMANDS`; the arguments (and so the modules) of `command` alone when it is given"
     ap = argparse.ArgumentParser(prog='elena', description="ELENA: embodied emotion narratives from vision-language models.")
     sub = ap.add_subparsers(dest='command', metavar='COMMAND', required=True)
     for name, (help_, add_args, run) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
-        _resolve(add_args)(p)
+        if command in (None, name): _resolve(add_args)(p)
         p.set_defaults(_run=run)
     return ap
 
@@ -158,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv:list[str]|None=None, # arguments (default: the command line)
         ) -> int:
     "Run the `elena` command line; returns the exit status"
-    a = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((x for x in argv if not x.startswith('-')), None)  # the subcommand: the first word that is not an option
+    a = build_parser(command if command in SUBCOMMANDS else None).parse_args(argv)
     try: return _resolve(a._run)(a) or 0
     except (FileNotFoundError, ValueError) as e:
         print(f"elena {a.command}: error: {e}", file=sys.stderr)

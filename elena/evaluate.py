@@ -19,8 +19,8 @@ from .metrics import single_label, any_match, multilabel_f1, mcnemar, vad_agreem
 from .store import RECORD_FIELDS, make_record, read_records
 
 # %% auto #0
-__all__ = ['match_key', 'read_responses', 'legacy_record', 'import_legacy', 'gold_table', 'score_run', 'evaluate',
-           'summary_frame', 'per_class_frame', 'write_results', 'format_report']
+__all__ = ['ANSWER_FIELDS', 'match_key', 'read_responses', 'legacy_record', 'import_legacy', 'gold_table', 'score_run',
+           'evaluate', 'summary_frame', 'per_class_frame', 'write_results', 'format_report']
 
 # %% ../nbs/07_evaluate.ipynb #2b42ba7c
 def match_key(ids:pd.Series) -> pd.Series:
@@ -28,10 +28,13 @@ def match_key(ids:pd.Series) -> pd.Series:
     ids = ids.astype(str)
     return ids.str.replace(r'(^|/)masked_', r'\1', regex=True) if ids.str.contains('masked_', regex=False).any() else ids
 
+# %% ../nbs/07_evaluate.ipynb #749264ee
+ANSWER_FIELDS = ('narrative', 'explicit_description', 'implicit_description', 'body_parts', 'valence', 'arousal', 'dominance')  # read from `parsed`
+
 # %% ../nbs/07_evaluate.ipynb #787f26fc
 def read_responses(path:str|Path, # a JSONL file of response records
                   ) -> pd.DataFrame:
-    "One row per item (the last record written wins): id, key, emotion, failed, model, condition, prompt_id, VAD, narrative, body_parts"
+    "One row per item (the last record written wins): id, key, emotion, failed, model, condition, prompt_id and the `ANSWER_FIELDS`"
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"Responses file {path} not found")
     recs = read_records(path)
@@ -41,7 +44,7 @@ def read_responses(path:str|Path, # a JSONL file of response records
     df = pd.DataFrame({'id': [str(r['id']) for r in recs], 'emotion': [r.get('emotion') for r in recs],
                        'failed': [r.get('error') is not None for r in recs],
                        **{k: [r.get(k) for r in recs] for k in ('model', 'condition', 'prompt_id', 'dataset', 'created_at', 'labels')},
-                       **{k: [p.get(k) for p in P] for k in ('valence', 'arousal', 'dominance', 'narrative', 'body_parts')}})
+                       **{k: [p.get(k) for p in P] for k in ANSWER_FIELDS}})
     df = df.drop_duplicates('id', keep='last').reset_index(drop=True)
     df.insert(1, 'key', match_key(df.id))
     return df

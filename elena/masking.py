@@ -140,10 +140,10 @@ def mask_file(src:Path, dst:Path, # input image and where its masked copy goes
         return rec | {'status': 'error', 'message': str(e).strip() or type(e).__name__}
 
 # %% ../nbs/08_masking.ipynb #0022ba29
-def read_faces(output:str|Path, # an output folder of `mask_folder`
+def read_faces(output:str|Path, # an output folder of `mask_folder`, or its faces.jsonl (under any name)
               ) -> tuple[dict[str, dict], dict|None]:
     "The latest record per image id in `output`/faces.jsonl, and the last summary (None if none)"
-    recs, summary, f = {}, None, Path(output)/'faces.jsonl'
+    recs, summary, f = {}, None, Path(output) if Path(output).is_file() else Path(output)/'faces.jsonl'
     if not f.exists(): return recs, summary
     for i, line in enumerate(f.read_text(encoding='utf-8').splitlines(), 1):
         try: d = json.loads(line)

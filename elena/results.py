@@ -12,14 +12,14 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 from .store import CONDITIONS, read_records, latest_records
-from .evaluate import evaluate, match_key
+from .evaluate import ANSWER_FIELDS, evaluate, read_responses
 from .metrics import mcnemar
-from .vocab import BODY_REGIONS
+from .vocab import BODY_PART_SYNONYMS, BODY_REGIONS, normalize_body_part
 
 # %% auto #0
-__all__ = ['RUN_COLUMNS', 'SKIP_MARK', 'ANSWER_FIELDS', 'PAPER_NBS', 'find_runs', 'provenance', 'exclude_random', 'Skipped',
-           'skip', 'save_figure', 'save_table', 'answers', 'parse_data_dirs', 'score_runs', 'paired_deltas',
-           'attention_summaries', 'mentioned_parts', 'figures_report', 'run_figures', 'figures_run']
+__all__ = ['RUN_COLUMNS', 'SKIP_MARK', 'PAPER_NBS', 'find_runs', 'provenance', 'exclude_random', 'Skipped', 'skip', 'save_figure',
+           'save_table', 'answers', 'parse_data_dirs', 'score_runs', 'paired_deltas', 'attention_summaries',
+           'mentioned_parts', 'figures_report', 'run_figures', 'figures_run']
 
 # %% ../nbs/20_results.ipynb #0ba25ed1
 RUN_COLUMNS = ['model', 'dataset', 'condition', 'prompt', 'path', 'n', 'random_weights']
@@ -98,20 +98,13 @@ def save_table(df:pd.DataFrame, # the table
     return p
 
 # %% ../nbs/20_results.ipynb #316a5924
-ANSWER_FIELDS = ('narrative', 'explicit_description', 'implicit_description', 'body_parts', 'valence', 'arousal', 'dominance')
-
 def answers(runs:pd.DataFrame, # from `find_runs`
            ) -> pd.DataFrame:
-    "One row per item of every run (latest record): run columns, id, key, emotion, failed and the parsed answer fields"
-    rows = []
-    for r in runs.itertuples():
-        for rec in latest_records(read_records(r.path)).values():
-            P = rec.get('parsed') if isinstance(rec.get('parsed'), dict) else {}
-            rows.append(dict(model=r.model, dataset=r.dataset, condition=r.condition, prompt=r.prompt, path=r.path, id=str(rec['id']),
-                             emotion=rec.get('emotion'), failed=rec.get('error') is not None, **{k: P.get(k) for k in ANSWER_FIELDS}))
-    df = pd.DataFrame(rows, columns=['model', 'dataset', 'condition', 'prompt', 'path', 'id', 'emotion', 'failed', *ANSWER_FIELDS])
-    df.insert(6, 'key', match_key(df.id) if len(df) else df.id)
-    return df
+    "One row per item of every run (`read_responses`: the last record written): run columns, id, key, emotion, failed and the `ANSWER_FIELDS`"
+    cols = ['model', 'dataset', 'condition', 'prompt', 'path', 'id', 'key', 'emotion', 'failed', *ANSWER_FIELDS]
+    frames = [read_responses(r.path).assign(model=r.model, dataset=r.dataset, condition=r.condition, prompt=r.prompt, path=r.path)
+              for r in runs.itertuples()]
+    return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
 
 # %% ../nbs/20_results.ipynb #5221d1c4
 def parse_data_dirs(s:str|Mapping|None, # 'heco=/data/HECO,emotic=/data/EMOTIC', a mapping, or None
@@ -164,24 +157,31 @@ def paired_deltas(table:pd.DataFrame, # from `score_runs`
                                        'difference', 'diff_lo', 'diff_hi', 'only_a', 'only_b', 'p_mcnemar'])
 
 # %% ../nbs/20_results.ipynb #5c07ca9e
-def attention_summaries(folder:str|Path, # where `elena attention` wrote its JSON summaries (searched recursively)
+_MAIN_MAP = ('all', 'rollout')  # the overlay of the map `elena attention` measures: mean over layers, or the rollout
+
+def attention_summaries(folder:str|Path, # where `elena attention` wrote its `attention.json` files (searched recursively)
                        ) -> pd.DataFrame:
-    "One row per JSON summary that has a `face_bias_ratio`, with its file; other JSON files are ignored"
+    "One row per image and condition measured by `elena attention` (its run settings copied in, `overlay` the main overlay's path), with its file"
     rows = []
     for p in sorted(Path(folder).rglob('*.json')) if Path(folder).is_dir() else []:
         try: d = json.loads(p.read_text(encoding='utf-8'))
         except (ValueError, OSError): continue
-        for x in (d if isinstance(d, list) else [d]):
-            if isinstance(x, dict) and 'face_bias_ratio' in x: rows.append({**x, 'file': str(p)})
+        if isinstance(d, dict) and isinstance(d.get('images'), list):  # what `elena attention` writes
+            run = {k: d.get(k) for k in ('model', 'method', 'fuse', 'query', 'random_weights')}
+            recs = [run | r | {'overlay': next((str(p.parent/r['overlays'][k]) for k in _MAIN_MAP if k in r.get('overlays', {})), None)}
+                    for r in d['images'] if isinstance(r, dict)]
+        else: recs = d if isinstance(d, list) else [d]  # flat records with a face_bias_ratio each
+        rows += [{**x, 'file': str(p)} for x in recs if isinstance(x, dict) and 'face_bias_ratio' in x]
     return pd.DataFrame(rows)
 
 # %% ../nbs/20_results.ipynb #597e0ccc
-_PART_RE = re.compile(r"\b(" + '|'.join(sorted({re.escape(w) for ws in BODY_REGIONS.values() for w in ws}, key=len, reverse=True)) + r")(?:e?s)?\b", re.I)
+_PART_RE = re.compile(r"\b(" + '|'.join(sorted({re.escape(w) for w in [*(w for ws in BODY_REGIONS.values() for w in ws), *BODY_PART_SYNONYMS]},
+                                                key=len, reverse=True)) + r")(?:e?s)?\b", re.I)
 
 def mentioned_parts(text:str|None, # a narrative or description
                    ) -> list[str]:
-    "Body-part words of the vocabulary found in `text`, in order (plurals included)"
-    return [m.group(1).lower() for m in _PART_RE.finditer(text)] if isinstance(text, str) else []
+    "Body parts of the vocabulary named in `text`, in order, as `normalize_body_part` writes them (plurals and synonyms included)"
+    return [normalize_body_part(m.group(0)) for m in _PART_RE.finditer(text)] if isinstance(text, str) else []
 
 # %% ../nbs/20_results.ipynb #4567b8a1
 def figures_report(nb:dict|str|Path, # an executed notebook (path or JSON)

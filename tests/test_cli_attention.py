@@ -33,5 +33,5 @@ def test_one_image_with_given_faces(tmp_path):
 def test_rollout_refused_for_cross_attention(tmp_path):
     (tmp_path / 'faces.jsonl').write_text(json.dumps({'id': 'grace_hopper.jpg', 'faces': []}) + '\n')
     r = run('--model', 'tiny-llama', '--image', str(HOPPER), '--faces', str(tmp_path), '--method', 'rollout', '--out', str(tmp_path / 'o'))
-    s = json.loads((tmp_path / 'o' / 'attention.json').read_text())
-    assert r.returncode == 1 and 'cross-attention' in s['images'][0]['error']
+    assert r.returncode == 2 and 'cross-attention' in r.stderr, r.stderr  # refused once, before any image is read
+    assert not (tmp_path / 'o').exists()
