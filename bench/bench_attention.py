@@ -46,7 +46,7 @@ def _rss(field):
 def child(kind, mode, full):
     import torch
     import matplotlib.cbook
-    from elena.attention_maps import attention_layers, capture, eager_attention, query_positions
+    from elena.attention_maps import attention_implementation, attention_layers, capture, query_positions
     from elena.local import load_image, prompt_text
     from elena.prompts import get_prompt
     from elena.tiny import build_tiny
@@ -67,7 +67,7 @@ def child(kind, mode, full):
         base = _rss('VmRSS:')
     if mode == 'hooks': got = capture(model, inputs, rows, cols)
     else:
-        with eager_attention(model), torch.inference_mode(): out = model(**inputs, use_cache=False, output_attentions=True)
+        with attention_implementation(model, 'eager'), torch.inference_mode(): out = model(**inputs, use_cache=False, output_attentions=True)
         got = {i: w[0][:, rows].float().mean(0) for i, w in enumerate(out.attentions) if w is not None}  # the same rows, from every layer
     peak = (torch.cuda.max_memory_allocated() if cuda else _rss('VmHWM:')) - base
     print(json.dumps({'kind': kind, 'mode': mode, 'tokens': len(ids), 'layers': len(attention_layers(model)), 'kept_layers': len(got), 'peak_mib': peak / 2**20}))

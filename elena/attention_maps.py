@@ -16,7 +16,7 @@ from .attention import (aggregate_bias, face_bias, fuse_heads, gemma_tokens_to_g
 from .local import prompt_text
 
 # %% auto #0
-__all__ = ['ROWS_ATTENTION', 'attention_layers', 'eager_attention', 'rows_attention', 'capture', 'query_positions',
+__all__ = ['ROWS_ATTENTION', 'attention_layers', 'attention_implementation', 'rows_attention', 'capture', 'query_positions',
            'attention_maps', 'overlay', 'save_maps', 'attention_args', 'attention_run']
 
 # %% ../nbs/18_attention_maps.ipynb #9f0914af
@@ -28,10 +28,10 @@ def attention_layers(model) -> dict:
 
 # %% ../nbs/18_attention_maps.ipynb #864c2764
 @contextmanager
-def eager_attention(model):
-    "Run `model` with eager attention (the only implementation that returns weights) inside the block, then restore"
+def attention_implementation(model, impl:str='eager'):
+    "Run `model` with the attention implementation `impl` inside the block ('eager' is the built-in one that returns weights), then restore its own"
     before = model.config._attn_implementation
-    model.set_attn_implementation('eager')
+    model.set_attn_implementation(impl)
     try: yield model
     finally: model.set_attn_implementation(before)
 
@@ -77,14 +77,11 @@ def capture(model, inputs:dict, # the model and its full inputs (batch of one)
             got[i] = fuse_heads(out[1][0], fuse, 0).cpu()
             return (out[0], None, *out[2:])  # nothing downstream keeps the weights
         return f
-    before = model.config._attn_implementation
     hs = [m.register_forward_hook(hook(i)) for i, m in mods.items()]
     try:
         for m in mods.values(): m._elena_rows = sel
-        model.set_attn_implementation(ROWS_ATTENTION)
-        with torch.inference_mode(): model(**inputs, use_cache=False)
+        with attention_implementation(model, ROWS_ATTENTION), torch.inference_mode(): model(**inputs, use_cache=False)
     finally:
-        model.set_attn_implementation(before)
         for h in hs: h.remove()
         for m in mods.values(): del m._elena_rows
     return got

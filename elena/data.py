@@ -165,7 +165,7 @@ def load_heco(root:str|Path, # the HECO folder (or the path of HECO_Labels.csv i
     except Exception as e: raise ValueError(f"heco: cannot read {csv_path}: {e}") from e
     df.columns = [c.strip().lstrip('\ufeff') for c in df.columns]  # a spreadsheet may have saved a byte-order mark
     if (miss := [c for c in HECO_COLUMNS if c not in df.columns]): raise ValueError(f"heco: {csv_path} lacks the columns {miss}; found {list(df.columns)}")
-    ds, agents, where = Dataset('heco', root, []), {}, {}
+    ds, agents = Dataset('heco', root, []), {}
     for row, r in enumerate(df.to_dict('records'), start=2):  # row numbers as in a spreadsheet, header = 1
         name = r['Image'].strip()
         if not name: ds.problem(csv_path, row, 'row without image', f"row {row} names no image; it was skipped"); continue
