@@ -5,20 +5,23 @@
 # %% ../nbs/11_backends.ipynb #51aaf1a2
 from __future__ import annotations
 import asyncio
+import email.utils
 import importlib
+import math
 import queue
 import random
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterable, Iterator
 from .prompts import Prompt
 
 # %% auto #0
-__all__ = ['MODELS', 'SCHEMES', 'Request', 'Reply', 'Backend', 'resolve_model', 'get_backend', 'Retryable', 'backoff_delay',
-           'QuotaExhausted', 'RateLimiter', 'iterate_async', 'APIBackend']
+__all__ = ['MODELS', 'SCHEMES', 'Request', 'Reply', 'Backend', 'resolve_model', 'get_backend', 'Retryable', 'retry_after',
+           'backoff_delay', 'QuotaExhausted', 'RateLimiter', 'iterate_async', 'APIBackend']
 
 # %% ../nbs/11_backends.ipynb #6ebff024
 @dataclass
@@ -28,6 +31,7 @@ class Request:
     image: Path  # the image file to send
     prompt: Prompt  # the rendered prompt
     gen: dict = field(default_factory=dict)  # generation settings: temperature, max_new_tokens, seed
+    image_sha256: str|None = None  # sha256 of the image file's bytes, where the caller has it (it names Batch API jobs)
 
 # %% ../nbs/11_backends.ipynb #e9a4da92
 @dataclass
@@ -45,6 +49,7 @@ class Backend:
     "Base of all backends: subclasses implement `answer`"
     backend = 'base'  # the kind of backend, stored in each record
     random_weights = False  # True for the tiny test models: their output is never a result
+    batch_api = False  # True where `answer_batch(requests, job_dir, ...)` sends the requests through a provider's batch API
 
     def __init__(self, name:str, model_id:str, **opts): self.name, self.model_id, self.opts = name, model_id, opts
 
@@ -95,6 +100,18 @@ class Retryable(Exception):
     "A failure worth retrying (429, 5xx, timeout, connection); `retry_after` is the server's requested wait in seconds"
     def __init__(self, kind:str, message:str, retry_after:float|None=None):
         super().__init__(f"{kind}: {message}"); self.kind, self.message, self.retry_after = kind, message, retry_after
+
+# %% ../nbs/11_backends.ipynb #73bf63cf
+def retry_after(headers, # response headers: any mapping with `.items()` (httpx's, aiohttp's, a dict), or None
+               ) -> float|None:
+    "Seconds the `Retry-After` header asks to wait (it gives seconds or an HTTP date); None where it is absent or unreadable"
+    v = next((str(v).strip() for k, v in (headers or {}).items() if k.lower() == 'retry-after'), '')
+    try: s = float(v)
+    except ValueError:
+        try: when = email.utils.parsedate_to_datetime(v)
+        except (TypeError, ValueError, IndexError): return None
+        s = (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp() - datetime.now(timezone.utc).timestamp()
+    return max(0.0, s) if math.isfinite(s) else None
 
 # %% ../nbs/11_backends.ipynb #74b0e190
 def backoff_delay(attempt:int, # 1 for the wait after the first failure
@@ -167,18 +184,23 @@ class APIBackend(Backend):
         self.rate_window_s = rate_window_s  # the window `rpm` counts over (60 s; shorter in tests and benchmarks)
 
     def prepare(self, request:Request) -> Any:
-        "Build what `call` sends (encoded image, request body), before the rate limiter counts the request"
+        "Build what `call` sends (encoded image, request body): once per request, before the rate limiter counts it"
         return None
 
-    async def call(self, request:Request, prepared:Any=None) -> Reply:
-        "Send one request (with what `prepare` built); raise `Retryable` for failures worth retrying"
+    def stale(self, prepared:Any) -> bool:
+        "Whether `prepared` no longer fits the backend's settings (a feature the server has refused since), so that a retry prepares again"
+        return False
+
+    async def call(self, request:Request, prepared:Any) -> Reply:
+        "Send one request with what `prepare` built; raise `Retryable` for failures worth retrying"
         raise NotImplementedError
 
     async def _one(self, req, sem, limiter):
         async with sem:
+            prepared, ready = None, False
             for attempt in range(1, self.max_tries + 1):
                 try:
-                    prepared = self.prepare(req)  # so that the request leaves as soon as the limiter lets it through
+                    if not ready or self.stale(prepared): prepared, ready = self.prepare(req), True  # the request leaves as soon as the limiter lets it through
                     await limiter.acquire()
                     t0 = time.monotonic()
                     reply = await self.call(req, prepared)

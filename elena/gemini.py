@@ -11,10 +11,9 @@ import os
 import time
 from pathlib import Path
 from typing import Callable, Iterator
-import httpx
 from google import genai
 from google.genai import errors, types
-from .backends import APIBackend, Reply, Request, Retryable, backoff_delay
+from .backends import APIBackend, Reply, Request, Retryable, backoff_delay, retry_after
 
 # %% auto #0
 __all__ = ['KEY_VARS', 'TIER1_LIMITS', 'DEFAULT_LIMITS', 'find_api_key', 'scrub', 'UnreadableImage', 'image_part',
@@ -119,8 +118,9 @@ def api_failure(e:Exception, # what the SDK or httpx raised
     return RuntimeError(msg + ('; check GOOGLE_API_KEY' if e.code in (401, 403) else ''))
 
 def _retry_after(e:errors.APIError) -> float|None:
-    try: return float(e.response.headers.get('retry-after'))
-    except (AttributeError, TypeError, ValueError): pass
+    "The wait the server asks for: its Retry-After header, else the RetryInfo delay in the error body"
+    s = retry_after(getattr(getattr(e, 'response', None), 'headers', None))
+    if s is not None: return s
     body = e.details.get('error', e.details) if isinstance(e.details, dict) else {}
     for d in body.get('details') or []:
         if str(d.get('@type', '')).endswith('google.rpc.RetryInfo'):
@@ -132,6 +132,7 @@ def _retry_after(e:errors.APIError) -> float|None:
 class GeminiBackend(APIBackend):
     "Gemini models through `google-genai`: one request per image, or the Batch API with `answer_batch`"
     backend = 'gemini'
+    batch_api = True  # `answer_batch` below
     def __init__(self, name, model_id, base_url:str|None=None, thinking_budget:int|None=None, **kw):
         rpm, rpd = TIER1_LIMITS.get(model_id, DEFAULT_LIMITS)
         kw.setdefault('rpm', rpm); kw.setdefault('rpd', rpd)
@@ -154,9 +155,9 @@ class GeminiBackend(APIBackend):
         "The contents and settings of one request (the image read now)"
         return [image_part(req.image), req.prompt.user], gemini_config(req, self.thinking_budget)
 
-    async def call(self, req:Request, prepared:tuple|None=None) -> Reply:
-        "Send one generateContent request"
-        contents, config = prepared or self.prepare(req)
+    async def call(self, req:Request, prepared:tuple) -> Reply:
+        "Send one generateContent request (the contents and settings `prepare` built)"
+        contents, config = prepared
         try: resp = await self._client.aio.models.generate_content(model=self.model_id, contents=contents, config=config)
         except Exception as e: raise api_failure(e, self._key) from None
         return read_reply(resp)
@@ -167,10 +168,13 @@ class BatchPending(Exception):
 
 def batch_key(requests:list[Request], # the requests of one job
               model_id:str, # the model
+              digests:list[str]|None=None, # each request's image sha256 (default: its `image_sha256`, else the file hashed now)
              ) -> str:
-    "A short hash naming a batch job: the model and each request's id, prompt hash and settings"
+    "A short hash naming a batch job: the model and each request's id, image sha256, prompt hash and settings"
+    digests = digests or [r.image_sha256 or hashlib.sha256(Path(r.image).read_bytes()).hexdigest() for r in requests]
+    if len(digests) != len(requests): raise ValueError(f"batch_key: {len(digests)} image digests for {len(requests)} requests; pass one per request")
     h = hashlib.sha256(model_id.encode())
-    for r in requests: h.update(json.dumps([r.id, r.prompt.sha256, r.gen], sort_keys=True, default=str).encode())
+    for r, d in zip(requests, digests): h.update(json.dumps([r.id, d, r.prompt.sha256, r.gen], sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]
 
 # %% ../nbs/13_gemini.ipynb #647f87b9
@@ -185,12 +189,13 @@ def _retrying(be:GeminiBackend, fn:Callable):
             if not isinstance(f, Retryable) or attempt == be.max_tries: raise f from None
             time.sleep(backoff_delay(attempt, be.backoff_base, be.backoff_cap, f.retry_after))
 
-def _submit(be:GeminiBackend, client:genai.Client, chunk:list[Request], job_dir:Path) -> tuple[Path, str]:
-    "The job file and job name for `chunk`: the saved one, or a new job submitted now"
-    f = job_dir / f'gemini-batch-{batch_key(chunk, be.model_id)}.json'
+def _submit(be:GeminiBackend, client:genai.Client, chunk:list[Request], parts:list[types.Part], job_dir:Path) -> tuple[Path, str]:
+    "The job file and job name for `chunk` (with its images read into `parts`): the saved one, or a new job submitted now"
+    digests = [r.image_sha256 or hashlib.sha256(p.inline_data.data).hexdigest() for r, p in zip(chunk, parts)]
+    f = job_dir / f'gemini-batch-{batch_key(chunk, be.model_id, digests)}.json'
     if f.is_file(): return f, json.loads(f.read_text())['name']
-    src = [types.InlinedRequest(contents=[image_part(r.image), r.prompt.user], config=gemini_config(r, be.thinking_budget),
-                                metadata={'key': r.id}) for r in chunk]
+    src = [types.InlinedRequest(contents=[p, r.prompt.user], config=gemini_config(r, be.thinking_budget), metadata={'key': r.id})
+           for r, p in zip(chunk, parts)]
     job = _retrying(be, lambda: client.batches.create(model=be.model_id, src=src, config={'display_name': f'elena-{f.stem}'}))
     job_dir.mkdir(parents=True, exist_ok=True)
     f.write_text(json.dumps({'name': job.name, 'model': be.model_id, 'ids': [r.id for r in chunk], 'created': time.time()}))
@@ -223,16 +228,20 @@ def answer_batch(self:GeminiBackend, requests:list[Request], # the requests
                 ) -> Iterator[tuple[Request, Reply]]:
     "Answer `requests` through the Batch API, yielding (request, reply) pairs as jobs finish; resumes jobs saved in `job_dir`"
     job_dir, t0 = Path(job_dir), time.monotonic()
-    chunks, size = [[]], 0
-    for r in requests:
-        try: n = len(image_part(r.image).inline_data.data)
-        except UnreadableImage as e:
-            yield r, Reply(error={'type': 'UnreadableImage', 'message': str(e)}, tries=0); continue
-        if chunks[-1] and size + n > max_bytes: chunks.append([]); size = 0
-        chunks[-1].append(r); size += n
-    client = self.client()
+    client, pending = self.client(), {}
+    def submit(chunk, parts):
+        f, name = _submit(self, client, chunk, parts, job_dir); pending[name] = (f, chunk)
     try:
-        pending = {name: (f, chunk) for chunk in chunks if chunk for f, name in [_submit(self, client, chunk, job_dir)]}
+        chunk, parts, size = [], [], 0
+        for r in requests:  # each image read once: its size places it in a job, its bytes go into the job and the job's name
+            try: part = image_part(r.image)
+            except UnreadableImage as e:
+                yield r, Reply(error={'type': 'UnreadableImage', 'message': str(e)}, tries=0); continue
+            n = len(part.inline_data.data)
+            if chunk and size + n > max_bytes: submit(chunk, parts); chunk, parts, size = [], [], 0  # one job's images in memory at a time
+            chunk.append(r); parts.append(part); size += n
+        if chunk: submit(chunk, parts)
+        chunk = parts = None
         while pending:
             for name, (f, chunk) in list(pending.items()):
                 job = _retrying(self, lambda: client.batches.get(name=name))

@@ -110,9 +110,9 @@ def hub_commit(model_id:str, # a Hub repository id (or a local folder)
 # %% ../nbs/14_local.ipynb #4b5f0a6f
 def load_image(path:str|Path, # an image file
               ):
-    "The image at `path` as an RGB PIL image, fully read"
-    from PIL import Image
-    with Image.open(path) as im: return im.convert('RGB')
+    "The image at `path` as an RGB PIL image, fully read and upright (EXIF orientation applied, as the masked copies are)"
+    from PIL import Image, ImageOps
+    with Image.open(path) as im: return ImageOps.exif_transpose(im).convert('RGB')
 
 # %% ../nbs/14_local.ipynb #e4340b5a
 def _generate(model, processor, requests:list[Request], images:list) -> list[Reply]:
@@ -120,7 +120,8 @@ def _generate(model, processor, requests:list[Request], images:list) -> list[Rep
     tok = getattr(processor, 'tokenizer', processor)
     tok.padding_side = 'left'
     if tok.pad_token is None: tok.pad_token = tok.eos_token  # some tokenizers come without one; the attention mask hides it anyway
-    texts = [prompt_text(processor, r.prompt) for r in requests]
+    rendered = {p: prompt_text(processor, p) for p in dict.fromkeys(r.prompt for r in requests)}  # the requests of a batch mostly share one prompt
+    texts = [rendered[r.prompt] for r in requests]
     inputs = processor(text=texts, images=[[im] for im in images], padding=True, return_tensors='pt')
     inputs = inputs.to(model.device, dtype=model.dtype) if hasattr(inputs, 'to') else inputs
     eos = model.generation_config.eos_token_id

@@ -10,7 +10,7 @@ import mimetypes
 import os
 from pathlib import Path
 import httpx
-from .backends import APIBackend, Reply, Request, Retryable
+from .backends import APIBackend, Reply, Request, Retryable, retry_after
 
 # %% auto #0
 __all__ = ['image_data_url', 'chat_body', 'OpenAIBackend']
@@ -45,10 +45,6 @@ def _error_message(r:httpx.Response) -> str:
     try: return str((r.json().get('error') or {}).get('message') or r.text)[:300]
     except ValueError: return r.text[:300]
 
-def _retry_after(r:httpx.Response) -> float|None:
-    try: return float(r.headers.get('retry-after'))
-    except (TypeError, ValueError): return None
-
 # %% ../nbs/12_openai.ipynb #70239a7c
 class OpenAIBackend(APIBackend):
     "Any OpenAI-compatible chat-completions server"
@@ -67,21 +63,26 @@ class OpenAIBackend(APIBackend):
     async def close(self):
         if self._client: await self._client.aclose(); self._client = None
 
-    def prepare(self, req:Request) -> bytes:
-        "The encoded request body (image included)"
-        return json.dumps(chat_body(req, self.model_id, self.use_schema)).encode('utf-8')
+    def prepare(self, req:Request) -> tuple[bytes, bool]:
+        "The encoded request body (image included), and whether it carries the answer schema"
+        body = chat_body(req, self.model_id, self.use_schema)
+        return json.dumps(body).encode('utf-8'), 'response_format' in body
 
-    async def call(self, req:Request, prepared:bytes|None=None) -> Reply:
-        "Send one chat-completions request"
-        body = prepared or self.prepare(req)
+    def stale(self, prepared:tuple[bytes, bool]) -> bool:
+        "A body with the schema is stale once the server has refused the schema"
+        return prepared[1] and not self.use_schema
+
+    async def call(self, req:Request, prepared:tuple[bytes, bool]) -> Reply:
+        "Send one chat-completions request (the body `prepare` built)"
+        body, with_schema = prepared
         try: r = await self._client.post(self.base_url + '/chat/completions', content=body, headers={'Content-Type': 'application/json'})
         except httpx.TimeoutException: raise Retryable('Timeout', f"no answer within {self.timeout_s:g} s from {self.base_url}")
         except httpx.TransportError as e: raise Retryable('ConnectionError', f"{type(e).__name__} talking to {self.base_url}")
         msg = _error_message(r)
-        if r.status_code == 429: raise Retryable('RateLimited', f"HTTP 429: {msg}", _retry_after(r))
-        if r.status_code >= 500: raise Retryable('ServerError', f"HTTP {r.status_code}: {msg}", _retry_after(r))
-        if r.status_code == 400 and self.use_schema and 'response_format' in msg:
-            self.use_schema = False  # this server takes no JSON schema: ask again without it
+        if r.status_code == 429: raise Retryable('RateLimited', f"HTTP 429: {msg}", retry_after(r.headers))
+        if r.status_code >= 500: raise Retryable('ServerError', f"HTTP {r.status_code}: {msg}", retry_after(r.headers))
+        if r.status_code == 400 and with_schema and 'response_format' in msg:
+            self.use_schema = False  # this server takes no JSON schema: this request and every later one go without it
             raise Retryable('SchemaUnsupported', msg, retry_after=0)
         if r.status_code >= 400: raise RuntimeError(f"HTTP {r.status_code} from {self.base_url}: {msg}")
         data = r.json()

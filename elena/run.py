@@ -19,7 +19,7 @@ from .store import (CONDITIONS, ResponseStore, done_ids, image_sha256, in_shard,
                          read_records, store_path)
 
 # %% auto #0
-__all__ = ['PRICES_USD_PER_M', 'project_root', 'masked_images', 'RunSummary', 'run_elena']
+__all__ = ['PRICES_USD_PER_M', 'project_root', 'masked_images', 'RunSummary', 'estimate_cost', 'run_elena']
 
 # %% ../nbs/16_run.ipynb #b7121f60
 def project_root(start:str|Path|None=None, # where to start looking (default: the working directory)
@@ -55,7 +55,7 @@ class RunSummary:
     failed: Counter = field(default_factory=Counter)  # error type -> count, this run
     parsed_ok: int = 0  # answers now from which an emotion was read
     seconds: float = 0.0
-    tokens: Counter = field(default_factory=Counter)  # 'input', 'output'
+    tokens: Counter = field(default_factory=Counter)  # 'input', 'output', 'thinking' (the thought tokens of thinking models)
     cost_usd: float|None = None  # estimate for API models with a known price
 
     def __str__(self):
@@ -65,12 +65,24 @@ class RunSummary:
                  f"  items {self.items}: skipped {self.skipped} already answered, answered {self.done}, failed {sum(self.failed.values())}"
                  + (f" ({', '.join(f'{k} {v}' for k, v in self.failed.most_common())})" if self.failed else ''),
                  f"  emotion read from {self.parsed_ok} of {self.done} answers; {rate}; tokens in {self.tokens['input']}, out {self.tokens['output']}"
+                 + (f", thinking {self.tokens['thinking']}" if self.tokens['thinking'] else '')
                  + (f"; estimated cost ${self.cost_usd:.4f}" if self.cost_usd is not None else '')]
         if self.random_weights: lines.append("  RANDOM WEIGHTS: a tiny test model answered; its output is not a result")
         return '\n'.join(lines)
 
 # %% ../nbs/16_run.ipynb #013bdebf
 PRICES_USD_PER_M = {'gemini-2.5-flash': {'input': 0.30, 'output': 2.50}}
+
+# %% ../nbs/16_run.ipynb #de29ed0f
+def estimate_cost(model_id:str, # the provider's model id (the backend's `model_id`, not the registry name)
+                  tokens:dict, # token counts: 'input', 'output', 'thinking' (billed at the output price)
+                  batch:bool=False, # sent through the Batch API (half price)
+                 ) -> float|None:
+    "Estimated cost in USD of `tokens` on `model_id`; None where its price is not in `PRICES_USD_PER_M`"
+    price = PRICES_USD_PER_M.get(model_id)
+    if price is None: return None
+    out = (tokens.get('output') or 0) + (tokens.get('thinking') or 0)
+    return ((tokens.get('input') or 0) * price['input'] + out * price['output']) / 1e6 * (0.5 if batch else 1)
 
 # %% ../nbs/16_run.ipynb #63e79b04
 def _requests(items, images, prompt, gen, force, path, model, progress):
@@ -83,7 +95,7 @@ def _requests(items, images, prompt, gen, force, path, model, progress):
         hashes[it.id] = image_sha256(img)
     done = set() if force else done_ids(read_records(path), model, prompt.sha256, gen, hashes)
     for it in items:
-        if it.id in hashes and it.id not in done: todo.append(Request(it.id, Path(images[it.id]), prompt, gen))
+        if it.id in hashes and it.id not in done: todo.append(Request(it.id, Path(images[it.id]), prompt, gen, image_sha256=hashes[it.id]))
     return todo, missing, hashes, len(done)
 
 # %% ../nbs/16_run.ipynb #3962c885
@@ -115,6 +127,10 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
     if condition not in CONDITIONS: raise ValueError(f"Unknown condition {condition!r}: use one of {list(CONDITIONS)}")
     if prompt not in PROMPT_KINDS: raise ValueError(f"Unknown prompt {prompt!r}: use one of {list(PROMPT_KINDS)}")
     labels, sh = resolve_labels(labels), parse_shard(shard)
+    opts = {k: v for k, v in dict(concurrency=concurrency, batch_size=batch_size, base_url=base_url).items() if v is not None}
+    be = get_backend(model, **opts, **(backend_options or {}))
+    if batch and not be.batch_api:
+        raise ValueError(f"--batch sends the requests through a provider's batch API, which only Gemini models have; {model} has none: leave out --batch")
     ds = load_dataset(dataset, data_dir)
     items = sorted(ds.items, key=lambda i: i.id)[:limit] if limit else sorted(ds.items, key=lambda i: i.id)
     items = [it for it in items if in_shard(it.id, sh)]
@@ -127,9 +143,6 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
     out = Path(out_dir) if out_dir is not None else root/'responses'
     if not out.is_absolute(): out = root/out
     path = store_path(out, model, dataset, condition, prompt, sh)
-    opts = {k: v for k, v in dict(concurrency=concurrency, batch_size=batch_size, base_url=base_url).items() if v is not None}
-    be = get_backend(model, **opts, **(backend_options or {}))
-    if batch and not hasattr(be, 'answer_batch'): raise ValueError(f"--batch is for Gemini models; {model} answers live requests")
     todo, missing, hashes, skipped = _requests(items, images, p, gen, force, path, model, progress)
     s = RunSummary(path, model, dataset, condition, p.id, be.random_weights, items=len(items), skipped=skipped)
     base = dict(dataset=dataset, condition=condition, model=model, backend=be.backend, prompt_id=p.id,
@@ -150,8 +163,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
                                   usage=rep.usage or None, latency_s=rep.latency_s, **base))
             if rep.error: s.failed[rep.error.get('type', 'Error')] += 1
             else: s.done += 1; s.parsed_ok += bool(res and res.ok)
-            for k in ('input', 'output'): s.tokens[k] += (rep.usage or {}).get(k) or 0
+            for k in ('input', 'output', 'thinking'): s.tokens[k] += (rep.usage or {}).get(k) or 0
     s.seconds = time.monotonic() - t0
-    price = PRICES_USD_PER_M.get(model)
-    if price: s.cost_usd = (s.tokens['input'] * price['input'] + s.tokens['output'] * price['output']) / 1e6 * (0.5 if batch else 1)
+    s.cost_usd = estimate_cost(be.model_id, s.tokens, batch)
     return s

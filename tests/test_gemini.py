@@ -1,5 +1,7 @@
 """The Gemini backend against the Gemini REST stand-in: the real google-genai SDK makes real HTTP requests to 127.0.0.1."""
+import base64
 import dataclasses
+import hashlib
 import json
 import subprocess
 import sys
@@ -171,3 +173,40 @@ def test_import_loads_no_torch():
     code = "import sys, elena.gemini, elena.standins; print('torch' in sys.modules, 'transformers' in sys.modules)"
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ['False', 'False']
+
+def test_batch_reads_each_image_once_and_keys_on_its_content(tmp_path, monkeypatch):
+    "An image read once per batch call (size, job and job name); a changed image is a new job, an unchanged one resumes the saved job"
+    import elena.gemini as g
+    imgs = tmp_path / 'imgs'; imgs.mkdir()
+    for i in range(3): (imgs / f'img{i}.jpg').write_bytes(PHOTO.read_bytes() + bytes([i]))  # distinct bytes, still JPEGs
+    reads, real = [], g.image_part
+    monkeypatch.setattr(g, 'image_part', lambda path: reads.append(Path(path).name) or real(path))  # counts, then reads for real
+    rs = lambda: [Request(f'img{i}.jpg', imgs / f'img{i}.jpg', get_prompt(), {'temperature': 0, 'max_new_tokens': 512}) for i in range(3)]
+    jobs = tmp_path / 'jobs'
+    with StandIn(gemini_handler) as si:
+        be = backend(si)
+        first = list(be.answer_batch(rs(), jobs, poll_s=0.01, progress=None))
+        assert sorted(reads) == ['img0.jpg', 'img1.jpg', 'img2.jpg']  # once each
+        list(be.answer_batch(rs(), jobs, poll_s=0.01, progress=None))  # the same images: the saved job
+        (imgs / 'img1.jpg').write_bytes(PHOTO.read_bytes() + b'changed')
+        again = list(be.answer_batch(rs(), jobs, poll_s=0.01, progress=None))  # one image changed: a new job
+        creates = [q for q in si.requests if q['path'].endswith(':batchGenerateContent')]
+    assert len(creates) == 2 and len(list(jobs.glob('gemini-batch-*.json'))) == 2
+    sent = [p['request']['contents'][0]['parts'][0]['inlineData']['data'] for p in creates[1]['body']['batch']['inputConfig']['requests']['requests']]
+    assert base64.urlsafe_b64decode(sent[1]) == PHOTO.read_bytes() + b'changed'
+    assert all(rep.error is None for _, rep in first + again)
+
+def test_batch_key_uses_the_carried_digest(tmp_path):
+    "A request carrying its image's sha256 names the job by it, without hashing the file again"
+    from elena.gemini import batch_key
+    r = reqs(1)[0]
+    sha = hashlib.sha256(PHOTO.read_bytes()).hexdigest()
+    assert batch_key([dataclasses.replace(r, image_sha256=sha)], 'gemini-2.5-flash') == batch_key([r], 'gemini-2.5-flash')
+    gone = dataclasses.replace(r, image=tmp_path / 'gone.jpg', image_sha256=sha)  # the file is not read: the digest is carried
+    assert batch_key([gone], 'gemini-2.5-flash') == batch_key([r], 'gemini-2.5-flash')
+    with pytest.raises(FileNotFoundError): batch_key([dataclasses.replace(gone, image_sha256=None)], 'gemini-2.5-flash')
+
+def test_only_gemini_has_a_batch_api():
+    with StandIn(gemini_handler) as si:
+        assert backend(si).batch_api
+    assert not get_backend('tiny-gemma3').batch_api and not get_backend('openai:m', base_url='http://127.0.0.1:9/v1').batch_api

@@ -4,8 +4,11 @@ import subprocess
 import sys
 from pathlib import Path
 import matplotlib.cbook
+import numpy as np
 import pytest
+from PIL import Image
 from elena.backends import Request, get_backend
+from elena.local import load_image
 from elena.prompts import get_prompt
 
 PHOTO = Path(matplotlib.cbook.get_sample_data('grace_hopper.jpg', asfileobj=False))  # U.S. Navy photograph, public domain
@@ -31,7 +34,7 @@ def test_usage_excludes_padding(name):
     be = get_backend(name, batch_size=3).load()
     reqs = requests()
     got = {r.id: rep for r, rep in be.answer(reqs)}
-    from elena.local import load_image, prompt_text
+    from elena.local import prompt_text
     for r in reqs:  # each prompt alone, unpadded
         alone = be.processor(text=[prompt_text(be.processor, r.prompt)], images=[[load_image(r.image)]])['input_ids'][0]
         assert got[r.id].usage['input'] == len(alone)
@@ -60,3 +63,14 @@ def test_quantize_without_bitsandbytes():
     if importlib.util.find_spec('bitsandbytes') is not None: pytest.skip('bitsandbytes is installed here')
     with pytest.raises(ImportError, match='pip install bitsandbytes'): get_backend('llama90b', quantize='4bit')
     with pytest.raises(ValueError, match='quantize'): get_backend('llama90b', quantize='2bit')
+
+def test_exif_orientation_applied(tmp_path):
+    "A photo stored sideways with an EXIF orientation tag reaches the model as its upright copy does (as the masked copies are upright)"
+    with Image.open(PHOTO) as im: upright = im.convert('RGB')
+    exif = Image.Exif(); exif[0x0112] = 6  # 'turn 90 degrees clockwise to view'
+    upright.transpose(Image.Transpose.ROTATE_90).save(tmp_path / 'sideways.jpg', quality=100, subsampling=0, exif=exif)  # stored turned left
+    upright.save(tmp_path / 'upright.png')
+    a, b = load_image(tmp_path / 'sideways.jpg'), load_image(tmp_path / 'upright.png')
+    assert a.size == b.size == upright.size
+    diff = np.abs(np.asarray(a.convert('L'), float) - np.asarray(b.convert('L'), float)).mean()
+    assert diff < 4, diff  # the same picture, up to JPEG loss (turned the wrong way it differs by far more)

@@ -142,3 +142,24 @@ def test_run_gemini_through_the_sdk(tmp_path, batch):
         assert key not in written
         r2 = subprocess.run(cmd + (['--batch'] if batch else []), capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
         assert 'skipped 5 already answered' in r2.stdout, r2.stdout + r2.stderr[-2000:]
+
+
+def test_batch_refused_before_anything_is_written(tmp_path):
+    "--batch with a model that has no batch API fails at once, naming the fix, before a response file is opened"
+    r = subprocess.run([str(BIN / 'elena'), 'run', '--model', 'tiny-gemma3', '--batch', '--out-dir', str(tmp_path / 'responses'),
+                        '--no-progress'], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 2 and 'tiny-gemma3 has none: leave out --batch' in r.stderr, r.stderr[-2000:]
+    assert not (tmp_path / 'responses').exists()
+
+
+def test_cost_estimate_by_model_id(tmp_path):
+    "'gemini:gemini-2.5-flash' is priced as gemini-2.5-flash: the price is looked up by the backend's model id"
+    with standin_process('gemini') as url:
+        env = {**os.environ, 'GOOGLE_API_KEY': 'AIza-test-not-a-real-key'}
+        r = subprocess.run([str(BIN / 'elena'), 'run', '--model', 'gemini:gemini-2.5-flash', '--base-url', url, '--dataset', 'folder',
+                            '--data-dir', str(images(tmp_path / 'imgs', 2)), '--out-dir', str(tmp_path / 'responses'), '--no-progress'],
+                           capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr[-3000:]
+    recs = records(tmp_path / 'responses' / 'gemini_gemini-2.5-flash' / 'folder' / 'original-elena.jsonl')
+    cost = sum(x['usage']['input'] * 0.30 + x['usage']['output'] * 2.50 for x in recs) / 1e6
+    assert len(recs) == 2 and f'estimated cost ${cost:.4f}' in r.stdout, r.stdout
