@@ -106,8 +106,8 @@ def explorer(responses:str|Path='responses', # the response store
     dd = {k: W.Dropdown(options=sorted(b.runs[k].unique()), value=b.run[k], description=k) for k in ('model', 'dataset', 'condition', 'prompt')}
     # a dropdown shows nothing for the value None, so 'all' is a value of its own, mapped to None for `Browser.filter`
     correct = W.Dropdown(options=['all', 'correct', 'incorrect'], value='all', description='answers')
-    labels = sorted(set(b.table.gold.dropna()) | set(b.table.emotion.dropna()))
-    emotion = W.Dropdown(options=['all'] + labels, value='all', description='emotion')
+    labels = lambda: ['all'] + sorted(set(b.table.gold.dropna()) | set(b.table.emotion.dropna()))  # those of the run shown
+    emotion = W.Dropdown(options=labels(), value='all', description='emotion')
     filters = lambda: ({'all': None, 'correct': True, 'incorrect': False}[correct.value], None if emotion.value == 'all' else emotion.value)
     prev, nxt, where = W.Button(description='◀ previous'), W.Button(description='next ▶'), W.Label()
     img, ovl, text = W.Image(format='png'), W.Image(format='png'), W.HTML()
@@ -123,12 +123,17 @@ def explorer(responses:str|Path='responses', # the response store
         text.value = '<table>' + ''.join(row(k, v) for k, v in [('image', c['id']), ('gold', c['gold']), ('answer', c['emotion']),
                      ('correct', c['correct']), ('narrative', c['narrative']), ('explicit', c['explicit_description']),
                      ('implicit', c['implicit_description']), ('body parts', ', '.join(map(str, c['body_parts'] or [])))]) + '</table>'
+    def refilter(_=None): b.filter(*filters()); show()
     def choose(_):
-        try: b.select(*(dd[k].value for k in dd)); b.filter(*filters())
+        try: b.select(*(dd[k].value for k in dd))
         except ValueError as e: text.value = html.escape(str(e)); return
-        show()
+        emotion.unobserve(refilter, 'value')
+        keep, emotion.options = emotion.value, labels()  # the new run's labels; its filter kept where the run has that label
+        emotion.value = keep if keep in emotion.options else 'all'
+        emotion.observe(refilter, 'value')
+        refilter()
     for w in dd.values(): w.observe(choose, 'value')
-    for w in (correct, emotion): w.observe(lambda _: (b.filter(*filters()), show()), 'value')
+    for w in (correct, emotion): w.observe(refilter, 'value')
     prev.on_click(lambda _: (b.go(-1), show())); nxt.on_click(lambda _: (b.go(1), show()))
     show()
     ui = W.VBox([W.HBox(list(dd.values())), W.HBox([correct, emotion, prev, nxt, where]), W.HBox([img, ovl]), text])
