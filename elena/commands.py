@@ -22,14 +22,18 @@ def datasets_args(p:argparse.ArgumentParser):
 
 # %% ../nbs/10_commands.ipynb #be28153d
 def datasets_run(a:argparse.Namespace) -> int:
-    "Run `elena datasets check`; exit status 1 when problems were found"
-    from elena.data import load_dataset
+    "Run `elena datasets check`; exit status 1 when errors were found (warnings alone: 0)"
+    from collections import Counter
+    from elena.data import check_images, load_dataset
     ds = load_dataset(a.dataset, a.data_dir, mapping=a.label_map)
+    ds.problems += check_images(ds)
     print(f"{ds.name}: {len(ds.items)} images, {sum(len(i.agents) for i in ds.items)} people, root {ds.root}")
     print(ds.counts().pivot(index='label', columns='split', values='images').fillna(0).astype(int).to_string())
-    print(f"\n{len(ds.problems)} problem(s)" + (': ' + ', '.join(f'{k} {v}' for k, v in ds.problem_counts().items()) if ds.problems else ''))
-    for p in ds.problems: print(f"  {p.kind}: {p.file}" + (f" [{p.row}]" if p.row is not None else '') + f": {p.message}")
-    return 1 if ds.problems else 0
+    errors, warns = [p for p in ds.problems if not p.warning], [p for p in ds.problems if p.warning]
+    for what, ps in (('error', errors), ('warning', warns)):
+        print(f"\n{len(ps)} {what}(s)" + (': ' + ', '.join(f'{k} {v}' for k, v in Counter(p.kind for p in ps).items()) if ps else ''))
+        for p in ps: print(f"  {p.kind}: {p.file}" + (f" [{p.row}]" if p.row is not None else '') + f": {p.message}")
+    return 1 if errors else 0
 
 # %% ../nbs/10_commands.ipynb #d01cdeca
 def import_legacy_args(p:argparse.ArgumentParser):
@@ -37,7 +41,7 @@ def import_legacy_args(p:argparse.ArgumentParser):
     p.add_argument('file', help="the released JSON file, one object keyed by image file name")
     p.add_argument('--dataset', required=True, choices=DATASETS, help="dataset the outputs belong to")
     p.add_argument('--model', required=True, help="model that wrote them, e.g. gemini-2.5-flash")
-    p.add_argument('--out', default=None, help="JSONL file to write, not yet existing (default: responses/legacy/DATASET__MODEL.jsonl)")
+    p.add_argument('--out', default=None, help="JSONL file to write, not yet existing (default: responses/MODEL/DATASET/CONDITION-legacy.jsonl, where make figures looks)")
     p.add_argument('--labels', default='elena', help="label set the answers are read against")
     p.add_argument('--condition', default='original', choices=('original', 'masked'), help="were the faces masked?")
 
@@ -45,7 +49,8 @@ def import_legacy_args(p:argparse.ArgumentParser):
 def import_legacy_run(a:argparse.Namespace) -> int:
     "Run `elena import-legacy`"
     from elena.evaluate import import_legacy
-    out = Path(a.out) if a.out else Path('responses')/'legacy'/f"{a.dataset}__{a.model.replace('/', '_')}.jsonl"
+    from elena.store import store_path
+    out = Path(a.out) if a.out else store_path('responses', a.model, a.dataset, a.condition, 'legacy')
     recs = import_legacy(a.file, a.dataset, a.model, out, a.labels, a.condition)
     print(f"{len(recs)} records written to {out}; {sum(r['error'] is not None for r in recs)} failed items kept with an error")
     return 0

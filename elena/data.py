@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import csv
 import re
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -17,10 +18,13 @@ import pandas as pd
 from .labelmaps import BESST_LETTERS, DATASETS, label_map, map_labels, native_label
 
 # %% auto #0
-__all__ = ['BESST_NAME', 'HECO_COLUMNS', 'Problem', 'Item', 'majority_label', 'make_item', 'Dataset', 'besst_gold', 'load_besst',
-           'load_heco', 'load_emotic', 'load_folder', 'load_samples', 'load_dataset']
+__all__ = ['WARNING_KINDS', 'BESST_NAME', 'HECO_COLUMNS', 'Problem', 'Item', 'majority_label', 'make_item', 'Dataset',
+           'besst_gold', 'EmptyDataset', 'load_besst', 'load_heco', 'load_emotic', 'load_folder', 'load_samples',
+           'load_dataset', 'check_images']
 
 # %% ../nbs/04_data.ipynb #535ddef2
+WARNING_KINDS = ('unknown letter', 'not a BESST name', 'no ELENA gold')  # problems that leave an item without gold but break nothing
+
 @dataclass
 class Problem:
     "One thing wrong with a dataset: where it is and what it is"
@@ -28,6 +32,11 @@ class Problem:
     row: str|int|None  # row, record or entry within the file, where there is one
     kind: str  # short category used for counting, e.g. 'missing image', 'unknown category'
     message: str  # what is wrong and what to do
+
+    @property
+    def warning(self) -> bool:
+        "A warning (one of `WARNING_KINDS`) rather than an error"
+        return self.kind in WARNING_KINDS
 
 # %% ../nbs/04_data.ipynb #82721b47
 @dataclass
@@ -113,11 +122,18 @@ def besst_gold(name:str, # a BESST file name or a path ending in one, e.g. 'mask
 # %% ../nbs/04_data.ipynb #056a2a2c
 _IMAGE_EXT = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp'}
 
+class EmptyDataset(ValueError):
+    "A dataset folder that holds no items: a run over it would do nothing"
+
 def _images(root:Path) -> list[Path]:
     return sorted(p for p in root.rglob('*') if p.suffix.lower() in _IMAGE_EXT and p.is_file())
 
 def _need_dir(root, name):
+    "`root` as a Path when it is a folder; otherwise an error naming the folder to pass"
     root = Path(root)
+    if root.is_file():
+        up = root.parent.parent if root.parent.name.lower() in ('annotations', 'labels', 'emotic_pre', 'images') else root.parent
+        raise FileNotFoundError(f"{name}: {root} is a file, not a folder; pass the folder that holds the dataset with --data-dir (here probably {up})")
     if not root.is_dir(): raise FileNotFoundError(f"{name}: data directory {root} not found; pass the folder that holds the dataset with --data-dir")
     return root
 
@@ -129,6 +145,7 @@ def load_besst(root:str|Path|None=None, # folder holding the BESST images (searc
     if root is None and ids is None: raise ValueError("besst: give a data directory or a list of image ids")
     root = None if root is None else _need_dir(root, 'besst')
     paths = [(p.relative_to(root).as_posix(), p) for p in _images(root)] if root else [(str(i), None) for i in dict.fromkeys(ids)]
+    if root and not paths: raise EmptyDataset(f"besst: no images ({', '.join(sorted(_IMAGE_EXT))}) under {root}; pass the folder that holds the BESST images with --data-dir")
     ds = Dataset('besst', root, [])
     for rel, p in paths:
         gold, note = besst_gold(rel)
@@ -140,7 +157,7 @@ def load_besst(root:str|Path|None=None, # folder holding the BESST images (searc
 
 # %% ../nbs/04_data.ipynb #43abfe10
 HECO_COLUMNS = ('Image', 'xmin', 'ymin', 'xmax', 'ymax', 'Category', 'Valence', 'Arousal', 'Dominance')
-_HECO_IMAGE_DIRS = ('', 'Data', 'data', 'images', 'Images')
+_HECO_IMAGE_DIRS = ('', 'Data', 'data', 'Images', 'images')
 
 def _num(v):
     try: x = float(v)
@@ -149,23 +166,33 @@ def _num(v):
 
 def _heco_csv(root:Path) -> Path:
     if root.is_file(): return root
-    hits = [root/'HECO_Labels.csv', *sorted(root.rglob('HECO_Labels.csv'))]
-    for h in hits:
-        if h.is_file(): return h
-    raise FileNotFoundError(f"heco: no HECO_Labels.csv in {root}; pass the HECO folder that holds it with --data-dir")
+    if not root.is_dir(): raise FileNotFoundError(f"heco: {root} not found; pass the HECO folder (or its HECO_Labels.csv) with --data-dir")
+    tried = [root/'HECO_Labels.csv', root/'Labels'/'HECO_Labels.csv']
+    hit = next((h for h in tried if h.is_file()), None) or next(iter(sorted(root.rglob('HECO_Labels.csv'))), None)
+    if hit is None: raise FileNotFoundError(f"heco: no HECO_Labels.csv in {root} (tried {', '.join(map(str, tried))} and every folder below); pass the HECO folder that holds it with --data-dir")
+    return hit
+
+def _heco_image_dirs(csv_path:Path) -> list[Path]:
+    "The folders the images may lie in: beside the CSV and one level up, each itself or its Data/, Images/ folder"
+    bases = dict.fromkeys([csv_path.parent, csv_path.parent.parent])
+    return [b/d if d else b for b in bases for d in _HECO_IMAGE_DIRS]
 
 # %% ../nbs/04_data.ipynb #cc9cd677
 def load_heco(root:str|Path, # the HECO folder (or the path of HECO_Labels.csv itself)
               mapping:str|Mapping|None=None, # overrides of the HECO map (see `elena.labelmaps.label_map`)
+              images:bool=True, # refuse when not one image is found (False: the gold labels alone are wanted)
              ) -> Dataset:
     "HECO items, one per image, with one agent per CSV row"
-    root = Path(root); csv_path = _heco_csv(root); root = csv_path.parent if root.is_file() else root
-    lm = label_map('heco', mapping)
-    try: df = pd.read_csv(csv_path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    csv_path = _heco_csv(Path(root)); lm = label_map('heco', mapping)
+    try:
+        with warnings.catch_warnings():  # index_col=False warns about the trailing comma it handles
+            warnings.simplefilter('ignore', pd.errors.ParserWarning)
+            df = pd.read_csv(csv_path, dtype=str, keep_default_na=False, skipinitialspace=True, index_col=False)
     except Exception as e: raise ValueError(f"heco: cannot read {csv_path}: {e}") from e
     df.columns = [c.strip().lstrip('\ufeff') for c in df.columns]  # a spreadsheet may have saved a byte-order mark
     if (miss := [c for c in HECO_COLUMNS if c not in df.columns]): raise ValueError(f"heco: {csv_path} lacks the columns {miss}; found {list(df.columns)}")
-    ds, agents = Dataset('heco', root, []), {}
+    if df.empty: raise EmptyDataset(f"heco: {csv_path} has no rows")
+    ds, agents = Dataset('heco', csv_path.parent, []), {}
     for row, r in enumerate(df.to_dict('records'), start=2):  # row numbers as in a spreadsheet, header = 1
         name = r['Image'].strip()
         if not name: ds.problem(csv_path, row, 'row without image', f"row {row} names no image; it was skipped"); continue
@@ -176,10 +203,15 @@ def load_heco(root:str|Path, # the HECO folder (or the path of HECO_Labels.csv i
         if None in box: ds.problem(csv_path, row, 'bad box', f"row {row} ({name}): box {[r[k] for k in ('xmin', 'ymin', 'xmax', 'ymax')]} is not numeric")
         agents.setdefault(name, []).append(dict(box=None if None in box else box, native=(nat,) if nat else (),
                                                 labels=map_labels([nat] if nat else [], lm), vad=None if None in vad else vad, row=row))
+    dirs = [d for d in _heco_image_dirs(csv_path) if d.is_dir()]
+    found = {name: next((d/name for d in dirs if (d/name).is_file()), None) for name in agents}
+    tried = ', '.join(f"{d}/" for d in _heco_image_dirs(csv_path))
+    if images and agents and not any(found.values()):
+        raise FileNotFoundError(f"heco: none of the {len(agents)} images of {csv_path} (e.g. {next(iter(agents))}) is in {tried}; pass the HECO folder that holds Data/ or Images/ with --data-dir")
+    ds.root = next((p.parent for p in found.values() if p is not None), ds.root)
     for name, ags in agents.items():
-        p = next((root/d/name for d in _HECO_IMAGE_DIRS if (root/d/name).is_file()), None)
-        if p is None: ds.problem(csv_path, ags[0]['row'], 'missing image', f"{name} (row {ags[0]['row']}) is not in {root} or its {'/, '.join(_HECO_IMAGE_DIRS[1:])}/ folders")
-        ds.items.append(make_item(name, p, 'heco', ags))
+        if found[name] is None: ds.problem(csv_path, ags[0]['row'], 'missing image', f"{name} (row {ags[0]['row']}) is in none of {tried}")
+        ds.items.append(make_item(name, found[name], 'heco', ags))
     return ds
 
 # %% ../nbs/04_data.ipynb #7fad8e81
@@ -256,18 +288,25 @@ def _emotic_csv(paths:list[Path], lm, ds) -> dict:
     return out
 
 # %% ../nbs/04_data.ipynb #1f5394d2
+def _emotic_img_root(root:Path, rels:list[str]) -> Path:
+    "Of emotic/, images/ and the root itself, the folder under which most of the first annotated files are"
+    cands = [d for d in (root/'emotic', root/'images', root/'Images', root) if d.is_dir()]
+    return max(cands, key=lambda d: sum((d/r).is_file() for r in rels[:200]))  # max keeps the first of equal counts
+
 def load_emotic(root:str|Path, # the EMOTIC folder: Annotations/Annotations.mat (or CSV exports) and the emotic/ image folder
                 mapping:str|Mapping|None=None, # overrides of the EMOTIC map (see `elena.labelmaps.label_map`)
                ) -> Dataset:
     "EMOTIC items from Annotations.mat, or from the per-split CSV export when there is no .mat"
     root = _need_dir(root, 'emotic'); lm = label_map('emotic', mapping)
-    mats = [p for p in (root/'Annotations.mat', root/'Annotations'/'Annotations.mat') if p.is_file()]
+    tried = [root/'Annotations.mat', root/'Annotations'/'Annotations.mat', root/'annotations'/'Annotations.mat', root/'annotations'/'annotations.mat']
+    mats = [p for p in tried if p.is_file()]
     csvs = sorted(p for p in root.rglob('*.csv') if any(s in p.stem.lower() for s in ('train', 'val', 'test')))
-    img_root = root/'emotic' if (root/'emotic').is_dir() else root
-    ds = Dataset('emotic', img_root, [])
+    ds = Dataset('emotic', root, [])
     if mats: people = _emotic_mat(mats[0], lm, ds)
     elif csvs: people = _emotic_csv(csvs, lm, ds)
-    else: raise FileNotFoundError(f"emotic: neither Annotations.mat nor train/val/test CSV files under {root}")
+    else: raise FileNotFoundError(f"emotic: no annotations under {root}: tried {', '.join(map(str, tried))} and train/val/test CSV files (mat2py.py's emotic_pre/) in every folder below")
+    if not people: raise EmptyDataset(f"emotic: {mats[0] if mats else ', '.join(map(str, csvs))} annotate no image")
+    ds.root = img_root = _emotic_img_root(root, [rel for _, rel in people])
     for (split, rel), agents in people.items():
         p = img_root/rel
         if not p.is_file(): ds.problem(p, None, 'missing image', f"{split}: image {rel} is not under {img_root}"); p = None
@@ -289,6 +328,7 @@ def load_folder(root:str|Path, # any directory of images (searched recursively)
             if l is None: ds.problem(lab, row, 'unknown label', f"row {row}: {r.get('label')!r} is not an ELENA label")
             gold[str(r.get('image', '')).strip()] = l
     imgs = {p.relative_to(root).as_posix(): p for p in _images(root)}
+    if not imgs: raise EmptyDataset(f"{name}: no images ({', '.join(sorted(_IMAGE_EXT))}) under {root}; pass a folder that holds images with --data-dir")
     for rel in sorted(set(gold) - set(imgs)): ds.problem(lab, rel, 'row without image', f"labels.csv names {rel!r}, which is not under {root}")
     for rel, p in imgs.items():
         l = gold.get(rel)
@@ -305,10 +345,33 @@ def load_dataset(name:str, # one of `DATASETS`
                  data_dir:str|Path|None=None, # the dataset folder (not needed for samples, nor for besst given ids)
                  ids:Iterable[str]|None=None, # besst only: build items from these ids when there is no data_dir
                  mapping:str|Mapping|None=None, # label-map overrides for heco and emotic
+                 images:bool=True, # heco: refuse a folder where not one image is found (False: gold labels alone, for evaluation)
                 ) -> Dataset:
     "Load the dataset `name` from `data_dir`"
     if name not in DATASETS: raise ValueError(f"Unknown dataset {name!r}: use one of {', '.join(DATASETS)}")
     if name == 'samples': return load_samples()
     if name == 'besst': return load_besst(data_dir, ids)
     if data_dir is None: raise ValueError(f"{name}: pass the dataset folder with --data-dir")
-    return {'heco': load_heco, 'emotic': load_emotic}[name](data_dir, mapping) if name != 'folder' else load_folder(data_dir)
+    if name == 'heco': return load_heco(data_dir, mapping, images)
+    return load_emotic(data_dir, mapping) if name == 'emotic' else load_folder(data_dir)
+
+# %% ../nbs/04_data.ipynb #5237331f
+def check_images(ds:Dataset, # a loaded dataset
+                 progress:bool=True, # show a progress bar
+                ) -> list[Problem]:
+    "A 'broken image' problem for every item image that is empty, truncated or not an image"
+    from PIL import Image, UnidentifiedImageError
+    from tqdm.auto import tqdm
+    out = []
+    for it in tqdm([i for i in ds.items if i.image is not None], desc=f'opening {ds.name} images', disable=not progress, leave=False):
+        p, why = Path(it.image), None
+        try:
+            if p.stat().st_size == 0: why = '0 bytes'
+            else:
+                with Image.open(p) as im:
+                    if im.format == 'JPEG': im.draft('RGB', (max(1, im.width // 8), max(1, im.height // 8)))
+                    im.load()
+        except UnidentifiedImageError: why = f'not an image ({p.read_bytes()[:8]!r}...)'
+        except (OSError, SyntaxError, ValueError) as e: why = 'truncated' if 'truncated' in str(e) else f'unreadable: {e}'
+        if why: out.append(Problem(str(p), None, 'broken image', f"{it.id}: {why}; replace or remove the file"))
+    return out
