@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import warnings
 from pathlib import Path
 from typing import Sequence
 import numpy as np
@@ -19,8 +20,8 @@ from .metrics import single_label, any_match, multilabel_f1, mcnemar, vad_agreem
 from .store import RECORD_FIELDS, make_record, read_records
 
 # %% auto #0
-__all__ = ['ANSWER_FIELDS', 'match_key', 'read_responses', 'legacy_record', 'import_legacy', 'gold_table', 'score_run',
-           'evaluate', 'summary_frame', 'per_class_frame', 'write_results', 'format_report']
+__all__ = ['ANSWER_FIELDS', 'match_key', 'read_responses', 'legacy_record', 'import_legacy', 'gold_table', 'match_items',
+           'score_run', 'evaluate', 'summary_frame', 'per_class_frame', 'write_results', 'format_report']
 
 # %% ../nbs/07_evaluate.ipynb #2b42ba7c
 def match_key(ids:pd.Series) -> pd.Series:
@@ -37,9 +38,7 @@ def read_responses(path:str|Path, # a JSONL file of response records
     "One row per item (the last record written wins): id, key, emotion, failed, model, condition, prompt_id and the `ANSWER_FIELDS`"
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"Responses file {path} not found")
-    recs = read_records(path)
-    if (bad := [i + 1 for i, r in enumerate(recs) if not isinstance(r, dict) or 'id' not in r]):
-        raise ValueError(f"{path}: record {bad[0]} has no 'id' ({len(bad)} such records); every record needs the image id")
+    recs = read_records(path)  # refuses JSON documents and records without an id, naming the file and line
     P = [r.get('parsed') if isinstance(r.get('parsed'), dict) else {} for r in recs]
     df = pd.DataFrame({'id': [str(r['id']) for r in recs], 'emotion': [r.get('emotion') for r in recs],
                        'failed': [r.get('error') is not None for r in recs],
@@ -101,20 +100,37 @@ def gold_table(ds:Dataset, # a loaded dataset
     df['key'] = match_key(df.id)
     return df.drop_duplicates('key').set_index('key')
 
+# %% ../nbs/07_evaluate.ipynb #0e46f42f
+def match_items(keys:pd.Series, # answer keys (`read_responses`' key: the id without a masked_ prefix)
+                items:pd.Index, # item keys (the index of `gold_table`)
+               ) -> pd.DataFrame:
+    "Per answer: the item it matches (by relative path, else by a file name that only one item has) and how: 'path', 'name' or None"
+    keys = keys.astype(str).reset_index(drop=True)
+    names = pd.Series(items.astype(str), index=items).str.rsplit('/', n=1).str[-1]
+    unique = pd.Series(names.index, index=names.to_numpy())[~names.duplicated(keep=False).to_numpy()]
+    by_path = keys.where(keys.isin(items))
+    by_name = keys.str.rsplit('/', n=1).str[-1].map(unique).where(by_path.isna())
+    out = pd.DataFrame({'item': by_path.fillna(by_name), 'how': np.where(by_path.notna(), 'path', np.where(by_name.notna(), 'name', ''))})
+    return out.astype(object).where(out.item.notna(), None)
+
 # %% ../nbs/07_evaluate.ipynb #53572529
 def score_run(resp:pd.DataFrame, # from `read_responses`
               gold:pd.DataFrame, # from `gold_table`
               labels:Sequence[str], # the label set of the run
               n_boot:int=1000, # bootstrap resamples
              ) -> dict:
-    "Every metric of one run: headline scores, agent matches, VAD, narrative and body-part checks"
+    "Every metric of one run over the answers that match an item: headline scores, agent matches, VAD, narrative and body-part checks"
     labels = list(labels)
-    j = resp.merge(gold.drop(columns='id'), left_on='key', right_index=True, how='left')
-    known = j.split.notna(); scored = j[known & j.gold.notna()]
+    m = match_items(resp.key, gold.index)
+    j = resp.reset_index(drop=True).assign(item=m.item, how=m.how).merge(gold.drop(columns='id'), left_on='item', right_index=True, how='left')
+    j = j[j.item.isna() | ~j.sort_values('how', key=lambda s: s.ne('path'), kind='stable').item.duplicated().sort_index()]  # one answer per item, a path match first
+    known = j[j.item.notna()]; scored = known[known.gold.notna()]
     pred = scored.emotion.where(scored.emotion.isin(labels) & ~scored.failed, None).tolist()
-    res = dict(n_responses=len(j), n_unknown_ids=int((~known).sum()), n_no_gold=int((known & j.gold.isna()).sum()),
-               n_failed=int(j.failed.sum()), n_missing=int(len(gold) - known.sum()), **single_label(scored.gold.tolist(), pred, labels, n_boot))
+    res = dict(n_responses=len(resp), n_matched=len(known), n_by_path=int(known.how.eq('path').sum()), n_by_name=int(known.how.eq('name').sum()),
+               n_unknown_ids=int(j.item.isna().sum()), unknown_example=next(iter(j.id[j.item.isna()]), None), n_no_gold=int(known.gold.isna().sum()),
+               n_failed=int(known.failed.sum()), n_missing=int(len(gold) - len(known)), **single_label(scored.gold.tolist(), pred, labels, n_boot))
     res['n_scored'] = res.pop('n')
+    if not res['n_scored']: res.update(accuracy=np.nan, macro_f1=np.nan, accuracy_ci=(np.nan, np.nan), macro_f1_ci=(np.nan, np.nan))
     res['models'] = sorted({f"{m or '?'}/{c or '?'}" for m, c in zip(resp.model, resp.condition) if m or c})
     res['majority_match'] = res['accuracy']
     res['any_agent_match'] = float(any_match(pred, scored.gold_set.tolist()).mean()) if len(scored) else np.nan
@@ -123,9 +139,9 @@ def score_run(resp:pd.DataFrame, # from `read_responses`
     if res['multi_label_items']: res['per_category'] = multilabel_f1(pred, scored.gold_set.tolist(), labels)
     if scored[['g_valence', 'valence']].notna().all(axis=1).any():
         res['vad'] = vad_agreement(scored[['valence', 'arousal', 'dominance']].to_numpy(float), scored[['g_valence', 'g_arousal', 'g_dominance']].to_numpy(float))
-    res['narratives'] = narrative_checks(j.narrative.tolist(), j.emotion.tolist(), j.body_parts.tolist())
-    res['body_parts'] = body_parts_table(j.emotion.tolist(), j.body_parts.tolist())
-    res['correct'] = pd.Series(np.array(pred, dtype=object) == scored.gold.to_numpy(), index=scored.key.to_numpy())
+    res['narratives'] = narrative_checks(known.narrative.tolist(), known.emotion.tolist(), known.body_parts.tolist())
+    res['body_parts'] = body_parts_table(known.emotion.tolist(), known.body_parts.tolist())
+    res['correct'] = pd.Series(np.array(pred, dtype=object) == scored.gold.to_numpy(), index=scored.item.to_numpy())
     return res
 
 # %% ../nbs/07_evaluate.ipynb #82e0f088
@@ -153,16 +169,28 @@ def _stored_labels(runs) -> tuple[str, ...]:
     if len(sets) > 1: raise ValueError(f"The responses were asked with {len(sets)} different label sets: pass --labels to say which to score against")
     return resolve_labels(list(sets.pop())) if sets else resolve_labels('elena')
 
+def _check_matches(path, r, dataset, data_dir, gold):
+    "Refuse a run none of whose answers matches an item; warn about the answers that match nothing"
+    where = f"{dataset}" + (f" in {data_dir}" if data_dir is not None else '')
+    if r['n_unknown_ids'] and not r['n_matched']:
+        raise ValueError(f"{path}: none of its {r['n_responses']} answers matches an item of {where} (answer id {r['unknown_example']!r}, dataset id "
+                         f"{gold.id.iloc[0]!r}); pass the folder the answers' ids are relative to with --data-dir, or the --dataset they belong to")
+    if r['n_unknown_ids']:
+        warnings.warn(f"{path}: {r['n_unknown_ids']} of {r['n_responses']} answers match no item of {where}, e.g. {r['unknown_example']!r} "
+                      f"(dataset ids look like {gold.id.iloc[0]!r}); they are left out of every count and score", stacklevel=3)
+
 def _evaluate(paths, dataset, data_dir, labels, label_map, n_boot):
     names = [str(p) if [str(q) for q in paths].count(str(p)) == 1 else f"{p} #{i + 1}" for i, p in enumerate(paths)]
     runs = {n: read_responses(p) for n, p in zip(names, paths)}
     labels = resolve_labels(labels) if labels is not None else _stored_labels(runs)
     ids = pd.concat([r.id for r in runs.values()]).unique().tolist() if dataset == 'besst' and data_dir is None else None
-    ds = load_dataset(dataset, data_dir, ids=ids, mapping=label_map)
+    if (empty := [p for p, r in runs.items() if r.empty]): raise ValueError(f"{empty[0]}: no response records")
+    ds = load_dataset(dataset, data_dir, ids=ids, mapping=label_map, images=False)
     native = native_taxonomy(dataset, labels)
     gold = gold_table(ds, native)
     out = dict(dataset=dataset, labels=list(labels), native=native, problems=ds.problem_counts(),
                runs={p: score_run(r, gold, labels, n_boot) for p, r in runs.items()})
+    for p, r in out['runs'].items(): _check_matches(p, r, dataset, data_dir, gold)
     if len(runs) >= 2:
         (pa, a), (pb, b) = list(out['runs'].items())[:2]
         both = a['correct'].index.intersection(b['correct'].index)
@@ -177,7 +205,7 @@ def summary_frame(res:dict, # from `evaluate`
                               n_no_gold=r['n_no_gold'], n_unknown_ids=r['n_unknown_ids'], coverage=r['coverage'],
                               accuracy=r['accuracy'], acc_lo=r['accuracy_ci'][0], acc_hi=r['accuracy_ci'][1], macro_f1=r['macro_f1'],
                               f1_lo=r['macro_f1_ci'][0], f1_hi=r['macro_f1_ci'][1], any_agent=r['any_agent_match'],
-                              names_emotion=r['narratives']['names_emotion']) for p, r in res['runs'].items()])
+                              names_emotion=r['narratives']['names_emotion'], n_by_path=r['n_by_path'], n_by_name=r['n_by_name']) for p, r in res['runs'].items()])
 
 # %% ../nbs/07_evaluate.ipynb #34316d0d
 def per_class_frame(res:dict, # from `evaluate`
@@ -214,14 +242,15 @@ def format_report(res:dict, # from `evaluate`
     for p, r in res['runs'].items():
         lines += ['', f"{Path(p).name} ({', '.join(r['models']) or 'model not recorded'}): {r['n_responses']} items, {r['n_scored']} scored, {r['n_failed']} failed, "
                   f"{r['n_no_gold']} without gold, {r['n_unknown_ids']} not in the dataset, {r['n_missing']} dataset items without a response",
+                  f"  matched to the dataset by path {r['n_by_path']}, by file name {r['n_by_name']}",
                   f"  coverage {f(r['coverage'])}  accuracy {f(r['accuracy'])} [{f(r['accuracy_ci'][0])}, {f(r['accuracy_ci'][1])}]"
                   f"  macro-F1 {f(r['macro_f1'])} [{f(r['macro_f1_ci'][0])}, {f(r['macro_f1_ci'][1])}]"]
         if r['multi_label_items']: lines.append(f"  matches any agent (hit rate) {f(r['any_agent_match'])}  matches the majority {f(r['majority_match'])}  "
                                                 f"({r['multi_agent_items']} images with several people, {r['multi_label_items']} with several gold labels)")
         if res['native'] and 'per_category' in r: lines.append('  per-category F1 against the gold sets: ' + '  '.join(f"{l} {f(v)}" for l, v in r['per_category'].f1.items() if r['per_category'].support[l]))
-        lines.append('  per class: ' + '  '.join(f"{l} {f(v)}" for l, v in r['per_class'].f1.items()))
+        lines.append('  per class: ' + '  '.join(f"{l} {f(v) if r['per_class'].support[l] else '-'}" for l, v in r['per_class'].f1.items()))
         n = r['narratives']
-        if n['n_narratives']: lines.append(f"  narratives naming their emotion {f(n['names_emotion'])} (of {n['n_narratives']}); body parts all in the narrative {f(n['parts_in_narrative'])}")
+        lines.append(f"  narratives naming their emotion {f(n['names_emotion'])} (of {n['n_narratives']}); body parts all in the narrative {f(n['parts_in_narrative'])}")
         if 'vad' in r: lines.append('  VAD ' + '  '.join(f"{d}: r {f(v.pearson)} rho {f(v.spearman)} MAE {f(v.mae)}" for d, v in r['vad'].iterrows()))
     if (pr := res.get('paired')):
         lines += ['', f"paired over {pr['n']} items: {Path(pr['a']).name} {f(pr['accuracy_a'])} vs {Path(pr['b']).name} {f(pr['accuracy_b'])}: "

@@ -17,9 +17,9 @@ try: from orjson import loads as _loads  # about three times faster than json on
 except ImportError: from json import loads as _loads
 
 # %% auto #0
-__all__ = ['RECORD_FIELDS', 'CONDITIONS', 'safe_name', 'store_path', 'image_sha256', 'make_record', 'StoreLocked',
-           'ResponseStore', 'read_records', 'latest_records', 'resume_key', 'done_ids', 'parse_shard', 'in_shard',
-           'merge_shards']
+__all__ = ['RECORD_FIELDS', 'CONDITIONS', 'safe_name', 'store_path', 'image_sha256', 'make_record', 'NotJSONL', 'check_jsonl',
+           'StoreLocked', 'ResponseStore', 'read_records', 'latest_records', 'resume_key', 'done_ids', 'parse_shard',
+           'in_shard', 'merge_shards']
 
 # %% ../nbs/10_store.ipynb #6c9b63f7
 RECORD_FIELDS = ('id', 'image_sha256', 'dataset', 'condition', 'model', 'model_revision', 'backend', 'prompt_id',
@@ -67,6 +67,28 @@ def make_record(**fields) -> dict:
     rec['random_weights'] = bool(rec['random_weights'])
     return rec
 
+# %% ../nbs/10_store.ipynb #2e955d82
+class NotJSONL(ValueError):
+    "A file that is one JSON document where response records (JSON lines) are expected"
+
+def _json_document(path:Path) -> bool:
+    try: doc = json.loads(path.read_bytes())
+    except ValueError: return False
+    return isinstance(doc, list) or (isinstance(doc, dict) and 'id' not in doc)
+
+def check_jsonl(path:str|Path, # a file that should hold response records, one JSON object per line
+               ) -> None:
+    "Refuse with `NotJSONL` a file that is one JSON document (an object or list, pretty-printed or not) rather than JSON lines"
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0: return
+    with open(path, 'rb') as f: first = next((l for l in f if l.strip()), b'')
+    try: rec = _loads(first)
+    except ValueError: rec = None
+    if isinstance(rec, dict) and 'id' in rec: return
+    if _json_document(path): raise NotJSONL(
+        f"{path} is one JSON document, not response records (one JSON object with an 'id' per line); "
+        f"released outputs like these are converted with `elena import-legacy {path} --dataset DATASET --model MODEL`")
+
 # %% ../nbs/10_store.ipynb #00e4b852
 class StoreLocked(RuntimeError):
     "Another process is writing the same response file"
@@ -76,6 +98,7 @@ class ResponseStore:
     def __init__(self, path:str|Path): self.path, self._f, self._lock = Path(path), None, None
 
     def __enter__(self):
+        check_jsonl(self.path)  # never append JSON lines to a JSON document
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = open(self.path.with_name(self.path.name + '.lock'), 'a+')
         try: fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -107,12 +130,16 @@ def read_records(path:str|Path, # a response JSONL file
     "Every record of `path` in file order; unreadable lines (a line cut off by a killed run) are skipped with a warning"
     path, out = Path(path), []
     if not path.exists(): return out
+    check_jsonl(path)
     for n, line in enumerate(path.read_bytes().splitlines(), 1):
         if not line.strip(): continue
-        try: out.append(_loads(line))
+        try: rec = _loads(line)
         except ValueError as e:  # json's and orjson's decode errors are both ValueErrors
             warnings.warn(f"{path}:{n}: skipped an unreadable line ({e}); a run killed while writing leaves one, "
-                          f"and the item is asked again on resume")
+                          f"and the item is asked again on resume"); continue
+        if not isinstance(rec, dict) or 'id' not in rec:
+            raise ValueError(f"{path}:{n}: a record without 'id' ({line[:60].decode('utf-8', 'replace')}...); every response record names its image in 'id'")
+        out.append(rec)
     return out
 
 # %% ../nbs/10_store.ipynb #306338c1

@@ -43,7 +43,7 @@ def test_datasets_check_heco(heco):
     r = run('datasets', 'check', '--dataset', 'heco', '--data-dir', heco)
     assert r.returncode == 1, r.stderr  # problems found
     assert 'heco: 3 images, 6 people' in r.stdout
-    assert "2 problem(s): unknown category 1, missing image 1" in r.stdout
+    assert "2 error(s): unknown category 1, missing image 1" in r.stdout and "0 warning(s)" in r.stdout
     assert "HECO_Labels.csv [7]" in r.stdout and "'Boredom'" in r.stdout and 'c.jpg (row 6)' in r.stdout
     lines = dict(l.split() for l in r.stdout.splitlines() if l.split()[:1] in (['anger'], ['happiness']))
     assert lines == {'anger': '1', 'happiness': '2'}  # a.jpg: majority anger; b.jpg (the typo) and c.jpg (excitement)
