@@ -31,7 +31,8 @@ def find_runs(root:str|Path, # the responses folder: <root>/<model>/<dataset>/<c
     for p in sorted(Path(root).glob('*/*/*.jsonl')) if Path(root).is_dir() else []:
         cond, _, prompt = p.stem.partition('-')
         if cond not in CONDITIONS or '.shard-' in p.name: continue
-        recs = list(latest_records(read_records(p)).values())
+        try: recs = list(latest_records(read_records(p)).values())
+        except ValueError as e: print(f"left out {p}: {e}"); continue
         if not recs: continue
         model = next((r['model'] for r in recs if r.get('model')), p.parent.parent.name)
         rows.append(dict(model=model, dataset=p.parent.name, condition=cond, prompt=prompt, path=str(p), n=len(recs),
