@@ -32,7 +32,7 @@ def find_runs(root:str|Path, # the responses folder: <root>/<model>/<dataset>/<c
         cond, _, prompt = p.stem.partition('-')
         if cond not in CONDITIONS or '.shard-' in p.name: continue
         try: recs = list(latest_records(read_records(p)).values())
-        except ValueError as e: print(f"left out {p}: {e}"); continue
+        except ValueError as e: print(f"left out: {e}"); continue
         if not recs: continue
         model = next((r['model'] for r in recs if r.get('model')), p.parent.parent.name)
         rows.append(dict(model=model, dataset=p.parent.name, condition=cond, prompt=prompt, path=str(p), n=len(recs),

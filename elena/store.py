@@ -72,9 +72,11 @@ class NotJSONL(ValueError):
     "A file that is one JSON document where response records (JSON lines) are expected"
 
 def _json_document(path:Path) -> bool:
-    try: doc = json.loads(path.read_bytes())
+    "A list, or an object spread over several lines or keyed by names with an object each (the released outputs' shape)"
+    data = path.read_bytes()
+    try: doc = json.loads(data)
     except ValueError: return False
-    return isinstance(doc, list) or (isinstance(doc, dict) and 'id' not in doc)
+    return isinstance(doc, list) or (isinstance(doc, dict) and 'id' not in doc and (b'\n' in data.strip() or all(isinstance(v, dict) for v in doc.values())))
 
 def check_jsonl(path:str|Path, # a file that should hold response records, one JSON object per line
                ) -> None:
