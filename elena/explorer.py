@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pandas as pd
 from .results import find_runs, exclude_random, answers, parse_data_dirs, attention_summaries
-from .evaluate import gold_table
+from .evaluate import gold_table, match_items, match_key
 from .data import load_dataset
 from .masking import read_image, read_faces, mask_image
 
@@ -36,17 +36,21 @@ class Browser:
         run = self.runs[(self.runs.model == model) & (self.runs.dataset == dataset) & (self.runs.condition == condition) & (self.runs.prompt == prompt)]
         if run.empty: raise ValueError(f"no run {model}/{dataset}/{condition}-{prompt} among the stored real-model runs")
         self.run, a = run.iloc[0], answers(run)
-        self.root = None
+        self.root, self.images = None, {}
         a['gold'] = a.key.map(self._gold(dataset, a.key.tolist()))
         a['correct'] = (a.emotion == a.gold).where(a.gold.notna())
         self.table, self.correct, self.emotion, self.page = a.sort_values('id', ignore_index=True), None, None, 0
 
     def _gold(self, dataset, keys) -> dict:
+        "Gold label per answer key, the answers matched to the items as `elena evaluate` matches them (path, else a unique file name)"
         d = self.dirs.get(dataset)
-        try: ds = load_dataset(dataset, d, ids=keys if dataset == 'besst' and d is None else None)
+        try: ds = load_dataset(dataset, d, ids=keys if dataset == 'besst' and d is None else None, images=False)
         except (FileNotFoundError, ValueError): return {}
         self.root = ds.root  # where the images are: the given folder, or the dataset's own (the bundled samples)
-        return gold_table(ds).gold.dropna().to_dict()
+        g = gold_table(ds); m = match_items(pd.Series(keys), g.index)
+        img = dict(zip(match_key(pd.Series([i.id for i in ds.items], dtype=str)), (i.image for i in ds.items)))
+        self.images = {k: img.get(i) for k, i in zip(keys, m.item) if i is not None and img.get(i) is not None}
+        return {k: g.gold[i] for k, i in zip(keys, m.item) if i is not None and pd.notna(g.gold[i])}
 
     def filter(self, correct:bool|None=None, emotion:str|None=None):
         "Keep the correct (True) or incorrect (False) answers, and those whose gold or answer is `emotion`; None keeps all"
@@ -74,7 +78,7 @@ class Browser:
         "The current image (BGR), faces covered where `faces` holds boxes for it; None when the image file is not found"
         c, d = self.current, self.dirs.get(self.run.dataset) or self.root
         if c is None or d is None: return None
-        p = next((Path(d)/n for n in (c['id'], c['key']) if (Path(d)/n).is_file()), None)
+        p = self.images.get(c['key']) or next((Path(d)/n for n in (c['id'], c['key']) if (Path(d)/n).is_file()), None)
         if p is None: return None
         img, f = read_image(p), self.faces.get(c['key']) or self.faces.get(c['id'])
         return mask_image(img, f['faces']) if f and f.get('faces') else img
