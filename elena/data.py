@@ -165,7 +165,8 @@ def _num(v):
     return None if np.isnan(x) else x
 
 def _heco_csv(root:Path) -> Path:
-    if root.is_file(): return root
+    if root.is_file() and root.suffix.lower() == '.csv': return root
+    if root.is_file(): raise FileNotFoundError(f"heco: {root} is neither HECO_Labels.csv nor a folder; pass the HECO folder (here probably {root.parent.parent if root.parent.name in _HECO_IMAGE_DIRS else root.parent}) with --data-dir")
     if not root.is_dir(): raise FileNotFoundError(f"heco: {root} not found; pass the HECO folder (or its HECO_Labels.csv) with --data-dir")
     tried = [root/'HECO_Labels.csv', root/'Labels'/'HECO_Labels.csv']
     hit = next((h for h in tried if h.is_file()), None) or next(iter(sorted(root.rglob('HECO_Labels.csv'))), None)

@@ -219,6 +219,8 @@ def test_file_where_folder_needed(tmp_path):
     f = besst_folder(tmp_path / 'b') / '070mU_45.jpg'
     r = run('datasets', 'check', '--dataset', 'besst', '--data-dir', f)
     assert r.returncode == 2 and 'is a file' in r.stderr and str(tmp_path / 'b') in r.stderr, r.stderr
+    r = run('datasets', 'check', '--dataset', 'heco', '--data-dir', f)
+    assert r.returncode == 2 and 'neither HECO_Labels.csv nor a folder' in r.stderr and str(tmp_path / 'b') in r.stderr, r.stderr
     r = run('datasets', 'check', '--dataset', 'emotic', '--data-dir', tmp_path / 'b')
     assert r.returncode == 2 and 'Annotations.mat' in r.stderr and 'annotations' in r.stderr, r.stderr  # the paths tried
     (tmp_path / 'empty').mkdir()
