@@ -163,3 +163,14 @@ def test_cost_estimate_by_model_id(tmp_path):
     recs = records(tmp_path / 'responses' / 'gemini_gemini-2.5-flash' / 'folder' / 'original-elena.jsonl')
     cost = sum(x['usage']['input'] * 0.30 + x['usage']['output'] * 2.50 for x in recs) / 1e6
     assert len(recs) == 2 and f'estimated cost ${cost:.4f}' in r.stdout, r.stdout
+
+
+def test_recorded_errors_exit_0_so_array_jobs_succeed(tmp_path):
+    "An item that ended as a recorded error (asked again next time) is work done: exit 0, so that a SLURM merge job's afterok is met"
+    from elena.standins import StandIn, openai_handler
+    with StandIn(openai_handler, faults={0: 'truncated'}) as si:
+        r = subprocess.run([str(BIN / 'elena'), 'run', '--model', 'openai:standin', '--base-url', si.url + '/v1', '--dataset', 'folder',
+                            '--data-dir', str(images(tmp_path / 'imgs', 3)), '--out-dir', str(tmp_path / 'responses'),
+                            '--concurrency', '1', '--no-progress'], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert 'answered 2, failed 1 (MaxTokens 1)' in r.stdout, r.stdout + r.stderr[-2000:]
+    assert r.returncode == 0, r.stdout + r.stderr[-2000:]
