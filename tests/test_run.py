@@ -174,3 +174,12 @@ def test_recorded_errors_exit_0_so_array_jobs_succeed(tmp_path):
                             '--concurrency', '1', '--no-progress'], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert 'answered 2, failed 1 (MaxTokens 1)' in r.stdout, r.stdout + r.stderr[-2000:]
     assert r.returncode == 0, r.stdout + r.stderr[-2000:]
+
+
+def test_local_model_memory_options_reach_the_backend(tmp_path):
+    "--max-memory and --quantize go to the transformers backend (90B over two GPUs, or 4-bit on one); a bad value is one line"
+    r = subprocess.run([str(BIN / 'elena'), 'run', '--model', 'tiny-gemma3', '--max-memory', '0', '--out-dir', str(tmp_path / 'responses'),
+                        '--no-progress'], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 2 and "max_memory: '0' is not DEVICE=SIZE (e.g. 0=70GiB)" in r.stderr, r.stderr[-2000:]
+    r = subprocess.run([str(BIN / 'elena'), 'run', '--model', 'tiny-gemma3', '--quantize', '3bit'], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "invalid choice: '3bit'" in r.stderr, r.stderr[-2000:]
