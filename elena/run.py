@@ -170,7 +170,8 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
             why = 'face masking failed for this image (see faces.jsonl in the mask cache)' if condition == 'masked' and it.image else f'image file missing for {it.id} under {ds.root}'
             st.append(make_record(id=it.id, error={'type': 'ImageMissing', 'message': why}, **base))
             s.failed['ImageMissing'] += 1
-        replies = (be.answer_batch(todo, path.parent/'.batch-jobs', poll_s=float(os.environ.get('ELENA_BATCH_POLL_S', 30)))
+        replies = ([] if not todo else  # nothing left: no model is loaded (a resubmitted SLURM task whose shard is answered)
+                   be.answer_batch(todo, path.parent/'.batch-jobs', poll_s=float(os.environ.get('ELENA_BATCH_POLL_S', 30)))
                    if batch else be.answer(todo))
         for req, rep in tqdm(replies, total=len(todo), desc=f'{model} {dataset}', disable=not progress):
             res = parse_response(rep.text, labels) if rep.text else None

@@ -183,3 +183,19 @@ def test_local_model_memory_options_reach_the_backend(tmp_path):
     assert r.returncode == 2 and "max_memory: '0' is not DEVICE=SIZE (e.g. 0=70GiB)" in r.stderr, r.stderr[-2000:]
     r = subprocess.run([str(BIN / 'elena'), 'run', '--model', 'tiny-gemma3', '--quantize', '3bit'], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "invalid choice: '3bit'" in r.stderr, r.stderr[-2000:]
+
+
+def test_nothing_left_to_ask_loads_no_model(tmp_path):
+    "A resubmitted array task whose shard is all answered loads no weights (minutes of GPU time for the 90B model)"
+    from elena.data import load_dataset
+    from elena.prompts import get_prompt
+    from elena.run import run_elena
+    from elena.store import ResponseStore, image_sha256, make_record, store_path
+    model = f"hf:{tmp_path / 'no-such-model'}"  # loading it would fail: there is nothing there
+    gen = {'temperature': 0.0, 'max_new_tokens': 512, 'seed': None}  # what run_elena asks by default
+    with ResponseStore(store_path(tmp_path / 'responses', model, 'samples', 'original', 'elena')) as st:
+        for it in load_dataset('samples').items:
+            st.append(make_record(id=it.id, image_sha256=image_sha256(it.image), model=model, prompt_sha256=get_prompt('elena', 'elena').sha256,
+                                  gen=gen, raw='{}', emotion='fear'))
+    s = run_elena(model, 'samples', out_dir=tmp_path / 'responses', progress=False)
+    assert (s.items, s.skipped, s.done, sum(s.failed.values())) == (2, 2, 0, 0)
