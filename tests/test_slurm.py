@@ -20,7 +20,7 @@ import pytest
 
 BIN = Path(sys.executable).parent
 ELENA = str(BIN / 'elena')
-PROGRAMS = ('munged', 'mungekey', 'slurmctld', 'slurmd', 'sbatch', 'squeue', 'scontrol', 'sinfo')
+PROGRAMS = ('munged', 'mungekey', 'slurmctld', 'slurmd', 'sbatch', 'squeue', 'scontrol', 'scancel', 'sinfo')
 PHOTO = Path(matplotlib.cbook.get_sample_data('grace_hopper.jpg', asfileobj=False))
 
 
@@ -80,6 +80,11 @@ def cluster():
             pytest.fail(f"the test cluster did not come up (node state {state!r}); daemons' log:\n" + (d / 'log' / 'daemons.log').read_text()[-3000:])
         yield env
     finally:
+        if len(procs) == 3:  # jobs a failed test left behind: cancelled, so that no task outlives the cluster
+            left = subprocess.run(['squeue', '-h', '-o', '%i'], capture_output=True, text=True, env=env).stdout.split()
+            if left:
+                subprocess.run(['scancel', *left], capture_output=True, env=env)
+                time.sleep(3)
         for p in reversed(procs):  # our daemons, by their process ids
             if p.poll() is None: p.send_signal(signal.SIGTERM)
         for p in reversed(procs):
@@ -195,3 +200,24 @@ def test_help_imports_no_torch_or_cv2(command):
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.splitlines()[-1] == 'False False False', r.stdout + r.stderr
     assert '--shards' in r.stdout or '--watch' in r.stdout
+
+
+def test_masked_condition_masks_once_before_the_array(cluster, tmp_path):
+    "--condition masked: one mask job hides the faces, the array waits for it (afterok), and no task masks an image again"
+    yunet = os.environ.get('ELENA_YUNET', '')
+    if not Path(yunet).is_file(): pytest.skip('ELENA_YUNET names no YuNet model file')
+    from elena.standins import standin_process
+    env = {**cluster, 'ELENA_CACHE': str(tmp_path / 'cache')}  # written into the scripts, as a shared cache would be
+    out = tmp_path / 'responses'
+    with standin_process('openai') as url:
+        ids = slurm(env, '--model', 'openai:standin', '--base-url', url + '/v1', '--dataset', 'samples', '--condition', 'masked',
+                    '--shards', '2', '--out-dir', str(out), '--yunet', yunet, cwd=tmp_path)
+        assert set(ids) == {'mask', 'array', 'merge'}, ids
+        st = wait(cluster, ids)
+    assert all(s == ('COMPLETED', '0:0') for s in st.values()), st
+    faces = [json.loads(l) for p in (tmp_path / 'cache' / 'masked').glob('samples-*/faces.jsonl') for l in p.read_text().splitlines()]
+    per_image = collections.Counter(f['id'] for f in faces if 'id' in f)
+    assert sorted(per_image) == ['astronaut.jpg', 'grace_hopper.jpg'] and set(per_image.values()) == {1}, faces  # masked once
+    merged = records(out / 'openai_standin' / 'samples' / 'masked-elena.jsonl')
+    assert sorted(r['id'] for r in merged) == ['astronaut.jpg', 'grace_hopper.jpg']
+    assert all(r['condition'] == 'masked' and r['prompt_id'] == 'elena-masked-v1' and not r['error'] for r in merged)
