@@ -108,15 +108,18 @@ def _run_args(p:argparse.ArgumentParser):
     p.add_argument('--base-url', default=None, help="server for openai:<model>, or a Gemini endpoint")
     p.add_argument('--yunet', default=None, help="YuNet model file for --condition masked")
     p.add_argument('--no-progress', action='store_true', help="no progress bars (logs of batch jobs)")
+    p.add_argument('--max-memory', default=None, help="local models: cap per device for the layers spread over the GPUs, e.g. '0=75GiB,1=75GiB'")
+    p.add_argument('--quantize', default=None, choices=['8bit', '4bit'], help="local models: load the weights in 8 or 4 bits (bitsandbytes, CUDA)")
 
 def _run_run(a:argparse.Namespace) -> int:
-    from elena.run import run_elena
+    from elena.run import exit_status, run_elena
     s = run_elena(a.model, a.dataset, a.data_dir, condition=a.condition, prompt=a.prompt, labels=a.labels, limit=a.limit,
                   out_dir=a.out_dir, concurrency=a.concurrency, batch_size=a.batch_size, seed=a.seed,
                   max_new_tokens=a.max_new_tokens, shard=a.shard, force=a.force, batch=a.batch, base_url=a.base_url,
-                  yunet=a.yunet, progress=not a.no_progress)
+                  yunet=a.yunet, progress=not a.no_progress,
+                  backend_options={k: v for k, v in (('max_memory', a.max_memory), ('quantize', a.quantize)) if v})
     print(s)
-    return 1 if s.failed else 0
+    return exit_status(s)  # recorded errors are work done (asked again next time); only a stopped run fails
 
 # %% ../nbs/90_cli.ipynb #48fb2ac6
 def _figures_args(p:argparse.ArgumentParser):
@@ -141,6 +144,8 @@ SUBCOMMANDS = {
     'mask': ("Hide the faces in a folder of images and record them in faces.jsonl", 'elena.masking:mask_args', 'elena.masking:mask_run'),
     'figures': ("Run every paper notebook (nbs/paper) with papermill; report the figures made and those skipped", _figures_args, 'elena.results:figures_run'),
     'attention': ("Attention maps of a local model over images, and the share of attention on faces", 'elena.attention_maps:attention_args', 'elena.attention_maps:attention_run'),
+    'slurm': ("Write (and with --submit, submit) a SLURM job array of elena run shards and the merge job after it", 'elena.slurm:slurm_args', 'elena.slurm:slurm_run'),
+    'status': ("One table of every run in a response store: answered, failed, still to ask, unmerged shards, throughput", 'elena.status:status_args', 'elena.status:status_run'),
 }
 
 # %% ../nbs/90_cli.ipynb #33e18c90

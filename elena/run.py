@@ -19,7 +19,8 @@ from .store import (CONDITIONS, ResponseStore, done_ids, image_sha256, in_shard,
                          read_records, store_path)
 
 # %% auto #0
-__all__ = ['PRICES_USD_PER_M', 'project_root', 'masked_images', 'RunSummary', 'estimate_cost', 'run_elena']
+__all__ = ['STOPPING_ERRORS', 'PRICES_USD_PER_M', 'project_root', 'masked_cache', 'masked_images', 'RunSummary', 'exit_status',
+           'estimate_cost', 'run_elena']
 
 # %% ../nbs/16_run.ipynb #b7121f60
 def project_root(start:str|Path|None=None, # where to start looking (default: the working directory)
@@ -27,6 +28,14 @@ def project_root(start:str|Path|None=None, # where to start looking (default: th
     "The nearest folder at or above `start` holding `settings.ini` (the working directory if there is none)"
     here = Path(start or Path.cwd()).resolve()
     return next((p for p in (here, *here.parents) if (p/'settings.ini').exists()), here)
+
+# %% ../nbs/16_run.ipynb #70fb443a
+def masked_cache(root:str|Path, # the dataset root
+                 name:str, # dataset name
+                ) -> Path:
+    "The cache folder of the masked copies of the dataset at `root` (a SLURM masking job fills it once for every array task)"
+    from elena.yunet import cache_dir
+    return cache_dir()/'masked'/f"{name}-{hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:12]}"
 
 # %% ../nbs/16_run.ipynb #3c758e0c
 def masked_images(items:Sequence, # dataset items with `id` and `image`
@@ -37,8 +46,7 @@ def masked_images(items:Sequence, # dataset items with `id` and `image`
                  ) -> dict[str, Path|None]:
     "Item id -> its face-masked copy (cached), None where masking failed"
     from elena.masking import mask_folder, read_faces
-    from elena.yunet import cache_dir
-    out = cache_dir()/'masked'/f"{name}-{hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:12]}"
+    out = masked_cache(root, name)
     mask_folder(root, out, yunet=yunet, progress=progress)
     faces, _ = read_faces(out)
     return {it.id: (out/it.id if faces.get(it.id, {}).get('status') in ('ok', 'no_face') else None) for it in items}
@@ -69,6 +77,15 @@ class RunSummary:
                  + (f"; estimated cost ${self.cost_usd:.4f}" if self.cost_usd is not None else '')]
         if self.random_weights: lines.append("  RANDOM WEIGHTS: a tiny test model answered; its output is not a result")
         return '\n'.join(lines)
+
+# %% ../nbs/16_run.ipynb #16bab519
+STOPPING_ERRORS = ('QuotaExhausted',)  # error types after which the remaining items cannot be asked until later
+
+# %% ../nbs/16_run.ipynb #1808446c
+def exit_status(s:RunSummary, # what the run did
+               ) -> int:
+    "1 when the run was stopped (an error of `STOPPING_ERRORS`), else 0: answers and recorded errors are work done"
+    return 1 if any(s.failed[k] for k in STOPPING_ERRORS) else 0
 
 # %% ../nbs/16_run.ipynb #013bdebf
 PRICES_USD_PER_M = {'gemini-2.5-flash': {'input': 0.30, 'output': 2.50}}
@@ -153,7 +170,8 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
             why = 'face masking failed for this image (see faces.jsonl in the mask cache)' if condition == 'masked' and it.image else f'image file missing for {it.id} under {ds.root}'
             st.append(make_record(id=it.id, error={'type': 'ImageMissing', 'message': why}, **base))
             s.failed['ImageMissing'] += 1
-        replies = (be.answer_batch(todo, path.parent/'.batch-jobs', poll_s=float(os.environ.get('ELENA_BATCH_POLL_S', 30)))
+        replies = ([] if not todo else  # nothing left: no model is loaded (a resubmitted SLURM task whose shard is answered)
+                   be.answer_batch(todo, path.parent/'.batch-jobs', poll_s=float(os.environ.get('ELENA_BATCH_POLL_S', 30)))
                    if batch else be.answer(todo))
         for req, rep in tqdm(replies, total=len(todo), desc=f'{model} {dataset}', disable=not progress):
             res = parse_response(rep.text, labels) if rep.text else None

@@ -163,3 +163,39 @@ def test_cost_estimate_by_model_id(tmp_path):
     recs = records(tmp_path / 'responses' / 'gemini_gemini-2.5-flash' / 'folder' / 'original-elena.jsonl')
     cost = sum(x['usage']['input'] * 0.30 + x['usage']['output'] * 2.50 for x in recs) / 1e6
     assert len(recs) == 2 and f'estimated cost ${cost:.4f}' in r.stdout, r.stdout
+
+
+def test_recorded_errors_exit_0_so_array_jobs_succeed(tmp_path):
+    "An item that ended as a recorded error (asked again next time) is work done: exit 0, so that a SLURM merge job's afterok is met"
+    from elena.standins import StandIn, openai_handler
+    with StandIn(openai_handler, faults={0: 'truncated'}) as si:
+        r = subprocess.run([str(BIN / 'elena'), 'run', '--model', 'openai:standin', '--base-url', si.url + '/v1', '--dataset', 'folder',
+                            '--data-dir', str(images(tmp_path / 'imgs', 3)), '--out-dir', str(tmp_path / 'responses'),
+                            '--concurrency', '1', '--no-progress'], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert 'answered 2, failed 1 (MaxTokens 1)' in r.stdout, r.stdout + r.stderr[-2000:]
+    assert r.returncode == 0, r.stdout + r.stderr[-2000:]
+
+
+def test_local_model_memory_options_reach_the_backend(tmp_path):
+    "--max-memory and --quantize go to the transformers backend (90B over two GPUs, or 4-bit on one); a bad value is one line"
+    r = subprocess.run([str(BIN / 'elena'), 'run', '--model', 'tiny-gemma3', '--max-memory', '0', '--out-dir', str(tmp_path / 'responses'),
+                        '--no-progress'], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 2 and "max_memory: '0' is not DEVICE=SIZE (e.g. 0=70GiB)" in r.stderr, r.stderr[-2000:]
+    r = subprocess.run([str(BIN / 'elena'), 'run', '--model', 'tiny-gemma3', '--quantize', '3bit'], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "invalid choice: '3bit'" in r.stderr, r.stderr[-2000:]
+
+
+def test_nothing_left_to_ask_loads_no_model(tmp_path):
+    "A resubmitted array task whose shard is all answered loads no weights (minutes of GPU time for the 90B model)"
+    from elena.data import load_dataset
+    from elena.prompts import get_prompt
+    from elena.run import run_elena
+    from elena.store import ResponseStore, image_sha256, make_record, store_path
+    model = f"hf:{tmp_path / 'no-such-model'}"  # loading it would fail: there is nothing there
+    gen = {'temperature': 0.0, 'max_new_tokens': 512, 'seed': None}  # what run_elena asks by default
+    with ResponseStore(store_path(tmp_path / 'responses', model, 'samples', 'original', 'elena')) as st:
+        for it in load_dataset('samples').items:
+            st.append(make_record(id=it.id, image_sha256=image_sha256(it.image), model=model, prompt_sha256=get_prompt('elena', 'elena').sha256,
+                                  gen=gen, raw='{}', emotion='fear'))
+    s = run_elena(model, 'samples', out_dir=tmp_path / 'responses', progress=False)
+    assert (s.items, s.skipped, s.done, sum(s.failed.values())) == (2, 2, 0, 0)
