@@ -104,7 +104,8 @@ def stored_rollout(model, inputs, rows):
         with attention_implementation(model, 'eager'), torch.inference_mode(): out = model(**inputs, use_cache=False, output_attentions=True)
     finally:
         for h in hs: h.remove()
-    got = {i: w[0][:, rows].float().mean(0) for i, w in enumerate(out.attentions) if w is not None}
+    cross = set(model.config.get_text_config().cross_attention_layers)
+    got = {i: w[0][:, rows].float().mean(0) for i, w in enumerate(out.attentions) if i in cross}  # the text rows, as `capture` gives them
     C, S = None, 0
     for j, w in enumerate(kept):
         A = fuse_heads(w[0].float(), 'mean', 0); A = 0.5 * A + 0.5 * torch.eye(len(A), device=A.device); A = A / A.sum(-1, keepdim=True)
