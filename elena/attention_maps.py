@@ -142,26 +142,26 @@ def vision_rollout(model, inputs:dict, # a Mllama model and its full inputs (bat
     "Per cross-attention layer, the query rows' fused cross-attention carried back through the vision encoder: weights over its input tokens, in the key layout"
     import torch
     lay, mods = mllama_encoder_layout(model.config.vision_config), vision_layers(model)
-    kept, hs = [{} for _ in mods], []
-    for d, m in zip(kept, mods):
-        hs += [m.q_proj.register_forward_hook(lambda _m, a, o, d=d: d.update(q=o)),
-               m.k_proj.register_forward_hook(lambda _m, a, o, d=d: d.update(k=o)),
-               m.register_forward_pre_hook(lambda _m, a, kw, d=d: d.update(mask=kw.get('attention_mask')), with_kwargs=True)]
+    kept = [{} for _ in mods]
+    keep = lambda d: lambda _m, a, kw: d.update(x=a[0] if a else kw['hidden_states'], mask=kw.get('attention_mask'))  # the layer's input and mask
+    hs = [m.register_forward_pre_hook(keep(d), with_kwargs=True) for d, m in zip(kept, mods)]
     try: got = capture(model, inputs, rows, None, fuse)
     finally:
         for h in hs: h.remove()
     T, n, p, parts = lay['tiles'], lay['tokens'], lay['padded'], 1 + len(lay['taps'])
-    if kept[0]['q'].shape[1] != T * p: raise ValueError(f"the vision encoder ran on {kept[0]['q'].shape[1]} tokens, not {T}×{p}: one image per prompt only")
+    if kept[0]['x'].shape[:2] != (1, T * p): raise ValueError(f"the vision encoder ran on {tuple(kept[0]['x'].shape[:2])} tokens, not 1 × {T}×{p}: one image per prompt only")
     R = torch.stack([got[i].double().mean(0) for i in sorted(got)]).view(len(got), T, n)
-    V = torch.zeros(len(got), T, p, dtype=torch.float64, device=kept[0]['q'].device)
+    V = torch.zeros(len(got), T, p, dtype=torch.float64, device=kept[0]['x'].device)
     V[:, :, :n] = R.to(V.device); V = V.view(len(got), T * p) / parts
     v = V.clone()
-    for j in reversed(range(len(mods))):
-        if j < lay['local']: v = v + V * lay['taps'].count(j)  # this local layer's state is a part of the output
-        d, m = kept[j], mods[j]
-        heads = lambda t: t[0].view(t.shape[1], m.num_heads, m.head_dim).transpose(0, 1)
-        v = carry_back(v, heads(d['q']), heads(d['k']), None if d['mask'] is None else d['mask'][0, 0], m.scaling, fuse, residual, block)
-        kept[j] = None  # this layer's keys are no longer needed
+    with torch.inference_mode():
+        for j in reversed(range(len(mods))):
+            if j < lay['local']: v = v + V * lay['taps'].count(j)  # this local layer's state is a part of the output
+            d, m = kept[j], mods[j]
+            heads = lambda t: t[0].view(t.shape[1], m.num_heads, m.head_dim).transpose(0, 1)  # as the module splits them
+            q, k = heads(m.q_proj(d['x'])), heads(m.k_proj(d['x']))  # the module's own projections, recomputed
+            v = carry_back(v, q, k, None if d['mask'] is None else d['mask'][0, 0], m.scaling, fuse, residual, block)
+            kept[j] = None  # this layer's input is no longer needed
     v = v.view(len(got), T, p)[:, :, :n].reshape(len(got), T * n).cpu().numpy()
     return {i: v[j] for j, i in enumerate(sorted(got))}
 
