@@ -158,6 +158,7 @@ def vision_rollout(model, inputs:dict, # a Mllama model and its full inputs (bat
         for j in reversed(range(len(mods))):
             if j < lay['local']: v = v + V * lay['taps'].count(j)  # this local layer's state is a part of the output
             d, m = kept[j], mods[j]
+            v, V = v.to(d['x'].device), V.to(d['x'].device)  # layers may lie on several devices
             heads = lambda t: t[0].view(t.shape[1], m.num_heads, m.head_dim).transpose(0, 1)  # as the module splits them
             q, k = heads(m.q_proj(d['x'])), heads(m.k_proj(d['x']))  # the module's own projections, recomputed
             v = carry_back(v, q, k, None if d['mask'] is None else d['mask'][0, 0], m.scaling, fuse, residual, block)
