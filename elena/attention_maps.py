@@ -326,6 +326,7 @@ def attention_run(a:argparse.Namespace) -> int:
                 r.update(width=img.size[0], height=img.size[1], **per_layer['rollout' if a.method == 'rollout' else 'all'], per_layer=per_layer,
                          query_positions=res['query_positions'], query_tokens=res['query_tokens'], answer=res['answer'],
                          **save_maps(res, img, out, f"{Path(iid).with_suffix('').as_posix()}.{cond}", a.model, rnd))
+                if res['sources']: r['sources'] = res['sources']  # Mllama rollout: the shares that are no pixel
             except Exception as e: r['error'] = f"{type(e).__name__}: {e}"
             records.append(r)
     ok = [r for r in records if 'error' not in r]

@@ -40,5 +40,6 @@ def test_rollout_through_the_vision_encoder(tmp_path):
     assert s['method'] == 'rollout' and s['random_weights'] is True and 'error' not in rec, rec
     assert sorted(rec['overlays']) == ['L01', 'rollout'] and all((tmp_path / 'o' / f).is_file() for f in rec['overlays'].values())
     assert 0 <= rec['face_attention_share'] <= 1 and rec['face_bias_ratio'] == rec['per_layer']['rollout']['face_bias_ratio']
+    assert set(rec['sources']) == {'patches', 'class', 'padding_tiles', 'pad_tokens'} and abs(sum(rec['sources'].values()) - 1) < 1e-6
     with np.load(tmp_path / 'o' / rec['npz']) as z:
         assert {'keys_L01', 'keys_rollout', 'map_L01', 'map_rollout'} <= set(z.files) and z['map_rollout'].shape == (600, 512)
