@@ -128,7 +128,7 @@ def carry_back(v, # (rows × tokens) weights over one layer's output tokens (flo
         sc = (q[:, s:e].float() @ k.float().transpose(1, 2)) * scaling
         if mask is not None: sc = sc + mask[s:e].float()
         a = fuse_heads(sc.softmax(-1), fuse, 0) * (1 - residual)
-        a[torch.arange(e - s), torch.arange(s, e)] += residual
+        a[torch.arange(e - s, device=a.device), torch.arange(s, e, device=a.device)] += residual
         out += v[:, s:e] @ (a / a.sum(-1, keepdim=True)).to(v.dtype)
     return out
 
