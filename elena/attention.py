@@ -11,7 +11,8 @@ from .masking import pad_box
 
 # %% auto #0
 __all__ = ['FUSIONS', 'BIAS_FIELDS', 'mllama_geometry', 'mllama_keys_to_grid', 'mllama_keys_to_canvas', 'gemma_tokens_to_grid',
-           'grid_to_image', 'fuse_heads', 'rollout', 'face_bias', 'aggregate_bias']
+           'grid_to_image', 'fuse_heads', 'rollout', 'mllama_encoder_layout', 'encoder_rollout', 'face_bias',
+           'aggregate_bias']
 
 # %% ../nbs/17_attention.ipynb #daee60cd
 def _size(improc) -> int:
@@ -94,6 +95,25 @@ def rollout(layers:list, # per layer a (tokens × tokens) head-fused attention m
         out = a if out is None else a @ out
     if out is None: raise ValueError("rollout needs at least one layer")
     return out
+
+# %% ../nbs/17_attention.ipynb #85af4567
+def mllama_encoder_layout(vision_config, # a `MllamaVisionConfig`
+                         ) -> dict:
+    "The sequence Mllama's vision encoder runs on: tiles, tokens per tile (class + P×P), padded to a multiple of 8, its two stacks and the tapped local layers"
+    vc = vision_config
+    n = (vc.image_size // vc.patch_size) ** 2 + 1
+    return {'tiles': int(vc.max_num_tiles), 'tokens': n, 'padded': n + (8 - n % 8) % 8, 'local': int(vc.num_hidden_layers),
+            'global': int(vc.num_global_layers), 'taps': [int(i) for i in vc.intermediate_layers_indices]}
+
+# %% ../nbs/17_attention.ipynb #3cd66fab
+def encoder_rollout(local:list, # per local layer a (tokens × tokens) head-fused matrix, first layer first
+                    global_:list, # per global layer, likewise
+                    taps:list, # the local layers whose states are concatenated into the output (`intermediate_layers_indices`)
+                    residual:float=0.5, # weight of the identity
+                   ) -> np.ndarray:
+    "Rollout of Mllama's vision output tokens over its input tokens: the mean, over the concatenated parts, of the rollout up to each part's depth"
+    parts = [rollout(list(local) + list(global_), residual)] + [rollout(list(local)[:i + 1], residual) for i in taps]
+    return np.mean(parts, 0)
 
 # %% ../nbs/17_attention.ipynb #aaa2944e
 def face_bias(amap:np.ndarray, # attention density over the image (height × width), non-negative

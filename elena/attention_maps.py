@@ -11,13 +11,14 @@ from contextlib import contextmanager
 from pathlib import Path
 import cv2
 import numpy as np
-from .attention import (aggregate_bias, face_bias, fuse_heads, gemma_tokens_to_grid, grid_to_image, mllama_geometry,
-                             mllama_keys_to_canvas, rollout)
+from .attention import (aggregate_bias, face_bias, fuse_heads, gemma_tokens_to_grid, grid_to_image, mllama_encoder_layout,
+                             mllama_geometry, mllama_keys_to_canvas, rollout)
 from .local import prompt_text
 
 # %% auto #0
 __all__ = ['ROWS_ATTENTION', 'attention_layers', 'attention_implementation', 'rows_attention', 'capture', 'query_positions',
-           'attention_maps', 'overlay', 'save_maps', 'attention_args', 'attention_run']
+           'vision_layers', 'carry_back', 'vision_rollout', 'attention_maps', 'overlay', 'save_maps', 'attention_args',
+           'attention_run']
 
 # %% ../nbs/18_attention_maps.ipynb #9f0914af
 def attention_layers(model) -> dict:
@@ -104,6 +105,67 @@ def query_positions(tokenizer, ids:list[int], # the tokenizer and the whole sequ
         i = text.find(q, i + 1)
     return sorted(hits)
 
+# %% ../nbs/18_attention_maps.ipynb #7b7c5947
+def vision_layers(model) -> list:
+    "Mllama's vision self-attention modules in the order they run: the local transformer's layers, then the global transformer's"
+    vm = model.model.vision_model
+    return [l.self_attn for l in vm.transformer.layers] + [l.self_attn for l in vm.global_transformer.layers]
+
+# %% ../nbs/18_attention_maps.ipynb #e0dc3ba7
+def carry_back(v, # (rows × tokens) weights over one layer's output tokens (float64)
+               q, k, # the layer's queries and keys, (heads × tokens × head_dim)
+               mask, # its additive (tokens × tokens) mask, or None
+               scaling:float, # the module's score scaling
+               fuse:str='mean', # head fusion
+               residual:float=0.5, # weight of the identity
+               block:int=256, # query rows per block
+              ):
+    "v·Ã for one layer, Ã the rows-renormalised residual·I + (1-residual)·fused softmax(q·kᵀ·scaling + mask), built a block of rows at a time"
+    import torch
+    out, n = torch.zeros_like(v), q.shape[1]
+    for s in range(0, n, block):
+        e = min(s + block, n)
+        sc = (q[:, s:e].float() @ k.float().transpose(1, 2)) * scaling
+        if mask is not None: sc = sc + mask[s:e].float()
+        a = fuse_heads(sc.softmax(-1), fuse, 0) * (1 - residual)
+        a[torch.arange(e - s, device=a.device), torch.arange(s, e, device=a.device)] += residual
+        out += v[:, s:e] @ (a / a.sum(-1, keepdim=True)).to(v.dtype)
+    return out
+
+# %% ../nbs/18_attention_maps.ipynb #a0520bc1
+def vision_rollout(model, inputs:dict, # a Mllama model and its full inputs (batch of one, one image)
+                   rows:list[int], # query positions
+                   fuse:str='mean', # head fusion, for the text's rows and the encoder's layers
+                   residual:float=0.5, # weight of the identity in every encoder layer
+                   block:int=256, # query rows per block in `carry_back`
+                  ) -> dict:
+    "Per cross-attention layer, the query rows' fused cross-attention carried back through the vision encoder: weights over its input tokens, in the key layout"
+    import torch
+    lay, mods = mllama_encoder_layout(model.config.vision_config), vision_layers(model)
+    kept = [{} for _ in mods]
+    keep = lambda d: lambda _m, a, kw: d.update(x=a[0] if a else kw['hidden_states'], mask=kw.get('attention_mask'))  # the layer's input and mask
+    hs = [m.register_forward_pre_hook(keep(d), with_kwargs=True) for d, m in zip(kept, mods)]
+    try: got = capture(model, inputs, rows, None, fuse)
+    finally:
+        for h in hs: h.remove()
+    T, n, p, parts = lay['tiles'], lay['tokens'], lay['padded'], 1 + len(lay['taps'])
+    if kept[0]['x'].shape[:2] != (1, T * p): raise ValueError(f"the vision encoder ran on {tuple(kept[0]['x'].shape[:2])} tokens, not 1 × {T}×{p}: one image per prompt only")
+    R = torch.stack([got[i].double().mean(0) for i in sorted(got)]).view(len(got), T, n)
+    V = torch.zeros(len(got), T, p, dtype=torch.float64, device=kept[0]['x'].device)
+    V[:, :, :n] = R.to(V.device); V = V.view(len(got), T * p) / parts
+    v = V.clone()
+    with torch.inference_mode():
+        for j in reversed(range(len(mods))):
+            if j < lay['local']: v = v + V * lay['taps'].count(j)  # this local layer's state is a part of the output
+            d, m = kept[j], mods[j]
+            v, V = v.to(d['x'].device), V.to(d['x'].device)  # layers may lie on several devices
+            heads = lambda t: t[0].view(t.shape[1], m.num_heads, m.head_dim).transpose(0, 1)  # as the module splits them
+            q, k = heads(m.q_proj(d['x'])), heads(m.k_proj(d['x']))  # the module's own projections, recomputed
+            v = carry_back(v, q, k, None if d['mask'] is None else d['mask'][0, 0], m.scaling, fuse, residual, block)
+            kept[j] = None  # this layer's input is no longer needed
+    v = v.view(len(got), T, p)[:, :, :n].reshape(len(got), T * n).cpu().numpy()
+    return {i: v[j] for j, i in enumerate(sorted(got))}
+
 # %% ../nbs/18_attention_maps.ipynb #e3f2cb26
 def _extend(inputs:dict, seq) -> dict:
     "Inputs for the whole sequence: masks and token types of generated tokens follow the last prompt token"
@@ -114,11 +176,15 @@ def _extend(inputs:dict, seq) -> dict:
         if k in out and n: out[k] = torch.cat([out[k], out[k][:, -1:].repeat_interleave(n, 1)], 1)
     return out
 
+def _sources(keys, geom:dict) -> dict:
+    "Shares of a carried-back Mllama row: image patches, their tiles' class tokens, padding tiles, pad-to-8 tokens (the last three are no pixel)"
+    k, real = np.asarray(keys, np.float64).reshape(-1, geom['tokens_per_tile']), geom['tiles'][0] * geom['tiles'][1]
+    return {'patches': float(k[:real, 1:].sum()), 'class': float(k[:real, 0].sum()), 'padding_tiles': float(k[real:].sum()), 'pad_tokens': float(1 - k.sum())}
+
 def _check_method(config, method:str) -> bool:
     "Whether the model reads the image by cross-attention, once `method` is known to suit it"
     cross = bool(getattr(config.get_text_config(), 'cross_attention_layers', None))
     if method not in ('raw', 'rollout'): raise ValueError(f"method {method!r}: use 'raw' or 'rollout'")
-    if method == 'rollout' and cross: raise ValueError("rollout multiplies self-attention over layers; this model reads the image by cross-attention: use 'raw'")
     return cross
 
 def attention_maps(model, processor, # a transformers image-text-to-text model (Mllama or Gemma-3 layout) and its processor
@@ -141,18 +207,23 @@ def attention_maps(model, processor, # a transformers image-text-to-text model (
     img = [i for i, t in enumerate(ids[:plen]) if t == cfg.image_token_id]
     rows = query_positions(tok, ids, query, img[-1] + 1, plen)
     if not rows: raise ValueError(f"query {query!r}: no such tokens after the image")
-    got = capture(model, _extend(inputs, seq), rows, None if cross else img, fuse, full=method == 'rollout')
+    ext = _extend(inputs, seq)
+    if cross and method == 'rollout': got = vision_rollout(model, ext, rows, fuse)  # through the vision encoder
+    else: got = capture(model, ext, rows, None if cross else img, fuse, full=method == 'rollout')
     W, H = image.size
     if cross:
         geom = mllama_geometry(cfg, processor.image_processor, W, H)
         to_map = lambda k: mllama_keys_to_canvas(k, geom)
     else: to_map = lambda k: grid_to_image(gemma_tokens_to_grid(k, cfg), W, H)
-    if method == 'rollout': keys = {'rollout': rollout([got[i].numpy() for i in sorted(got)])[rows][:, img].mean(0)}
+    if method == 'rollout' and not cross: keys = {'rollout': rollout([got[i].numpy() for i in sorted(got)])[rows][:, img].mean(0)}
+    elif method == 'rollout': keys = {f'L{i:02d}': got[i] for i in sorted(got)}
     else: keys = {f'L{i:02d}': got[i].numpy().mean(0) for i in sorted(got)}
     maps = {k: to_map(v) for k, v in keys.items()}
     if method == 'raw': maps['all'] = np.mean(list(maps.values()), 0)
+    if cross and method == 'rollout': keys['rollout'] = np.mean(list(keys.values()), 0); maps['rollout'] = to_map(keys['rollout'])
     return {'maps': maps, 'keys': keys, 'query': query, 'query_positions': rows, 'query_tokens': [tok.decode([ids[r]]) for r in rows],
-            'method': method, 'fuse': fuse, 'answer': tok.decode(ids[plen:], skip_special_tokens=True) if query == ':answer' else None}
+            'method': method, 'fuse': fuse, 'answer': tok.decode(ids[plen:], skip_special_tokens=True) if query == ':answer' else None,
+            'sources': _sources(keys['rollout'], geom) if cross and method == 'rollout' else None}
 
 # %% ../nbs/18_attention_maps.ipynb #08c5643c
 def overlay(image:np.ndarray, # RGB image (height × width × 3, uint8)
@@ -201,7 +272,7 @@ def attention_args(p:argparse.ArgumentParser):
     src.add_argument('--dataset', help="a dataset name (see `elena datasets`)")
     p.add_argument('--data-dir', default=None, help="the dataset folder")
     p.add_argument('--limit', type=int, default=None, help="the first N images of the dataset only")
-    p.add_argument('--method', choices=('raw', 'rollout'), default='raw', help="per-layer maps and their mean, or attention rollout (self-attention models)")
+    p.add_argument('--method', choices=('raw', 'rollout'), default='raw', help="per-layer maps and their mean, or attention rollout (Gemma-3: over the decoder; Llama-3.2-Vision: the cross-attention carried back through the vision encoder)")
     p.add_argument('--fuse', choices=('mean', 'max'), default='mean', help="head fusion (default: mean)")
     p.add_argument('--query', default='emotion', help="a word of the prompt, ':answer' (generated span) or ':prompt' (default: emotion)")
     p.add_argument('--prompt', default='elena', help="prompt kind (default: elena)")
@@ -255,6 +326,7 @@ def attention_run(a:argparse.Namespace) -> int:
                 r.update(width=img.size[0], height=img.size[1], **per_layer['rollout' if a.method == 'rollout' else 'all'], per_layer=per_layer,
                          query_positions=res['query_positions'], query_tokens=res['query_tokens'], answer=res['answer'],
                          **save_maps(res, img, out, f"{Path(iid).with_suffix('').as_posix()}.{cond}", a.model, rnd))
+                if res['sources']: r['sources'] = res['sources']  # Mllama rollout: the shares that are no pixel
             except Exception as e: r['error'] = f"{type(e).__name__}: {e}"
             records.append(r)
     ok = [r for r in records if 'error' not in r]

@@ -83,11 +83,20 @@ class Browser:
         img, f = read_image(p), self.faces.get(c['key']) or self.faces.get(c['id'])
         return mask_image(img, f['faces']) if f and f.get('faces') else img
 
-    def overlay(self) -> Path|None:
+    @property
+    def methods(self) -> list:
+        "The attention methods ('raw', 'rollout') whose summaries name overlays for this run's model"
+        a = self.att
+        if a.empty or not {'method', 'overlay'} <= set(a): return []
+        return sorted(set(a[(a.get('model', self.run.model) == self.run.model) & a.overlay.notna()].method.dropna()))
+
+    def overlay(self, method:str|None=None, # only a summary of this attention method ('raw', 'rollout'); None: any
+               ) -> Path|None:
         "The attention overlay image of the current item, when a summary names one"
         c = self.current
         if c is None or self.att.empty or 'overlay' not in self.att: return None
         m = self.att[self.att.id.isin([c['id'], c['key']]) & (self.att.get('model', self.run.model) == self.run.model)]
+        if method is not None: m = m[m.get('method') == method] if 'method' in m else m.iloc[:0]
         p = next((Path(x) for x in m.overlay if isinstance(x, str) and Path(x).is_file()), None)
         return p
 
@@ -114,13 +123,17 @@ def explorer(responses:str|Path='responses', # the response store
     emotion = W.Dropdown(options=labels(), value='all', description='emotion')
     filters = lambda: ({'all': None, 'correct': True, 'incorrect': False}[correct.value], None if emotion.value == 'all' else emotion.value)
     prev, nxt, where = W.Button(description='◀ previous'), W.Button(description='next ▶'), W.Label()
-    img, ovl, text = W.Image(format='png'), W.Image(format='png'), W.HTML()
+    img, ovl, ovl2, text = W.Image(format='png'), W.Image(format='png'), W.Image(format='png'), W.HTML()
+    both = ' | '.join(b.methods)  # every method's overlay side by side
+    maps = W.Dropdown(options=b.methods + ([both] if len(b.methods) > 1 else []) or ['none'], description='map')
     def show(*_):
         c = b.current
         where.value = f"{b.page + 1 if c else 0} of {len(b.items)}"
-        img.value, p = _png(b.image()), b.overlay()
-        ovl.value = _png(read_image(p)) if p else b''
-        for w in (img, ovl): w.layout.display = None if w.value else 'none'  # no broken-image icon where there is no image
+        img.value, ms = _png(b.image()), (b.methods if maps.value == both else [maps.value if b.methods else None])
+        for w, m in zip((ovl, ovl2), ms + [False]):
+            p = b.overlay(m) if m is not False else None
+            w.value = _png(read_image(p)) if p else b''
+        for w in (img, ovl, ovl2): w.layout.display = None if w.value else 'none'  # no broken-image icon where there is no image
         if c is None: text.value = '<i>nothing matches the filters</i>'; return
         shown = lambda v: '—' if v is None or (isinstance(v, float) and np.isnan(v)) else v  # no gold label: a dash, not nan
         row = lambda k, v: f"<tr><th style='text-align:left;vertical-align:top'>{k}</th><td>{html.escape(str(shown(v)))}</td></tr>"
@@ -138,8 +151,9 @@ def explorer(responses:str|Path='responses', # the response store
         refilter()
     for w in dd.values(): w.observe(choose, 'value')
     for w in (correct, emotion): w.observe(refilter, 'value')
+    maps.observe(show, 'value')
     prev.on_click(lambda _: (b.go(-1), show())); nxt.on_click(lambda _: (b.go(1), show()))
     show()
-    ui = W.VBox([W.HBox(list(dd.values())), W.HBox([correct, emotion, prev, nxt, where]), W.HBox([img, ovl]), text])
+    ui = W.VBox([W.HBox(list(dd.values()) + [maps]), W.HBox([correct, emotion, prev, nxt, where]), W.HBox([img, ovl, ovl2]), text])
     ui.browser = b
     return ui

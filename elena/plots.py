@@ -13,7 +13,7 @@ import seaborn as sns
 from .vocab import BODY_REGION_NAMES
 
 # %% auto #0
-__all__ = ['score_bars', 'confusion_figure', 'region_shares', 'share_heatmap', 'silhouette', 'silhouettes']
+__all__ = ['score_bars', 'confusion_figure', 'region_shares', 'share_heatmap', 'silhouette', 'silhouettes', 'methods_figure']
 
 # %% ../nbs/21_plots.ipynb #4797d8f2
 def score_bars(table:pd.DataFrame, # from `elena.results.score_runs`
@@ -98,4 +98,26 @@ def silhouettes(shares:pd.DataFrame, # from `region_shares`: emotions as rows, r
     for ax, (emo, row) in zip(axes, shares.iterrows()): silhouette(ax, row.to_dict(), emo, vmax)
     fig.colorbar(plt.cm.ScalarMappable(plt.Normalize(0, vmax), 'magma_r'), cax=axes[-1], label='share of mentions')
     fig.suptitle(title)
+    return fig
+
+# %% ../nbs/21_plots.ipynb #3ad9ff0c
+def methods_figure(att:pd.DataFrame, # from `elena.results.attention_summaries`: id, model, condition, method, overlay, face_bias_ratio
+                   methods:list=('raw', 'rollout'), # the methods shown, left to right
+                   n:int=4, # images shown at most
+                  ) -> plt.Figure|None:
+    "The main overlays of each method on the same image, model and condition, side by side; None when no image has all the methods"
+    from pathlib import Path
+    methods, key = list(methods), ['id', 'model', 'condition']
+    if att.empty or not set(key + ['method', 'overlay']) <= set(att): return None
+    a = att[att.method.isin(methods) & att.overlay.map(lambda p: isinstance(p, str) and Path(p).is_file())]
+    groups = [g.set_index('method') for _, g in a.groupby(key, sort=True) if set(methods) <= set(g.method)][:n]
+    if not groups: return None
+    fig, axes = plt.subplots(len(groups), len(methods), figsize=(3 * len(methods), 3 * len(groups)), squeeze=False)
+    for row, g in zip(axes, groups):
+        for ax, m in zip(row, methods):
+            r = g.loc[[m]].iloc[0]  # the first, should a method have two summaries of this image
+            ratio = r.get('face_bias_ratio')
+            ax.imshow(plt.imread(r.overlay)); ax.axis('off')
+            ax.set_title(f"{m}: {r.id} ({r.condition})\nfacial-bias ratio {'—' if ratio is None or pd.isna(ratio) else f'{ratio:.2f}'}", fontsize=8)
+    fig.tight_layout()
     return fig

@@ -1,5 +1,6 @@
 """`elena attention` as a user runs it: the installed console script in a subprocess, on a real photo with a tiny random-weight model."""
 import json
+import numpy as np
 import shutil
 import subprocess
 import sys
@@ -30,8 +31,15 @@ def test_one_image_with_given_faces(tmp_path):
     assert abs(rec['face_area_share'] - (190 * 1.1 * 250 * 1.1) / (512 * 600)) < 0.01  # the box padded by 5% on each side
     assert sorted(rec['overlays']) == ['L01', 'all'] and all((tmp_path / 'o' / f).is_file() for f in rec['overlays'].values())
 
-def test_rollout_refused_for_cross_attention(tmp_path):
-    (tmp_path / 'faces.jsonl').write_text(json.dumps({'id': 'grace_hopper.jpg', 'faces': []}) + '\n')
+def test_rollout_through_the_vision_encoder(tmp_path):
+    (tmp_path / 'faces.jsonl').write_text(json.dumps({'id': 'grace_hopper.jpg', 'faces': [{'box': [170, 90, 190, 250]}], 'status': 'ok'}) + '\n')
     r = run('--model', 'tiny-llama', '--image', str(HOPPER), '--faces', str(tmp_path), '--method', 'rollout', '--out', str(tmp_path / 'o'))
-    assert r.returncode == 2 and 'cross-attention' in r.stderr, r.stderr  # refused once, before any image is read
-    assert not (tmp_path / 'o').exists()
+    assert r.returncode == 0, r.stderr
+    s = json.loads((tmp_path / 'o' / 'attention.json').read_text())
+    rec = s['images'][0]
+    assert s['method'] == 'rollout' and s['random_weights'] is True and 'error' not in rec, rec
+    assert sorted(rec['overlays']) == ['L01', 'rollout'] and all((tmp_path / 'o' / f).is_file() for f in rec['overlays'].values())
+    assert 0 <= rec['face_attention_share'] <= 1 and rec['face_bias_ratio'] == rec['per_layer']['rollout']['face_bias_ratio']
+    assert set(rec['sources']) == {'patches', 'class', 'padding_tiles', 'pad_tokens'} and abs(sum(rec['sources'].values()) - 1) < 1e-6
+    with np.load(tmp_path / 'o' / rec['npz']) as z:
+        assert {'keys_L01', 'keys_rollout', 'map_L01', 'map_rollout'} <= set(z.files) and z['map_rollout'].shape == (600, 512)
