@@ -12,8 +12,8 @@ from .backends import Backend, Reply, Request
 from .prompts import Prompt
 
 # %% auto #0
-__all__ = ['QUANTIZE', 'chat_messages', 'prompt_text', 'check_quantize', 'parse_max_memory', 'generate_kwargs', 'resolve_dtype',
-           'hub_commit', 'load_image', 'TransformersBackend']
+__all__ = ['QUANTIZE', 'chat_messages', 'prompt_text', 'special_tokens_needed', 'model_inputs', 'check_quantize',
+           'parse_max_memory', 'generate_kwargs', 'resolve_dtype', 'hub_commit', 'load_image', 'TransformersBackend']
 
 # %% ../nbs/14_local.ipynb #82dc34c5
 def chat_messages(prompt:Prompt, # the rendered prompt
@@ -33,6 +33,25 @@ def prompt_text(processor, # a transformers processor with a chat template
     except Exception as e:
         if 'system' not in str(e).lower(): raise
         return render(True)
+
+# %% ../nbs/14_local.ipynb #dea2897d
+def special_tokens_needed(tokenizer, # the processor's tokenizer
+                          text:str, # a rendered prompt
+                         ) -> bool:
+    "Whether `tokenizer` should add its special tokens to `text`: not where `text` starts with the BOS token the tokenizer would add again"
+    bos = getattr(tokenizer, 'bos_token', None)
+    if not bos or not text.startswith(bos): return True
+    return tokenizer('', add_special_tokens=True)['input_ids'][:1] != [tokenizer.bos_token_id]
+
+# %% ../nbs/14_local.ipynb #f78b3175
+def model_inputs(processor, # a transformers processor
+                 texts:list[str], # rendered prompts, one per sample
+                 images:list, # one list of PIL images per sample
+                 **kw, # more processor arguments (padding, return_tensors, ...)
+                ):
+    "The processor's model inputs for `texts` and `images`, with each text's BOS token once (see `special_tokens_needed`)"
+    tok = getattr(processor, 'tokenizer', processor)
+    return processor(text=texts, images=images, add_special_tokens=all(special_tokens_needed(tok, t) for t in texts), **kw)
 
 # %% ../nbs/14_local.ipynb #a12d241f
 QUANTIZE = (None, '8bit', '4bit')
@@ -122,7 +141,7 @@ def _generate(model, processor, requests:list[Request], images:list) -> list[Rep
     if tok.pad_token is None: tok.pad_token = tok.eos_token  # some tokenizers come without one; the attention mask hides it anyway
     rendered = {p: prompt_text(processor, p) for p in dict.fromkeys(r.prompt for r in requests)}  # the requests of a batch mostly share one prompt
     texts = [rendered[r.prompt] for r in requests]
-    inputs = processor(text=texts, images=[[im] for im in images], padding=True, return_tensors='pt')
+    inputs = model_inputs(processor, texts, [[im] for im in images], padding=True, return_tensors='pt')
     inputs = inputs.to(model.device, dtype=model.dtype) if hasattr(inputs, 'to') else inputs
     eos = model.generation_config.eos_token_id
     eos = set([eos] if isinstance(eos, int) else (eos or [tok.eos_token_id]))

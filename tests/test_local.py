@@ -36,9 +36,20 @@ def test_usage_excludes_padding(name):
     got = {r.id: rep for r, rep in be.answer(reqs)}
     from elena.local import prompt_text
     for r in reqs:  # each prompt alone, unpadded
-        alone = be.processor(text=[prompt_text(be.processor, r.prompt)], images=[[load_image(r.image)]])['input_ids'][0]
+        alone = be.processor(text=[prompt_text(be.processor, r.prompt)], images=[[load_image(r.image)]], add_special_tokens=False)['input_ids'][0]
         assert got[r.id].usage['input'] == len(alone)
     assert len({rep.usage['input'] for rep in got.values()}) == 3  # so the batch was padded
+
+@pytest.mark.parametrize('name', ['tiny-gemma3', 'tiny-llama'])
+def test_one_bos_token(name):
+    "The chat template writes the BOS token and the tokenizer adds one too (as the real ones do): the model reads it once"
+    be = get_backend(name).load()
+    seen = []  # the input ids of the first forward pass (the prompt), recorded by a hook that changes nothing
+    hook = be.model.register_forward_pre_hook(lambda m, a, kw: seen.append(kw['input_ids'][0].tolist()) if not seen else None, with_kwargs=True)
+    try: list(be.answer(requests()[:1]))
+    finally: hook.remove()
+    bos = be.processor.tokenizer.bos_token_id
+    assert seen[0][0] == bos and seen[0].count(bos) == 1, seen[0][:4]
 
 @pytest.mark.parametrize('name', ['tiny-gemma3', 'tiny-llama'])
 def test_missing_image_fails_only_its_request(name):
@@ -74,3 +85,15 @@ def test_exif_orientation_applied(tmp_path):
     assert a.size == b.size == upright.size
     diff = np.abs(np.asarray(a.convert('L'), float) - np.asarray(b.convert('L'), float)).mean()
     assert diff < 4, diff  # the same picture, up to JPEG loss (turned the wrong way it differs by far more)
+
+@pytest.mark.parametrize('name', ['tiny-gemma3', 'tiny-llama'])
+def test_attention_capture_reads_one_bos(name):
+    "The attention capture tokenizes the prompt as generation does: one BOS token"
+    from elena.attention_maps import attention_maps
+    be = get_backend(name).load()
+    seen = []
+    hook = be.model.register_forward_pre_hook(lambda m, a, kw: seen.append(kw['input_ids'][0].tolist()) if not seen else None, with_kwargs=True)
+    try: attention_maps(be.model, be.processor, load_image(PHOTO), get_prompt('elena'), query=':prompt')
+    finally: hook.remove()
+    bos = be.processor.tokenizer.bos_token_id
+    assert seen[0][0] == bos and seen[0].count(bos) == 1, seen[0][:4]
