@@ -12,15 +12,17 @@ from .backends import Backend, Reply, Request
 from .prompts import Prompt
 
 # %% auto #0
-__all__ = ['QUANTIZE', 'chat_messages', 'prompt_text', 'special_tokens_needed', 'model_inputs', 'check_quantize',
-           'parse_max_memory', 'generate_kwargs', 'resolve_dtype', 'hub_commit', 'load_image', 'TransformersBackend']
+__all__ = ['QUANTIZE', 'BATCH_SIZE', 'chat_messages', 'prompt_text', 'special_tokens_needed', 'model_inputs', 'check_quantize',
+           'parse_max_memory', 'generate_kwargs', 'resolve_dtype', 'hub_commit', 'WeightsUnavailable', 'check_weights',
+           'load_image', 'is_out_of_memory', 'free_cuda', 'TransformersBackend']
 
 # %% ../nbs/14_local.ipynb #82dc34c5
 def chat_messages(prompt:Prompt, # the rendered prompt
                   fold_system:bool=False, # put the system text at the head of the user turn instead of a system turn
+                  image:dict|None=None, # the image's content entry (default transformers' `{'type': 'image'}`; the OpenAI path gives its data URL)
                  ) -> list[dict]:
-    "Chat messages in the transformers format for `prompt`, with one image entry before the user text"
-    user = [{'type': 'image'}, {'type': 'text', 'text': (prompt.system + '\n\n' + prompt.user) if fold_system else prompt.user}]
+    "Chat messages for `prompt` on every path (local and OpenAI-compatible): the image entry first, then the user text"
+    user = [image or {'type': 'image'}, {'type': 'text', 'text': (prompt.system + '\n\n' + prompt.user) if fold_system else prompt.user}]
     return ([] if fold_system else [{'role': 'system', 'content': [{'type': 'text', 'text': prompt.system}]}]) + [{'role': 'user', 'content': user}]
 
 # %% ../nbs/14_local.ipynb #d31bee3a
@@ -126,6 +128,32 @@ def hub_commit(model_id:str, # a Hub repository id (or a local folder)
     parts = Path(p).parts if isinstance(p, str) else ()
     return parts[parts.index('snapshots') + 1] if 'snapshots' in parts else None
 
+# %% ../nbs/14_local.ipynb #9435933e
+class WeightsUnavailable(FileNotFoundError):
+    "The model's weights are neither in the local Hub cache nor reachable"
+
+def _weights_message(model_id, why):
+    from huggingface_hub import constants
+    return (f"{model_id}: the weights are not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and {why}. "
+            f"Gated repositories (Llama-3.2-Vision and Gemma-3 are) need their licence accepted at https://huggingface.co/{model_id} "
+            f"and a token (hf auth login). On a machine with internet run: HF_HOME={constants.HF_HOME} hf download {model_id} "
+            f"(HF_HOME a folder this machine shares), then run again here with the same HF_HOME.")
+
+def check_weights(model_id:str, # a Hub repository id or a local folder
+                  revision:str|None=None, # the revision asked for
+                  timeout_s:float=5.0, # how long to wait for the Hub
+                 ) -> str:
+    "'folder', 'cached' or 'hub' (downloadable now); raises `WeightsUnavailable` at once where none of them holds"
+    if Path(model_id).is_dir(): return 'folder'
+    import httpx
+    from huggingface_hub import constants, try_to_load_from_cache
+    if isinstance(try_to_load_from_cache(model_id, 'config.json', revision=revision), str): return 'cached'
+    if constants.HF_HUB_OFFLINE: raise WeightsUnavailable(_weights_message(model_id, 'HF_HUB_OFFLINE is set'))
+    try: r = httpx.head(f"{constants.ENDPOINT}/api/models/{model_id}", timeout=timeout_s, follow_redirects=True)
+    except httpx.HTTPError as e: raise WeightsUnavailable(_weights_message(model_id, f"the Hub ({constants.ENDPOINT}) cannot be reached from here ({type(e).__name__})")) from None
+    if r.status_code == 404: raise WeightsUnavailable(f"{model_id}: no such repository on the Hub ({constants.ENDPOINT}); check the name")
+    return 'hub'
+
 # %% ../nbs/14_local.ipynb #4b5f0a6f
 def load_image(path:str|Path, # an image file
               ):
@@ -160,12 +188,26 @@ def _generate(model, processor, requests:list[Request], images:list) -> list[Rep
         else: replies.append(Reply(text, 'stop', usage, latency))
     return replies
 
+# %% ../nbs/14_local.ipynb #b5d10be4
+BATCH_SIZE = 16  # images per generate call by default: batching gained 2.5-4.6x on the CPU (bench/README.md)
+
+def is_out_of_memory(e:BaseException) -> bool:
+    "Whether `e` is an out-of-memory error of torch (CUDA's, or the CPU allocator's)"
+    import torch
+    return isinstance(e, torch.OutOfMemoryError) or 'out of memory' in str(e).lower() or "can't allocate memory" in str(e)
+
+def free_cuda():
+    "Give cached CUDA memory back after an out-of-memory error (nothing without CUDA)"
+    import gc, torch
+    gc.collect()
+    if torch.cuda.is_available(): torch.cuda.empty_cache()
+
 # %% ../nbs/14_local.ipynb #e8071fa4
 class TransformersBackend(Backend):
     "Image-text-to-text models of transformers, answered `batch_size` images per `generate` call"
     backend = 'transformers'
     def __init__(self, name:str, model_id:str,
-                 batch_size:int=8, # images per generate call
+                 batch_size:int=BATCH_SIZE, # images per generate call (halved for the rest of the run on a CUDA out-of-memory error)
                  dtype:str='auto', # 'auto' (bf16 on CUDA, fp32 on CPU), 'bfloat16', 'float16', 'float32'
                  device_map:str|dict|None='auto', # placement of the layers; 'auto' spreads them over every GPU (ignored without CUDA)
                  max_memory:str|dict|None=None, # per-device cap for device_map, e.g. '0=70GiB,1=70GiB'
@@ -177,6 +219,7 @@ class TransformersBackend(Backend):
         self.batch_size, self.dtype, self.device_map = max(1, int(batch_size)), dtype, device_map
         self.max_memory, self.quantize = parse_max_memory(max_memory), check_quantize(quantize)
         self.model, self.processor = model, processor
+        self.batch_used = None  # the batch size that fitted (the largest `generate` call that went through)
 
     @property
     def revision(self) -> str|None:
@@ -187,6 +230,7 @@ class TransformersBackend(Backend):
     def load(self):
         "Load processor and model from `model_id` unless they are there already"
         if self.model is not None: return self
+        check_weights(self.model_id, self.opts.get('revision'))
         self.processor, self.model = _load_pretrained(self.model_id, self.opts.get('revision'), self.dtype,
                                                       self.device_map, self.max_memory, self.quantize)
         self._commit = hub_commit(self.model_id, self.opts.get('revision'))
@@ -194,6 +238,8 @@ class TransformersBackend(Backend):
 
     def answer(self, requests:list[Request]) -> Iterator[tuple[Request, Reply]]:
         "Answer `requests` in batches of up to `batch_size` consecutive requests with equal `gen`, yielding (request, reply) pairs in request order"
+        requests = list(requests)
+        if not requests: return  # nothing to ask: nothing to load
         self.load()
         batch = []
         for r in requests:
@@ -209,7 +255,21 @@ class TransformersBackend(Backend):
             except Exception as e: replies[id(r)] = Reply(error={'type': 'ImageError', 'message': f"{r.image}: {type(e).__name__}: {e}"[:500]})
         if ok:
             try:
-                for r, reply in zip(ok, _generate(self.model, self.processor, ok, images)): replies[id(r)] = reply
+                for r, reply in zip(ok, self._generate_fitting(ok, images)): replies[id(r)] = reply
             except Exception as e:
                 for r in ok: replies[id(r)] = Reply(error={'type': type(e).__name__, 'message': str(e)[:500]})
         return [(r, replies[id(r)]) for r in requests]
+
+    def _generate_fitting(self, requests:list[Request], images:list) -> list[Reply]:
+        "`_generate` in chunks of the size that fits: a CUDA out-of-memory error halves it and the chunk is asked again"
+        out, i = [], 0
+        while i < len(requests):
+            n = min(self.batch_size, len(requests) - i)
+            try: got = _generate(self.model, self.processor, requests[i:i + n], images[i:i + n])
+            except Exception as e:
+                if n == 1 or not is_out_of_memory(e): raise
+                self.batch_size = max(1, n // 2); free_cuda(); continue
+            for rep in got: rep.sent = {'schema': 'not sent', 'batch_size': n}
+            out += got; i += n
+            self.batch_used = max(self.batch_used or 0, n)
+        return out

@@ -57,6 +57,7 @@ class RunSummary:
     seconds: float = 0.0
     tokens: Counter = field(default_factory=Counter)  # 'input', 'output', 'thinking' (the thought tokens of thinking models)
     cost_usd: float|None = None  # estimate for API models with a known price
+    batch_size: int|None = None  # images per generate call that fitted (local models)
 
     def __str__(self):
         n = self.done + sum(self.failed.values())
@@ -67,6 +68,8 @@ class RunSummary:
                  f"  emotion read from {self.parsed_ok} of {self.done} answers; {rate}; tokens in {self.tokens['input']}, out {self.tokens['output']}"
                  + (f", thinking {self.tokens['thinking']}" if self.tokens['thinking'] else '')
                  + (f"; estimated cost ${self.cost_usd:.4f}" if self.cost_usd is not None else '')]
+        if n == 0 and self.items and self.skipped == self.items: lines.append("  nothing left to ask: the model was not loaded and nothing was sent")
+        if self.batch_size: lines.append(f"  batch size {self.batch_size} (the largest generate call that fitted)")
         if self.random_weights: lines.append("  RANDOM WEIGHTS: a tiny test model answered; its output is not a result")
         return '\n'.join(lines)
 
@@ -108,7 +111,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
               limit:int|None=None, # only the first `limit` items (by id)
               out_dir:str|Path|None=None, # response store root (default: <project>/responses)
               concurrency:int=16, # API requests in flight
-              batch_size:int=1, # images per generate call (local models)
+              batch_size:int|None=None, # images per generate call (local models; None: the backend's default, `elena.local.BATCH_SIZE`)
               seed:int|None=None, # sampling seed; None: greedy decoding (temperature 0)
               temperature:float|None=None, # sampling temperature (needs a seed; default 0, or 0.7 with a seed)
               max_new_tokens:int=512, # longest answer
@@ -147,23 +150,25 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
     s = RunSummary(path, model, dataset, condition, p.id, be.random_weights, items=len(items), skipped=skipped)
     base = dict(dataset=dataset, condition=condition, model=model, backend=be.backend, prompt_id=p.id,
                 prompt_sha256=p.sha256, labels=list(labels), gen=gen, random_weights=be.random_weights)
+    if todo: be.load()  # before the store opens: missing weights fail here, leaving no file behind
     t0 = time.monotonic()
     with ResponseStore(path) as st:
         for it in missing:
             why = 'face masking failed for this image (see faces.jsonl in the mask cache)' if condition == 'masked' and it.image else f'image file missing for {it.id} under {ds.root}'
             st.append(make_record(id=it.id, error={'type': 'ImageMissing', 'message': why}, **base))
             s.failed['ImageMissing'] += 1
-        replies = (be.answer_batch(todo, path.parent/'.batch-jobs', poll_s=float(os.environ.get('ELENA_BATCH_POLL_S', 30)))
+        replies = ([] if not todo else be.answer_batch(todo, path.parent/'.batch-jobs', poll_s=float(os.environ.get('ELENA_BATCH_POLL_S', 30)))
                    if batch else be.answer(todo))
         for req, rep in tqdm(replies, total=len(todo), desc=f'{model} {dataset}', disable=not progress):
             res = parse_response(rep.text, labels) if rep.text else None
             st.append(make_record(id=req.id, image_sha256=hashes[req.id], model_revision=be.revision, raw=rep.text,
                                   parsed=res.record if res else None, emotion=res.emotion if res else None,
                                   parse_issues=res.issues if res else [], error=rep.error, finish_reason=rep.finish_reason,
-                                  usage=rep.usage or None, latency_s=rep.latency_s, **base))
+                                  usage=rep.usage or None, latency_s=rep.latency_s, sent=rep.sent or be.sent(req), **base))
             if rep.error: s.failed[rep.error.get('type', 'Error')] += 1
             else: s.done += 1; s.parsed_ok += bool(res and res.ok)
             for k in ('input', 'output', 'thinking'): s.tokens[k] += (rep.usage or {}).get(k) or 0
     s.seconds = time.monotonic() - t0
     s.cost_usd = estimate_cost(be.model_id, s.tokens, batch)
+    s.batch_size = getattr(be, 'batch_used', None)
     return s
