@@ -5,6 +5,8 @@
 # %% ../nbs/14_local.ipynb #bda108c7
 from __future__ import annotations
 import importlib.util
+import json
+import re
 import time
 from pathlib import Path
 from typing import Iterator
@@ -14,7 +16,7 @@ from .prompts import Prompt
 # %% auto #0
 __all__ = ['QUANTIZE', 'BATCH_SIZE', 'chat_messages', 'prompt_text', 'special_tokens_needed', 'model_inputs', 'check_quantize',
            'parse_max_memory', 'generate_kwargs', 'resolve_dtype', 'hub_commit', 'WeightsUnavailable', 'check_weights',
-           'load_image', 'is_out_of_memory', 'free_cuda', 'TransformersBackend']
+           'load_image', 'answer_grammar', 'check_constrain', 'is_out_of_memory', 'free_cuda', 'TransformersBackend']
 
 # %% ../nbs/14_local.ipynb #82dc34c5
 def chat_messages(prompt:Prompt, # the rendered prompt
@@ -161,8 +163,44 @@ def load_image(path:str|Path, # an image file
     from PIL import Image, ImageOps
     with Image.open(path) as im: return ImageOps.exif_transpose(im).convert('RGB')
 
+# %% ../nbs/14_local.ipynb #74a7baaf
+def answer_grammar(prompt:Prompt, # the rendered prompt
+                   max_chars:int|None=None, # at most this many characters per free text (None: any number)
+                  ) -> tuple[str, str]:
+    "('json', schema) or ('regex', pattern): what constrained decoding holds an answer to `prompt` to"
+    if prompt.schema is None: return 'regex', '(' + '|'.join(re.escape(l) for l in prompt.labels) + ')'
+    js, text = json.loads(prompt.schema_json), '^[^\\u0000-\\u001f"\\\\]' + (f'{{0,{max_chars}}}$' if max_chars else '*$')
+    for v in js['properties'].values():
+        if v.get('type') == 'string' and 'enum' not in v: v['pattern'] = text
+        if v.get('type') == 'array' and v.get('items', {}).get('type') == 'string': v['items']['pattern'] = text
+    return 'json', json.dumps(js)
+
+# %% ../nbs/14_local.ipynb #3c59a061
+def check_constrain(constrain:bool, # hold decoding to the answer grammar?
+                   ) -> bool:
+    "`constrain` if xgrammar is there for it; a clear error otherwise (imports nothing)"
+    if constrain and importlib.util.find_spec('xgrammar') is None:
+        raise ImportError("constrain=True holds decoding to the answer schema with xgrammar, which is not installed: pip install xgrammar")
+    return bool(constrain)
+
+def _grammar_processor(model, processor, requests:list[Request], max_chars:int|None, cache:dict):
+    "xgrammar's logits processor holding each request's answer to its grammar (compiled once per prompt)"
+    import xgrammar as xgr
+    from xgrammar.contrib.hf import LogitsProcessor
+    if 'compiler' not in cache:
+        eos = model.generation_config.eos_token_id
+        info = xgr.TokenizerInfo.from_huggingface(getattr(processor, 'tokenizer', processor), vocab_size=model.get_output_embeddings().weight.shape[0],
+                                                  stop_token_ids=[eos] if isinstance(eos, int) else list(eos))
+        cache['compiler'] = xgr.GrammarCompiler(info)
+    def compiled(p):
+        if p not in cache:
+            kind, g = answer_grammar(p, max_chars)
+            cache[p] = cache['compiler'].compile_json_schema(g, any_whitespace=False) if kind == 'json' else cache['compiler'].compile_regex(g)
+        return cache[p]
+    return LogitsProcessor([compiled(r.prompt) for r in requests])
+
 # %% ../nbs/14_local.ipynb #e4340b5a
-def _generate(model, processor, requests:list[Request], images:list) -> list[Reply]:
+def _generate(model, processor, requests:list[Request], images:list, logits_processor=None) -> list[Reply]:
     import torch
     tok = getattr(processor, 'tokenizer', processor)
     tok.padding_side = 'left'
@@ -176,6 +214,7 @@ def _generate(model, processor, requests:list[Request], images:list) -> list[Rep
     kw = generate_kwargs(requests[0].gen)
     if kw['do_sample']: torch.manual_seed(int(requests[0].gen['seed']))
     t0 = time.monotonic()
+    if logits_processor is not None: kw['logits_processor'] = [logits_processor]
     with torch.inference_mode(): out = model.generate(**inputs, **kw, pad_token_id=tok.pad_token_id)
     latency = round(time.monotonic() - t0, 4)
     n_in, width = inputs['attention_mask'].sum(1).tolist(), inputs['input_ids'].shape[1]
@@ -213,12 +252,15 @@ class TransformersBackend(Backend):
                  max_memory:str|dict|None=None, # per-device cap for device_map, e.g. '0=70GiB,1=70GiB'
                  quantize:str|None=None, # None, '8bit' or '4bit' (bitsandbytes)
                  revision:str|None=None, # Hub revision to load (branch, tag or commit)
+                 constrain:bool=False, # hold decoding to the answer schema (xgrammar); the paper's runs decode unconstrained
+                 max_chars:int|None=None, # with `constrain`: at most this many characters per free text
                  model=None, processor=None, # an already built pair instead of loading `model_id`
                  **opts):
         super().__init__(name, model_id, revision=revision, **opts)
         self.batch_size, self.dtype, self.device_map = max(1, int(batch_size)), dtype, device_map
         self.max_memory, self.quantize = parse_max_memory(max_memory), check_quantize(quantize)
         self.model, self.processor = model, processor
+        self.constrain, self.max_chars, self._grammars = check_constrain(constrain), max_chars, {}
         self.batch_used = None  # the batch size that fitted (the largest `generate` call that went through)
 
     @property
@@ -265,11 +307,19 @@ class TransformersBackend(Backend):
         out, i = [], 0
         while i < len(requests):
             n = min(self.batch_size, len(requests) - i)
-            try: got = _generate(self.model, self.processor, requests[i:i + n], images[i:i + n])
+            chunk = requests[i:i + n]
+            lp = _grammar_processor(self.model, self.processor, chunk, self.max_chars, self._grammars) if self.constrain else None
+            try: got = _generate(self.model, self.processor, chunk, images[i:i + n], lp)
             except Exception as e:
                 if n == 1 or not is_out_of_memory(e): raise
                 self.batch_size = max(1, n // 2); free_cuda(); continue
-            for rep in got: rep.sent = {'schema': 'not sent', 'batch_size': n}
+            for rep in got: rep.sent = {**self._constrained(), 'batch_size': n}
             out += got; i += n
             self.batch_used = max(self.batch_used or 0, n)
         return out
+
+    def _constrained(self) -> dict:
+        "What `sent` says about the schema: not sent, or constrained (by which engine, with which cap)"
+        if not self.constrain: return {'schema': 'not sent'}
+        from importlib.metadata import version
+        return {'schema': 'constrained', 'grammar': f"xgrammar {version('xgrammar')}", **({'max_chars': self.max_chars} if self.max_chars else {})}

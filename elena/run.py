@@ -5,6 +5,7 @@
 # %% ../nbs/16_run.ipynb #058f01b1
 from __future__ import annotations
 import hashlib
+import importlib.util
 import os
 import time
 from collections import Counter
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 from tqdm.auto import tqdm
 from .backends import Reply, Request, get_backend, resolve_model
+from .local import check_constrain
 from .parse import parse_response
 from .prompts import PROMPT_KINDS, get_prompt, resolve_labels
 from .store import (CONDITIONS, ResponseStore, done_ids, image_sha256, in_shard, make_record, parse_shard,
@@ -121,6 +123,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
               base_url:str|None=None, # server for openai:<model> (or a Gemini endpoint)
               yunet:str|None=None, # YuNet file for the masked condition
               progress:bool=True, # show progress bars
+              constrain:bool|None=None, # hold local decoding to the answer schema (xgrammar); None: only for random-weight test models
               backend_options:dict|None=None, # further options for the backend
              ) -> RunSummary:
     "Ask `model` about every image of `dataset`, appending one record per image to the response store"
@@ -132,6 +135,8 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
     labels, sh = resolve_labels(labels), parse_shard(shard)
     opts = {k: v for k, v in dict(concurrency=concurrency, batch_size=batch_size, base_url=base_url).items() if v is not None}
     be = get_backend(model, **opts, **(backend_options or {}))
+    if hasattr(be, 'constrain'):  # local models: unconstrained, as in the paper, unless asked; the tiny demo models constrained where xgrammar is there
+        be.constrain = check_constrain(constrain if constrain is not None else be.random_weights and importlib.util.find_spec('xgrammar') is not None)
     if batch and not be.batch_api:
         raise ValueError(f"--batch sends the requests through a provider's batch API, which only Gemini models have; {model} has none: leave out --batch")
     ds = load_dataset(dataset, data_dir)

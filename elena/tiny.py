@@ -143,7 +143,7 @@ class TinyBackend(TransformersBackend):
     random_weights = True
     def __init__(self, name, model_id, **opts):
         if model_id not in TINY_BUILDERS: raise ValueError(f"Unknown tiny model {model_id!r}: use one of {list(TINY_BUILDERS)}")
-        super().__init__(name, model_id, **{**opts, 'dtype': 'float32', 'device_map': None, 'quantize': None})
+        super().__init__(name, model_id, **{'max_chars': 60, **opts, 'dtype': 'float32', 'device_map': None, 'quantize': None})  # random weights end no free text by themselves
 
     def load(self):
         "Build the tiny model (once per process)"
