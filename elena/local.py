@@ -141,6 +141,12 @@ def _weights_message(model_id, why):
             f"and a token (hf auth login). On a machine with internet run: HF_HOME={constants.HF_HOME} hf download {model_id} "
             f"(HF_HOME a folder this machine shares), then run again here with the same HF_HOME.")
 
+def _gated(e:BaseException) -> bool:
+    "Whether `e` or an error behind it is the Hub's refusal of a gated repository"
+    from huggingface_hub.errors import GatedRepoError
+    while e is not None and not isinstance(e, GatedRepoError): e = e.__cause__ or e.__context__
+    return e is not None
+
 def check_weights(model_id:str, # a Hub repository id or a local folder
                   revision:str|None=None, # the revision asked for
                   timeout_s:float=5.0, # how long to wait for the Hub
@@ -273,8 +279,11 @@ class TransformersBackend(Backend):
         "Load processor and model from `model_id` unless they are there already"
         if self.model is not None: return self
         check_weights(self.model_id, self.opts.get('revision'))
-        self.processor, self.model = _load_pretrained(self.model_id, self.opts.get('revision'), self.dtype,
-                                                      self.device_map, self.max_memory, self.quantize)
+        try: self.processor, self.model = _load_pretrained(self.model_id, self.opts.get('revision'), self.dtype,
+                                                           self.device_map, self.max_memory, self.quantize)
+        except OSError as e:
+            if not _gated(e): raise
+            raise WeightsUnavailable(_weights_message(self.model_id, "the Hub refused the download: the repository is gated and this login has no access to it")) from None
         self._commit = hub_commit(self.model_id, self.opts.get('revision'))
         return self
 

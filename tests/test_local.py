@@ -97,3 +97,29 @@ def test_attention_capture_reads_one_bos(name):
     finally: hook.remove()
     bos = be.processor.tokenizer.bos_token_id
     assert seen[0][0] == bos and seen[0].count(bos) == 1, seen[0][:4]
+
+def test_gated_repository_fails_in_one_message(tmp_path):
+    "Online, but the licence of a gated repository is not accepted: the Hub answers 401 with X-Error-Code GatedRepo (as huggingface_hub reads it)"
+    import http.server, threading
+    from elena.local import WeightsUnavailable
+    class Hub(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a): pass
+        def answer(self):
+            if self.path.startswith('/api/models/'): status, headers, body = 200, {'Content-Type': 'application/json'}, b'{"id": "org/gated", "gated": "manual"}'
+            else: status, headers, body = 401, {'X-Error-Code': 'GatedRepo', 'Content-Type': 'application/json',
+                                                'X-Error-Message': 'Access to model org/gated is restricted. You must have access to it and be authenticated to access it. Please log in.'}, b'{"error": "Access to model org/gated is restricted."}'
+            self.send_response(status)
+            for k, v in {**headers, 'Content-Length': str(len(body))}.items(): self.send_header(k, v)
+            self.end_headers()
+            if self.command != 'HEAD': self.wfile.write(body)
+        do_GET = do_HEAD = answer
+    srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Hub)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    code = ("import sys; from elena.backends import get_backend\n"
+            "try: get_backend('hf:org/gated').load()\n"
+            "except FileNotFoundError as e: print(type(e).__name__, e); sys.exit(3)")
+    env = {**__import__('os').environ, 'HF_HOME': str(tmp_path), 'HF_HUB_OFFLINE': '0', 'HF_ENDPOINT': f'http://127.0.0.1:{srv.server_address[1]}'}
+    try: r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env, timeout=300)
+    finally: srv.shutdown()
+    assert r.returncode == 3, (r.stdout, r.stderr[-2000:])
+    assert r.stdout.startswith('WeightsUnavailable org/gated:') and 'gated' in r.stdout and 'hf download org/gated' in r.stdout, r.stdout
