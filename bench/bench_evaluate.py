@@ -29,7 +29,7 @@ def write_run(path: Path, n: int, seed: int):
                                              'narrative': f'Person {i} stands with shoulders drawn up and fists tight.',
                                              'body_parts': ['shoulders', 'fists'], 'emotion': e, 'valence': 3, 'arousal': 7, 'dominance': 4}
             rec = {'id': f"{i:06d}{'mw'[i % 2]}{letters[gold[i]]}_{(0, 45, 90)[i % 3]}.jpg", 'image_sha256': None, 'dataset': 'besst',
-                   'condition': 'original', 'model': 'synthetic', 'prompt_id': 'elena-v1', 'labels': list(ELENA_LABELS),
+                   'condition': 'original', 'model': 'synthetic', 'prompt_id': 'elena-v2', 'labels': list(ELENA_LABELS),
                    'raw': json.dumps(parsed), 'parsed': parsed, 'emotion': e, 'parse_issues': [],
                    'error': {'type': 'timeout', 'message': 'synthetic'} if failed[i] else None, 'created_at': '2026-01-01T00:00:00+00:00'}
             f.write(json.dumps(rec) + '\n')

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from .attention import (aggregate_bias, face_bias, fuse_heads, gemma_tokens_to_grid, grid_to_image, mllama_encoder_layout,
                              mllama_geometry, mllama_keys_to_canvas, rollout)
-from .local import prompt_text
+from .local import model_inputs, prompt_text
 
 # %% auto #0
 __all__ = ['ROWS_ATTENTION', 'attention_layers', 'attention_implementation', 'rows_attention', 'capture', 'query_positions',
@@ -199,7 +199,7 @@ def attention_maps(model, processor, # a transformers image-text-to-text model (
     import torch
     cfg, tok = model.config, getattr(processor, 'tokenizer', processor)
     cross = _check_method(cfg, method)  # before any work
-    inputs = processor(text=[prompt_text(processor, prompt)], images=[[image]], return_tensors='pt')
+    inputs = model_inputs(processor, [prompt_text(processor, prompt)], [[image]], return_tensors='pt')
     plen, seq = inputs['input_ids'].shape[1], inputs['input_ids']
     if query == ':answer':
         with torch.inference_mode(): seq = model.generate(**inputs, do_sample=False, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id)

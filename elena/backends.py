@@ -43,6 +43,7 @@ class Reply:
     latency_s: float|None = None  # wall time of the successful call, retries excluded
     error: dict|None = None  # None, or {'type': ..., 'message': ...}
     tries: int = 1  # how many calls it took
+    sent: dict|None = None  # what went with the prompt, where the backend knows better than `Backend.sent` (see there)
 
 # %% ../nbs/11_backends.ipynb #2063f6bd
 class Backend:
@@ -50,6 +51,7 @@ class Backend:
     backend = 'base'  # the kind of backend, stored in each record
     random_weights = False  # True for the tiny test models: their output is never a result
     batch_api = False  # True where `answer_batch(requests, job_dir, ...)` sends the requests through a provider's batch API
+    sends_schema = False  # True where the answer schema goes with every request whose prompt has one
 
     def __init__(self, name:str, model_id:str, **opts): self.name, self.model_id, self.opts = name, model_id, opts
 
@@ -58,9 +60,17 @@ class Backend:
         "The exact model version, where the backend can tell"
         return self.opts.get('revision')
 
+    def load(self):
+        "Get ready to answer (local models load their weights here); called only when there is something to ask"
+        return self
+
     def answer(self, requests:list[Request]) -> Iterator[tuple[Request, Reply]]:
         "Answer `requests`, yielding (request, reply) pairs as they complete, in any order"
         raise NotImplementedError
+
+    def sent(self, request:Request, prepared:Any=None) -> dict:
+        "What went with `request`'s prompt, for its record: 'schema' is 'sent', 'refused' (by the server) or 'not sent'"
+        return {'schema': 'sent' if self.sends_schema and request.prompt.schema is not None else 'not sent'}
 
 # %% ../nbs/11_backends.ipynb #e170960c
 MODELS = {
@@ -205,6 +215,7 @@ class APIBackend(Backend):
                     t0 = time.monotonic()
                     reply = await self.call(req, prepared)
                     reply.latency_s, reply.tries = round(time.monotonic() - t0, 4), attempt
+                    reply.sent = reply.sent or self.sent(req, prepared)
                     return req, reply
                 except QuotaExhausted as e: return req, Reply(error={'type': 'QuotaExhausted', 'message': str(e)}, tries=attempt)
                 except Retryable as e:

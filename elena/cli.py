@@ -99,7 +99,7 @@ def _run_args(p:argparse.ArgumentParser):
     p.add_argument('--limit', type=int, default=None, help="only the first N images (by id)")
     p.add_argument('--out-dir', default=None, help="response store root (default: responses/ in the project)")
     p.add_argument('--concurrency', type=int, default=16, help="API requests in flight")
-    p.add_argument('--batch-size', type=int, default=1, help="images per generate call (local models)")
+    p.add_argument('--batch-size', type=int, default=None, help="images per generate call (local models; default 16, halved on out-of-memory)")
     p.add_argument('--seed', type=int, default=None, help="sampling seed (default: greedy decoding)")
     p.add_argument('--max-new-tokens', type=int, default=512, help="longest answer")
     p.add_argument('--shard', default=None, help="i/n: this job's share of the items (0 <= i < n)")

@@ -133,6 +133,7 @@ class GeminiBackend(APIBackend):
     "Gemini models through `google-genai`: one request per image, or the Batch API with `answer_batch`"
     backend = 'gemini'
     batch_api = True  # `answer_batch` below
+    sends_schema = True  # `gemini_config` sends the answer schema with every prompt that has one
     def __init__(self, name, model_id, base_url:str|None=None, thinking_budget:int|None=None, **kw):
         rpm, rpd = TIER1_LIMITS.get(model_id, DEFAULT_LIMITS)
         kw.setdefault('rpm', rpm); kw.setdefault('rpd', rpd)

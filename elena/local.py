@@ -5,6 +5,8 @@
 # %% ../nbs/14_local.ipynb #bda108c7
 from __future__ import annotations
 import importlib.util
+import json
+import re
 import time
 from pathlib import Path
 from typing import Iterator
@@ -12,15 +14,17 @@ from .backends import Backend, Reply, Request
 from .prompts import Prompt
 
 # %% auto #0
-__all__ = ['QUANTIZE', 'chat_messages', 'prompt_text', 'check_quantize', 'parse_max_memory', 'generate_kwargs', 'resolve_dtype',
-           'hub_commit', 'load_image', 'TransformersBackend']
+__all__ = ['QUANTIZE', 'BATCH_SIZE', 'chat_messages', 'prompt_text', 'special_tokens_needed', 'model_inputs', 'check_quantize',
+           'parse_max_memory', 'generate_kwargs', 'resolve_dtype', 'hub_commit', 'WeightsUnavailable', 'check_weights',
+           'load_image', 'answer_grammar', 'check_constrain', 'is_out_of_memory', 'free_cuda', 'TransformersBackend']
 
 # %% ../nbs/14_local.ipynb #82dc34c5
 def chat_messages(prompt:Prompt, # the rendered prompt
                   fold_system:bool=False, # put the system text at the head of the user turn instead of a system turn
+                  image:dict|None=None, # the image's content entry (default transformers' `{'type': 'image'}`; the OpenAI path gives its data URL)
                  ) -> list[dict]:
-    "Chat messages in the transformers format for `prompt`, with one image entry before the user text"
-    user = [{'type': 'image'}, {'type': 'text', 'text': (prompt.system + '\n\n' + prompt.user) if fold_system else prompt.user}]
+    "Chat messages for `prompt` on every path (local and OpenAI-compatible): the image entry first, then the user text"
+    user = [image or {'type': 'image'}, {'type': 'text', 'text': (prompt.system + '\n\n' + prompt.user) if fold_system else prompt.user}]
     return ([] if fold_system else [{'role': 'system', 'content': [{'type': 'text', 'text': prompt.system}]}]) + [{'role': 'user', 'content': user}]
 
 # %% ../nbs/14_local.ipynb #d31bee3a
@@ -33,6 +37,25 @@ def prompt_text(processor, # a transformers processor with a chat template
     except Exception as e:
         if 'system' not in str(e).lower(): raise
         return render(True)
+
+# %% ../nbs/14_local.ipynb #dea2897d
+def special_tokens_needed(tokenizer, # the processor's tokenizer
+                          text:str, # a rendered prompt
+                         ) -> bool:
+    "Whether `tokenizer` should add its special tokens to `text`: not where `text` starts with the BOS token the tokenizer would add again"
+    bos = getattr(tokenizer, 'bos_token', None)
+    if not bos or not text.startswith(bos): return True
+    return tokenizer('', add_special_tokens=True)['input_ids'][:1] != [tokenizer.bos_token_id]
+
+# %% ../nbs/14_local.ipynb #f78b3175
+def model_inputs(processor, # a transformers processor
+                 texts:list[str], # rendered prompts, one per sample
+                 images:list, # one list of PIL images per sample
+                 **kw, # more processor arguments (padding, return_tensors, ...)
+                ):
+    "The processor's model inputs for `texts` and `images`, with each text's BOS token once (see `special_tokens_needed`)"
+    tok = getattr(processor, 'tokenizer', processor)
+    return processor(text=texts, images=images, add_special_tokens=all(special_tokens_needed(tok, t) for t in texts), **kw)
 
 # %% ../nbs/14_local.ipynb #a12d241f
 QUANTIZE = (None, '8bit', '4bit')
@@ -107,6 +130,38 @@ def hub_commit(model_id:str, # a Hub repository id (or a local folder)
     parts = Path(p).parts if isinstance(p, str) else ()
     return parts[parts.index('snapshots') + 1] if 'snapshots' in parts else None
 
+# %% ../nbs/14_local.ipynb #9435933e
+class WeightsUnavailable(FileNotFoundError):
+    "The model's weights are neither in the local Hub cache nor reachable"
+
+def _weights_message(model_id, why):
+    from huggingface_hub import constants
+    return (f"{model_id}: the weights are not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and {why}. "
+            f"Gated repositories (Llama-3.2-Vision and Gemma-3 are) need their licence accepted at https://huggingface.co/{model_id} "
+            f"and a token (hf auth login). On a machine with internet run: HF_HOME={constants.HF_HOME} hf download {model_id} "
+            f"(HF_HOME a folder this machine shares), then run again here with the same HF_HOME.")
+
+def _gated(e:BaseException) -> bool:
+    "Whether `e` or an error behind it is the Hub's refusal of a gated repository"
+    from huggingface_hub.errors import GatedRepoError
+    while e is not None and not isinstance(e, GatedRepoError): e = e.__cause__ or e.__context__
+    return e is not None
+
+def check_weights(model_id:str, # a Hub repository id or a local folder
+                  revision:str|None=None, # the revision asked for
+                  timeout_s:float=5.0, # how long to wait for the Hub
+                 ) -> str:
+    "'folder', 'cached' or 'hub' (downloadable now); raises `WeightsUnavailable` at once where none of them holds"
+    if Path(model_id).is_dir(): return 'folder'
+    import httpx
+    from huggingface_hub import constants, try_to_load_from_cache
+    if isinstance(try_to_load_from_cache(model_id, 'config.json', revision=revision), str): return 'cached'
+    if constants.HF_HUB_OFFLINE: raise WeightsUnavailable(_weights_message(model_id, 'HF_HUB_OFFLINE is set'))
+    try: r = httpx.head(f"{constants.ENDPOINT}/api/models/{model_id}", timeout=timeout_s, follow_redirects=True)
+    except httpx.HTTPError as e: raise WeightsUnavailable(_weights_message(model_id, f"the Hub ({constants.ENDPOINT}) cannot be reached from here ({type(e).__name__})")) from None
+    if r.status_code == 404: raise WeightsUnavailable(f"{model_id}: no such repository on the Hub ({constants.ENDPOINT}); check the name")
+    return 'hub'
+
 # %% ../nbs/14_local.ipynb #4b5f0a6f
 def load_image(path:str|Path, # an image file
               ):
@@ -114,21 +169,58 @@ def load_image(path:str|Path, # an image file
     from PIL import Image, ImageOps
     with Image.open(path) as im: return ImageOps.exif_transpose(im).convert('RGB')
 
+# %% ../nbs/14_local.ipynb #74a7baaf
+def answer_grammar(prompt:Prompt, # the rendered prompt
+                   max_chars:int|None=None, # at most this many characters per free text (None: any number)
+                  ) -> tuple[str, str]:
+    "('json', schema) or ('regex', pattern): what constrained decoding holds an answer to `prompt` to"
+    if prompt.schema is None: return 'regex', '(' + '|'.join(re.escape(l) for l in prompt.labels) + ')'
+    js, text = json.loads(prompt.schema_json), '^[^\\u0000-\\u001f"\\\\]' + (f'{{0,{max_chars}}}$' if max_chars else '*$')
+    for v in js['properties'].values():
+        if v.get('type') == 'string' and 'enum' not in v: v['pattern'] = text
+        if v.get('type') == 'array' and v.get('items', {}).get('type') == 'string': v['items']['pattern'] = text
+    return 'json', json.dumps(js)
+
+# %% ../nbs/14_local.ipynb #3c59a061
+def check_constrain(constrain:bool, # hold decoding to the answer grammar?
+                   ) -> bool:
+    "`constrain` if xgrammar is there for it; a clear error otherwise (imports nothing)"
+    if constrain and importlib.util.find_spec('xgrammar') is None:
+        raise ImportError("constrain=True holds decoding to the answer schema with xgrammar, which is not installed: pip install xgrammar")
+    return bool(constrain)
+
+def _grammar_processor(model, processor, requests:list[Request], max_chars:int|None, cache:dict):
+    "xgrammar's logits processor holding each request's answer to its grammar (compiled once per prompt)"
+    import xgrammar as xgr
+    from xgrammar.contrib.hf import LogitsProcessor
+    if 'compiler' not in cache:
+        eos = model.generation_config.eos_token_id
+        info = xgr.TokenizerInfo.from_huggingface(getattr(processor, 'tokenizer', processor), vocab_size=model.get_output_embeddings().weight.shape[0],
+                                                  stop_token_ids=[eos] if isinstance(eos, int) else list(eos))
+        cache['compiler'] = xgr.GrammarCompiler(info)
+    def compiled(p):
+        if p not in cache:
+            kind, g = answer_grammar(p, max_chars)
+            cache[p] = cache['compiler'].compile_json_schema(g, any_whitespace=False) if kind == 'json' else cache['compiler'].compile_regex(g)
+        return cache[p]
+    return LogitsProcessor([compiled(r.prompt) for r in requests])
+
 # %% ../nbs/14_local.ipynb #e4340b5a
-def _generate(model, processor, requests:list[Request], images:list) -> list[Reply]:
+def _generate(model, processor, requests:list[Request], images:list, logits_processor=None) -> list[Reply]:
     import torch
     tok = getattr(processor, 'tokenizer', processor)
     tok.padding_side = 'left'
     if tok.pad_token is None: tok.pad_token = tok.eos_token  # some tokenizers come without one; the attention mask hides it anyway
     rendered = {p: prompt_text(processor, p) for p in dict.fromkeys(r.prompt for r in requests)}  # the requests of a batch mostly share one prompt
     texts = [rendered[r.prompt] for r in requests]
-    inputs = processor(text=texts, images=[[im] for im in images], padding=True, return_tensors='pt')
+    inputs = model_inputs(processor, texts, [[im] for im in images], padding=True, return_tensors='pt')
     inputs = inputs.to(model.device, dtype=model.dtype) if hasattr(inputs, 'to') else inputs
     eos = model.generation_config.eos_token_id
     eos = set([eos] if isinstance(eos, int) else (eos or [tok.eos_token_id]))
     kw = generate_kwargs(requests[0].gen)
     if kw['do_sample']: torch.manual_seed(int(requests[0].gen['seed']))
     t0 = time.monotonic()
+    if logits_processor is not None: kw['logits_processor'] = [logits_processor]
     with torch.inference_mode(): out = model.generate(**inputs, **kw, pad_token_id=tok.pad_token_id)
     latency = round(time.monotonic() - t0, 4)
     n_in, width = inputs['attention_mask'].sum(1).tolist(), inputs['input_ids'].shape[1]
@@ -141,23 +233,41 @@ def _generate(model, processor, requests:list[Request], images:list) -> list[Rep
         else: replies.append(Reply(text, 'stop', usage, latency))
     return replies
 
+# %% ../nbs/14_local.ipynb #b5d10be4
+BATCH_SIZE = 16  # images per generate call by default: batching gained 2.5-4.6x on the CPU (bench/README.md)
+
+def is_out_of_memory(e:BaseException) -> bool:
+    "Whether `e` is an out-of-memory error of torch (CUDA's, or the CPU allocator's)"
+    import torch
+    return isinstance(e, torch.OutOfMemoryError) or 'out of memory' in str(e).lower() or "can't allocate memory" in str(e)
+
+def free_cuda():
+    "Give cached CUDA memory back after an out-of-memory error (nothing without CUDA)"
+    import gc, torch
+    gc.collect()
+    if torch.cuda.is_available(): torch.cuda.empty_cache()
+
 # %% ../nbs/14_local.ipynb #e8071fa4
 class TransformersBackend(Backend):
     "Image-text-to-text models of transformers, answered `batch_size` images per `generate` call"
     backend = 'transformers'
     def __init__(self, name:str, model_id:str,
-                 batch_size:int=8, # images per generate call
+                 batch_size:int=BATCH_SIZE, # images per generate call (halved for the rest of the run on a CUDA out-of-memory error)
                  dtype:str='auto', # 'auto' (bf16 on CUDA, fp32 on CPU), 'bfloat16', 'float16', 'float32'
                  device_map:str|dict|None='auto', # placement of the layers; 'auto' spreads them over every GPU (ignored without CUDA)
                  max_memory:str|dict|None=None, # per-device cap for device_map, e.g. '0=70GiB,1=70GiB'
                  quantize:str|None=None, # None, '8bit' or '4bit' (bitsandbytes)
                  revision:str|None=None, # Hub revision to load (branch, tag or commit)
+                 constrain:bool=False, # hold decoding to the answer schema (xgrammar); the paper's runs decode unconstrained
+                 max_chars:int|None=None, # with `constrain`: at most this many characters per free text
                  model=None, processor=None, # an already built pair instead of loading `model_id`
                  **opts):
         super().__init__(name, model_id, revision=revision, **opts)
         self.batch_size, self.dtype, self.device_map = max(1, int(batch_size)), dtype, device_map
         self.max_memory, self.quantize = parse_max_memory(max_memory), check_quantize(quantize)
         self.model, self.processor = model, processor
+        self.constrain, self.max_chars, self._grammars = check_constrain(constrain), max_chars, {}
+        self.batch_used = None  # the batch size that fitted (the largest `generate` call that went through)
 
     @property
     def revision(self) -> str|None:
@@ -168,13 +278,19 @@ class TransformersBackend(Backend):
     def load(self):
         "Load processor and model from `model_id` unless they are there already"
         if self.model is not None: return self
-        self.processor, self.model = _load_pretrained(self.model_id, self.opts.get('revision'), self.dtype,
-                                                      self.device_map, self.max_memory, self.quantize)
+        check_weights(self.model_id, self.opts.get('revision'))
+        try: self.processor, self.model = _load_pretrained(self.model_id, self.opts.get('revision'), self.dtype,
+                                                           self.device_map, self.max_memory, self.quantize)
+        except OSError as e:
+            if not _gated(e): raise
+            raise WeightsUnavailable(_weights_message(self.model_id, "the Hub refused the download: the repository is gated and this login has no access to it")) from None
         self._commit = hub_commit(self.model_id, self.opts.get('revision'))
         return self
 
     def answer(self, requests:list[Request]) -> Iterator[tuple[Request, Reply]]:
         "Answer `requests` in batches of up to `batch_size` consecutive requests with equal `gen`, yielding (request, reply) pairs in request order"
+        requests = list(requests)
+        if not requests: return  # nothing to ask: nothing to load
         self.load()
         batch = []
         for r in requests:
@@ -190,7 +306,29 @@ class TransformersBackend(Backend):
             except Exception as e: replies[id(r)] = Reply(error={'type': 'ImageError', 'message': f"{r.image}: {type(e).__name__}: {e}"[:500]})
         if ok:
             try:
-                for r, reply in zip(ok, _generate(self.model, self.processor, ok, images)): replies[id(r)] = reply
+                for r, reply in zip(ok, self._generate_fitting(ok, images)): replies[id(r)] = reply
             except Exception as e:
                 for r in ok: replies[id(r)] = Reply(error={'type': type(e).__name__, 'message': str(e)[:500]})
         return [(r, replies[id(r)]) for r in requests]
+
+    def _generate_fitting(self, requests:list[Request], images:list) -> list[Reply]:
+        "`_generate` in chunks of the size that fits: a CUDA out-of-memory error halves it and the chunk is asked again"
+        out, i = [], 0
+        while i < len(requests):
+            n = min(self.batch_size, len(requests) - i)
+            chunk = requests[i:i + n]
+            lp = _grammar_processor(self.model, self.processor, chunk, self.max_chars, self._grammars) if self.constrain else None
+            try: got = _generate(self.model, self.processor, chunk, images[i:i + n], lp)
+            except Exception as e:
+                if n == 1 or not is_out_of_memory(e): raise
+                self.batch_size = max(1, n // 2); free_cuda(); continue
+            for rep in got: rep.sent = {**self._constrained(), 'batch_size': n}
+            out += got; i += n
+            self.batch_used = max(self.batch_used or 0, n)
+        return out
+
+    def _constrained(self) -> dict:
+        "What `sent` says about the schema: not sent, or constrained (by which engine, with which cap)"
+        if not self.constrain: return {'schema': 'not sent'}
+        from importlib.metadata import version
+        return {'schema': 'constrained', 'grammar': f"xgrammar {version('xgrammar')}", **({'max_chars': self.max_chars} if self.max_chars else {})}

@@ -10,10 +10,12 @@ import mimetypes
 import os
 from pathlib import Path
 import httpx
+from typing import NamedTuple
 from .backends import APIBackend, Reply, Request, Retryable, retry_after
+from .local import chat_messages
 
 # %% auto #0
-__all__ = ['image_data_url', 'chat_body', 'OpenAIBackend']
+__all__ = ['image_data_url', 'chat_body', 'Prepared', 'OpenAIBackend']
 
 # %% ../nbs/12_openai.ipynb #ef52affb
 def image_data_url(path:str|Path, # an image file
@@ -26,13 +28,12 @@ def image_data_url(path:str|Path, # an image file
 def chat_body(req:Request, # the request
               model:str, # the model name the server knows
               schema:bool=True, # send the answer schema as response_format
+              fold_system:bool=False, # put the system text at the head of the user turn (for templates that refuse a system turn next to an image)
              ) -> dict:
-    "The chat-completions request body for `req`"
+    "The chat-completions request body for `req`: the messages of `chat_messages`, with the image first as a data URL"
     p, g = req.prompt, req.gen
-    body = {'model': model,
-            'messages': [{'role': 'system', 'content': p.system},
-                         {'role': 'user', 'content': [{'type': 'text', 'text': p.user},
-                                                      {'type': 'image_url', 'image_url': {'url': image_data_url(req.image)}}]}],
+    image = {'type': 'image_url', 'image_url': {'url': image_data_url(req.image)}}
+    body = {'model': model, 'messages': chat_messages(p, fold_system, image=image),
             'temperature': g.get('temperature', 0.0), 'max_tokens': g.get('max_new_tokens', 512)}
     if g.get('seed') is not None: body['seed'] = g['seed']
     if schema and p.schema is not None:
@@ -45,15 +46,28 @@ def _error_message(r:httpx.Response) -> str:
     try: return str((r.json().get('error') or {}).get('message') or r.text)[:300]
     except ValueError: return r.text[:300]
 
+# %% ../nbs/12_openai.ipynb #89655751
+class Prepared(NamedTuple):
+    "A request body ready to send, and what went into it"
+    body: bytes  # the encoded JSON body
+    schema: bool  # does it carry the answer schema?
+    folded: bool  # is the system text folded into the user turn?
+    id: str  # the request's id
+
 # %% ../nbs/12_openai.ipynb #70239a7c
 class OpenAIBackend(APIBackend):
     "Any OpenAI-compatible chat-completions server"
     backend = 'openai'
-    def __init__(self, name, model_id, base_url:str|None=None, **kw):
+    sends_schema = True
+    def __init__(self, name, model_id, base_url:str|None=None,
+                 fold_system:bool=False, # fold the system text into the user turn from the start (else: after the server's first refusal)
+                 **kw):
         super().__init__(name, model_id, **kw)
         self.base_url = (base_url or os.environ.get('OPENAI_BASE_URL') or '').rstrip('/')
         if not self.base_url: raise ValueError(f"{name}: no server given: pass --base-url (e.g. http://localhost:8000/v1) or set OPENAI_BASE_URL")
         self.use_schema, self._client = True, None
+        self.fold_system, self.refusals = fold_system, {}  # refusals: 'schema'/'system' -> the server's message that taught it
+        self._probe, self._evidence = {}, {}  # request id -> the bare 5xx it got with a system turn: to be asked folded / answered folded
 
     async def open(self):
         key = os.environ.get('OPENAI_API_KEY')
@@ -63,26 +77,51 @@ class OpenAIBackend(APIBackend):
     async def close(self):
         if self._client: await self._client.aclose(); self._client = None
 
-    def prepare(self, req:Request) -> tuple[bytes, bool]:
-        "The encoded request body (image included), and whether it carries the answer schema"
-        body = chat_body(req, self.model_id, self.use_schema)
-        return json.dumps(body).encode('utf-8'), 'response_format' in body
+    def _folds(self, req_id:str) -> bool: return self.fold_system or req_id in self._probe
 
-    def stale(self, prepared:tuple[bytes, bool]) -> bool:
-        "A body with the schema is stale once the server has refused the schema"
-        return prepared[1] and not self.use_schema
+    def prepare(self, req:Request) -> Prepared:
+        "The encoded request body (image included), and what went into it"
+        body = chat_body(req, self.model_id, self.use_schema, self._folds(req.id))
+        return Prepared(json.dumps(body).encode('utf-8'), 'response_format' in body, self._folds(req.id), req.id)
 
-    async def call(self, req:Request, prepared:tuple[bytes, bool]) -> Reply:
+    def stale(self, prepared:Prepared) -> bool:
+        "A body is stale once the server has refused what it carries (the schema, a system turn), or a probe has ended"
+        return (prepared.schema and not self.use_schema) or prepared.folded != self._folds(prepared.id)
+
+    def sent(self, req:Request, prepared:Prepared|None=None) -> dict:
+        "What went with `req`: the schema ('sent', 'refused', 'not sent'), the system text ('turn' or 'folded'), and the server's refusals"
+        folded = self._folds(req.id) if prepared is None else prepared.folded
+        with_schema = self.use_schema if prepared is None else prepared.schema
+        out = {'schema': 'not sent' if req.prompt.schema is None else 'sent' if with_schema else 'refused', 'system': 'folded' if folded else 'turn'}
+        if out['schema'] == 'refused': out['schema_refusal'] = self.refusals.get('schema')
+        if folded and (self.refusals.get('system') or self._evidence.get(req.id)): out['system_refusal'] = self.refusals.get('system') or self._evidence[req.id]
+        return out
+
+    def _learn_system(self, prepared:Prepared, status:int, msg:str):
+        "Learn from the server whether it refuses a system turn next to an image (see below)"
+        if status < 400:
+            if prepared.id in self._probe: self._evidence[prepared.id] = self._probe.pop(prepared.id)  # it failed with a system turn and went through folded
+            if len(self._evidence) >= 2 and not self.fold_system: self.fold_system, self.refusals['system'] = True, next(iter(self._evidence.values()))
+            return
+        if prepared.folded: self._probe.pop(prepared.id, None); return  # it failed folded as well: not the system turn
+        if self.fold_system: return
+        if 'system' in msg.lower():  # the server says so (vLLM: HTTP 400 with the template's message)
+            self.fold_system, self.refusals['system'] = True, f"HTTP {status}: {msg}"
+            raise Retryable('SystemRefused', f"HTTP {status}: {msg}", retry_after=0)
+        if status >= 500: self._probe[prepared.id] = f"HTTP {status}: {msg}"  # the server says no more (transformers serve: 'Internal Server Error'): ask this one folded next
+
+    async def call(self, req:Request, prepared:Prepared) -> Reply:
         "Send one chat-completions request (the body `prepare` built)"
-        body, with_schema = prepared
+        body, with_schema = prepared[:2]
         try: r = await self._client.post(self.base_url + '/chat/completions', content=body, headers={'Content-Type': 'application/json'})
         except httpx.TimeoutException: raise Retryable('Timeout', f"no answer within {self.timeout_s:g} s from {self.base_url}")
         except httpx.TransportError as e: raise Retryable('ConnectionError', f"{type(e).__name__} talking to {self.base_url}")
         msg = _error_message(r)
         if r.status_code == 429: raise Retryable('RateLimited', f"HTTP 429: {msg}", retry_after(r.headers))
+        self._learn_system(prepared, r.status_code, msg)
         if r.status_code >= 500: raise Retryable('ServerError', f"HTTP {r.status_code}: {msg}", retry_after(r.headers))
         if r.status_code == 400 and with_schema and 'response_format' in msg:
-            self.use_schema = False  # this server takes no JSON schema: this request and every later one go without it
+            self.use_schema, self.refusals['schema'] = False, f"HTTP 400: {msg}"  # this server takes no JSON schema: this request and every later one go without it
             raise Retryable('SchemaUnsupported', msg, retry_after=0)
         if r.status_code >= 400: raise RuntimeError(f"HTTP {r.status_code} from {self.base_url}: {msg}")
         data = r.json()

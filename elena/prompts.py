@@ -5,6 +5,7 @@
 # %% ../nbs/00_prompts.ipynb #501a5bf6
 from __future__ import annotations
 import hashlib
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, Sequence
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 # %% auto #0
 __all__ = ['ELENA_LABELS', 'HECO_LABELS', 'EMOTIC_LABELS', 'LABEL_SETS', 'PROMPT_VERSION', 'PROMPT_KINDS', 'SYSTEM_PROMPT',
            'NAIVE_SYSTEM_PROMPT', 'ELENA_USER', 'STEPWISE_USER', 'NAIVE_USER', 'MASKED_NOTE', 'SCHEMA_KEYS',
-           'ElenaAnswer', 'resolve_labels', 'Prompt', 'get_prompt', 'elena_schema']
+           'ElenaAnswer', 'resolve_labels', 'elena_schema', 'Prompt', 'get_prompt']
 
 # %% ../nbs/00_prompts.ipynb #10eabf0f
 ELENA_LABELS = ('happiness', 'sadness', 'fear', 'anger', 'surprise', 'disgust', 'neutral')
@@ -38,7 +39,7 @@ def resolve_labels(labels:str|Sequence[str]='elena', # a label-set name ('elena'
     return out
 
 # %% ../nbs/00_prompts.ipynb #719bf1fc
-PROMPT_VERSION = 1
+PROMPT_VERSION = 2  # 2: the answer schema became part of the prompt's text and hash
 PROMPT_KINDS = ('elena', 'stepwise', 'naive')
 
 SYSTEM_PROMPT = (
@@ -73,50 +74,6 @@ NAIVE_USER = "Which emotion does the person in this image express? Choose exactl
 MASKED_NOTE = ("Every face in this image is hidden behind a black box. Do not guess what the face looks like: "
                "base your reading on the posture, the gestures, the rest of the body and the context of the scene.")
 
-# %% ../nbs/00_prompts.ipynb #9b001c27
-@dataclass(frozen=True)
-class Prompt:
-    "One rendered prompt: the exact system and user text sent with an image"
-    id: str  # stable id: kind, '-masked' for the masked variant, and the prompt version
-    kind: str  # 'elena', 'stepwise' or 'naive'
-    masked: bool  # does the text say that faces are hidden?
-    labels: tuple[str, ...]  # the label set the model must choose from
-    system: str  # the system message
-    user: str  # the user message that goes with the image
-
-    @property
-    def text(self) -> str:
-        "System and user text joined with role markers: what `sha256` hashes"
-        return f"[system]\n{self.system}\n\n[user]\n{self.user}"
-
-    @property
-    def sha256(self) -> str:
-        "sha256 of `text`: changes with any change of wording or labels"
-        return hashlib.sha256(self.text.encode('utf-8')).hexdigest()
-
-    @property
-    def schema(self) -> type[BaseModel] | None:
-        "The pydantic answer schema to request (None for the naive prompt, which answers with a bare label)"
-        return None if self.kind == 'naive' else elena_schema(self.labels)
-
-    def messages(self) -> list[dict]:
-        "Chat messages without the image: a system and a user message with plain-text content"
-        return [{'role': 'system', 'content': self.system}, {'role': 'user', 'content': self.user}]
-
-# %% ../nbs/00_prompts.ipynb #6a3e1662
-def get_prompt(kind:str='elena', # one of `PROMPT_KINDS`: 'elena', 'stepwise' or 'naive'
-               labels:str|Sequence[str]='elena', # label-set name, comma-separated string or sequence (see `resolve_labels`)
-               masked:bool=False, # add the note that faces are hidden by black boxes
-              ) -> Prompt:
-    "Render the prompt `kind` for `labels`, in its masked variant if `masked`"
-    if kind not in PROMPT_KINDS: raise ValueError(f"Unknown prompt {kind!r}: use one of {list(PROMPT_KINDS)}")
-    labels = resolve_labels(labels)
-    user = {'elena': ELENA_USER, 'stepwise': STEPWISE_USER, 'naive': NAIVE_USER}[kind].format(labels=', '.join(labels))
-    if masked: user = MASKED_NOTE + '\n\n' + user
-    system = NAIVE_SYSTEM_PROMPT if kind == 'naive' else SYSTEM_PROMPT
-    pid = f"{kind}{'-masked' if masked else ''}-v{PROMPT_VERSION}"
-    return Prompt(id=pid, kind=kind, masked=masked, labels=labels, system=system, user=user)
-
 # %% ../nbs/00_prompts.ipynb #462586fb
 _FIELD_DOCS = {
     'explicit_description': "Visible body parts and how each expresses the emotion.",
@@ -145,3 +102,53 @@ def elena_schema(labels:str|Sequence[str]='elena', # label set (see `resolve_lab
 SCHEMA_KEYS = ('explicit_description', 'implicit_description', 'narrative', 'body_parts',
                'emotion', 'valence', 'arousal', 'dominance')
 ElenaAnswer = elena_schema()
+
+# %% ../nbs/00_prompts.ipynb #9b001c27
+@dataclass(frozen=True)
+class Prompt:
+    "One rendered prompt: the exact system and user text sent with an image"
+    id: str  # stable id: kind, '-masked' for the masked variant, and the prompt version
+    kind: str  # 'elena', 'stepwise' or 'naive'
+    masked: bool  # does the text say that faces are hidden?
+    labels: tuple[str, ...]  # the label set the model must choose from
+    system: str  # the system message
+    user: str  # the user message that goes with the image
+
+    @property
+    def text(self) -> str:
+        "System and user text and the answer schema (where there is one), joined with role markers: what `sha256` hashes"
+        t = f"[system]\n{self.system}\n\n[user]\n{self.user}"
+        return t if self.schema_json is None else f"{t}\n\n[schema]\n{self.schema_json}"
+
+    @property
+    def sha256(self) -> str:
+        "sha256 of `text`: changes with any change of wording, labels or answer schema"
+        return hashlib.sha256(self.text.encode('utf-8')).hexdigest()
+
+    @property
+    def schema(self) -> type[BaseModel] | None:
+        "The pydantic answer schema to request (None for the naive prompt, which answers with a bare label)"
+        return None if self.kind == 'naive' else elena_schema(self.labels)
+
+    @property
+    def schema_json(self) -> str|None:
+        "The answer schema as the APIs receive it (JSON schema, field descriptions included), or None"
+        return None if self.schema is None else json.dumps(self.schema.model_json_schema(), indent=1)
+
+    def messages(self) -> list[dict]:
+        "Chat messages without the image: a system and a user message with plain-text content"
+        return [{'role': 'system', 'content': self.system}, {'role': 'user', 'content': self.user}]
+
+# %% ../nbs/00_prompts.ipynb #6a3e1662
+def get_prompt(kind:str='elena', # one of `PROMPT_KINDS`: 'elena', 'stepwise' or 'naive'
+               labels:str|Sequence[str]='elena', # label-set name, comma-separated string or sequence (see `resolve_labels`)
+               masked:bool=False, # add the note that faces are hidden by black boxes
+              ) -> Prompt:
+    "Render the prompt `kind` for `labels`, in its masked variant if `masked`"
+    if kind not in PROMPT_KINDS: raise ValueError(f"Unknown prompt {kind!r}: use one of {list(PROMPT_KINDS)}")
+    labels = resolve_labels(labels)
+    user = {'elena': ELENA_USER, 'stepwise': STEPWISE_USER, 'naive': NAIVE_USER}[kind].format(labels=', '.join(labels))
+    if masked: user = MASKED_NOTE + '\n\n' + user
+    system = NAIVE_SYSTEM_PROMPT if kind == 'naive' else SYSTEM_PROMPT
+    pid = f"{kind}{'-masked' if masked else ''}-v{PROMPT_VERSION}"
+    return Prompt(id=pid, kind=kind, masked=masked, labels=labels, system=system, user=user)

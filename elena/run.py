@@ -5,6 +5,7 @@
 # %% ../nbs/16_run.ipynb #058f01b1
 from __future__ import annotations
 import hashlib
+import importlib.util
 import os
 import time
 from collections import Counter
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 from tqdm.auto import tqdm
 from .backends import Reply, Request, get_backend, resolve_model
+from .local import check_constrain
 from .parse import parse_response
 from .prompts import PROMPT_KINDS, get_prompt, resolve_labels
 from .store import (CONDITIONS, ResponseStore, done_ids, image_sha256, in_shard, make_record, parse_shard,
@@ -65,6 +67,7 @@ class RunSummary:
     seconds: float = 0.0
     tokens: Counter = field(default_factory=Counter)  # 'input', 'output', 'thinking' (the thought tokens of thinking models)
     cost_usd: float|None = None  # estimate for API models with a known price
+    batch_size: int|None = None  # images per generate call that fitted (local models)
 
     def __str__(self):
         n = self.done + sum(self.failed.values())
@@ -75,6 +78,8 @@ class RunSummary:
                  f"  emotion read from {self.parsed_ok} of {self.done} answers; {rate}; tokens in {self.tokens['input']}, out {self.tokens['output']}"
                  + (f", thinking {self.tokens['thinking']}" if self.tokens['thinking'] else '')
                  + (f"; estimated cost ${self.cost_usd:.4f}" if self.cost_usd is not None else '')]
+        if n == 0 and self.items and self.skipped == self.items: lines.append("  nothing left to ask: the model was not loaded and nothing was sent")
+        if self.batch_size: lines.append(f"  batch size {self.batch_size} (the largest generate call that fitted)")
         if self.random_weights: lines.append("  RANDOM WEIGHTS: a tiny test model answered; its output is not a result")
         return '\n'.join(lines)
 
@@ -125,7 +130,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
               limit:int|None=None, # only the first `limit` items (by id)
               out_dir:str|Path|None=None, # response store root (default: <project>/responses)
               concurrency:int=16, # API requests in flight
-              batch_size:int=1, # images per generate call (local models)
+              batch_size:int|None=None, # images per generate call (local models; None: the backend's default, `elena.local.BATCH_SIZE`)
               seed:int|None=None, # sampling seed; None: greedy decoding (temperature 0)
               temperature:float|None=None, # sampling temperature (needs a seed; default 0, or 0.7 with a seed)
               max_new_tokens:int=512, # longest answer
@@ -135,6 +140,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
               base_url:str|None=None, # server for openai:<model> (or a Gemini endpoint)
               yunet:str|None=None, # YuNet file for the masked condition
               progress:bool=True, # show progress bars
+              constrain:bool|None=None, # hold local decoding to the answer schema (xgrammar); None: only for random-weight test models
               backend_options:dict|None=None, # further options for the backend
              ) -> RunSummary:
     "Ask `model` about every image of `dataset`, appending one record per image to the response store"
@@ -146,6 +152,8 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
     labels, sh = resolve_labels(labels), parse_shard(shard)
     opts = {k: v for k, v in dict(concurrency=concurrency, batch_size=batch_size, base_url=base_url).items() if v is not None}
     be = get_backend(model, **opts, **(backend_options or {}))
+    if hasattr(be, 'constrain'):  # local models: unconstrained, as in the paper, unless asked; the tiny demo models constrained where xgrammar is there
+        be.constrain = check_constrain(constrain if constrain is not None else be.random_weights and importlib.util.find_spec('xgrammar') is not None)
     if batch and not be.batch_api:
         raise ValueError(f"--batch sends the requests through a provider's batch API, which only Gemini models have; {model} has none: leave out --batch")
     ds = load_dataset(dataset, data_dir)
@@ -164,6 +172,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
     s = RunSummary(path, model, dataset, condition, p.id, be.random_weights, items=len(items), skipped=skipped)
     base = dict(dataset=dataset, condition=condition, model=model, backend=be.backend, prompt_id=p.id,
                 prompt_sha256=p.sha256, labels=list(labels), gen=gen, random_weights=be.random_weights)
+    if todo: be.load()  # before the store opens: missing weights fail here, leaving no file behind
     t0 = time.monotonic()
     with ResponseStore(path) as st:
         for it in missing:
@@ -178,10 +187,11 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
             st.append(make_record(id=req.id, image_sha256=hashes[req.id], model_revision=be.revision, raw=rep.text,
                                   parsed=res.record if res else None, emotion=res.emotion if res else None,
                                   parse_issues=res.issues if res else [], error=rep.error, finish_reason=rep.finish_reason,
-                                  usage=rep.usage or None, latency_s=rep.latency_s, **base))
+                                  usage=rep.usage or None, latency_s=rep.latency_s, sent=rep.sent or be.sent(req), **base))
             if rep.error: s.failed[rep.error.get('type', 'Error')] += 1
             else: s.done += 1; s.parsed_ok += bool(res and res.ok)
             for k in ('input', 'output', 'thinking'): s.tokens[k] += (rep.usage or {}).get(k) or 0
     s.seconds = time.monotonic() - t0
     s.cost_usd = estimate_cost(be.model_id, s.tokens, batch)
+    s.batch_size = getattr(be, 'batch_used', None)
     return s

@@ -23,7 +23,7 @@ __all__ = ['RECORD_FIELDS', 'CONDITIONS', 'safe_name', 'store_path', 'image_sha2
 
 # %% ../nbs/10_store.ipynb #6c9b63f7
 RECORD_FIELDS = ('id', 'image_sha256', 'dataset', 'condition', 'model', 'model_revision', 'backend', 'prompt_id',
-                 'prompt_sha256', 'labels', 'gen', 'raw', 'parsed', 'emotion', 'parse_issues', 'error',
+                 'prompt_sha256', 'labels', 'gen', 'sent', 'raw', 'parsed', 'emotion', 'parse_issues', 'error',
                  'finish_reason', 'usage', 'latency_s', 'created_at', 'random_weights')
 CONDITIONS = ('original', 'masked')
 

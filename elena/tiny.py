@@ -9,8 +9,8 @@ from .local import TransformersBackend
 from .prompts import LABEL_SETS, PROMPT_KINDS, get_prompt
 
 # %% auto #0
-__all__ = ['TINY_SIZES', 'VOCAB_SIZE', 'GEMMA3_TEMPLATE', 'LLAMA_TEMPLATE', 'GEMMA3_TOKENS', 'LLAMA_TOKENS', 'TINY_BUILDERS',
-           'prompt_corpus', 'train_tokenizer', 'build_tiny', 'TinyBackend']
+__all__ = ['TINY_SIZES', 'VOCAB_SIZE', 'PUBLISHED_IMAGE', 'GEMMA3_TEMPLATE', 'LLAMA_TEMPLATE', 'GEMMA3_TOKENS', 'LLAMA_TOKENS',
+           'TINY_BUILDERS', 'published_sizes', 'prompt_corpus', 'train_tokenizer', 'build_tiny', 'TinyBackend']
 
 # %% ../nbs/15_tiny.ipynb #597284d6
 TINY_SIZES = {
@@ -24,6 +24,16 @@ TINY_SIZES = {
                                   image_size=56, patch_size=14, max_num_tiles=4, intermediate_layers_indices=[0])},
 }
 VOCAB_SIZE = 512  # of the trained tokenizers, special tokens included
+
+# %% ../nbs/15_tiny.ipynb #fc8c8868
+PUBLISHED_IMAGE = {'tiny-gemma3': {'vision': dict(image_size=896, patch_size=14), 'mm_tokens_per_image': 256},
+                   'tiny-llama': {'vision': dict(image_size=560, patch_size=14, max_num_tiles=4)}}
+
+def published_sizes(kind:str, # 'tiny-gemma3' or 'tiny-llama'
+                   ) -> dict:
+    "`TINY_SIZES[kind]` with the image settings of the published checkpoint (image size, patch size, image tokens, tiles)"
+    sz, pub = TINY_SIZES[kind], PUBLISHED_IMAGE[kind]
+    return {**sz, **{k: v for k, v in pub.items() if k != 'vision'}, 'vision': {**sz['vision'], **pub['vision']}}
 
 # %% ../nbs/15_tiny.ipynb #d93866bd
 def prompt_corpus() -> list[str]:
@@ -40,8 +50,13 @@ GEMMA3_TEMPLATE = (
     "{%- else -%}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else m['role'] }}{{ '\n' + ns.sys }}{%- set ns.sys = '' -%}"
     + _CONTENT.replace('IMAGE', '<start_of_image>') + "<end_of_turn>{{ '\n' }}{%- endif -%}{%- endfor -%}"
     "{%- if add_generation_prompt -%}<start_of_turn>model{{ '\n' }}{%- endif -%}")
+_NO_SYSTEM_WITH_IMAGE = (  # the published Llama-3.2-Vision template's refusal, in our words
+    "{%- set seen = namespace(image=false, system=false) -%}{%- for m in messages -%}"
+    "{%- if m['role'] == 'system' -%}{%- set seen.system = true -%}{%- endif -%}"
+    "{%- if m['content'] is not string -%}{%- for c in m['content'] if c['type'] == 'image' -%}{%- set seen.image = true -%}{%- endfor -%}{%- endif -%}"
+    "{%- endfor -%}{%- if seen.image and seen.system -%}{{ raise_exception('Prompting with images is incompatible with system messages.') }}{%- endif -%}")
 LLAMA_TEMPLATE = (
-    "{{ bos_token }}{%- for m in messages -%}<|start_header_id|>{{ m['role'] }}<|end_header_id|>{{ '\n\n' }}"
+    _NO_SYSTEM_WITH_IMAGE + "{{ bos_token }}{%- for m in messages -%}<|start_header_id|>{{ m['role'] }}<|end_header_id|>{{ '\n\n' }}"
     + _CONTENT.replace('IMAGE', '<|image|>') + "<|eot_id|>{%- endfor -%}"
     "{%- if add_generation_prompt -%}<|start_header_id|>assistant<|end_header_id|>{{ '\n\n' }}{%- endif -%}")
 
@@ -56,6 +71,7 @@ LLAMA_TOKENS = {'named': dict(bos_token='<|begin_of_text|>', eos_token='<|eot_id
 def train_tokenizer(tokens:dict, # special tokens: 'named' (bos_token, eos_token, pad_token, ...), 'extra' (model-specific named ones), 'other'
                     chat_template:str, # the Jinja chat template
                     vocab_size:int=VOCAB_SIZE, # special tokens included
+                    add_bos:bool=True, # put the BOS token before every tokenized text, as Gemma-3's and Llama-3's tokenizers do
                    ):
     "A byte-level BPE tokenizer trained on `prompt_corpus`, as a left-padding `PreTrainedTokenizerFast`"
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -66,7 +82,8 @@ def train_tokenizer(tokens:dict, # special tokens: 'named' (bos_token, eos_token
     tok.train_from_iterator(prompt_corpus(), trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
                                                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
     extra = {'extra_special_tokens': tokens['extra']} if tokens.get('extra') else {}
-    return PreTrainedTokenizerFast(tokenizer_object=tok, chat_template=chat_template, padding_side='left', **tokens['named'], **extra)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, chat_template=chat_template, padding_side='left', add_bos_token=add_bos,
+                                   **tokens['named'], **extra)
 
 # %% ../nbs/15_tiny.ipynb #ceb65bde
 def _tiny_gemma3(sz:dict):
@@ -126,7 +143,7 @@ class TinyBackend(TransformersBackend):
     random_weights = True
     def __init__(self, name, model_id, **opts):
         if model_id not in TINY_BUILDERS: raise ValueError(f"Unknown tiny model {model_id!r}: use one of {list(TINY_BUILDERS)}")
-        super().__init__(name, model_id, **{**opts, 'dtype': 'float32', 'device_map': None, 'quantize': None})
+        super().__init__(name, model_id, **{'max_chars': 60, **opts, 'dtype': 'float32', 'device_map': None, 'quantize': None})  # random weights end no free text by themselves
 
     def load(self):
         "Build the tiny model (once per process)"

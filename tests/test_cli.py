@@ -13,7 +13,7 @@ def run(*args, stdin=None):
 def test_demo():
     r = run('demo')
     assert r.returncode == 0, r.stderr
-    assert 'elena-masked-v1' in r.stdout and 'truncated' in r.stdout
+    assert 'elena-masked-v2' in r.stdout and 'truncated' in r.stdout
 
 def test_parse_stdin_and_files(tmp_path):
     r = run('parse', stdin='```json\n{"emotion": "Angry", "valence": "2/10"}\n```')

@@ -36,9 +36,20 @@ def test_usage_excludes_padding(name):
     got = {r.id: rep for r, rep in be.answer(reqs)}
     from elena.local import prompt_text
     for r in reqs:  # each prompt alone, unpadded
-        alone = be.processor(text=[prompt_text(be.processor, r.prompt)], images=[[load_image(r.image)]])['input_ids'][0]
+        alone = be.processor(text=[prompt_text(be.processor, r.prompt)], images=[[load_image(r.image)]], add_special_tokens=False)['input_ids'][0]
         assert got[r.id].usage['input'] == len(alone)
     assert len({rep.usage['input'] for rep in got.values()}) == 3  # so the batch was padded
+
+@pytest.mark.parametrize('name', ['tiny-gemma3', 'tiny-llama'])
+def test_one_bos_token(name):
+    "The chat template writes the BOS token and the tokenizer adds one too (as the real ones do): the model reads it once"
+    be = get_backend(name).load()
+    seen = []  # the input ids of the first forward pass (the prompt), recorded by a hook that changes nothing
+    hook = be.model.register_forward_pre_hook(lambda m, a, kw: seen.append(kw['input_ids'][0].tolist()) if not seen else None, with_kwargs=True)
+    try: list(be.answer(requests()[:1]))
+    finally: hook.remove()
+    bos = be.processor.tokenizer.bos_token_id
+    assert seen[0][0] == bos and seen[0].count(bos) == 1, seen[0][:4]
 
 @pytest.mark.parametrize('name', ['tiny-gemma3', 'tiny-llama'])
 def test_missing_image_fails_only_its_request(name):
@@ -74,3 +85,41 @@ def test_exif_orientation_applied(tmp_path):
     assert a.size == b.size == upright.size
     diff = np.abs(np.asarray(a.convert('L'), float) - np.asarray(b.convert('L'), float)).mean()
     assert diff < 4, diff  # the same picture, up to JPEG loss (turned the wrong way it differs by far more)
+
+@pytest.mark.parametrize('name', ['tiny-gemma3', 'tiny-llama'])
+def test_attention_capture_reads_one_bos(name):
+    "The attention capture tokenizes the prompt as generation does: one BOS token"
+    from elena.attention_maps import attention_maps
+    be = get_backend(name).load()
+    seen = []
+    hook = be.model.register_forward_pre_hook(lambda m, a, kw: seen.append(kw['input_ids'][0].tolist()) if not seen else None, with_kwargs=True)
+    try: attention_maps(be.model, be.processor, load_image(PHOTO), get_prompt('elena'), query=':prompt')
+    finally: hook.remove()
+    bos = be.processor.tokenizer.bos_token_id
+    assert seen[0][0] == bos and seen[0].count(bos) == 1, seen[0][:4]
+
+def test_gated_repository_fails_in_one_message(tmp_path):
+    "Online, but the licence of a gated repository is not accepted: the Hub answers 401 with X-Error-Code GatedRepo (as huggingface_hub reads it)"
+    import http.server, threading
+    from elena.local import WeightsUnavailable
+    class Hub(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a): pass
+        def answer(self):
+            if self.path.startswith('/api/models/'): status, headers, body = 200, {'Content-Type': 'application/json'}, b'{"id": "org/gated", "gated": "manual"}'
+            else: status, headers, body = 401, {'X-Error-Code': 'GatedRepo', 'Content-Type': 'application/json',
+                                                'X-Error-Message': 'Access to model org/gated is restricted. You must have access to it and be authenticated to access it. Please log in.'}, b'{"error": "Access to model org/gated is restricted."}'
+            self.send_response(status)
+            for k, v in {**headers, 'Content-Length': str(len(body))}.items(): self.send_header(k, v)
+            self.end_headers()
+            if self.command != 'HEAD': self.wfile.write(body)
+        do_GET = do_HEAD = answer
+    srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Hub)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    code = ("import sys; from elena.backends import get_backend\n"
+            "try: get_backend('hf:org/gated').load()\n"
+            "except FileNotFoundError as e: print(type(e).__name__, e); sys.exit(3)")
+    env = {**__import__('os').environ, 'HF_HOME': str(tmp_path), 'HF_HUB_OFFLINE': '0', 'HF_ENDPOINT': f'http://127.0.0.1:{srv.server_address[1]}'}
+    try: r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env, timeout=300)
+    finally: srv.shutdown()
+    assert r.returncode == 3, (r.stdout, r.stderr[-2000:])
+    assert r.stdout.startswith('WeightsUnavailable org/gated:') and 'gated' in r.stdout and 'hf download org/gated' in r.stdout, r.stdout

@@ -104,7 +104,7 @@ def test_masked_condition_masks_then_asks(tmp_path, standin, monkeypatch):
     data = tmp_path / 'imgs'; data.mkdir()
     shutil.copy(PHOTO, data / 'hopper.jpg')
     s = run_elena('openai:standin', 'folder', data, condition='masked', out_dir=tmp_path / 'responses', base_url=standin, progress=False)
-    assert (s.done, s.condition, s.prompt_id) == (1, 'masked', 'elena-masked-v1')
+    assert (s.done, s.condition, s.prompt_id) == (1, 'masked', 'elena-masked-v2')
     rec = records(s.path)[0]
     masked = next((tmp_path / 'cache' / 'masked').glob('folder-*/hopper.jpg'))
     assert rec['image_sha256'] == image_sha256(masked) != image_sha256(PHOTO)
