@@ -122,7 +122,7 @@ def child(kind, mode, full, method='raw'):
     import torch
     import matplotlib.cbook
     from elena.attention_maps import attention_implementation, attention_layers, capture, query_positions
-    from elena.local import load_image, prompt_text
+    from elena.local import load_image, model_inputs, prompt_text
     from elena.prompts import get_prompt
     from elena.tiny import build_tiny
     cuda = full
@@ -131,7 +131,7 @@ def child(kind, mode, full, method='raw'):
     if method == 'rollout' and not full: sizes = ROLLOUT_CPU
     model, proc = build_tiny(kind, sizes=sizes, device='cuda' if cuda else 'cpu', dtype='bfloat16' if cuda else 'float32')
     img = load_image(matplotlib.cbook.get_sample_data('grace_hopper.jpg', asfileobj=False))
-    inputs = proc(text=[prompt_text(proc, get_prompt())], images=[[img]], return_tensors='pt')
+    inputs = model_inputs(proc, [prompt_text(proc, get_prompt())], [[img]], return_tensors='pt')
     inputs = inputs.to(model.device, dtype=model.dtype)
     ids, cfg = inputs['input_ids'][0].tolist(), model.config
     image = [i for i, t in enumerate(ids) if t == cfg.image_token_id]
