@@ -218,6 +218,8 @@ def run_figures(responses:str|Path='responses', # the response store
 # %% ../nbs/20_results.ipynb #00b4fba8
 def figures_run(a) -> int:
     "Run `elena figures`: execute the paper notebooks and print which made figures and which skipped"
+    for flag, path in (('--responses', a.responses), ('--attention', a.attention)):
+        if path and not Path(path).is_dir(): raise FileNotFoundError(f"{flag} {path}: no such folder; give the folder that holds them")
     rep = run_figures(a.responses, a.figures, a.out, attention=a.attention, data_dirs=a.data_dirs, reference=a.reference)
     for r in rep.itertuples():
         print(f"{r.notebook}: {r.status}, {len(r.figures)} figure(s), {len(r.tables)} table(s)" + ''.join(f"\n  {SKIP_MARK}: {s}" for s in r.skipped))
