@@ -221,7 +221,8 @@ def _earlier(out:Path, # the output folder of `elena attention`
              settings:dict, # model, method, fuse and query of this run
             ) -> dict:
     "The records of `out`/attention.json by (image, condition), refusing a summary of other settings; fails now if `out` cannot be written"
-    out.mkdir(parents=True, exist_ok=True); tempfile.TemporaryFile(dir=out).close()
+    where = next(p for p in (out, *out.parents) if p.exists())  # the folder itself, or the one it will be made in
+    tempfile.TemporaryDirectory(dir=where).cleanup()  # fails now if nothing can be written there; leaves nothing behind
     f = out / 'attention.json'
     if not f.is_file() or not f.stat().st_size: return {}
     try: s = json.loads(f.read_text(encoding='utf-8'))

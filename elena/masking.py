@@ -246,13 +246,14 @@ def _mask_todo(src, out, fill, pad, score, max_side, workers, yunet, progress, e
         finally: claims.give(t[1])
     workers = max(1, workers or os.cpu_count() or 1)
     nthreads = cv2.getNumThreads(); cv2.setNumThreads(1 if workers > 1 else nthreads)
+    level = cv2.utils.logging.getLogLevel(); cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # broken files are recorded, with the reason, in faces.jsonl
     try:
         with tqdm(total=len(todo), desc='masking', unit='img', disable=not progress or len(todo) < 2) as bar:
             for r in _pool(job, todo, workers):
                 if isinstance(r, tuple): later.append(r)
                 else: processed += r is not None; bar.update()
             for t in later: processed += isinstance(job(t, wait=True), dict); bar.update()
-    finally: cv2.setNumThreads(nthreads)
+    finally: cv2.setNumThreads(nthreads); cv2.utils.logging.setLogLevel(level)
     done = log.refresh(); final = [done[i] for i in ids if i in done]
     summary = {'images': len(final), 'faces': sum(len(d['faces']) for d in final),
                'no_face': sum(d['status'] == 'no_face' for d in final), 'errors': sum(d['status'] == 'error' for d in final),
