@@ -210,7 +210,8 @@ def run_figures(responses:str|Path='responses', # the response store
         declared = pm.inspect_notebook(str(nb))
         status, dest = 'ok', out/nb.name
         try: pm.execute_notebook(str(nb), str(dest), parameters={k: v for k, v in given.items() if k in declared}, kernel_name='python3',
-                                 cwd=str(nb.parent), progress_bar=False)
+                                 cwd=str(nb.parent), progress_bar=False,
+                                 extra_arguments=['--IPKernelApp.log_level=ERROR'])  # no 'Kernel is running over TCP' warning per notebook
         except Exception as e: status = f'failed: {type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ""}'
         rows.append(dict(notebook=nb.stem, status=status, **figures_report(dest)) if dest.exists() else dict(notebook=nb.stem, status=status, figures=[], tables=[], skipped=[]))
     return pd.DataFrame(rows, columns=['notebook', 'status', 'figures', 'tables', 'skipped'])
