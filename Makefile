@@ -12,6 +12,8 @@ TORCH_PIN = torch==2.13.0
 TORCH_CPU_INDEX = https://download.pytorch.org/whl/cpu
 HAVE_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 TORCH  ?= $(TORCH_PIN)$(if $(HAVE_GPU),, --index-url $(TORCH_CPU_INDEX))
+TORCH_AUTO := $(if $(filter file,$(origin TORCH)),$(if $(HAVE_GPU),,cpu))
+TORCH_CPU_REACHABLE = $(BIN)/python -c "import urllib.request as u; u.urlopen('$(TORCH_CPU_INDEX)/torch/', timeout=10)" 2>/dev/null
 BIN     = $(VENV)/bin
 
 .PHONY: setup run test export clean-nbs sync-check outputs docs figures
@@ -19,8 +21,8 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: settings.ini setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q --timeout 20 --retries 1 $(TORCH) \
-	  $(if $(filter file,$(origin TORCH)),$(if $(HAVE_GPU),,|| { echo "make: torch not installed from $(TORCH_CPU_INDEX): installing $(TORCH_PIN) from the usual index instead"; $(BIN)/python -m pip install -q $(TORCH_PIN); }))
+	$(if $(TORCH_AUTO),$(TORCH_CPU_REACHABLE) && $(BIN)/python -m pip install -q $(TORCH) \
+	  || { echo "make: $(TORCH_CPU_INDEX) cannot be reached: installing $(TORCH_PIN) from the usual index instead"; $(BIN)/python -m pip install -q $(TORCH_PIN); },$(BIN)/python -m pip install -q $(TORCH))
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
