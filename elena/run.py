@@ -6,6 +6,7 @@
 from __future__ import annotations
 import hashlib
 import os
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -140,7 +141,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
     out = Path(out_dir) if out_dir is not None else root/'responses'
     if not out.is_absolute(): out = root/out
     path = store_path(out, model, dataset, condition, prompt, sh)
-    path.parent.mkdir(parents=True, exist_ok=True); os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666))  # fails now if it cannot be written
+    tempfile.TemporaryDirectory(dir=next(p for p in path.parents if p.exists())).cleanup()  # fails now, leaving nothing, if the store cannot be written
     images = ({it.id: it.image for it in items} if condition == 'original'
               else masked_images(items, ds.root, dataset, yunet, progress))
     p = get_prompt(prompt, labels, masked=condition == 'masked')
