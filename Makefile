@@ -4,9 +4,16 @@
 #   make figures  every paper notebook (nbs/paper) through papermill: figures/ and tables from stored results
 PYTHON ?= python3
 VENV   ?= .venv
-# torch is installed first and pinned: an unpinned torch pulls a multi-GB CUDA build.
-# On a GPU node, choose the build you need, e.g. `make TORCH='torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128'`.
-TORCH  ?= torch==2.13.0
+# torch is installed first and pinned. Without an NVIDIA GPU (no working `nvidia-smi`) it comes from PyTorch's CPU
+# index (no CUDA libraries); on a GPU node it is PyPI's CUDA build. Where the CPU index cannot be reached, the pinned
+# wheel from the usual index is installed instead. Choose another build with TORCH (then there is no fallback), e.g.
+# `make test TORCH='torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128'`.
+TORCH_PIN = torch==2.13.0
+TORCH_CPU_INDEX = https://download.pytorch.org/whl/cpu
+HAVE_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
+TORCH  ?= $(TORCH_PIN)$(if $(HAVE_GPU),, --index-url $(TORCH_CPU_INDEX))
+TORCH_AUTO := $(if $(filter file,$(origin TORCH)),$(if $(HAVE_GPU),,cpu))
+TORCH_CPU_REACHABLE = $(BIN)/python -c "import urllib.request as u; u.urlopen('$(TORCH_CPU_INDEX)/torch/', timeout=10)" 2>/dev/null
 BIN     = $(VENV)/bin
 
 .PHONY: setup run test export clean-nbs sync-check outputs docs figures
@@ -14,7 +21,8 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: settings.ini setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q $(TORCH)
+	$(if $(TORCH_AUTO),$(TORCH_CPU_REACHABLE) && $(BIN)/python -m pip install -q $(TORCH) \
+	  || { echo "make: $(TORCH_CPU_INDEX) cannot be reached: installing $(TORCH_PIN) from the usual index instead"; $(BIN)/python -m pip install -q $(TORCH_PIN); },$(BIN)/python -m pip install -q $(TORCH))
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
@@ -29,8 +37,8 @@ PROMPT  ?= elena
 RUN_NB   = runs/$(subst :,_,$(subst /,_,$(MODEL)))-$(DATASET)-$(CONDITION)-$(PROMPT).ipynb
 run: setup
 	mkdir -p runs
-	$(BIN)/papermill nbs/03_run.ipynb $(RUN_NB) -k python3 -p model $(MODEL) -p dataset $(DATASET) \
-	  -p condition $(CONDITION) -p prompt $(PROMPT) $(if $(DATA_DIR),-p data_dir $(DATA_DIR)) $(if $(LIMIT),-p limit $(LIMIT))
+	$(BIN)/papermill nbs/03_run.ipynb '$(RUN_NB)' -k python3 -p model '$(MODEL)' -p dataset '$(DATASET)' \
+	  -p condition '$(CONDITION)' -p prompt '$(PROMPT)' $(if $(DATA_DIR),-p data_dir '$(DATA_DIR)') $(if $(LIMIT),-p limit '$(LIMIT)')
 	@echo "executed notebook: $(RUN_NB)"
 
 test: setup
@@ -55,5 +63,5 @@ docs: setup
 # notebooks made figures and which skipped for lack of data. E.g. `make figures RESPONSES=/data/responses ATTENTION=attention`.
 RESPONSES ?= responses
 figures: setup
-	$(BIN)/elena figures --responses $(RESPONSES) --figures figures --out runs/paper $(if $(ATTENTION),--attention $(ATTENTION)) \
-	  $(if $(DATA_DIRS),--data-dirs $(DATA_DIRS)) $(if $(REFERENCE),--reference $(REFERENCE))
+	$(BIN)/elena figures --responses '$(RESPONSES)' --figures figures --out runs/paper $(if $(ATTENTION),--attention '$(ATTENTION)') \
+	  $(if $(DATA_DIRS),--data-dirs '$(DATA_DIRS)') $(if $(REFERENCE),--reference '$(REFERENCE)')

@@ -5,8 +5,11 @@
 # %% ../nbs/18_attention_maps.ipynb #ce7fd600
 from __future__ import annotations
 import argparse
+import hashlib
 import json
+import os
 import re
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 import cv2
@@ -284,6 +287,26 @@ def attention_args(p:argparse.ArgumentParser):
     p.add_argument('--max-new-tokens', type=int, default=24, help="answer length for --query :answer (default: 24)")
     p.add_argument('--out', required=True, help="output folder")
 
+# %% ../nbs/18_attention_maps.ipynb #cbe0a84e
+def _earlier(out:Path, # the output folder of `elena attention`
+             settings:dict, # model, method, fuse and query of this run
+            ) -> dict:
+    "The records of `out`/attention.json by (image, condition), refusing a summary of other settings; fails now if `out` cannot be written"
+    where = next(p for p in (out, *out.parents) if p.exists())  # the folder itself, or the one it will be made in
+    tempfile.TemporaryDirectory(dir=where).cleanup()  # fails now if nothing can be written there; leaves nothing behind
+    f = out / 'attention.json'
+    if not f.is_file() or not f.stat().st_size: return {}
+    try: s = json.loads(f.read_text(encoding='utf-8'))
+    except ValueError as e: raise ValueError(f"{f}: not readable as JSON ({e}); move it away, or choose another --out") from None
+    if (old := {k: s.get(k) for k in settings}) != settings:
+        raise ValueError(f"{f} holds a run with other settings ({old}) than this one ({settings}): choose another --out to keep both")
+    return {(r.get('image'), r.get('condition')): r for r in s.get('images', [])}
+
+# %% ../nbs/18_attention_maps.ipynb #9aad6006
+def _stem(iid:str, path:Path, cond:str) -> str:
+    "File names of one image's maps: its id, a short hash of its path (ids that sanitize alike stay apart) and the condition"
+    return f"{Path(iid).with_suffix('').as_posix()}-{hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:8]}.{cond}"
+
 # %% ../nbs/18_attention_maps.ipynb #f8101410
 def _faces_lookup(path):
     "Face records by image id and by file name, from the faces.jsonl of `elena mask` (the file, under any name, or its folder)"
@@ -300,12 +323,16 @@ def attention_run(a:argparse.Namespace) -> int:
     from elena.data import load_dataset
     from elena.local import load_image
     from elena.prompts import get_prompt
-    be = get_backend(a.model).load(); rnd = bool(getattr(be, 'random_weights', False))
-    _check_method(be.model.config, a.method)  # once, before any image
+    if a.limit is not None and a.limit < 1: raise ValueError(f"--limit {a.limit}: give a number of images of 1 or more, or leave it out for all")
+    if a.image and not Path(a.image).is_file(): raise FileNotFoundError(f"--image {a.image}: no such file; give an image file")
+    known, masked = _faces_lookup(a.faces), _faces_lookup(a.masked_dir)
+    out, records, settings = Path(a.out), [], {'model': a.model, 'method': a.method, 'fuse': a.fuse, 'query': a.query}
+    kept = _earlier(out, settings)  # before the model loads: a folder that cannot be written, or another run's summary, fails now
     if a.image: items = [(Path(a.image).name, Path(a.image))]
     else: items = [(it.id, it.image) for it in load_dataset(a.dataset, a.data_dir).items if it.image is not None][:a.limit]
-    known, masked = _faces_lookup(a.faces), _faces_lookup(a.masked_dir)
-    out, records = Path(a.out), []
+    if not items: raise ValueError(f"{a.dataset}: no images found in {a.data_dir}; pass the folder that holds the dataset with --data-dir")
+    be = get_backend(a.model).load(); rnd = bool(getattr(be, 'random_weights', False))
+    _check_method(be.model.config, a.method)  # once, before any image
     for iid, path in items:
         conds = [('original', path, False)] + ([('masked', Path(a.masked_dir) / iid, True)] if a.masked_dir else [])
         try:
@@ -316,7 +343,7 @@ def attention_run(a:argparse.Namespace) -> int:
                 rec = {'faces': detect_faces(read_image(path), model=a.yunet)}
             boxes = [f['box'] for f in rec['faces']]
         except Exception as e:
-            records.append({'id': iid, 'error': f"faces: {type(e).__name__}: {e}"}); continue
+            records.append({'id': iid, 'image': str(path), 'error': f"faces: {type(e).__name__}: {e}"}); continue
         for cond, p, is_masked in conds:
             r = {'id': iid, 'condition': cond, 'image': str(p), 'random_weights': rnd, 'faces': boxes}
             try:
@@ -325,15 +352,18 @@ def attention_run(a:argparse.Namespace) -> int:
                 per_layer = {k: face_bias(m, boxes, a.pad) for k, m in res['maps'].items()}
                 r.update(width=img.size[0], height=img.size[1], **per_layer['rollout' if a.method == 'rollout' else 'all'], per_layer=per_layer,
                          query_positions=res['query_positions'], query_tokens=res['query_tokens'], answer=res['answer'],
-                         **save_maps(res, img, out, f"{Path(iid).with_suffix('').as_posix()}.{cond}", a.model, rnd))
+                         **save_maps(res, img, out, _stem(iid, path, cond), a.model, rnd))
                 if res['sources']: r['sources'] = res['sources']  # Mllama rollout: the shares that are no pixel
             except Exception as e: r['error'] = f"{type(e).__name__}: {e}"
             records.append(r)
+    new, now_ok = {(r.get('image'), r.get('condition')) for r in records}, sum('error' not in r for r in records)
+    records = [r for k, r in kept.items() if k not in new] + records  # an earlier run's images are kept; those asked again, replaced
     ok = [r for r in records if 'error' not in r]
-    summary = {'model': a.model, 'method': a.method, 'fuse': a.fuse, 'query': a.query, 'random_weights': rnd,
+    summary = {**settings, 'random_weights': rnd,
                'note': ('random weights: these maps show the machinery only, never a finding' if rnd else None),
                'images': records, 'aggregate': aggregate_bias(ok)}
     out.mkdir(parents=True, exist_ok=True)
-    (out / 'attention.json').write_text(json.dumps(summary, indent=1, ensure_ascii=False))
-    print(f"{len(ok)} of {len(records)} maps -> {out/'attention.json'}" + ("  (random weights: not a result)" if rnd else ''))
-    return 0 if ok else 1
+    tmp = out / '.attention.json.part'; tmp.write_text(json.dumps(summary, indent=1, ensure_ascii=False)); os.replace(tmp, out / 'attention.json')
+    print(f"{now_ok} of {len(records) - len(kept.keys() - new)} maps -> {out/'attention.json'}" + (f" (with {len(kept.keys() - new)} kept from before)" if kept.keys() - new else '')
+          + ("  (random weights: not a result)" if rnd else ''))
+    return 0 if now_ok else 1

@@ -5,9 +5,11 @@
 # %% ../nbs/90_cli.ipynb #ddd2c423
 from __future__ import annotations
 import argparse
+import errno
 import importlib
 import importlib.resources
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -45,6 +47,7 @@ def _parse_args(p:argparse.ArgumentParser):
 
 def _parse_run(a:argparse.Namespace) -> int:
     from elena.parse import parse_response
+    if (dirs := [f for f in a.files if Path(f).is_dir()]): raise ValueError(f"{dirs[0]} is a folder: give the reply files in it, e.g. {Path(dirs[0])/'*.txt'}")
     sources = [(f, Path(f).read_text(encoding='utf-8', errors='replace')) for f in a.files] or [('<stdin>', sys.stdin.read())]
     for name, text in sources:
         r = parse_response(text, a.labels)
@@ -153,6 +156,7 @@ def build_parser(command:str|None=None, # add only this subcommand's arguments (
                 ) -> argparse.ArgumentParser:
     "The `elena` argument parser with every subcommand of `SUBCOMMANDS`; the arguments (and so the modules) of `command` alone when it is given"
     ap = argparse.ArgumentParser(prog='elena', description="ELENA: embodied emotion narratives from vision-language models.")
+    ap.add_argument('--debug', action='store_true', help="show the traceback of an error (also ELENA_DEBUG=1)")
     sub = ap.add_subparsers(dest='command', metavar='COMMAND', required=True)
     for name, (help_, add_args, run) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
@@ -160,14 +164,35 @@ def build_parser(command:str|None=None, # add only this subcommand's arguments (
         p.set_defaults(_run=run)
     return ap
 
+# %% ../nbs/90_cli.ipynb #1e8bb758
+def _one_line(e:BaseException, # what a subcommand raised
+             ) -> str:
+    "`e` as one line for the user: the file or setting it concerns and what to do"
+    if isinstance(e, OSError) and e.errno and e.filename:  # raised by the system, not by ELENA's own checks
+        what = f"{e.filename}: {e.strerror.lower()}"
+        if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS): return f"{what}: make it writable, or write elsewhere (--out, --output, --out-dir)"
+        if e.errno == errno.ENOSPC: return f"{what}: free some space, or write elsewhere"
+        if e.errno == errno.EISDIR: return f"{what}: give a file, not a folder"
+        return what
+    msg = ' '.join(str(e).split()) or 'no message'
+    if isinstance(e, (OSError, ValueError, RuntimeError)): return msg  # ELENA's own messages say what to do
+    return f"{type(e).__name__}: {msg} (an unexpected error: run again with --debug for the traceback, and report it)"
+
 # %% ../nbs/90_cli.ipynb #9cd6a764
 def main(argv:list[str]|None=None, # arguments (default: the command line)
         ) -> int:
-    "Run the `elena` command line; returns the exit status"
+    "Run the `elena` command line; returns the exit status. Errors are one line on stderr; `--debug` or `ELENA_DEBUG=1` shows tracebacks"
     argv = sys.argv[1:] if argv is None else list(argv)
+    debug = '--debug' in argv or os.environ.get('ELENA_DEBUG', '') not in ('', '0')
+    argv = [x for x in argv if x != '--debug']
     command = next((x for x in argv if not x.startswith('-')), None)  # the subcommand: the first word that is not an option
     a = build_parser(command if command in SUBCOMMANDS else None).parse_args(argv)
     try: return _resolve(a._run)(a) or 0
-    except (FileNotFoundError, ValueError) as e:
-        print(f"elena {a.command}: error: {e}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        if debug: raise
+        print(f"elena {a.command}: interrupted; what was stored is kept: run the same command again to resume", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if debug: raise
+        print(f"elena {a.command}: error: {_one_line(e)}", file=sys.stderr)
+        return 2 if isinstance(e, (FileNotFoundError, ValueError)) else 1

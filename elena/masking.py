@@ -5,15 +5,19 @@
 # %% ../nbs/08_masking.ipynb #bf737594
 from __future__ import annotations
 import argparse
+import fcntl
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import sys
 import tempfile
+import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from itertools import islice
 from pathlib import Path
+from typing import Iterable
 import cv2
 import numpy as np
 from tqdm.auto import tqdm
@@ -98,6 +102,16 @@ def masked_fraction(faces:list[dict], # faces with a `box`
             elif y1 > top: area += (y1 - top) * (b - a); top = y1
     return round(area / (width * height), 6) if width * height else 0.0
 
+# %% ../nbs/08_masking.ipynb #9dd766ac
+def _new_part(dst:Path, # the file that the temporary one will become
+             ) -> Path:
+    "A new empty temporary file beside `dst`, with the usual permissions (the umask's, not the 0600 of `tempfile.mkstemp`)"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        part = dst.parent / f'.{dst.name}.{secrets.token_hex(4)}.part'
+        try: os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)); return part
+        except FileExistsError: continue
+
 # %% ../nbs/08_masking.ipynb #368b29a4
 def write_image(path:str|Path, # where it goes; the suffix chooses the format
                 img:np.ndarray, # the image
@@ -107,9 +121,9 @@ def write_image(path:str|Path, # where it goes; the suffix chooses the format
     params = [cv2.IMWRITE_JPEG_QUALITY, 95] if path.suffix.lower() in ('.jpg', '.jpeg') else []
     ok, buf = cv2.imencode(path.suffix.lower(), img, params)
     if not ok: raise ValueError(f"{path}: OpenCV could not encode a {img.dtype} image with {img.shape} as {path.suffix}")
-    fd, part = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.part', dir=path.parent)
+    part = _new_part(path)
     try:
-        with os.fdopen(fd, 'wb') as f: f.write(buf)
+        with open(part, 'wb') as f: f.write(buf)
         os.replace(part, path)
     finally:
         if os.path.exists(part): os.unlink(part)
@@ -130,8 +144,7 @@ def mask_file(src:Path, dst:Path, # input image and where its masked copy goes
                    masked_fraction=masked_fraction(faces, pad, W, H))
         if faces: write_image(dst, mask_image(img, faces, fill, pad, copy=False))
         else:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            fd, part = tempfile.mkstemp(prefix=f'.{dst.name}.', suffix='.part', dir=dst.parent); os.close(fd)
+            part = _new_part(dst)
             try: shutil.copyfile(src, part); os.replace(part, dst)
             finally:
                 if os.path.exists(part): os.unlink(part)
@@ -169,6 +182,85 @@ def _pool(fn, items:list, workers:int):
             pending |= {ex.submit(fn, x) for x in islice(it, len(finished))}
             for f in finished: yield f.result()
 
+# %% ../nbs/08_masking.ipynb #dd3664e6
+class _Claims:
+    "Byte-range locks in `.mask.lock`: byte 0 is held shared by every job in the folder, one byte per image id while it is masked"
+    def __init__(self, out:Path): self.f = open(out/'.mask.lock', 'a+b')
+    def _at(self, i:str) -> int: return 1 + int(hashlib.sha256(i.encode()).hexdigest()[:12], 16)
+    def alone(self) -> bool:
+        "Join the folder's jobs; True if no other job was there"
+        try: fcntl.lockf(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 0); first = True
+        except OSError: first = False
+        fcntl.lockf(self.f, fcntl.LOCK_SH, 1, 0)
+        return first
+    def take(self, i:str, wait:bool=False) -> bool:
+        "Claim image `i`; False if another job holds it (`wait`: until it is free)"
+        try: fcntl.lockf(self.f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB), 1, self._at(i)); return True
+        except OSError: return False
+    def give(self, i:str): fcntl.lockf(self.f, fcntl.LOCK_UN, 1, self._at(i))
+    def close(self): self.f.close()
+
+# %% ../nbs/08_masking.ipynb #ae6bcb3b
+class _Log:
+    "`faces.jsonl` shared by the jobs on one folder: appended under a lock, re-read for what the others added"
+    def __init__(self, path:Path):
+        self.f, self.pos, self.done, self._t = open(path, 'a+b'), 0, {}, threading.Lock()
+        with self:  # a run killed mid-line left no newline: end that line so the next record stands alone
+            if self.f.seek(0, 2) and (self.f.seek(-1, 2), self.f.read(1))[1] != b'\n': self.f.write(b'\n'); self.f.flush()
+        self.refresh()
+    def __enter__(self): self._t.acquire(); fcntl.flock(self.f, fcntl.LOCK_EX); return self
+    def __exit__(self, *exc): fcntl.flock(self.f, fcntl.LOCK_UN); self._t.release()
+    def refresh(self) -> dict:
+        "The latest record per image id, after reading what was appended since the last call"
+        with self: self.f.seek(self.pos); data = self.f.read(); self.pos += data.rfind(b'\n') + 1
+        for line in data[:data.rfind(b'\n') + 1].splitlines():
+            try: d = json.loads(line)
+            except ValueError: continue
+            if isinstance(d, dict) and 'id' in d and 'summary' not in d: self.done[d['id']] = d
+        return self.done
+    def write(self, rec:dict):
+        with self: self.f.write((json.dumps(rec, ensure_ascii=False) + '\n').encode()); self.f.flush()
+    def close(self): self.f.close()
+
+# %% ../nbs/08_masking.ipynb #90813b30
+def _mask_todo(src, out, fill, pad, score, max_side, workers, yunet, progress, engine, only, claims, log) -> dict:
+    "The work of `mask_folder` once its arguments are checked and the folder is joined"
+    settings = {'fill': fill, 'pad': pad, 'score': score, 'max_side': max_side, 'second_pass': SECOND_PASS, 'model_sha256': YUNET_SHA256}
+    fp = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    done = log.refresh(); start = dict(done)
+    if (old := {d.get('settings') for d in done.values()} - {fp}):
+        raise ValueError(f"{out/'faces.jsonl'} was written with other settings ({', '.join(sorted(map(str, old)))}) than "
+                         f"this run ({fp}: {settings}); choose another --output, or delete that folder to start afresh")
+    model = yunet_path(yunet)
+    files = _images(src, out); ids = [p.relative_to(src).as_posix() for p in files]
+    if only is not None: keep = set(only); files, ids = [p for p, i in zip(files, ids) if i in keep], [i for i in ids if i in keep]
+    ready = lambda i: i in done and done[i]['status'] in ('ok', 'no_face') and (out/i).exists()
+    todo, later, processed = [(p, i) for p, i in zip(files, ids) if not ready(i)], [], 0
+    def job(t, wait=False):
+        if not claims.take(t[1], wait): return t  # another job is masking it: come back to it at the end
+        try:
+            log.refresh()
+            if ready(t[1]) or done.get(t[1]) is not start.get(t[1]): return None  # done (or tried) by another job meanwhile
+            rec = {'id': t[1]} | mask_file(t[0], out/t[1], fill, pad, score, max_side, model, engine) | {'settings': fp}
+            log.write(rec); return rec
+        finally: claims.give(t[1])
+    workers = max(1, workers or os.cpu_count() or 1)
+    nthreads = cv2.getNumThreads(); cv2.setNumThreads(1 if workers > 1 else nthreads)
+    level = cv2.utils.logging.getLogLevel(); cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # broken files are recorded, with the reason, in faces.jsonl
+    try:
+        with tqdm(total=len(todo), desc='masking', unit='img', disable=not progress or len(todo) < 2) as bar:
+            for r in _pool(job, todo, workers):
+                if isinstance(r, tuple): later.append(r)
+                else: processed += r is not None; bar.update()
+            for t in later: processed += isinstance(job(t, wait=True), dict); bar.update()
+    finally: cv2.setNumThreads(nthreads); cv2.utils.logging.setLogLevel(level)
+    done = log.refresh(); final = [done[i] for i in ids if i in done]
+    summary = {'images': len(final), 'faces': sum(len(d['faces']) for d in final),
+               'no_face': sum(d['status'] == 'no_face' for d in final), 'errors': sum(d['status'] == 'error' for d in final),
+               'processed': processed, 'skipped': len(ids) - processed, 'settings': settings, 'fingerprint': fp, 'engine': engine}
+    log.write({'summary': summary})
+    return summary
+
 # %% ../nbs/08_masking.ipynb #53edb46b
 def mask_folder(input:str|Path, # folder of images, walked recursively
                 output:str|Path, # where masked images and faces.jsonl go
@@ -180,39 +272,23 @@ def mask_folder(input:str|Path, # folder of images, walked recursively
                 yunet:str|Path|None=None, # the YuNet file (default: `yunet_path()`)
                 progress:bool=True, # show a progress bar
                 engine:str|None=None, # the detector's engine, one of `YUNET_ENGINES` (default: `elena.yunet.default_engine()`)
+                only:Iterable[str]|None=None, # mask only these image ids (paths relative to `input`), e.g. the items a run will ask
                ) -> dict:
-    "Mask every image under `input` into `output`, record each in faces.jsonl, resume where a run stopped; returns the summary"
+    "Mask the images under `input` into `output`, record each in faces.jsonl, resume where a run stopped, share the work with concurrent jobs; returns the summary"
     src, out = Path(input).resolve(), Path(output).resolve()
     if not src.is_dir(): raise FileNotFoundError(f"input folder {input}: no such folder")
+    if out == src or out in src.parents: raise ValueError(f"output folder {output} is the input folder or holds it (input {input}): choose an output folder outside the input")
     if fill not in FILLS: raise ValueError(f"unknown fill {fill!r}: use one of {', '.join(FILLS)}")
+    if not pad >= 0: raise ValueError(f"pad {pad}: give a share of the box size of 0 or more (default 0.05); a negative pad leaves the face visible")
+    if not 0 < score <= 1: raise ValueError(f"score {score}: give the lowest detector score that counts as a face, above 0 and at most 1 (default 0.5)")
+    if max_side < 32: raise ValueError(f"max_side {max_side}: give at least 32 pixels (YuNet's coarsest stride; default 640)")
     engine = resolve_engine(engine)
-    model = yunet_path(yunet)
-    settings = {'fill': fill, 'pad': pad, 'score': score, 'max_side': max_side, 'second_pass': SECOND_PASS, 'model_sha256': YUNET_SHA256}
-    fp = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-    done, _ = read_faces(out)
-    if (old := {d.get('settings') for d in done.values()} - {fp}):
-        raise ValueError(f"{out/'faces.jsonl'} was written with other settings ({', '.join(sorted(map(str, old)))}) than "
-                         f"this run ({fp}: {settings}); choose another --output, or delete that folder to start afresh")
-    files = _images(src, out); ids = [p.relative_to(src).as_posix() for p in files]
-    todo = [(p, i) for p, i in zip(files, ids) if not (i in done and done[i]['status'] in ('ok', 'no_face') and (out/i).exists())]
-    workers = max(1, workers or os.cpu_count() or 1)
-    nthreads = cv2.getNumThreads(); cv2.setNumThreads(1 if workers > 1 else nthreads)
-    out.mkdir(parents=True, exist_ok=True)
-    for part in out.rglob('.*.part'): part.unlink()  # left by a run that was killed while writing
-    job = lambda t: {'id': t[1]} | mask_file(t[0], out/t[1], fill, pad, score, max_side, model, engine) | {'settings': fp}
-    try:
-        with open(out/'faces.jsonl', 'a', encoding='utf-8') as log, \
-             tqdm(total=len(todo), desc='masking', unit='img', disable=not progress or len(todo) < 2) as bar:
-            for rec in _pool(job, todo, workers):
-                log.write(json.dumps(rec, ensure_ascii=False) + '\n'); log.flush()
-                done[rec['id']] = rec; bar.update()
-            final = [done[i] for i in ids if i in done]
-            summary = {'images': len(final), 'faces': sum(len(d['faces']) for d in final),
-                       'no_face': sum(d['status'] == 'no_face' for d in final), 'errors': sum(d['status'] == 'error' for d in final),
-                       'processed': len(todo), 'skipped': len(ids) - len(todo), 'settings': settings, 'fingerprint': fp, 'engine': engine}
-            log.write(json.dumps({'summary': summary}) + '\n'); log.flush()
-    finally: cv2.setNumThreads(nthreads)
-    return summary
+    out.mkdir(parents=True, exist_ok=True)  # fails now if the folder cannot be written, before any work
+    claims, log = _Claims(out), _Log(out/'faces.jsonl')
+    if claims.alone():
+        for part in out.rglob('.*.part'): part.unlink()  # left by a run that was killed while writing
+    try: return _mask_todo(src, out, fill, pad, score, max_side, workers, yunet, progress, engine, only, claims, log)
+    finally: log.close(); claims.close()
 
 # %% ../nbs/08_masking.ipynb #9d204f10
 def mask_args(p:argparse.ArgumentParser):

@@ -211,7 +211,8 @@ def run_figures(responses:str|Path='responses', # the response store
         declared = pm.inspect_notebook(str(nb))
         status, dest = 'ok', out/nb.name
         try: pm.execute_notebook(str(nb), str(dest), parameters={k: v for k, v in given.items() if k in declared}, kernel_name='python3',
-                                 cwd=str(nb.parent), progress_bar=False)
+                                 cwd=str(nb.parent), progress_bar=False,
+                                 extra_arguments=['--IPKernelApp.log_level=ERROR'])  # no 'Kernel is running over TCP' warning per notebook
         except Exception as e: status = f'failed: {type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ""}'
         rows.append(dict(notebook=nb.stem, status=status, **figures_report(dest)) if dest.exists() else dict(notebook=nb.stem, status=status, figures=[], tables=[], skipped=[]))
     return pd.DataFrame(rows, columns=['notebook', 'status', 'figures', 'tables', 'skipped'])
@@ -219,6 +220,8 @@ def run_figures(responses:str|Path='responses', # the response store
 # %% ../nbs/20_results.ipynb #00b4fba8
 def figures_run(a) -> int:
     "Run `elena figures`: execute the paper notebooks and print which made figures and which skipped"
+    for flag, path in (('--responses', a.responses), ('--attention', a.attention)):
+        if path and not Path(path).is_dir(): raise FileNotFoundError(f"{flag} {path}: no such folder; give the folder that holds them")
     rep = run_figures(a.responses, a.figures, a.out, attention=a.attention, data_dirs=a.data_dirs, reference=a.reference)
     for r in rep.itertuples():
         print(f"{r.notebook}: {r.status}, {len(r.figures)} figure(s), {len(r.tables)} table(s)" + ''.join(f"\n  {SKIP_MARK}: {s}" for s in r.skipped))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -46,10 +47,10 @@ def masked_images(items:Sequence, # dataset items with `id` and `image`
                   yunet:str|None=None, # the YuNet model file (default: --yunet / ELENA_YUNET / cache)
                   progress:bool=True, # show the masking progress bar
                  ) -> dict[str, Path|None]:
-    "Item id -> its face-masked copy (cached), None where masking failed"
+    "Item id -> its face-masked copy (cached; only these items are masked), None where masking failed"
     from elena.masking import mask_folder, read_faces
     out = masked_cache(root, name)
-    mask_folder(root, out, yunet=yunet, progress=progress)
+    mask_folder(root, out, yunet=yunet, progress=progress, only=[it.id for it in items])  # only the items this run asks
     faces, _ = read_faces(out)
     return {it.id: (out/it.id if faces.get(it.id, {}).get('status') in ('ok', 'no_face') else None) for it in items}
 
@@ -149,6 +150,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
     if dataset not in DATASETS: raise ValueError(f"Unknown dataset {dataset!r}: use one of {', '.join(DATASETS)}")
     if condition not in CONDITIONS: raise ValueError(f"Unknown condition {condition!r}: use one of {list(CONDITIONS)}")
     if prompt not in PROMPT_KINDS: raise ValueError(f"Unknown prompt {prompt!r}: use one of {list(PROMPT_KINDS)}")
+    if limit is not None and limit < 1: raise ValueError(f"--limit {limit}: give a number of images of 1 or more, or leave it out for all")
     labels, sh = resolve_labels(labels), parse_shard(shard)
     opts = {k: v for k, v in dict(concurrency=concurrency, batch_size=batch_size, base_url=base_url).items() if v is not None}
     be = get_backend(model, **opts, **(backend_options or {}))
@@ -157,17 +159,19 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
     if batch and not be.batch_api:
         raise ValueError(f"--batch sends the requests through a provider's batch API, which only Gemini models have; {model} has none: leave out --batch")
     ds = load_dataset(dataset, data_dir)
+    if not ds.items: raise ValueError(f"{dataset}: no images found in {data_dir}; pass the folder that holds the dataset with --data-dir")
     items = sorted(ds.items, key=lambda i: i.id)[:limit] if limit else sorted(ds.items, key=lambda i: i.id)
     items = [it for it in items if in_shard(it.id, sh)]
+    root = project_root()
+    out = Path(out_dir) if out_dir is not None else root/'responses'
+    if not out.is_absolute(): out = root/out
+    path = store_path(out, model, dataset, condition, prompt, sh)
+    tempfile.TemporaryDirectory(dir=next(p for p in path.parents if p.exists())).cleanup()  # fails now, leaving nothing, if the store cannot be written
     images = ({it.id: it.image for it in items} if condition == 'original'
               else masked_images(items, ds.root, dataset, yunet, progress))
     p = get_prompt(prompt, labels, masked=condition == 'masked')
     if temperature is None: temperature = 0.7 if seed is not None else 0.0
     gen = {'temperature': temperature, 'max_new_tokens': max_new_tokens, 'seed': seed}
-    root = project_root()
-    out = Path(out_dir) if out_dir is not None else root/'responses'
-    if not out.is_absolute(): out = root/out
-    path = store_path(out, model, dataset, condition, prompt, sh)
     todo, missing, hashes, skipped = _requests(items, images, p, gen, force, path, model, progress)
     s = RunSummary(path, model, dataset, condition, p.id, be.random_weights, items=len(items), skipped=skipped)
     base = dict(dataset=dataset, condition=condition, model=model, backend=be.backend, prompt_id=p.id,

@@ -50,19 +50,21 @@ def check_yunet(path:str|Path, # a file that should be the YuNet 2023mar model
 # %% ../nbs/09_yunet.ipynb #aae47df4
 def download_yunet(url:str|None=None, # where to fetch it (default: `ELENA_YUNET_URL`, else opencv_zoo's `YUNET_URL`)
                    dest:str|Path|None=None, # where to keep it (default: the cache folder)
+                   timeout:float|None=None, # seconds to wait for the connection and for each read (default: `ELENA_DOWNLOAD_TIMEOUT`, else 10)
                   ) -> Path:
     "Download YuNet to `dest` through a temporary file, keeping it only if its sha256 is right"
     url = url or os.environ.get('ELENA_YUNET_URL') or YUNET_URL
     dest = Path(dest) if dest else cache_dir()/YUNET_FILE
+    timeout = timeout or float(os.environ.get('ELENA_DOWNLOAD_TIMEOUT') or 10)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix='.yunet-', suffix='.part', dir=dest.parent)
     h = hashlib.sha256()
     try:
         try:
-            with os.fdopen(fd, 'wb') as f, urllib.request.urlopen(url, timeout=60) as r:
+            with os.fdopen(fd, 'wb') as f, urllib.request.urlopen(url, timeout=timeout) as r:
                 while chunk := r.read(1 << 16): h.update(chunk); f.write(chunk)
         except OSError as e:  # URLError, timeouts, refused connections
-            raise RuntimeError(f"could not download {YUNET_FILE} from {url} ({getattr(e, 'reason', e)}); download it yourself "
+            raise RuntimeError(f"could not download {YUNET_FILE} from {url} ({getattr(e, 'reason', e) or type(e).__name__}, waited at most {timeout:g} s); download it yourself "
                                f"and pass --yunet PATH or set ELENA_YUNET, or put it in {dest.parent}") from None
         if h.hexdigest() != YUNET_SHA256:
             raise ValueError(f"downloaded {url}: sha256 {h.hexdigest()} is not that of {YUNET_FILE} ({YUNET_SHA256}); "

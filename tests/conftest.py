@@ -1,8 +1,38 @@
+"""The data the tests need, found as a user's run finds it.
+
+YuNet: `ELENA_YUNET` where it is set (CI points it at ../shared beside the project), else the user cache, else
+`../shared/models/` beside the project where it is there, else the sha256-checked download (short timeouts). Where
+none works, `ELENA_YUNET` stays unset, `ELENA_YUNET_UNAVAILABLE` says why in one line, and the tests and notebook
+cells that need the model are skipped with that reason. The authors' reference file has no public download:
+`ELENA_REFERENCE`, else ../shared/reference beside the project, else the tests that need it skip, saying so."""
 import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# data beside the project (never committed): the YuNet model and the authors' released outputs
-SHARED = ROOT.parent / 'shared'
-os.environ.setdefault('ELENA_YUNET', str(SHARED / 'models' / 'face_detection_yunet_2023mar.onnx'))
-os.environ.setdefault('ELENA_REFERENCE', str(SHARED / 'reference' / 'elena_besst_gemini.json'))
+SHARED = ROOT.parent / 'shared'  # data kept beside the project, never committed (present only where someone put it)
+
+def _yunet() -> tuple[str|None, str|None]:
+    "The YuNet model file and None, or None and why it could not be had"
+    from elena.yunet import YUNET_FILE, cache_dir, yunet_path
+    beside = SHARED / 'models' / YUNET_FILE
+    try:
+        if os.environ.get('ELENA_YUNET') or (cache_dir() / YUNET_FILE).exists() or not beside.is_file(): return str(yunet_path()), None
+        return str(yunet_path(beside)), None
+    except Exception as e: return None, ' '.join(str(e).split())
+
+if 'ELENA_YUNET_UNAVAILABLE' not in os.environ:  # not yet resolved (a nested test run inherits the answer)
+    path, why = _yunet()
+    if path: os.environ['ELENA_YUNET'] = path
+    else: os.environ.pop('ELENA_YUNET', None); os.environ['ELENA_YUNET_UNAVAILABLE'] = f"no YuNet model: {why}"
+if not os.environ.get('ELENA_REFERENCE') and (SHARED / 'reference' / 'elena_besst_gemini.json').is_file():
+    os.environ['ELENA_REFERENCE'] = str(SHARED / 'reference' / 'elena_besst_gemini.json')
+
+def yunet_missing() -> str|None:
+    "Why the YuNet model is not available to the tests (None when it is)"
+    return None if Path(os.environ.get('ELENA_YUNET', '/nonexistent')).is_file() else os.environ.get('ELENA_YUNET_UNAVAILABLE', 'ELENA_YUNET names no file')
+
+def reference_missing() -> str|None:
+    "Why the authors' reference file is not available to the tests (None when it is)"
+    ref = os.environ.get('ELENA_REFERENCE')
+    if ref and Path(ref).is_file(): return None
+    return f"the authors' reference file is not here (ELENA_REFERENCE={ref!r}; it has no public download): set ELENA_REFERENCE to run these"

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 import numpy as np
 import pytest
+from conftest import reference_missing
 import scipy.io
 
 ELENA = shutil.which('elena', path=str(Path(sys.executable).parent)) or 'elena'
@@ -125,8 +126,8 @@ def test_errors_name_the_file(tmp_path):
     assert r.returncode == 2 and 'invalid choice' in r.stderr
 
 def test_reference_outputs():
+    if (why := reference_missing()): pytest.skip(why)
     ref = Path(os.environ['ELENA_REFERENCE'])
-    if not ref.is_file(): pytest.skip(f'{ref} not here')
     out = Path(os.environ.get('TMPDIR', '/tmp')) / f'elena_ref_{os.getpid()}.jsonl'
     try:
         r = run('import-legacy', ref, '--dataset', 'besst', '--model', 'gemini-2.5-flash', '--out', out)

@@ -8,11 +8,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import yunet_missing
 from matplotlib import cbook
 
 ELENA = shutil.which('elena', path=str(Path(sys.executable).parent)) or 'elena'
-MODEL = Path(os.environ.get('ELENA_YUNET', ''))
-pytestmark = pytest.mark.skipif(not MODEL.is_file(), reason=f"YuNet model not found at ELENA_YUNET={str(MODEL)!r}")
+MODEL = Path(os.environ.get('ELENA_YUNET', '/nonexistent'))
+pytestmark = pytest.mark.skipif(bool(yunet_missing()), reason=str(yunet_missing()))
 HOPPER = Path(cbook.get_sample_data('grace_hopper.jpg', asfileobj=False))
 
 def run(*args):

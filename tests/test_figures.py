@@ -41,6 +41,7 @@ def test_elena_figures_on_fixture_responses(tmp_path):
                         '--attention', str(att)], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr[-4000:]
     report = r.stdout
+    assert 'Kernel is running over TCP' not in r.stderr and 'Unable to parse' not in r.stderr, r.stderr[-4000:]  # only what a user needs
     for nb in ('accuracy', 'confusion', 'anatomy', 'narratives', 'attention'):
         line = next(l for l in report.splitlines() if l.startswith(nb + ':'))
         assert line.startswith(f'{nb}: ok') and ' 0 figure(s)' not in line, report

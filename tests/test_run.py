@@ -13,6 +13,7 @@ from pathlib import Path
 
 import matplotlib.cbook
 import pytest
+from conftest import yunet_missing
 
 from elena.standins import standin_process
 
@@ -97,7 +98,7 @@ def test_papermill_run_notebook_against_standin(tmp_path, standin):
 
 
 def test_masked_condition_masks_then_asks(tmp_path, standin, monkeypatch):
-    if not Path(os.environ.get('ELENA_YUNET', '')).is_file(): pytest.skip('ELENA_YUNET names no YuNet model file')
+    if (why := yunet_missing()): pytest.skip(why)
     from elena.run import run_elena
     from elena.store import image_sha256
     monkeypatch.setenv('ELENA_CACHE', str(tmp_path / 'cache'))
