@@ -305,8 +305,8 @@ def test_import_legacy_writes_where_figures_look(tmp_path):
 
 @pytest.mark.parametrize('layout', ['flat', 'images'])
 def test_reference_outputs_in_both_besst_folders(tmp_path, layout):
+    if (why := reference_missing()): pytest.skip(why)
     ref = Path(os.environ['ELENA_REFERENCE'])
-    if not ref.is_file(): pytest.skip(f'{ref} not here')
     out = tmp_path / 'ref.jsonl'
     r = run('import-legacy', ref, '--dataset', 'besst', '--model', 'gemini-2.5-flash', '--out', out)
     assert r.returncode == 0, r.stderr
