@@ -14,14 +14,16 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterable, Iterator
 from .prompts import Prompt
 
 # %% auto #0
-__all__ = ['MODELS', 'SCHEMES', 'Request', 'Reply', 'Backend', 'resolve_model', 'get_backend', 'Retryable', 'retry_after',
-           'backoff_delay', 'QuotaExhausted', 'RateLimiter', 'iterate_async', 'APIBackend']
+__all__ = ['MODELS', 'SCHEMES', 'PACIFIC', 'Request', 'Reply', 'Backend', 'resolve_model', 'get_backend', 'Retryable', 'StopRun',
+           'ItemError', 'retry_after', 'backoff_delay', 'QuotaExhausted', 'RateLimiter', 'day_start', 'next_reset',
+           'iterate_async', 'APIBackend']
 
 # %% ../nbs/11_backends.ipynb #6ebff024
 @dataclass
@@ -97,9 +99,21 @@ def get_backend(name:str, # a registry name or 'scheme:model'
 
 # %% ../nbs/11_backends.ipynb #3c42ace2
 class Retryable(Exception):
-    "A failure worth retrying (429, 5xx, timeout, connection); `retry_after` is the server's requested wait in seconds"
-    def __init__(self, kind:str, message:str, retry_after:float|None=None):
-        super().__init__(f"{kind}: {message}"); self.kind, self.message, self.retry_after = kind, message, retry_after
+    "A failure worth retrying (429, 5xx, timeout, connection); `retry_after` is the server's requested wait in seconds; `pause` holds every request back, not just this one"
+    def __init__(self, kind:str, message:str, retry_after:float|None=None, pause:bool=False):
+        super().__init__(f"{kind}: {message}"); self.kind, self.message, self.retry_after, self.pause = kind, message, retry_after, pause
+
+# %% ../nbs/11_backends.ipynb #23865bd3
+class StopRun(Exception):
+    "An error no retry can fix (unknown model, refused key, server gone, daily quota used): the run stops, keeping every stored answer"
+    def __init__(self, kind:str, message:str):
+        super().__init__(message); self.kind, self.message, self.summary = kind, message, None
+
+# %% ../nbs/11_backends.ipynb #e156e999
+class ItemError(Exception):
+    "A final failure of one request (the server refused this item), recorded under the type `kind`"
+    def __init__(self, kind:str, message:str):
+        super().__init__(message); self.kind, self.message = kind, message
 
 # %% ../nbs/11_backends.ipynb #73bf63cf
 def retry_after(headers, # response headers: any mapping with `.items()` (httpx's, aiohttp's, a dict), or None
@@ -154,6 +168,21 @@ class RateLimiter:
             now = time.monotonic()
             self._recent.append(now); self._day.append(now)
 
+# %% ../nbs/11_backends.ipynb #a1d47cb2
+PACIFIC = ZoneInfo('America/Los_Angeles')
+
+def day_start(now:datetime|None=None, # a time with its zone (default: now)
+             ) -> datetime:
+    "The last midnight Pacific time at or before `now`, when the Gemini API's daily quotas reset"
+    local = (now or datetime.now(timezone.utc)).astimezone(PACIFIC)
+    return datetime(local.year, local.month, local.day, tzinfo=PACIFIC)
+
+def next_reset(now:datetime|None=None, # a time with its zone (default: now)
+              ) -> datetime:
+    "The next midnight Pacific time after `now`, in UTC"
+    d = day_start(now).date() + timedelta(days=1)
+    return datetime(d.year, d.month, d.day, tzinfo=PACIFIC).astimezone(timezone.utc)
+
 # %% ../nbs/11_backends.ipynb #bb2e600b
 def iterate_async(agen_factory:Callable[[], AsyncIterator], # makes the async iterator to drain
                  ) -> Iterator:
@@ -177,11 +206,27 @@ class APIBackend(Backend):
     "Backend for remote APIs: bounded concurrency, rate limits and retries around the subclass's async `call`"
     def __init__(self, name, model_id, concurrency:int=16, rpm:int|None=None, rpd:int|None=None,
                  max_tries:int=6, backoff_base:float=1.0, backoff_cap:float=60.0, timeout_s:float=120.0,
-                 rate_window_s:float=60.0, **opts):
+                 rate_window_s:float=60.0, gone_after:int=8, gone_after_s:float=10.0, **opts):
         super().__init__(name, model_id, **opts)
         self.concurrency, self.max_tries, self.timeout_s = max(1, int(concurrency)), max_tries, timeout_s
         self.backoff_base, self.backoff_cap, self.rpm, self.rpd = backoff_base, backoff_cap, rpm, rpd
         self.rate_window_s = rate_window_s  # the window `rpm` counts over (60 s; shorter in tests and benchmarks)
+        self.gone_after, self.gone_after_s, self._gone = gone_after, gone_after_s, None  # connection failures in a row (and for how long) that mean the server is gone
+
+    @property
+    def where(self) -> str:
+        "The server this backend talks to, for messages"
+        return getattr(self, 'base_url', None) or self.name
+
+    def _connection(self, failed:bool):
+        "Count connection failures in a row across all requests; raise `StopRun` once the server has not answered `gone_after` times over `gone_after_s` seconds"
+        if not failed: self._gone = None; return
+        now = time.monotonic()
+        n, t0 = self._gone or (0, now)
+        self._gone = (n + 1, t0)
+        if n + 1 >= self.gone_after and now - t0 >= self.gone_after_s:
+            raise StopRun('ServerGone', f"the server at {self.where} is not answering: {n + 1} connection attempts in a row failed over {now - t0:.0f} s; "
+                                        "check that it runs and can be reached, then run again to resume")
 
     def prepare(self, request:Request) -> Any:
         "Build what `call` sends (encoded image, request body): once per request, before the rate limiter counts it"
@@ -197,30 +242,42 @@ class APIBackend(Backend):
 
     async def _one(self, req, sem, limiter):
         async with sem:
+            if self._stop: raise self._stop  # the run is stopping: send nothing more
             prepared, ready = None, False
             for attempt in range(1, self.max_tries + 1):
                 try:
                     if not ready or self.stale(prepared): prepared, ready = self.prepare(req), True  # the request leaves as soon as the limiter lets it through
                     await limiter.acquire()
                     t0 = time.monotonic()
-                    reply = await self.call(req, prepared)
+                    try: reply = await self.call(req, prepared)
+                    except Retryable as e: self._connection(e.kind == 'ConnectionError'); raise
+                    self._connection(False)
                     reply.latency_s, reply.tries = round(time.monotonic() - t0, 4), attempt
                     return req, reply
                 except QuotaExhausted as e: return req, Reply(error={'type': 'QuotaExhausted', 'message': str(e)}, tries=attempt)
+                except StopRun as e: self._stop = e; raise
+                except ItemError as e:
+                    self._connection(False)
+                    return req, Reply(error={'type': e.kind, 'message': e.message}, tries=attempt)
                 except Retryable as e:
                     if attempt == self.max_tries:
                         return req, Reply(error={'type': e.kind, 'message': f"{e.message} (gave up after {attempt} tries)"}, tries=attempt)
                     await asyncio.sleep(backoff_delay(attempt, self.backoff_base, self.backoff_cap, e.retry_after))
                 except Exception as e:
+                    self._connection(False)
                     return req, Reply(error={'type': type(e).__name__, 'message': str(e)[:500]}, tries=attempt)
 
     async def _all(self, requests):
-        sem = asyncio.Semaphore(self.concurrency)
+        sem, self._stop = asyncio.Semaphore(self.concurrency), None
         self.limiter = limiter = RateLimiter(self.rpm, self.rpd, self.rate_window_s)  # kept for inspection after a run
         await self.open()
+        tasks = [asyncio.ensure_future(self._one(r, sem, limiter)) for r in requests]
         try:
-            for fut in asyncio.as_completed([self._one(r, sem, limiter) for r in requests]): yield await fut
-        finally: await self.close()
+            for fut in asyncio.as_completed(tasks): yield await fut
+        finally:
+            for t in tasks: t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)  # a stopped run leaves nothing running
+            await self.close()
 
     async def open(self):
         "Set up clients on the running loop (subclasses)"

@@ -110,11 +110,16 @@ def _run_args(p:argparse.ArgumentParser):
     p.add_argument('--no-progress', action='store_true', help="no progress bars (logs of batch jobs)")
 
 def _run_run(a:argparse.Namespace) -> int:
+    from elena.backends import StopRun
     from elena.run import run_elena
-    s = run_elena(a.model, a.dataset, a.data_dir, condition=a.condition, prompt=a.prompt, labels=a.labels, limit=a.limit,
-                  out_dir=a.out_dir, concurrency=a.concurrency, batch_size=a.batch_size, seed=a.seed,
-                  max_new_tokens=a.max_new_tokens, shard=a.shard, force=a.force, batch=a.batch, base_url=a.base_url,
-                  yunet=a.yunet, progress=not a.no_progress)
+    try: s = run_elena(a.model, a.dataset, a.data_dir, condition=a.condition, prompt=a.prompt, labels=a.labels, limit=a.limit,
+                       out_dir=a.out_dir, concurrency=a.concurrency, batch_size=a.batch_size, seed=a.seed,
+                       max_new_tokens=a.max_new_tokens, shard=a.shard, force=a.force, batch=a.batch, base_url=a.base_url,
+                       yunet=a.yunet, progress=not a.no_progress)
+    except StopRun as e:  # an error no retry can fix: what was done, then one line saying what to do
+        if e.summary: print(e.summary)
+        print(f"elena run: stopped: {e}", file=sys.stderr)
+        return 1
     print(s)
     return 1 if s.failed else 0
 

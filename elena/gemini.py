@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 from google import genai
 from google.genai import errors, types
-from .backends import APIBackend, Reply, Request, Retryable, backoff_delay, retry_after
+from .backends import APIBackend, ItemError, Reply, Request, Retryable, StopRun, backoff_delay, next_reset, retry_after
 
 # %% auto #0
 __all__ = ['KEY_VARS', 'TIER1_LIMITS', 'DEFAULT_LIMITS', 'find_api_key', 'scrub', 'UnreadableImage', 'image_part',
@@ -104,28 +104,48 @@ def read_reply(resp:types.GenerateContentResponse, # what generate_content retur
 def _name(x) -> str|None: return None if x is None else getattr(x, 'value', str(x))
 
 # %% ../nbs/13_gemini.ipynb #81c0c6d1
+def _details(e:errors.APIError, kind:str) -> list[dict]:
+    "The `google.rpc.<kind>` messages among the details of the error body"
+    body = e.details.get('error', e.details) if isinstance(e.details, dict) else {}
+    return [d for d in body.get('details') or [] if isinstance(d, dict) and str(d.get('@type', '')).endswith(f'google.rpc.{kind}')]
+
+def _daily(e:errors.APIError) -> list[dict]:
+    "The per-day quota violations a 429 names"
+    return [v for q in _details(e, 'QuotaFailure') for v in q.get('violations') or [] if 'PerDay' in str(v.get('quotaId', ''))]
+
 def api_failure(e:Exception, # what the SDK or httpx raised
                 key:str|None=None, # the API key, scrubbed from every message
+                model_id:str|None=None, # the model asked (a 404 from generateContent means the API does not know it)
                ) -> Exception:
-    "The exception to raise for `e`: `Retryable` for 429, 5xx, timeouts and connection errors, else a `RuntimeError`; the key scrubbed"
+    "The exception to raise for `e`: `StopRun` where no retry can help, `Retryable` for 429, 5xx, timeouts and connections, else `ItemError`; the key scrubbed"
     http = {c.__name__ for c in type(e).__mro__ if c.__module__.split('.')[0] in ('httpx', 'httpx2')}  # the SDK uses httpx2 where installed
     if 'TimeoutException' in http: return Retryable('Timeout', 'no answer from the Gemini API within the timeout')
     if 'TransportError' in http: return Retryable('ConnectionError', scrub(f'{type(e).__name__}: {e}', key)[:300])
     if not isinstance(e, errors.APIError): return RuntimeError(scrub(f'{type(e).__name__}: {e}', key)[:500])
     msg = scrub(f'HTTP {e.code} {e.status or ""}: {e.message or ""}', key)[:300]
-    if e.code == 429: return Retryable('RateLimited', msg, _retry_after(e))
+    reasons = {d.get('reason') for d in _details(e, 'ErrorInfo')}
+    if e.code == 429 and (day := _daily(e)):
+        q = day[0]
+        return StopRun('DailyQuota', f"daily quota used ({q.get('quotaId')}{', limit ' + str(q['quotaValue']) if q.get('quotaValue') else ''}): "
+                                     f"resume after {next_reset():%Y-%m-%d %H:%M} UTC (midnight Pacific time) or use --batch")
+    if e.code == 429: return Retryable('RateLimited', msg, _retry_after(e), pause=True)
     if e.code >= 500: return Retryable('ServerError', msg, _retry_after(e))
-    return RuntimeError(msg + ('; check GOOGLE_API_KEY' if e.code in (401, 403) else ''))
+    if 'API_KEY_INVALID' in reasons or e.code in (401, 403):
+        why = ''.join(f'; reason {r}' for r in sorted(reasons - {None}))
+        return StopRun('KeyRefused', f"the Gemini API refused the key ({msg}{why}): check GOOGLE_API_KEY / GEMINI_API_KEY")
+    if e.code == 404 and model_id:
+        return StopRun('ModelNotFound', f"the Gemini API does not know the model id {model_id!r} ({msg}); choose another with --model gemini:<id> "
+                                        "(e.g. gemini:gemini-2.5-flash; the current ids are listed at https://ai.google.dev/gemini-api/docs/models)")
+    if e.status == 'FAILED_PRECONDITION': return StopRun('FailedPrecondition', f"{msg}; no retry can change this: fix it for the project in Google AI Studio, then run again")
+    return ItemError(''.join(w.capitalize() for w in (e.status or f'HTTP_{e.code}').split('_')), msg)
 
 def _retry_after(e:errors.APIError) -> float|None:
     "The wait the server asks for: its Retry-After header, else the RetryInfo delay in the error body"
     s = retry_after(getattr(getattr(e, 'response', None), 'headers', None))
     if s is not None: return s
-    body = e.details.get('error', e.details) if isinstance(e.details, dict) else {}
-    for d in body.get('details') or []:
-        if str(d.get('@type', '')).endswith('google.rpc.RetryInfo'):
-            try: return float(str(d.get('retryDelay', '')).rstrip('s'))
-            except ValueError: pass
+    for d in _details(e, 'RetryInfo'):
+        try: return float(str(d.get('retryDelay', '')).rstrip('s'))
+        except ValueError: pass
     return None
 
 # %% ../nbs/13_gemini.ipynb #b8fbea64
@@ -141,6 +161,9 @@ class GeminiBackend(APIBackend):
         self.thinking_budget, self._key, self._client = thinking_budget, find_api_key(), None
 
     def __repr__(self): return f"GeminiBackend({self.name!r}, model_id={self.model_id!r}, base_url={self.base_url!r})"
+
+    @property
+    def where(self) -> str: return self.base_url or 'https://generativelanguage.googleapis.com'  # for messages
 
     def client(self) -> genai.Client:
         "A new SDK client: the key in a header, our timeout, no SDK retries"
@@ -159,7 +182,7 @@ class GeminiBackend(APIBackend):
         "Send one generateContent request (the contents and settings `prepare` built)"
         contents, config = prepared
         try: resp = await self._client.aio.models.generate_content(model=self.model_id, contents=contents, config=config)
-        except Exception as e: raise api_failure(e, self._key) from None
+        except Exception as e: raise api_failure(e, self._key, self.model_id) from None
         return read_reply(resp)
 
 # %% ../nbs/13_gemini.ipynb #86dcdc7f

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 from tqdm.auto import tqdm
-from .backends import Reply, Request, get_backend, resolve_model
+from .backends import Reply, Request, StopRun, get_backend, resolve_model
 from .parse import parse_response
 from .prompts import PROMPT_KINDS, get_prompt, resolve_labels
 from .store import (CONDITIONS, ResponseStore, done_ids, image_sha256, in_shard, make_record, parse_shard,
@@ -155,15 +155,21 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
             s.failed['ImageMissing'] += 1
         replies = (be.answer_batch(todo, path.parent/'.batch-jobs', poll_s=float(os.environ.get('ELENA_BATCH_POLL_S', 30)))
                    if batch else be.answer(todo))
-        for req, rep in tqdm(replies, total=len(todo), desc=f'{model} {dataset}', disable=not progress):
-            res = parse_response(rep.text, labels) if rep.text else None
-            st.append(make_record(id=req.id, image_sha256=hashes[req.id], model_revision=be.revision, raw=rep.text,
-                                  parsed=res.record if res else None, emotion=res.emotion if res else None,
-                                  parse_issues=res.issues if res else [], error=rep.error, finish_reason=rep.finish_reason,
-                                  usage=rep.usage or None, latency_s=rep.latency_s, **base))
-            if rep.error: s.failed[rep.error.get('type', 'Error')] += 1
-            else: s.done += 1; s.parsed_ok += bool(res and res.ok)
-            for k in ('input', 'output', 'thinking'): s.tokens[k] += (rep.usage or {}).get(k) or 0
+        try:
+            for req, rep in tqdm(replies, total=len(todo), desc=f'{model} {dataset}', disable=not progress):
+                res = parse_response(rep.text, labels) if rep.text else None
+                st.append(make_record(id=req.id, image_sha256=hashes[req.id], model_revision=be.revision, raw=rep.text,
+                                      parsed=res.record if res else None, emotion=res.emotion if res else None,
+                                      parse_issues=res.issues if res else [], error=rep.error, finish_reason=rep.finish_reason,
+                                      usage=rep.usage or None, latency_s=rep.latency_s, **base))
+                if rep.error: s.failed[rep.error.get('type', 'Error')] += 1
+                else: s.done += 1; s.parsed_ok += bool(res and res.ok)
+                for k in ('input', 'output', 'thinking'): s.tokens[k] += (rep.usage or {}).get(k) or 0
+        except StopRun as e:  # nothing stored is lost: the message says so, and the summary travels with it
+            s.seconds, s.cost_usd = time.monotonic() - t0, estimate_cost(be.model_id, s.tokens, batch)
+            stop = StopRun(e.kind, f"{e}. {s.done} answers stored now in {path} (kept); run the same command again to resume")
+            stop.summary = s
+            raise stop from None
     s.seconds = time.monotonic() - t0
     s.cost_usd = estimate_cost(be.model_id, s.tokens, batch)
     return s

@@ -23,7 +23,7 @@ CANNED_ANSWER = json.dumps({
     'explicit_description': 'A canned stand-in answer: shoulders drawn up, hands raised to the chest.',
     'implicit_description': 'Canned text: my chest tightens.', 'narrative': 'Canned text from a test server, not a model.',
     'body_parts': ['shoulders', 'hands', 'chest'], 'emotion': 'fear', 'valence': 3, 'arousal': 7, 'dominance': 3})
-FAULTS = ('ok', 'rate_limit', 'server_error', 'slow', 'fenced', 'truncated', 'empty', 'safety')
+FAULTS = ('ok', 'rate_limit', 'server_error', 'slow', 'fenced', 'truncated', 'empty', 'safety', 'bad_image', 'permission')
 
 # %% ../nbs/19_standins.ipynb #23d60cd4
 def canned_text(fault:str) -> str:
@@ -41,8 +41,11 @@ class StandIn:
                  latency_s:float=0.0, # time each answer takes
                  faults:Callable[[int, dict], str]|dict|None=None, # fault for the n-th request (0-based): a callable or {n: fault}
                  slow_s:float=5.0, # how long a 'slow' answer takes
+                 models:set|None=None, # the model names it serves (None: any); others get the protocol's 404
+                 keys:set|None=None, # the API keys it accepts (None: any); others get the protocol's key error
                 ):
         self.handler, self.latency_s, self.slow_s, self.requests = handler, latency_s, slow_s, []
+        self.models, self.keys = models, keys
         self._faults, self._lock, self._server = faults or {}, threading.Lock(), None
         self.in_flight = self.peak = 0  # requests being answered now, and the most at once
 
@@ -90,13 +93,29 @@ class StandIn:
     def __exit__(self, *exc): self._server.shutdown(); self._server.server_close()
 
 # %% ../nbs/19_standins.ipynb #6754a28e
+def _header(si, n, name):
+    return next((v for k, v in si.requests[n]['headers'].items() if k.lower() == name), None)
+
+def _openai_error(message:str, type:str, code:str|None=None) -> dict:
+    "An OpenAI error object: message, type, param, code"
+    return {'error': {'message': message, 'type': type, 'param': None, 'code': code}}
+
 def openai_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, dict]:
     "Answer one request in the OpenAI chat-completions format, with the fault `si` assigns to it"
     if not path.rstrip('/').endswith('/chat/completions'):
-        return 404, {}, {'error': {'message': f'no route {path}', 'type': 'invalid_request_error'}}
+        return 404, {}, {'detail': 'Not Found'}  # what a FastAPI server (vLLM) answers for a path it has no route for
+    key = (_header(si, n, 'authorization') or '').removeprefix('Bearer ').strip()
+    if si.keys is not None and key not in si.keys:
+        shown = key[:3] + '*' * max(0, len(key) - 7) + key[-4:] if len(key) > 7 else key  # the real message shows the key's ends only
+        return 401, {}, _openai_error(f'Incorrect API key provided: {shown}. You can find your API key at https://platform.openai.com/account/api-keys.', 'invalid_request_error', 'invalid_api_key')
+    if si.models is not None and body.get('model') not in si.models:
+        return 404, {}, _openai_error(f"The model `{body.get('model')}` does not exist or you do not have access to it.", 'invalid_request_error', 'model_not_found')
     fault = si.fault_for(n, body)
     time.sleep(si.slow_s if fault == 'slow' else si.latency_s)
-    if fault == 'rate_limit': return 429, {'Retry-After': '0'}, {'error': {'message': 'Rate limit reached for requests', 'type': 'rate_limit_error'}}
+    if fault == 'rate_limit': return 429, {'Retry-After': '0'}, _openai_error('Rate limit reached for requests', 'requests', 'rate_limit_exceeded')
+    if fault == 'bad_image':
+        return 400, {}, _openai_error("You uploaded an unsupported image. Please make sure your image has of one the following formats: ['png', 'jpeg', 'gif', 'webp'].", 'invalid_request_error', 'invalid_image_format')
+    if fault == 'permission': return 403, {}, _openai_error('Country, region, or territory not supported', 'request_forbidden', 'unsupported_country_region_territory')
     if fault == 'server_error': return 500, {}, {'error': {'message': 'The server had an error while processing your request.', 'type': 'server_error'}}
     if fault == 'empty': return 200, {}, {'id': f'cmpl-{n}', 'object': 'chat.completion', 'model': body.get('model'), 'choices': []}
     text = canned_text(fault)
@@ -107,17 +126,23 @@ def openai_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, d
                      'usage': {'prompt_tokens': 812, 'completion_tokens': len(text) // 4, 'total_tokens': 812 + len(text) // 4}}
 
 # %% ../nbs/19_standins.ipynb #47fa00c5
-def _header(si, n, name):
-    return next((v for k, v in si.requests[n]['headers'].items() if k.lower() == name), None)
-
 def _gemini_error(code:int, status:str, message:str, details:list|None=None) -> dict:
     return {'error': {'code': code, 'message': message, 'status': status, **({'details': details} if details else {})}}
 
+def _quota_error(model:str, quota_id:str, metric:str, value:str, delay_s:float) -> dict:
+    "A 429 `RESOURCE_EXHAUSTED` as the Gemini API sends it: a `QuotaFailure` naming the quota, a `Help` link and a `RetryInfo` delay"
+    return _gemini_error(429, 'RESOURCE_EXHAUSTED', 'You exceeded your current quota, please check your plan and billing details. For more information on this error, '
+                         f'head to: https://ai.google.dev/gemini-api/docs/rate-limits. Please retry in {delay_s:.2f}s.', [
+        {'@type': 'type.googleapis.com/google.rpc.QuotaFailure', 'violations': [{'quotaMetric': f'generativelanguage.googleapis.com/{metric}',
+            'quotaId': quota_id, 'quotaDimensions': {'location': 'global', 'model': model}, 'quotaValue': value}]},
+        {'@type': 'type.googleapis.com/google.rpc.Help', 'links': [{'description': 'Learn more about Gemini API quotas', 'url': 'https://ai.google.dev/gemini-api/docs/rate-limits'}]},
+        {'@type': 'type.googleapis.com/google.rpc.RetryInfo', 'retryDelay': f'{max(0, round(delay_s))}s'}])
+
 def _gemini_answer(fault:str, model:str, n:int) -> tuple[int, dict]:
     "Status and body of a generateContent answer with `fault` (the wait for 'slow' is the caller's)"
-    if fault == 'rate_limit':
-        return 429, _gemini_error(429, 'RESOURCE_EXHAUSTED', 'Resource has been exhausted (e.g. check quota).',
-                                  [{'@type': 'type.googleapis.com/google.rpc.RetryInfo', 'retryDelay': '0s'}])
+    if fault == 'rate_limit': return 429, _quota_error(model, 'GenerateRequestsPerMinutePerProjectPerModel', 'generate_content_requests', '1000', 0)
+    if fault == 'bad_image': return 400, _gemini_error(400, 'INVALID_ARGUMENT', 'Unable to process input image.')
+    if fault == 'permission': return 403, _gemini_error(403, 'PERMISSION_DENIED', 'The caller does not have permission')
     if fault == 'server_error': return 503, _gemini_error(503, 'UNAVAILABLE', 'The model is overloaded. Please try again later.')
     usage = {'promptTokenCount': 1290, 'totalTokenCount': 1290}
     if fault == 'empty': return 200, {'usageMetadata': usage, 'modelVersion': model, 'responseId': f'standin-{n}'}
@@ -153,6 +178,15 @@ def gemini_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, d
     route = path.split('?')[0]
     if not _header(si, n, 'x-goog-api-key'):
         return 403, {}, _gemini_error(403, 'PERMISSION_DENIED', "Method doesn't allow unregistered callers. Please use an API Key.")
+    if si.keys is not None and _header(si, n, 'x-goog-api-key') not in si.keys:
+        return 400, {}, _gemini_error(400, 'INVALID_ARGUMENT', 'API key not valid. Please pass a valid API key.', [
+            {'@type': 'type.googleapis.com/google.rpc.ErrorInfo', 'reason': 'API_KEY_INVALID', 'domain': 'googleapis.com',
+             'metadata': {'service': 'generativelanguage.googleapis.com'}},
+            {'@type': 'type.googleapis.com/google.rpc.LocalizedMessage', 'locale': 'en-US', 'message': 'API key not valid. Please pass a valid API key.'}])
+    m = re.fullmatch(r'/(v1(?:beta)?)/models/([^/:]+):(?:batchG|g)enerateContent', route)
+    if m and si.models is not None and m[2] not in si.models:
+        return 404, {}, _gemini_error(404, 'NOT_FOUND', f'models/{m[2]} is not found for API version {m[1]}, or is not supported for generateContent. '
+                                      'Call ListModels to see the list of available models and their supported methods.')
     if m := re.fullmatch(r'/v1(?:beta)?/models/([^/:]+):generateContent', route):
         if not _has_image(body): return 400, {}, _gemini_error(400, 'INVALID_ARGUMENT', 'Request has no inline image.')
         fault = si.fault_for(n, body)
