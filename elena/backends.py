@@ -52,6 +52,8 @@ class Backend:
     backend = 'base'  # the kind of backend, stored in each record
     random_weights = False  # True for the tiny test models: their output is never a result
     batch_api = False  # True where `answer_batch(requests, job_dir, ...)` sends the requests through a provider's batch API
+    thinks = False  # True where the model thinks before it answers and `gen['thinking_budget']` sets how long
+    default_max_new_tokens: int|None = 512  # the output limit when the run sets none (None: the model's own)
 
     def __init__(self, name:str, model_id:str, **opts): self.name, self.model_id, self.opts = name, model_id, opts
 

@@ -101,7 +101,8 @@ def _run_args(p:argparse.ArgumentParser):
     p.add_argument('--concurrency', type=int, default=16, help="API requests in flight")
     p.add_argument('--batch-size', type=int, default=1, help="images per generate call (local models)")
     p.add_argument('--seed', type=int, default=None, help="sampling seed (default: greedy decoding)")
-    p.add_argument('--max-new-tokens', type=int, default=512, help="longest answer")
+    p.add_argument('--max-new-tokens', type=int, default=None, help="longest answer, thinking included (default: 512 for local models, the model's own limit for Gemini)")
+    p.add_argument('--thinking-budget', type=int, default=None, help="tokens a Gemini model may think (0: off where the model allows; default: the model's own)")
     p.add_argument('--shard', default=None, help="i/n: this job's share of the items (0 <= i < n)")
     p.add_argument('--force', action='store_true', help="ask again what is already answered")
     p.add_argument('--batch', action='store_true', help="Gemini Batch API (half price, answers within hours)")
@@ -114,7 +115,7 @@ def _run_run(a:argparse.Namespace) -> int:
     from elena.run import run_elena
     try: s = run_elena(a.model, a.dataset, a.data_dir, condition=a.condition, prompt=a.prompt, labels=a.labels, limit=a.limit,
                        out_dir=a.out_dir, concurrency=a.concurrency, batch_size=a.batch_size, seed=a.seed,
-                       max_new_tokens=a.max_new_tokens, shard=a.shard, force=a.force, batch=a.batch, base_url=a.base_url,
+                       max_new_tokens=a.max_new_tokens, thinking_budget=a.thinking_budget, shard=a.shard, force=a.force, batch=a.batch, base_url=a.base_url,
                        yunet=a.yunet, progress=not a.no_progress)
     except StopRun as e:  # an error no retry can fix: what was done, then one line saying what to do
         if e.summary: print(e.summary)

@@ -70,18 +70,20 @@ def image_part(path:str|Path, # an image file
 
 # %% ../nbs/13_gemini.ipynb #a46167fa
 def gemini_config(req:Request, # the request
-                  thinking_budget:int|None=None, # tokens the model may think (None: the model's default)
+                  thinking_budget:int|None=None, # tokens the model may think where `req.gen` sets no 'thinking_budget' (None: the model's default)
                  ) -> types.GenerateContentConfig:
-    "The generation settings for `req`: system instruction, temperature 0 by default, the JSON schema where the prompt has one"
+    "The generation settings for `req`: system instruction, temperature 0 by default, the output limit and thinking budget where set, the JSON schema where the prompt has one"
     p, g = req.prompt, req.gen
     kw = {}
     if p.schema is not None: kw.update(response_mime_type='application/json', response_schema=p.schema)
-    if thinking_budget is not None: kw['thinking_config'] = types.ThinkingConfig(thinking_budget=thinking_budget)
+    budget = g.get('thinking_budget', thinking_budget)
+    if budget is not None: kw['thinking_config'] = types.ThinkingConfig(thinking_budget=budget)
     return types.GenerateContentConfig(system_instruction=p.system, temperature=g.get('temperature', 0.0),
-                                       max_output_tokens=g.get('max_new_tokens', 512), seed=g.get('seed'), **kw)
+                                       max_output_tokens=g.get('max_new_tokens'), seed=g.get('seed'), **kw)
 
 # %% ../nbs/13_gemini.ipynb #e5ad7496
 def read_reply(resp:types.GenerateContentResponse, # what generate_content returned
+               max_tokens:int|None=None, # the maxOutputTokens the request set (None: the model's own limit)
               ) -> Reply:
     "A `Reply` from a Gemini response: text, finish reason and token counts, or an error that says why there is no text"
     u = resp.usage_metadata
@@ -94,12 +96,18 @@ def read_reply(resp:types.GenerateContentResponse, # what generate_content retur
     finish = _name(cand.finish_reason)
     parts = (cand.content.parts if cand.content else None) or []
     text = ''.join(p.text for p in parts if isinstance(p.text, str) and not p.thought) or None
-    if finish == 'MAX_TOKENS':
-        return Reply(text, finish, usage, error={'type': 'MaxTokens', 'message': 'the answer hit the token limit (finish reason MAX_TOKENS)'})
+    if finish == 'MAX_TOKENS': return Reply(text, finish, usage, error={'type': 'MaxTokens', 'message': _max_tokens(text, usage.get('thinking'), max_tokens)})
     if finish not in (None, 'STOP'):
         return Reply(text, finish, usage, error={'type': 'Safety' if finish == 'SAFETY' else 'Stopped', 'message': f'generation stopped: finish reason {finish}'})
     if not text: return Reply(None, finish, usage, error={'type': 'EmptyResponse', 'message': f'no text (finish reason {finish})'})
     return Reply(text, finish, usage)
+
+def _max_tokens(text:str|None, thinking:int|None, limit:int|None) -> str:
+    "Why an answer stopped at the token limit, and what to do"
+    of = f'{thinking} of {limit} output tokens' if limit else f"{thinking} tokens and the model's output limit was reached"
+    if not text and thinking: return f'thinking used {of}; no answer was written: raise --max-new-tokens or set --thinking-budget (finish reason MAX_TOKENS)'
+    if not text: return 'the token limit was reached before any answer was written (finish reason MAX_TOKENS): raise --max-new-tokens'
+    return 'the answer hit the token limit (finish reason MAX_TOKENS)' + (f'; thinking used {of}: raise --max-new-tokens or set --thinking-budget' if thinking else '')
 
 def _name(x) -> str|None: return None if x is None else getattr(x, 'value', str(x))
 
@@ -153,6 +161,8 @@ class GeminiBackend(APIBackend):
     "Gemini models through `google-genai`: one request per image, or the Batch API with `answer_batch`"
     backend = 'gemini'
     batch_api = True  # `answer_batch` below
+    thinks = True  # 2.5 models think by default; `gen['thinking_budget']` is sent as the thinking budget
+    default_max_new_tokens = None  # no maxOutputTokens: the model's own limit, so that thinking leaves room for the answer
     def __init__(self, name, model_id, base_url:str|None=None, thinking_budget:int|None=None, **kw):
         rpm, rpd = TIER1_LIMITS.get(model_id, DEFAULT_LIMITS)
         kw.setdefault('rpm', rpm); kw.setdefault('rpd', rpd)
@@ -183,7 +193,7 @@ class GeminiBackend(APIBackend):
         contents, config = prepared
         try: resp = await self._client.aio.models.generate_content(model=self.model_id, contents=contents, config=config)
         except Exception as e: raise api_failure(e, self._key, self.model_id) from None
-        return read_reply(resp)
+        return read_reply(resp, req.gen.get('max_new_tokens'))
 
 # %% ../nbs/13_gemini.ipynb #86dcdc7f
 class BatchPending(Exception):
@@ -238,7 +248,7 @@ def _collect(job:types.BatchJob, chunk:list[Request], key:str|None) -> Iterator[
         elif o.response is None:
             err = o.error.model_dump(exclude_none=True) if hasattr(o.error, 'model_dump') else o.error
             rep = Reply(error={'type': 'BatchItemError', 'message': scrub(f'the batch answered this item with an error: {json.dumps(err, default=str)}', key)[:500]})
-        else: rep = read_reply(o.response)
+        else: rep = read_reply(o.response, r.gen.get('max_new_tokens'))
         yield r, rep
 
 # %% ../nbs/13_gemini.ipynb #184141d3

@@ -111,7 +111,8 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
               batch_size:int=1, # images per generate call (local models)
               seed:int|None=None, # sampling seed; None: greedy decoding (temperature 0)
               temperature:float|None=None, # sampling temperature (needs a seed; default 0, or 0.7 with a seed)
-              max_new_tokens:int=512, # longest answer
+              max_new_tokens:int|None=None, # longest answer, thinking included (None: the backend's default: 512 for local models, the model's own limit for Gemini)
+              thinking_budget:int|None=None, # tokens a thinking model may think (0: off where allowed; None: the model's default); part of the resume key
               shard:str|None=None, # 'i/n': this machine's share of the items
               force:bool=False, # ask again even what is already answered
               batch:bool=False, # Gemini Batch API instead of live requests
@@ -138,7 +139,10 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
               else masked_images(items, ds.root, dataset, yunet, progress))
     p = get_prompt(prompt, labels, masked=condition == 'masked')
     if temperature is None: temperature = 0.7 if seed is not None else 0.0
-    gen = {'temperature': temperature, 'max_new_tokens': max_new_tokens, 'seed': seed}
+    if thinking_budget is not None and not be.thinks:
+        raise ValueError(f"--thinking-budget sets how long a thinking model (Gemini) thinks; {model} has no thinking budget: leave it out")
+    gen = {'temperature': temperature, 'max_new_tokens': be.default_max_new_tokens if max_new_tokens is None else max_new_tokens, 'seed': seed}
+    if thinking_budget is not None: gen['thinking_budget'] = thinking_budget  # only when set: the resume key of runs without it stays the same
     root = project_root()
     out = Path(out_dir) if out_dir is not None else root/'responses'
     if not out.is_absolute(): out = root/out

@@ -16,7 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 # %% auto #0
-__all__ = ['CANNED_ANSWER', 'FAULTS', 'ARRIVALS', 'canned_text', 'StandIn', 'openai_handler', 'gemini_handler', 'standin_process']
+__all__ = ['CANNED_ANSWER', 'FAULTS', 'ARRIVALS', 'canned_text', 'StandIn', 'openai_handler', 'prompt_tokens', 'gemini_handler',
+           'standin_process']
 
 # %% ../nbs/19_standins.ipynb #abed43db
 CANNED_ANSWER = json.dumps({
@@ -43,9 +44,10 @@ class StandIn:
                  slow_s:float=5.0, # how long a 'slow' answer takes
                  models:set|None=None, # the model names it serves (None: any); others get the protocol's 404
                  keys:set|None=None, # the API keys it accepts (None: any); others get the protocol's key error
+                 thinking_tokens:int=0, # tokens a Gemini model thinks where the request sets no budget (0: no thinking)
                 ):
         self.handler, self.latency_s, self.slow_s, self.requests = handler, latency_s, slow_s, []
-        self.models, self.keys = models, keys
+        self.models, self.keys, self.thinking_tokens = models, keys, thinking_tokens
         self._faults, self._lock, self._server = faults or {}, threading.Lock(), None
         self.in_flight = self.peak = 0  # requests being answered now, and the most at once
 
@@ -138,24 +140,46 @@ def _quota_error(model:str, quota_id:str, metric:str, value:str, delay_s:float) 
         {'@type': 'type.googleapis.com/google.rpc.Help', 'links': [{'description': 'Learn more about Gemini API quotas', 'url': 'https://ai.google.dev/gemini-api/docs/rate-limits'}]},
         {'@type': 'type.googleapis.com/google.rpc.RetryInfo', 'retryDelay': f'{max(0, round(delay_s))}s'}])
 
-def _gemini_answer(fault:str, model:str, n:int) -> tuple[int, dict]:
-    "Status and body of a generateContent answer with `fault` (the wait for 'slow' is the caller's)"
+def prompt_tokens(req:dict) -> int:
+    "The input tokens the stand-in counts for a generateContent request: one per word or punctuation mark of its texts, 258 per 768-pixel tile of each image"
+    from PIL import Image  # only here: the image sizes
+    import io
+    texts = [p.get('text') or '' for c in [req.get('systemInstruction') or req.get('system_instruction') or {}, *(req.get('contents') or [])] for p in c.get('parts') or []]
+    n = sum(len(re.findall(r'\w+|[^\w\s]', t)) for t in texts)
+    for c in req.get('contents') or []:
+        for p in c.get('parts') or []:
+            d = p.get('inlineData') or p.get('inline_data')
+            if not d: continue
+            try: w, h = Image.open(io.BytesIO(_b64(d.get('data', '')))).size
+            except Exception: w = h = 0
+            n += 258 * (1 if max(w, h) <= 384 else -(-w // 768) * -(-h // 768))
+    return n
+
+def _gemini_answer(si:StandIn, fault:str, model:str, n:int, req:dict) -> tuple[int, dict]:
+    "Status and body of a generateContent answer to `req` with `fault` (the wait for 'slow' is the caller's); thinking counts against maxOutputTokens"
     if fault == 'rate_limit': return 429, _quota_error(model, 'GenerateRequestsPerMinutePerProjectPerModel', 'generate_content_requests', '1000', 0)
     if fault == 'bad_image': return 400, _gemini_error(400, 'INVALID_ARGUMENT', 'Unable to process input image.')
     if fault == 'permission': return 403, _gemini_error(403, 'PERMISSION_DENIED', 'The caller does not have permission')
     if fault == 'server_error': return 503, _gemini_error(503, 'UNAVAILABLE', 'The model is overloaded. Please try again later.')
-    usage = {'promptTokenCount': 1290, 'totalTokenCount': 1290}
-    if fault == 'empty': return 200, {'usageMetadata': usage, 'modelVersion': model, 'responseId': f'standin-{n}'}
+    pt = prompt_tokens(req)
+    usage, meta = {'promptTokenCount': pt, 'totalTokenCount': pt}, {'modelVersion': model, 'responseId': f'standin-{n}'}
+    if fault == 'empty': return 200, {'usageMetadata': usage, **meta}
     if fault == 'safety':
         return 200, {'candidates': [{'finishReason': 'SAFETY', 'index': 0, 'safetyRatings': [
-                        {'category': 'HARM_CATEGORY_DANGEROUS_CONTENT', 'probability': 'HIGH', 'blocked': True}]}],
-                     'usageMetadata': usage, 'modelVersion': model, 'responseId': f'standin-{n}'}
+                        {'category': 'HARM_CATEGORY_DANGEROUS_CONTENT', 'probability': 'HIGH', 'blocked': True}]}], 'usageMetadata': usage, **meta}
+    gc = req.get('generationConfig') or req.get('generation_config') or {}
+    tc = gc.get('thinkingConfig') or gc.get('thinking_config') or {}
+    budget = tc.get('thinkingBudget', tc.get('thinking_budget'))  # protobuf JSON takes either spelling (the SDK sends the second)
+    think = si.thinking_tokens if budget in (None, -1) else min(int(budget), si.thinking_tokens)
+    limit = gc.get('maxOutputTokens')
     text = canned_text(fault)
-    out = len(text) // 4
-    return 200, {'candidates': [{'content': {'parts': [{'text': text}], 'role': 'model'}, 'index': 0,
-                                 'finishReason': 'MAX_TOKENS' if fault == 'truncated' else 'STOP'}],
-                 'usageMetadata': {'promptTokenCount': 1290, 'candidatesTokenCount': out, 'totalTokenCount': 1290 + out},
-                 'modelVersion': model, 'responseId': f'standin-{n}'}
+    out, finish = len(text) // 4, 'MAX_TOKENS' if fault == 'truncated' else 'STOP'
+    if limit is not None and think >= limit:  # thinking used the whole limit: no answer, and content without parts
+        usage = {**usage, 'totalTokenCount': pt + limit - 1, 'thoughtsTokenCount': limit - 1}
+        return 200, {'candidates': [{'content': {'role': 'model'}, 'finishReason': 'MAX_TOKENS', 'index': 0}], 'usageMetadata': usage, **meta}
+    if limit is not None and think + out > limit: text, out, finish = text[:4 * (limit - think)], limit - think, 'MAX_TOKENS'
+    usage = {'promptTokenCount': pt, 'candidatesTokenCount': out, 'totalTokenCount': pt + out + think, **({'thoughtsTokenCount': think} if think else {})}
+    return 200, {'candidates': [{'content': {'parts': [{'text': text}], 'role': 'model'}, 'index': 0, 'finishReason': finish}], 'usageMetadata': usage, **meta}
 
 # %% ../nbs/19_standins.ipynb #b9911b7e
 def _b64(s:str) -> bytes:
@@ -191,7 +215,7 @@ def gemini_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, d
         if not _has_image(body): return 400, {}, _gemini_error(400, 'INVALID_ARGUMENT', 'Request has no inline image.')
         fault = si.fault_for(n, body)
         time.sleep(si.slow_s if fault == 'slow' else si.latency_s)
-        status, payload = _gemini_answer(fault, m[1], n)
+        status, payload = _gemini_answer(si, fault, m[1], n, body)
         return status, {'Retry-After': '0'} if status == 429 else {}, payload
     if m := re.fullmatch(r'/v1(?:beta)?/models/([^/:]+):batchGenerateContent', route):
         reqs = (((body.get('batch') or {}).get('inputConfig') or {}).get('requests') or {}).get('requests') or []
@@ -221,7 +245,7 @@ def _batch_job(si:StandIn, name:str) -> dict:
     if not done: return {'name': name, 'metadata': meta}
     out = []
     for i, r in enumerate(job['requests']):
-        status, payload = _gemini_answer(si.fault_for(i, r['request']), job['model'], i)
+        status, payload = _gemini_answer(si, si.fault_for(i, r['request']), job['model'], i, r['request'])
         res = {'response': payload} if status == 200 else {'error': {k: payload['error'][k] for k in ('code', 'message')}}  # a google.rpc.Status
         out.append({**res, **({'metadata': r['metadata']} if 'metadata' in r else {})})
     meta['output'] = {'inlinedResponses': {'inlinedResponses': out}}
