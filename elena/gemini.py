@@ -16,8 +16,8 @@ from google.genai import errors, types
 from .backends import APIBackend, ItemError, Reply, Request, Retryable, StopRun, backoff_delay, next_reset, retry_after
 
 # %% auto #0
-__all__ = ['KEY_VARS', 'TIER1_LIMITS', 'DEFAULT_LIMITS', 'find_api_key', 'scrub', 'UnreadableImage', 'image_part',
-           'gemini_config', 'read_reply', 'api_failure', 'GeminiBackend', 'BatchPending', 'batch_key', 'answer_batch']
+__all__ = ['KEY_VARS', 'GEMINI_TIERS', 'find_api_key', 'scrub', 'UnreadableImage', 'image_part', 'gemini_config', 'read_reply',
+           'api_failure', 'GeminiBackend', 'BatchPending', 'batch_key', 'answer_batch']
 
 # %% ../nbs/13_gemini.ipynb #bad9b817
 KEY_VARS = ('GOOGLE_API_KEY', 'GEMINI_API_KEY')
@@ -47,8 +47,10 @@ def scrub(text:str, # any message that may reach a record or a log
     return text.replace(key, '***') if key and text else text
 
 # %% ../nbs/13_gemini.ipynb #7f7af8b0
-TIER1_LIMITS = {'gemini-2.5-flash': (1000, 10_000), 'gemini-2.5-flash-lite': (4000, None), 'gemini-2.5-pro': (150, 1000)}
-DEFAULT_LIMITS = (150, 1000)  # requests per minute and per day for model ids not in TIER1_LIMITS
+GEMINI_TIERS = {  # tier -> model id -> (requests per minute, input tokens per minute, requests per day or None)
+    'free': {'gemini-2.5-flash': (10, 250_000, 250), 'gemini-2.5-flash-lite': (15, 250_000, 1000)},
+    'tier1': {'gemini-2.5-flash': (1000, 1_000_000, 10_000), 'gemini-2.5-flash-lite': (4000, 4_000_000, None), 'gemini-2.5-pro': (150, 2_000_000, 1000)},
+}
 
 # %% ../nbs/13_gemini.ipynb #adb23093
 class UnreadableImage(Exception):
@@ -163,10 +165,9 @@ class GeminiBackend(APIBackend):
     batch_api = True  # `answer_batch` below
     thinks = True  # 2.5 models think by default; `gen['thinking_budget']` is sent as the thinking budget
     default_max_new_tokens = None  # no maxOutputTokens: the model's own limit, so that thinking leaves room for the answer
-    def __init__(self, name, model_id, base_url:str|None=None, thinking_budget:int|None=None, **kw):
-        rpm, rpd = TIER1_LIMITS.get(model_id, DEFAULT_LIMITS)
-        kw.setdefault('rpm', rpm); kw.setdefault('rpd', rpd)
-        super().__init__(name, model_id, **kw)
+    tiers = GEMINI_TIERS  # `tier` (default 'tier1') sets rpm, tpm and rpd where the options do not
+    def __init__(self, name, model_id, base_url:str|None=None, thinking_budget:int|None=None, tier:str|None='tier1', **kw):
+        super().__init__(name, model_id, tier=tier, **kw)
         self.base_url = base_url or os.environ.get('GOOGLE_GEMINI_BASE_URL')  # None: Google's endpoint
         self.thinking_budget, self._key, self._client = thinking_budget, find_api_key(), None
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from datetime import datetime
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 from tqdm.auto import tqdm
-from .backends import Reply, Request, StopRun, get_backend, resolve_model
+from .backends import Reply, Request, StopRun, day_start, get_backend, resolve_model
 from .parse import parse_response
 from .prompts import PROMPT_KINDS, get_prompt, resolve_labels
 from .store import (CONDITIONS, ResponseStore, done_ids, image_sha256, in_shard, make_record, parse_shard,
@@ -57,6 +58,7 @@ class RunSummary:
     seconds: float = 0.0
     tokens: Counter = field(default_factory=Counter)  # 'input', 'output', 'thinking' (the thought tokens of thinking models)
     cost_usd: float|None = None  # estimate for API models with a known price
+    limits: str = ''  # API models: the limits in force and the share of each used
 
     def __str__(self):
         n = self.done + sum(self.failed.values())
@@ -67,6 +69,7 @@ class RunSummary:
                  f"  emotion read from {self.parsed_ok} of {self.done} answers; {rate}; tokens in {self.tokens['input']}, out {self.tokens['output']}"
                  + (f", thinking {self.tokens['thinking']}" if self.tokens['thinking'] else '')
                  + (f"; estimated cost ${self.cost_usd:.4f}" if self.cost_usd is not None else '')]
+        if self.limits: lines.append(f"  {self.limits}")
         if self.random_weights: lines.append("  RANDOM WEIGHTS: a tiny test model answered; its output is not a result")
         return '\n'.join(lines)
 
@@ -98,6 +101,24 @@ def _requests(items, images, prompt, gen, force, path, model, progress):
         if it.id in hashes and it.id not in done: todo.append(Request(it.id, Path(images[it.id]), prompt, gen, image_sha256=hashes[it.id]))
     return todo, missing, hashes, len(done)
 
+# %% ../nbs/16_run.ipynb #0de80b86
+_NOT_SENT = ('ImageMissing', 'UnreadableImage', 'DailyQuota')  # errors of items that never reached the server
+
+def _requests_today(out:Path, # the response store root
+                    model_id:str, # the provider's model id (the quota counts per model)
+                   ) -> int:
+    "Requests made today (Pacific time, when the Gemini API's daily quotas reset) to `model_id`, read from the times of the records stored under `out`"
+    since, ids, n = day_start().isoformat(), {}, 0
+    for f in Path(out).rglob('*.jsonl'):
+        for r in read_records(f):
+            if (r.get('error') or {}).get('type') in _NOT_SENT or not r.get('created_at'): continue
+            m = r.get('model')
+            if m not in ids:
+                try: ids[m] = resolve_model(m)[1].get('model_id')
+                except ValueError: ids[m] = None
+            n += ids[m] == model_id and datetime.fromisoformat(r['created_at']) >= datetime.fromisoformat(since)
+    return n
+
 # %% ../nbs/16_run.ipynb #3962c885
 def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.MODELS`)
               dataset:str='samples', # one of `elena.data.DATASETS`
@@ -107,7 +128,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
               labels:str|Sequence[str]='elena', # label set: 'elena', 'heco', 'emotic' or a list
               limit:int|None=None, # only the first `limit` items (by id)
               out_dir:str|Path|None=None, # response store root (default: <project>/responses)
-              concurrency:int=16, # API requests in flight
+              concurrency:int|None=None, # API requests in flight at most (None: the backend's ceiling, 256; the limits decide what is sent)
               batch_size:int=1, # images per generate call (local models)
               seed:int|None=None, # sampling seed; None: greedy decoding (temperature 0)
               temperature:float|None=None, # sampling temperature (needs a seed; default 0, or 0.7 with a seed)
@@ -147,6 +168,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
     out = Path(out_dir) if out_dir is not None else root/'responses'
     if not out.is_absolute(): out = root/out
     path = store_path(out, model, dataset, condition, prompt, sh)
+    if getattr(be, 'rpd', None) and not batch: be.used_today = _requests_today(out, be.model_id)  # the day's quota spans runs
     todo, missing, hashes, skipped = _requests(items, images, p, gen, force, path, model, progress)
     s = RunSummary(path, model, dataset, condition, p.id, be.random_weights, items=len(items), skipped=skipped)
     base = dict(dataset=dataset, condition=condition, model=model, backend=be.backend, prompt_id=p.id,
@@ -171,9 +193,11 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
                 for k in ('input', 'output', 'thinking'): s.tokens[k] += (rep.usage or {}).get(k) or 0
         except StopRun as e:  # nothing stored is lost: the message says so, and the summary travels with it
             s.seconds, s.cost_usd = time.monotonic() - t0, estimate_cost(be.model_id, s.tokens, batch)
+            s.limits = be.limits_report() if hasattr(be, 'limits_report') else ''
             stop = StopRun(e.kind, f"{e}. {s.done} answers stored now in {path} (kept); run the same command again to resume")
             stop.summary = s
             raise stop from None
     s.seconds = time.monotonic() - t0
     s.cost_usd = estimate_cost(be.model_id, s.tokens, batch)
+    s.limits = be.limits_report() if hasattr(be, 'limits_report') and not batch else ''
     return s

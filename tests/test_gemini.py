@@ -84,7 +84,7 @@ def test_concurrency_bounded():
 
 def test_rate_limiter_defaults_and_options():
     with StandIn(gemini_handler) as si:
-        assert (backend(si).rpm, backend(si).rpd) == (1000, 10_000)
+        assert (backend(si).rpm, backend(si).tpm, backend(si).rpd) == (1000, 1_000_000, 10_000)
         assert (backend(si, rpm=5, rpd=50).rpm, backend(si, rpd=50).rpd) == (5, 50)
         be = backend(si, rpm=3, rate_window_s=0.5)
         got = list(be.answer(reqs(6)))
@@ -92,10 +92,13 @@ def test_rate_limiter_defaults_and_options():
     assert len(got) == 6 and ts[3] - ts[0] >= 0.45  # the fourth request waited for the window
 
 def test_quota_per_day():
+    "the day's quota used: the run stops after the answers it got, instead of recording an error for every item left"
+    got = []
     with StandIn(gemini_handler) as si:
-        got = list(backend(si, rpd=2).answer(reqs(4)))
+        with pytest.raises(StopRun, match='daily quota used: 2 of 2 requests today'):
+            for pair in backend(si, rpd=2).answer(reqs(4)): got.append(pair)
         assert len(si.requests) == 2
-    assert sorted((rep.error or {}).get('type') or 'ok' for _, rep in got) == ['QuotaExhausted', 'QuotaExhausted', 'ok', 'ok']
+    assert [rep.error for _, rep in got] == [None, None]
 
 def test_unreadable_image_is_one_error(tmp_path):
     bad = tmp_path / 'gone.jpg'
