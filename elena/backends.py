@@ -158,15 +158,17 @@ def next_reset(now:datetime|None=None, # a time with its zone (default: now)
 
 # %% ../nbs/11_backends.ipynb #c2caaebc
 class RateLimiter:
-    "At most `rpm` requests and `tpm` tokens per `window_s` seconds (lengthened by `headroom`), and `rpd` requests per Pacific day"
+    "At most `rpm` requests and `tpm` tokens per `window_s` seconds (lengthened by `headroom`), sent evenly after a first `burst`, and `rpd` requests per Pacific day"
     def __init__(self, rpm:int|None=None, tpm:int|None=None, rpd:int|None=None, window_s:float=60.0, headroom:float=0.05,
                  used_today:int=0, # requests already made today (from the stored records)
+                 burst:float=0.1, # share of a window's limits that may leave at once; the rest is spread evenly over the window
                 ):
         self.rpm, self.tpm, self.rpd, self.window_s, self.headroom = rpm, tpm, rpd, window_s, headroom
         self.span = window_s * (1 + headroom)
+        self._tau, self._due = burst * self.span, {'rpm': -math.inf, 'tpm': -math.inf}  # how far ahead sending may run, and when each pace is due
         self._log, self._tokens = deque(), 0  # [time, tokens, counted] of the requests in the span, and their tokens
         self.day, self.today = day_start(), used_today
-        self.sent, self.tokens_sent = [], 0  # monotonic times of the requests let through, their tokens (settled)
+        self.sent, self.tokens_sent, self.history = [], 0, []  # monotonic times of the requests let through, their tokens (settled), [time, tokens, _] each
 
     def _trim(self, now):
         while self._log and now - self._log[0][0] >= self.span:
@@ -181,7 +183,7 @@ class RateLimiter:
                 raise StopRun('DailyQuota', f"daily quota used: {self.today} of {self.rpd} requests today (Pacific time): "
                                             f"resume after {next_reset():%Y-%m-%d %H:%M} UTC (midnight Pacific time) or use --batch")
         self._trim(now)
-        waits = [(0.0, None)]
+        waits = [(0.0, None)] + [(self._due[k] - self._tau - now, k) for k in ('rpm', 'tpm') if getattr(self, k)]  # the even pace
         if self.rpm and len(self._log) >= self.rpm: waits.append((self._log[len(self._log) - self.rpm][0] + self.span - now, 'rpm'))
         if self.tpm and self._log and self._tokens + tokens > self.tpm:
             left = self._tokens
@@ -195,17 +197,31 @@ class RateLimiter:
         "Count one request of `tokens` sent now; returns its entry for `settle`"
         now = time.monotonic() if now is None else now
         e = [now, tokens, True]
-        self._log.append(e); self._tokens += tokens; self.today += 1; self.sent.append(now); self.tokens_sent += tokens
+        self._log.append(e); self._tokens += tokens; self.today += 1; self.sent.append(now); self.tokens_sent += tokens; self.history.append(e)
+        if self.rpm: self._due['rpm'] = max(self._due['rpm'], now) + self.span / self.rpm
+        if self.tpm: self._due['tpm'] = max(self._due['tpm'], now) + tokens * self.span / self.tpm
         return e
 
     def settle(self, entry:list, tokens:int):
         "Replace the estimate of a sent request by the tokens its reply reported"
         if entry[2]: self._tokens += tokens - entry[1]
+        if self.tpm: self._due['tpm'] += (tokens - entry[1]) * self.span / self.tpm
         self.tokens_sent += tokens - entry[1]; entry[1] = tokens
 
-    def used(self) -> tuple[int, int, float]:
-        "Requests and tokens sent, and the time from the first send to the last"
-        return len(self.sent), self.tokens_sent, (self.sent[-1] - self.sent[0]) if self.sent else 0.0
+    def used(self, what:str='rpm', # 'rpm' or 'tpm'
+             steps:int=50, # samples per window
+            ) -> float|None:
+        "The share of the limit `what` used: the time average, after the first window, of what the last window held, over the limit (a run within one window: what it sent over the limit)"
+        limit = getattr(self, what)
+        if not limit or not self.history: return None
+        h, w = self.history, self.window_s
+        if h[-1][0] - h[0][0] <= w: return sum(1 if what == 'rpm' else e[1] for e in h) / limit
+        t, lo, hi, held, vals = h[0][0] + w, 0, 0, 0, []
+        while t <= h[-1][0]:
+            while hi < len(h) and h[hi][0] < t: held += 1 if what == 'rpm' else h[hi][1]; hi += 1
+            while h[lo][0] < t - w: held -= 1 if what == 'rpm' else h[lo][1]; lo += 1
+            vals.append(held / limit); t += w / steps
+        return sum(vals) / len(vals)
 
 # %% ../nbs/11_backends.ipynb #bb2e600b
 def iterate_async(agen_factory:Callable[[], AsyncIterator], # makes the async iterator to drain
@@ -248,7 +264,7 @@ class APIBackend(Backend):
     tpm_counts_output = False  # whether the output limit counts against tpm (OpenAI counts max_tokens; Gemini counts input only)
     def __init__(self, name, model_id, concurrency:int=256, rpm:int|None=None, rpd:int|None=None, tpm:int|None=None,
                  max_tries:int=6, backoff_base:float=1.0, backoff_cap:float=60.0, timeout_s:float=120.0,
-                 rate_window_s:float=60.0, headroom:float=0.05, used_today:int=0, tier:str|None=None,
+                 rate_window_s:float=60.0, headroom:float=0.05, burst:float=0.1, used_today:int=0, tier:str|None=None,
                  gone_after:int=8, gone_after_s:float=10.0, **opts):
         super().__init__(name, model_id, **opts)
         if tier is not None:
@@ -259,7 +275,7 @@ class APIBackend(Backend):
             rpm, tpm, rpd = (p_rpm if rpm is None else rpm), (p_tpm if tpm is None else tpm), (p_rpd if rpd is None else rpd)
         self.concurrency, self.max_tries, self.timeout_s = max(1, int(concurrency)), max_tries, timeout_s
         self.backoff_base, self.backoff_cap, self.rpm, self.rpd, self.tpm, self.tier = backoff_base, backoff_cap, rpm, rpd, tpm, tier
-        self.rate_window_s, self.headroom, self.used_today = rate_window_s, headroom, used_today  # `rpm` and `tpm` count per `rate_window_s` (60 s; shorter in tests and benchmarks)
+        self.rate_window_s, self.headroom, self.burst, self.used_today = rate_window_s, headroom, burst, used_today  # `rpm` and `tpm` count per `rate_window_s` (60 s; shorter in tests and benchmarks)
         self.gone_after, self.gone_after_s, self._gone = gone_after, gone_after_s, None  # connection failures in a row (and for how long) that mean the server is gone
         self._scale, self.limiter, self.dispatch = [0, 0], None, {}
 
@@ -329,7 +345,7 @@ class APIBackend(Backend):
         else: it.tokens = 0
 
     async def _all(self, requests):
-        lim = self.limiter = RateLimiter(self.rpm, self.tpm, self.rpd, self.rate_window_s, self.headroom, self.used_today)
+        lim = self.limiter = RateLimiter(self.rpm, self.tpm, self.rpd, self.rate_window_s, self.headroom, self.used_today, self.burst)
         d = self.dispatch = {'bound': Counter(), 'pauses': 0, 'peak': 0, 'start': time.monotonic(), 'end': None}
         ready, later, running, pause, seq, stop = deque(_Item(r) for r in requests), [], {}, 0.0, 0, None
         await self.open()
@@ -388,12 +404,9 @@ class APIBackend(Backend):
         if not d or lim is None: return ''
         el = max((d['end'] or time.monotonic()) - d['start'], 1e-9)
         per = f"{self.rate_window_s:g} s" if self.rate_window_s != 60 else 'min'
-        n, tokens, span = lim.used()
-        def share(total, limit):  # a sliding window lets `limit` go at once, then `limit` per window: the rate beyond the first window
-            return 100 * ((total - limit) / (limit * span / self.rate_window_s) if total > limit and span > 0 else total / limit)
         parts = []
-        if self.rpm: parts.append(f"{self.rpm} requests per {per} (used {share(n, self.rpm):.0f}%)")
-        if self.tpm: parts.append(f"{self.tpm} tokens per {per} (used {share(tokens, self.tpm):.0f}%)")
+        if self.rpm: parts.append(f"{self.rpm} requests per {per} (used {100 * lim.used('rpm'):.0f}%)")
+        if self.tpm: parts.append(f"{self.tpm} tokens per {per} (used {100 * lim.used('tpm'):.0f}%)")
         if self.rpd: parts.append(f"{self.rpd} requests per day ({lim.today} today, {100 * lim.today / self.rpd:.0f}%)")
         s = ('limits: ' + ', '.join(parts) if parts else 'limits: none stated') + f"{' (' + self.tier + ')' if self.tier else ''}; at most {self.concurrency} in flight (peak {d['peak']})"
         if d['pauses']: s += f"; {d['pauses']} pause(s) asked by the server"

@@ -34,7 +34,7 @@ def canned_text(fault:str) -> str:
     return CANNED_ANSWER
 
 # %% ../nbs/19_standins.ipynb #fb653071
-ARRIVALS = '/_standin/arrivals'  # GET or POST: the monotonic arrival times of the requests so far
+ARRIVALS = '/_standin/arrivals'  # GET or POST: the monotonic arrival times of the requests so far, and what the quota let through ('accepted': [time, tokens], 'refused')
 
 class StandIn:
     "A threaded HTTP server on 127.0.0.1 answering with `handler(stand_in, path, body) -> (status, headers, json body)`"
@@ -45,11 +45,31 @@ class StandIn:
                  models:set|None=None, # the model names it serves (None: any); others get the protocol's 404
                  keys:set|None=None, # the API keys it accepts (None: any); others get the protocol's key error
                  thinking_tokens:int=0, # tokens a Gemini model thinks where the request sets no budget (0: no thinking)
+                 quota:dict|None=None, # {'rpm': n, 'tpm': n, 'window_s': s}: requests and input tokens it accepts per window; beyond, the protocol's 429
                 ):
         self.handler, self.latency_s, self.slow_s, self.requests = handler, latency_s, slow_s, []
         self.models, self.keys, self.thinking_tokens = models, keys, thinking_tokens
         self._faults, self._lock, self._server = faults or {}, threading.Lock(), None
         self.in_flight = self.peak = 0  # requests being answered now, and the most at once
+        self.quota, self.accepted, self.refused = quota, [], 0  # the quota, and the [time, tokens] it let through in order, and the count it refused
+
+    def admit(self, tokens:int) -> tuple[float, str]|None:
+        "Count a request of `tokens` against the quota (a sliding window over arrivals): None if it fits, else (seconds until it would, 'requests' or 'tokens')"
+        if not self.quota: return None
+        now, w = time.monotonic(), self.quota.get('window_s', 60.0)
+        with self._lock:
+            recent = [a for a in self.accepted if now - a[0] < w]
+            waits = []
+            if self.quota.get('rpm') and len(recent) >= self.quota['rpm']: waits.append((recent[len(recent) - self.quota['rpm']][0] + w - now, 'requests'))
+            if self.quota.get('tpm') and recent and sum(k for _, k in recent) + tokens > self.quota['tpm']:
+                left = sum(k for _, k in recent)
+                for t, k in recent:
+                    left -= k
+                    if left + tokens <= self.quota['tpm']: break
+                waits.append((t + w - now, 'tokens'))
+            if waits: self.refused += 1; return max(waits)
+            self.accepted.append([now, tokens])
+        return None
 
     def fault_for(self, n:int, body:dict) -> str:
         "The fault to inject for request number `n`"
@@ -72,7 +92,7 @@ class StandIn:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers.get('Content-Length', 0))) or b'{}')
                 if self.path == ARRIVALS:  # for tests and benchmarks in another process: when each request arrived
-                    with outer._lock: return self.send(200, {}, {'t': [r['t'] for r in outer.requests]})
+                    with outer._lock: return self.send(200, {}, {'t': [r['t'] for r in outer.requests], 'accepted': outer.accepted, 'refused': outer.refused})
                 with outer._lock:
                     n = len(outer.requests); outer.requests.append({'path': self.path, 'body': body, 'headers': dict(self.headers), 't': time.monotonic()})
                     outer.in_flight += 1; outer.peak = max(outer.peak, outer.in_flight)
@@ -112,6 +132,8 @@ def openai_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, d
         return 401, {}, _openai_error(f'Incorrect API key provided: {shown}. You can find your API key at https://platform.openai.com/account/api-keys.', 'invalid_request_error', 'invalid_api_key')
     if si.models is not None and body.get('model') not in si.models:
         return 404, {}, _openai_error(f"The model `{body.get('model')}` does not exist or you do not have access to it.", 'invalid_request_error', 'model_not_found')
+    if over := si.admit(812 + (body.get('max_tokens') or 0)):  # OpenAI counts the prompt and max_tokens against its token limit
+        return 429, {'Retry-After': f'{over[0]:.3f}'}, _openai_error(f'Rate limit reached for {body.get("model")} on {over[1]} per min. Please try again in {over[0]:.3f}s.', over[1], 'rate_limit_exceeded')
     fault = si.fault_for(n, body)
     time.sleep(si.slow_s if fault == 'slow' else si.latency_s)
     if fault == 'rate_limit': return 429, {'Retry-After': '0'}, _openai_error('Rate limit reached for requests', 'requests', 'rate_limit_exceeded')
@@ -213,6 +235,11 @@ def gemini_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, d
                                       'Call ListModels to see the list of available models and their supported methods.')
     if m := re.fullmatch(r'/v1(?:beta)?/models/([^/:]+):generateContent', route):
         if not _has_image(body): return 400, {}, _gemini_error(400, 'INVALID_ARGUMENT', 'Request has no inline image.')
+        if over := si.admit(prompt_tokens(body)):  # checked on arrival, as a quota is
+            wait, what = over
+            q = ('GenerateRequestsPerMinutePerProjectPerModel', 'generate_content_requests', si.quota.get('rpm')) if what == 'requests' else \
+                ('GenerateContentInputTokensPerModelPerMinute', 'generate_content_input_token_count', si.quota.get('tpm'))
+            return 429, {}, _quota_error(m[1], q[0], q[1], str(q[2]), wait)
         fault = si.fault_for(n, body)
         time.sleep(si.slow_s if fault == 'slow' else si.latency_s)
         status, payload = _gemini_answer(si, fault, m[1], n, body)
@@ -257,11 +284,13 @@ def _batch_job(si:StandIn, name:str) -> dict:
 @contextmanager
 def standin_process(protocol:str='openai', # 'openai' or 'gemini'
                     latency_s:float=0.0, # time each answer takes
+                    **settings, # further `StandIn` settings with plain values: quota, thinking_tokens, models, keys
                    ):
     "Run a stand-in speaking `protocol` in a child process; yields its base URL"
     if protocol not in ('openai', 'gemini'): raise ValueError(f"Unknown protocol {protocol!r}: use 'openai' or 'gemini'")
+    more = ''.join(f', {k}={v!r}' for k, v in settings.items())
     code = (f"import sys\nfrom elena.standins import StandIn, {protocol}_handler\n"
-            f"with StandIn({protocol}_handler, latency_s={float(latency_s)!r}) as si:\n"
+            f"with StandIn({protocol}_handler, latency_s={float(latency_s)!r}{more}) as si:\n"
             f"    print(si.url, flush=True)\n    sys.stdin.read()\n")  # serves until our end of its stdin closes
     p = subprocess.Popen([sys.executable, '-c', code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
