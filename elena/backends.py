@@ -213,7 +213,8 @@ class RateLimiter:
             ) -> float|None:
         "The share of the limit `what` used: the time average, after the first window, of what the last window held, over the limit (a run within one window: what it sent over the limit)"
         limit = getattr(self, what)
-        if not limit or not self.history: return None
+        if not limit: return None
+        if not self.history: return 0.0
         h, w = self.history, self.window_s
         if h[-1][0] - h[0][0] <= w: return sum(1 if what == 'rpm' else e[1] for e in h) / limit
         t, lo, hi, held, vals = h[0][0] + w, 0, 0, 0, []

@@ -24,7 +24,7 @@ CANNED_ANSWER = json.dumps({
     'explicit_description': 'A canned stand-in answer: shoulders drawn up, hands raised to the chest.',
     'implicit_description': 'Canned text: my chest tightens.', 'narrative': 'Canned text from a test server, not a model.',
     'body_parts': ['shoulders', 'hands', 'chest'], 'emotion': 'fear', 'valence': 3, 'arousal': 7, 'dominance': 3})
-FAULTS = ('ok', 'rate_limit', 'server_error', 'slow', 'fenced', 'truncated', 'empty', 'safety', 'bad_image', 'permission')
+FAULTS = ('ok', 'rate_limit', 'server_error', 'slow', 'fenced', 'truncated', 'empty', 'safety', 'bad_image', 'permission', 'daily_quota')
 
 # %% ../nbs/19_standins.ipynb #23d60cd4
 def canned_text(fault:str) -> str:
@@ -180,6 +180,7 @@ def prompt_tokens(req:dict) -> int:
 def _gemini_answer(si:StandIn, fault:str, model:str, n:int, req:dict) -> tuple[int, dict]:
     "Status and body of a generateContent answer to `req` with `fault` (the wait for 'slow' is the caller's); thinking counts against maxOutputTokens"
     if fault == 'rate_limit': return 429, _quota_error(model, 'GenerateRequestsPerMinutePerProjectPerModel', 'generate_content_requests', '1000', 0)
+    if fault == 'daily_quota': return 429, _quota_error(model, 'GenerateRequestsPerDayPerProjectPerModel', 'generate_content_requests', '10000', 0)
     if fault == 'bad_image': return 400, _gemini_error(400, 'INVALID_ARGUMENT', 'Unable to process input image.')
     if fault == 'permission': return 403, _gemini_error(403, 'PERMISSION_DENIED', 'The caller does not have permission')
     if fault == 'server_error': return 503, _gemini_error(503, 'UNAVAILABLE', 'The model is overloaded. Please try again later.')

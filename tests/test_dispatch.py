@@ -126,3 +126,27 @@ def test_cli_limit_flags():
     a = build_parser('run').parse_args(['run', '--model', 'gemini-2.5-flash', '--rpm', '500', '--tpm', '400000', '--rpd', '9000', '--tier', 'free'])
     assert _backend_options(a) == {'rpm': 500, 'tpm': 400_000, 'rpd': 9000, 'tier': 'free'}
     assert _backend_options(build_parser('run').parse_args(['run', '--model', 'x'])) == {}
+
+
+def test_overstated_limit_earns_429s_that_pause_the_run():
+    "the client told 50 per 2 s, the server allows 5: its 429s (RetryInfo until there is room) pause all sending, and every item is answered"
+    import httpx
+    from elena.standins import ARRIVALS, standin_process
+    with standin_process('gemini', quota={'rpm': 5, 'window_s': 2.0}) as url:
+        import os; os.environ.setdefault('GOOGLE_API_KEY', 'AIza-x')
+        be = get_backend('gemini-2.5-flash', base_url=url, rpm=50, rate_window_s=2.0, backoff_base=0.05, max_tries=10)
+        got = [rep for _, rep in be.answer(reqs(12))]
+        srv = httpx.get(url + ARRIVALS).json()
+    assert all(r.error is None for r in got) and len(srv['accepted']) == 12
+    assert srv['refused'] >= 1 and be.dispatch['pauses'] >= 1
+    assert srv['refused'] <= 12  # about one refusal per request over the quota, not one per retry
+
+def test_daily_quota_429_stops_keeping_the_answers(monkeypatch):
+    monkeypatch.setenv('GOOGLE_API_KEY', 'AIza-x')
+    got = []
+    with StandIn(gemini_handler, faults={3: 'daily_quota'}) as si:
+        with pytest.raises(StopRun) as e:
+            for pair in get_backend('gemini-2.5-flash', base_url=si.url, concurrency=1, backoff_base=0.01).answer(reqs(8)): got.append(pair)
+        n = len(si.requests)
+    assert e.value.kind == 'DailyQuota' and 'GenerateRequestsPerDayPerProjectPerModel' in str(e.value) and 'or use --batch' in str(e.value)
+    assert n == 4 and len(got) == 3 and all(r.error is None for _, r in got)

@@ -34,7 +34,7 @@ def no_key_anywhere(pairs, be):
 EXPECTED = {'ok': (None, 'STOP', 1), 'rate_limit': (None, 'STOP', 2), 'server_error': (None, 'STOP', 2),
             'slow': ('Timeout', None, 3), 'fenced': (None, 'STOP', 1), 'truncated': ('MaxTokens', 'MAX_TOKENS', 1),
             'empty': ('EmptyResponse', None, 1), 'safety': ('Safety', 'SAFETY', 1), 'bad_image': ('InvalidArgument', None, 1),
-            'permission': ('StopRun', None, 1)}
+            'permission': ('StopRun', None, 1), 'daily_quota': ('StopRun', None, 1)}
 
 @pytest.mark.parametrize('fault', FAULTS)
 def test_each_fault(fault):
