@@ -106,12 +106,13 @@ _NOT_SENT = ('ImageMissing', 'UnreadableImage', 'DailyQuota')  # errors of items
 
 def _requests_today(out:Path, # the response store root
                     model_id:str, # the provider's model id (the quota counts per model)
+                    backend:str, # the kind of backend that sent them ('gemini'; imported records are not requests)
                    ) -> int:
     "Requests made today (Pacific time, when the Gemini API's daily quotas reset) to `model_id`, read from the times of the records stored under `out`"
     since, ids, n = day_start().isoformat(), {}, 0
     for f in Path(out).rglob('*.jsonl'):
         for r in read_records(f):
-            if (r.get('error') or {}).get('type') in _NOT_SENT or not r.get('created_at'): continue
+            if r.get('backend') != backend or (r.get('error') or {}).get('type') in _NOT_SENT or not r.get('created_at'): continue
             m = r.get('model')
             if m not in ids:
                 try: ids[m] = resolve_model(m)[1].get('model_id')
@@ -168,7 +169,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
     out = Path(out_dir) if out_dir is not None else root/'responses'
     if not out.is_absolute(): out = root/out
     path = store_path(out, model, dataset, condition, prompt, sh)
-    if getattr(be, 'rpd', None) and not batch: be.used_today = _requests_today(out, be.model_id)  # the day's quota spans runs
+    if getattr(be, 'rpd', None) and not batch: be.used_today = _requests_today(out, be.model_id, be.backend)  # the day's quota spans runs
     todo, missing, hashes, skipped = _requests(items, images, p, gen, force, path, model, progress)
     s = RunSummary(path, model, dataset, condition, p.id, be.random_weights, items=len(items), skipped=skipped)
     base = dict(dataset=dataset, condition=condition, model=model, backend=be.backend, prompt_id=p.id,

@@ -124,7 +124,7 @@ def _openai_error(message:str, type:str, code:str|None=None) -> dict:
 
 def openai_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, dict]:
     "Answer one request in the OpenAI chat-completions format, with the fault `si` assigns to it"
-    if not path.rstrip('/').endswith('/chat/completions'):
+    if path.split('?')[0].rstrip('/') != '/v1/chat/completions':  # the route OpenAI and vLLM serve
         return 404, {}, {'detail': 'Not Found'}  # what a FastAPI server (vLLM) answers for a path it has no route for
     key = (_header(si, n, 'authorization') or '').removeprefix('Bearer ').strip()
     if si.keys is not None and key not in si.keys:
