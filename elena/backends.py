@@ -266,7 +266,7 @@ class APIBackend(Backend):
     def __init__(self, name, model_id, concurrency:int=256, rpm:int|None=None, rpd:int|None=None, tpm:int|None=None,
                  max_tries:int=6, backoff_base:float=1.0, backoff_cap:float=60.0, timeout_s:float=120.0,
                  rate_window_s:float=60.0, headroom:float=0.05, burst:float=0.1, used_today:int=0, tier:str|None=None,
-                 gone_after:int=8, gone_after_s:float=10.0, **opts):
+                 gone_after:int=8, gone_after_s:float=10.0, probe:bool=True, **opts):
         super().__init__(name, model_id, **opts)
         if tier is not None:
             if not self.tiers: raise ValueError(f"--tier names a Gemini API usage tier; {name} has none: state its limits with --rpm, --tpm and --rpd")
@@ -278,7 +278,7 @@ class APIBackend(Backend):
         self.backoff_base, self.backoff_cap, self.rpm, self.rpd, self.tpm, self.tier = backoff_base, backoff_cap, rpm, rpd, tpm, tier
         self.rate_window_s, self.headroom, self.burst, self.used_today = rate_window_s, headroom, burst, used_today  # `rpm` and `tpm` count per `rate_window_s` (60 s; shorter in tests and benchmarks)
         self.gone_after, self.gone_after_s, self._gone = gone_after, gone_after_s, None  # connection failures in a row (and for how long) that mean the server is gone
-        self._scale, self.limiter, self.dispatch = [0, 0], None, {}
+        self._scale, self.limiter, self.dispatch, self.probe = [0, 0], None, {}, probe  # probe: the first request goes alone
 
     @property
     def where(self) -> str:
@@ -349,6 +349,7 @@ class APIBackend(Backend):
         lim = self.limiter = RateLimiter(self.rpm, self.tpm, self.rpd, self.rate_window_s, self.headroom, self.used_today, self.burst)
         d = self.dispatch = {'bound': Counter(), 'pauses': 0, 'peak': 0, 'start': time.monotonic(), 'end': None}
         ready, later, running, pause, seq, stop = deque(_Item(r) for r in requests), [], {}, 0.0, 0, None
+        probe = self.probe  # the first request goes alone: an unknown model, a refused key or a wrong URL stops the run after one request
         await self.open()
         try:
             last, why = time.monotonic(), None
@@ -360,6 +361,7 @@ class APIBackend(Backend):
                 while ready:
                     if now < pause: why, wake = 'pause', pause; break
                     if len(running) >= self.concurrency: why = 'ceiling'; break
+                    if probe and running: why = 'probe'; break
                     it = ready[0]
                     try: self._prepared(it)
                     except Exception as e:  # an image that cannot be read: this item's error, never sent
@@ -377,7 +379,7 @@ class APIBackend(Backend):
                     continue
                 done, _ = await asyncio.wait(running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    it = running.pop(task)
+                    it, probe = running.pop(task), False
                     try: reply, retry = task.result()
                     except StopRun as e:  # send nothing more; the answers in flight are still stored
                         stop = stop or e; ready.clear(); later.clear(); continue

@@ -34,15 +34,16 @@ def free_port():
     with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]  # closed again: nothing listens there
 
 def test_gemini_unknown_model_stops_after_first():
+    "with the default ceiling (256 in flight) too: the first request goes alone"
     with StandIn(gemini_handler, models={'gemini-2.5-flash'}) as si:
-        with pytest.raises(StopRun) as e: list(gemini(si, 'gemini-1.0-pro', concurrency=1).answer(reqs(10)))
+        with pytest.raises(StopRun) as e: list(gemini(si, 'gemini-1.0-pro').answer(reqs(50)))
         assert len(si.requests) == 1
     assert e.value.kind == 'ModelNotFound'
     assert "'gemini-1.0-pro'" in str(e.value) and '--model gemini:<id>' in str(e.value) and 'is not found for API version' in str(e.value)
 
 def test_gemini_invalid_key_is_400_with_error_info_and_stops():
     with StandIn(gemini_handler, keys={'AIza-the-right-one'}) as si:
-        with pytest.raises(StopRun) as e: list(gemini(si, concurrency=1).answer(reqs(10)))
+        with pytest.raises(StopRun) as e: list(gemini(si).answer(reqs(50)))
         assert len(si.requests) == 1
     assert e.value.kind == 'KeyRefused' and 'check GOOGLE_API_KEY / GEMINI_API_KEY' in str(e.value)
     assert 'API_KEY_INVALID' in str(e.value) and KEY not in str(e.value)
