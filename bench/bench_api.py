@@ -18,6 +18,7 @@ from elena.backends import Request
 from elena.openai_compat import OpenAIBackend
 from elena.prompts import get_prompt
 from elena.standins import ARRIVALS, standin_process
+from bench_quota import fill
 
 
 def run(url, reqs, **kw):
@@ -56,13 +57,12 @@ def main():
         assert not any(r.error for r in reps), [r.error for r in reps if r.error][:3]
         print(f"retries needed: {sum(r.tries - 1 for r in reps)}")
         sent = be.limiter.sent
-        # n requests under a limit of rpm per window need ceil(n / rpm) windows at the least: the last can be sent
-        # (ceil(n/rpm) - 1) windows after the first. Share of the limit used = that ideal span / the measured span.
-        ideal, span = (math.ceil(a.n / a.rpm) - 1) * a.window, sent[-1] - sent[0]
-        print(f"rate limit    : {a.rpm} per {a.window:g} s ({a.rpm / a.window:.1f}/s); {a.n} requests, last sent {span:.2f} s after the first "
-              f"(ideal {ideal:.2f} s): {100 * ideal / span:.1f}% of the limit used")
-        most = max(sum(1 for u in sent if t <= u < t + a.window) for t in sent)
         arrive = sorted(httpx.get(base + ARRIVALS).json()['t'][n0:])
+        # share of the limit used: the time average, after the first window, of what the last window held, over the limit
+        # (requests are spread evenly within the window since issue 13, so "last one sent after ceil(n/rpm)-1 windows" no longer fits)
+        print(f"rate limit    : {a.rpm} per {a.window:g} s ({a.rpm / a.window:.1f}/s); {a.n} requests in {sent[-1] - sent[0]:.2f} s: "
+              f"{100 * be.limiter.used('rpm'):.1f}% of the limit used as sent, {100 * fill([[t, 1] for t in arrive], a.rpm, a.window):.1f}% as they arrived")
+        most = max(sum(1 for u in sent if t <= u < t + a.window) for t in sent)
         most_srv = max(sum(1 for u in arrive if t <= u < t + a.window) for t in arrive)
         print(f"most requests in any {a.window:g} s window: {most} as sent by the limiter (limit {a.rpm}); {most_srv} as they arrived at the server")
         assert most <= a.rpm, "the limiter let more through than the limit"

@@ -5,6 +5,7 @@
 # %% ../nbs/11_backends.ipynb #51aaf1a2
 from __future__ import annotations
 import asyncio
+import heapq
 import email.utils
 import importlib
 import math
@@ -12,16 +13,18 @@ import queue
 import random
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterable, Iterator
 from .prompts import Prompt
 
 # %% auto #0
-__all__ = ['MODELS', 'SCHEMES', 'Request', 'Reply', 'Backend', 'resolve_model', 'get_backend', 'Retryable', 'retry_after',
-           'backoff_delay', 'QuotaExhausted', 'RateLimiter', 'iterate_async', 'APIBackend']
+__all__ = ['MODELS', 'SCHEMES', 'PACIFIC', 'Request', 'Reply', 'Backend', 'resolve_model', 'get_backend', 'Retryable', 'StopRun',
+           'ItemError', 'retry_after', 'backoff_delay', 'day_start', 'next_reset', 'RateLimiter', 'iterate_async',
+           'estimate_tokens', 'APIBackend']
 
 # %% ../nbs/11_backends.ipynb #6ebff024
 @dataclass
@@ -52,6 +55,8 @@ class Backend:
     random_weights = False  # True for the tiny test models: their output is never a result
     batch_api = False  # True where `answer_batch(requests, job_dir, ...)` sends the requests through a provider's batch API
     sends_schema = False  # True where the answer schema goes with every request whose prompt has one
+    thinks = False  # True where the model thinks before it answers and `gen['thinking_budget']` sets how long
+    default_max_new_tokens: int|None = 512  # the output limit when the run sets none (None: the model's own)
 
     def __init__(self, name:str, model_id:str, **opts): self.name, self.model_id, self.opts = name, model_id, opts
 
@@ -107,9 +112,21 @@ def get_backend(name:str, # a registry name or 'scheme:model'
 
 # %% ../nbs/11_backends.ipynb #3c42ace2
 class Retryable(Exception):
-    "A failure worth retrying (429, 5xx, timeout, connection); `retry_after` is the server's requested wait in seconds"
-    def __init__(self, kind:str, message:str, retry_after:float|None=None):
-        super().__init__(f"{kind}: {message}"); self.kind, self.message, self.retry_after = kind, message, retry_after
+    "A failure worth retrying (429, 5xx, timeout, connection); `retry_after` is the server's requested wait in seconds; `pause` holds every request back, not just this one"
+    def __init__(self, kind:str, message:str, retry_after:float|None=None, pause:bool=False):
+        super().__init__(f"{kind}: {message}"); self.kind, self.message, self.retry_after, self.pause = kind, message, retry_after, pause
+
+# %% ../nbs/11_backends.ipynb #23865bd3
+class StopRun(Exception):
+    "An error no retry can fix (unknown model, refused key, server gone, daily quota used): the run stops, keeping every stored answer"
+    def __init__(self, kind:str, message:str):
+        super().__init__(message); self.kind, self.message, self.summary = kind, message, None
+
+# %% ../nbs/11_backends.ipynb #e156e999
+class ItemError(Exception):
+    "A final failure of one request (the server refused this item), recorded under the type `kind`"
+    def __init__(self, kind:str, message:str):
+        super().__init__(message); self.kind, self.message = kind, message
 
 # %% ../nbs/11_backends.ipynb #73bf63cf
 def retry_after(headers, # response headers: any mapping with `.items()` (httpx's, aiohttp's, a dict), or None
@@ -134,35 +151,88 @@ def backoff_delay(attempt:int, # 1 for the wait after the first failure
     d = (rng or random).uniform(0, min(cap, base * 2 ** (attempt - 1)))
     return max(d, retry_after or 0.0)
 
+# %% ../nbs/11_backends.ipynb #a1d47cb2
+PACIFIC = ZoneInfo('America/Los_Angeles')
+
+def day_start(now:datetime|None=None, # a time with its zone (default: now)
+             ) -> datetime:
+    "The last midnight Pacific time at or before `now`, when the Gemini API's daily quotas reset"
+    local = (now or datetime.now(timezone.utc)).astimezone(PACIFIC)
+    return datetime(local.year, local.month, local.day, tzinfo=PACIFIC)
+
+def next_reset(now:datetime|None=None, # a time with its zone (default: now)
+              ) -> datetime:
+    "The next midnight Pacific time after `now`, in UTC"
+    d = day_start(now).date() + timedelta(days=1)
+    return datetime(d.year, d.month, d.day, tzinfo=PACIFIC).astimezone(timezone.utc)
+
 # %% ../nbs/11_backends.ipynb #c2caaebc
-class QuotaExhausted(Exception):
-    "The daily request quota is used up"
-
 class RateLimiter:
-    "Sliding-window limiter for asyncio: at most `rpm` requests per `window_s` seconds and `rpd` per day"
-    def __init__(self, rpm:int|None=None, rpd:int|None=None, window_s:float=60.0):
-        self.rpm, self.rpd, self.window_s = rpm, rpd, window_s
-        self._recent, self._day, self._lock = deque(), deque(), None
+    "At most `rpm` requests and `tpm` tokens per `window_s` seconds (lengthened by `headroom`), sent evenly after a first `burst`, and `rpd` requests per Pacific day"
+    def __init__(self, rpm:int|None=None, tpm:int|None=None, rpd:int|None=None, window_s:float=60.0, headroom:float=0.05,
+                 used_today:int=0, # requests already made today (from the stored records)
+                 burst:float=0.1, # share of a window's limits that may leave at once; the rest is spread evenly over the window
+                ):
+        self.rpm, self.tpm, self.rpd, self.window_s, self.headroom = rpm, tpm, rpd, window_s, headroom
+        self.span = window_s * (1 + headroom)
+        self._tau, self._due = burst * self.span, {'rpm': -math.inf, 'tpm': -math.inf}  # how far ahead sending may run, and when each pace is due
+        self._log, self._tokens = deque(), 0  # [time, tokens, counted] of the requests in the span, and their tokens
+        self.day, self.today = day_start(), used_today
+        self.sent, self.tokens_sent, self.history = [], 0, []  # monotonic times of the requests let through, their tokens (settled), [time, tokens, _] each
 
-    @property
-    def sent(self) -> list[float]:
-        "Monotonic times of the requests let through in the last day"
-        return list(self._day)
+    def _trim(self, now):
+        while self._log and now - self._log[0][0] >= self.span:
+            e = self._log.popleft(); self._tokens -= e[1]; e[2] = False
 
-    async def acquire(self):
-        "Wait until one more request fits in the limits, then count it"
-        self._lock = self._lock or asyncio.Lock()
-        async with self._lock:
-            now = time.monotonic()
-            while self._day and now - self._day[0] >= 86400: self._day.popleft()
-            if self.rpd and len(self._day) >= self.rpd: raise QuotaExhausted(f"the limit of {self.rpd} requests per day is reached")
-            if self.rpm:
-                while self._recent and now - self._recent[0] >= self.window_s: self._recent.popleft()
-                if len(self._recent) >= self.rpm:
-                    await asyncio.sleep(self.window_s - (now - self._recent[0]))
-                    self._recent.popleft()
-            now = time.monotonic()
-            self._recent.append(now); self._day.append(now)
+    def wait(self, tokens:int=0, now:float|None=None) -> tuple[float, str|None]:
+        "Seconds until a request counting `tokens` fits, and the limit holding it back ((0, None): it fits now)"
+        now = time.monotonic() if now is None else now
+        if self.rpd:
+            if (d := day_start()) != self.day: self.day, self.today = d, 0
+            if self.today >= self.rpd:
+                raise StopRun('DailyQuota', f"daily quota used: {self.today} of {self.rpd} requests today (Pacific time): "
+                                            f"resume after {next_reset():%Y-%m-%d %H:%M} UTC (midnight Pacific time) or use --batch")
+        self._trim(now)
+        waits = [(0.0, None)] + [(self._due[k] - self._tau - now, k) for k in ('rpm', 'tpm') if getattr(self, k)]  # the even pace
+        if self.rpm and len(self._log) >= self.rpm: waits.append((self._log[len(self._log) - self.rpm][0] + self.span - now, 'rpm'))
+        if self.tpm and self._log and self._tokens + tokens > self.tpm:
+            left = self._tokens
+            for t, k, _ in self._log:
+                left -= k
+                if left + tokens <= self.tpm: break
+            waits.append((t + self.span - now, 'tpm'))
+        return max(waits, key=lambda w: w[0])
+
+    def take(self, tokens:int=0, now:float|None=None) -> list:
+        "Count one request of `tokens` sent now; returns its entry for `settle`"
+        now = time.monotonic() if now is None else now
+        e = [now, tokens, True]
+        self._log.append(e); self._tokens += tokens; self.today += 1; self.sent.append(now); self.tokens_sent += tokens; self.history.append(e)
+        if self.rpm: self._due['rpm'] = max(self._due['rpm'], now) + self.span / self.rpm
+        if self.tpm: self._due['tpm'] = max(self._due['tpm'], now) + tokens * self.span / self.tpm
+        return e
+
+    def settle(self, entry:list, tokens:int):
+        "Replace the estimate of a sent request by the tokens its reply reported"
+        if entry[2]: self._tokens += tokens - entry[1]
+        if self.tpm: self._due['tpm'] += (tokens - entry[1]) * self.span / self.tpm
+        self.tokens_sent += tokens - entry[1]; entry[1] = tokens
+
+    def used(self, what:str='rpm', # 'rpm' or 'tpm'
+             steps:int=50, # samples per window
+            ) -> float|None:
+        "The share of the limit `what` used: the time average, after the first window, of what the last window held, over the limit (a run within one window: what it sent over the limit)"
+        limit = getattr(self, what)
+        if not limit: return None
+        if not self.history: return 0.0
+        h, w = self.history, self.window_s
+        if h[-1][0] - h[0][0] <= w: return sum(1 if what == 'rpm' else e[1] for e in h) / limit
+        t, lo, hi, held, vals = h[0][0] + w, 0, 0, 0, []
+        while t <= h[-1][0]:
+            while hi < len(h) and h[hi][0] < t: held += 1 if what == 'rpm' else h[hi][1]; hi += 1
+            while h[lo][0] < t - w: held -= 1 if what == 'rpm' else h[lo][1]; lo += 1
+            vals.append(held / limit); t += w / steps
+        return sum(vals) / len(vals)
 
 # %% ../nbs/11_backends.ipynb #bb2e600b
 def iterate_async(agen_factory:Callable[[], AsyncIterator], # makes the async iterator to drain
@@ -183,55 +253,180 @@ def iterate_async(agen_factory:Callable[[], AsyncIterator], # makes the async it
         yield x
 
 # %% ../nbs/11_backends.ipynb #50279b8d
+def estimate_tokens(req:Request, # the request
+                   ) -> int:
+    "A rough count of a request's input tokens before sending it: its texts at 4 characters a token, 258 per 768-pixel tile of its image"
+    n = (len(req.prompt.system or '') + len(req.prompt.user or '')) // 4
+    try:
+        from PIL import Image  # reads the header only
+        with Image.open(req.image) as im: w, h = im.size
+        n += 258 * (1 if max(w, h) <= 384 else -(-w // 768) * -(-h // 768))
+    except Exception: n += 258
+    return n
+
+# %% ../nbs/11_backends.ipynb #09498b7a
+@dataclass
+class _Item:
+    req: Request; tries: int = 0; prepared: Any = None; ready: bool = False; tokens: int|None = None; raw: int = 0; entry: list|None = None
+
 class APIBackend(Backend):
-    "Backend for remote APIs: bounded concurrency, rate limits and retries around the subclass's async `call`"
-    def __init__(self, name, model_id, concurrency:int=16, rpm:int|None=None, rpd:int|None=None,
+    "Backend for remote APIs: requests sent as the limits allow (requests and tokens per window, per day), retried with backoff, under a ceiling in flight"
+    tiers: dict|None = None  # published usage tiers: name -> {model id: (rpm, tpm, rpd)} (subclasses)
+    tpm_counts_output = False  # whether the output limit counts against tpm (OpenAI counts max_tokens; Gemini counts input only)
+    def __init__(self, name, model_id, concurrency:int=256, rpm:int|None=None, rpd:int|None=None, tpm:int|None=None,
                  max_tries:int=6, backoff_base:float=1.0, backoff_cap:float=60.0, timeout_s:float=120.0,
-                 rate_window_s:float=60.0, **opts):
+                 rate_window_s:float=60.0, headroom:float=0.05, burst:float=0.1, used_today:int=0, tier:str|None=None,
+                 gone_after:int=8, gone_after_s:float=10.0, probe:bool=True, **opts):
         super().__init__(name, model_id, **opts)
+        if tier is not None:
+            if not self.tiers: raise ValueError(f"--tier names a Gemini API usage tier; {name} has none: state its limits with --rpm, --tpm and --rpd")
+            if tier not in self.tiers: raise ValueError(f"Unknown tier {tier!r}: use one of {', '.join(self.tiers)}")
+            t = self.tiers[tier]
+            p_rpm, p_tpm, p_rpd = t.get(model_id) or min(t.values(), key=lambda v: v[0])  # an id not in the table: the tier's lowest limits
+            rpm, tpm, rpd = (p_rpm if rpm is None else rpm), (p_tpm if tpm is None else tpm), (p_rpd if rpd is None else rpd)
         self.concurrency, self.max_tries, self.timeout_s = max(1, int(concurrency)), max_tries, timeout_s
-        self.backoff_base, self.backoff_cap, self.rpm, self.rpd = backoff_base, backoff_cap, rpm, rpd
-        self.rate_window_s = rate_window_s  # the window `rpm` counts over (60 s; shorter in tests and benchmarks)
+        self.backoff_base, self.backoff_cap, self.rpm, self.rpd, self.tpm, self.tier = backoff_base, backoff_cap, rpm, rpd, tpm, tier
+        self.rate_window_s, self.headroom, self.burst, self.used_today = rate_window_s, headroom, burst, used_today  # `rpm` and `tpm` count per `rate_window_s` (60 s; shorter in tests and benchmarks)
+        self.gone_after, self.gone_after_s, self._gone = gone_after, gone_after_s, None  # connection failures in a row (and for how long) that mean the server is gone
+        self._scale, self.limiter, self.dispatch, self.probe = [0, 0], None, {}, probe  # probe: the first request goes alone
+
+    @property
+    def where(self) -> str:
+        "The server this backend talks to, for messages"
+        return getattr(self, 'base_url', None) or self.name
+
+    def _connection(self, failed:bool):
+        "Count connection failures in a row across all requests; raise `StopRun` once the server has not answered `gone_after` times over `gone_after_s` seconds"
+        if not failed: self._gone = None; return
+        now = time.monotonic()
+        n, t0 = self._gone or (0, now)
+        self._gone = (n + 1, t0)
+        if n + 1 >= self.gone_after and now - t0 >= self.gone_after_s:
+            raise StopRun('ServerGone', f"the server at {self.where} is not answering: {n + 1} connection attempts in a row failed over {now - t0:.0f} s; "
+                                        "check that it runs and can be reached, then run again to resume")
 
     def prepare(self, request:Request) -> Any:
-        "Build what `call` sends (encoded image, request body): once per request, before the rate limiter counts it"
+        "Build what `call` sends (encoded image, request body): once per request, just before it is first sent"
         return None
 
     def stale(self, prepared:Any) -> bool:
         "Whether `prepared` no longer fits the backend's settings (a feature the server has refused since), so that a retry prepares again"
         return False
 
+    def estimate_tokens(self, request:Request, prepared:Any) -> int:
+        "What `request` counts against `tpm` before it is sent (before the correction from reported usage)"
+        return estimate_tokens(request) + ((request.gen.get('max_new_tokens') or 0) if self.tpm_counts_output else 0)
+
+    def counted_tokens(self, reply:Reply) -> int|None:
+        "What a reply says the request counted against `tpm` (None where it reports no usage)"
+        u = reply.usage or {}
+        if u.get('input') is None: return None
+        return u['input'] + (((u.get('output') or 0) + (u.get('thinking') or 0)) if self.tpm_counts_output else 0)
+
     async def call(self, request:Request, prepared:Any) -> Reply:
-        "Send one request with what `prepare` built; raise `Retryable` for failures worth retrying"
+        "Send one request with what `prepare` built; raise `Retryable` for failures worth retrying, `StopRun` for those no retry can fix"
         raise NotImplementedError
 
-    async def _one(self, req, sem, limiter):
-        async with sem:
-            prepared, ready = None, False
-            for attempt in range(1, self.max_tries + 1):
-                try:
-                    if not ready or self.stale(prepared): prepared, ready = self.prepare(req), True  # the request leaves as soon as the limiter lets it through
-                    await limiter.acquire()
-                    t0 = time.monotonic()
-                    reply = await self.call(req, prepared)
-                    reply.latency_s, reply.tries = round(time.monotonic() - t0, 4), attempt
-                    reply.sent = reply.sent or self.sent(req, prepared)
-                    return req, reply
-                except QuotaExhausted as e: return req, Reply(error={'type': 'QuotaExhausted', 'message': str(e)}, tries=attempt)
-                except Retryable as e:
-                    if attempt == self.max_tries:
-                        return req, Reply(error={'type': e.kind, 'message': f"{e.message} (gave up after {attempt} tries)"}, tries=attempt)
-                    await asyncio.sleep(backoff_delay(attempt, self.backoff_base, self.backoff_cap, e.retry_after))
-                except Exception as e:
-                    return req, Reply(error={'type': type(e).__name__, 'message': str(e)[:500]}, tries=attempt)
+    async def _try(self, it:_Item) -> tuple[Reply|None, Retryable|None]:
+        "One try of one request: its reply (an error reply for a final failure), or the `Retryable` to retry it"
+        t0 = time.monotonic()
+        try: reply = await self.call(it.req, it.prepared)
+        except Retryable as e: self._connection(e.kind == 'ConnectionError'); return None, e
+        except StopRun: raise
+        except ItemError as e: self._connection(False); return Reply(error={'type': e.kind, 'message': e.message}), None
+        except Exception as e: self._connection(False); return Reply(error={'type': type(e).__name__, 'message': str(e)[:500]}), None
+        self._connection(False)
+        reply.latency_s = round(time.monotonic() - t0, 4)
+        reply.sent = reply.sent or self.sent(it.req, it.prepared)
+        return reply, None
+
+    def _settle(self, it:_Item, reply:Reply):
+        "Correct the token count of a request from its reply, and the estimates of the next ones"
+        n = self.counted_tokens(reply)
+        if n is None or not self.tpm: return
+        self.limiter.settle(it.entry, n)
+        self._scale[0] += n; self._scale[1] += it.raw
+
+    def _prepared(self, it:_Item):
+        "Prepare `it` where it is not yet (or no longer) prepared, with its token estimate"
+        if it.ready and not self.stale(it.prepared): return
+        it.prepared, it.ready = self.prepare(it.req), True
+        if self.tpm:
+            it.raw = self.estimate_tokens(it.req, it.prepared)
+            it.tokens = round(it.raw * self._scale[0] / self._scale[1]) if self._scale[1] else it.raw
+        else: it.tokens = 0
 
     async def _all(self, requests):
-        sem = asyncio.Semaphore(self.concurrency)
-        self.limiter = limiter = RateLimiter(self.rpm, self.rpd, self.rate_window_s)  # kept for inspection after a run
+        lim = self.limiter = RateLimiter(self.rpm, self.tpm, self.rpd, self.rate_window_s, self.headroom, self.used_today, self.burst)
+        d = self.dispatch = {'bound': Counter(), 'pauses': 0, 'peak': 0, 'start': time.monotonic(), 'end': None}
+        ready, later, running, pause, seq, stop = deque(_Item(r) for r in requests), [], {}, 0.0, 0, None
+        probe = self.probe  # the first request goes alone: an unknown model, a refused key or a wrong URL stops the run after one request
         await self.open()
         try:
-            for fut in asyncio.as_completed([self._one(r, sem, limiter) for r in requests]): yield await fut
-        finally: await self.close()
+            last, why = time.monotonic(), None
+            while ready or later or running:
+                now = time.monotonic()
+                if why: d['bound'][why] += now - last  # what held requests back since the last look
+                last, why, wake = now, None, None
+                while later and later[0][0] <= now: ready.appendleft(heapq.heappop(later)[2])  # retries go first
+                while ready:
+                    if now < pause: why, wake = 'pause', pause; break
+                    if len(running) >= self.concurrency: why = 'ceiling'; break
+                    if probe and running: why = 'probe'; break
+                    it = ready[0]
+                    try: self._prepared(it)
+                    except Exception as e:  # an image that cannot be read: this item's error, never sent
+                        ready.popleft(); yield it.req, Reply(error={'type': type(e).__name__, 'message': str(e)[:500]}, tries=max(1, it.tries)); continue
+                    try: w, limit = lim.wait(it.tokens, now)
+                    except StopRun as e: stop = e; ready.clear(); later.clear(); break  # send nothing more; what is in flight still comes back
+                    if w > 0: why, wake = limit, now + w; break
+                    ready.popleft(); it.tries += 1; it.entry = lim.take(it.tokens, now)
+                    running[asyncio.ensure_future(self._try(it))] = it
+                    d['peak'] = max(d['peak'], len(running))
+                if later: wake = min(wake or math.inf, later[0][0])
+                timeout = None if wake is None else max(0.0, wake - time.monotonic())
+                if not running:
+                    if timeout is not None: await asyncio.sleep(timeout)
+                    continue
+                done, _ = await asyncio.wait(running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    it, probe = running.pop(task), False
+                    try: reply, retry = task.result()
+                    except StopRun as e:  # send nothing more; the answers in flight are still stored
+                        stop = stop or e; ready.clear(); later.clear(); continue
+                    if reply is not None:
+                        reply.tries = it.tries; self._settle(it, reply)
+                        yield it.req, reply; continue
+                    if stop: continue  # not retried: asked again by the next run
+                    if it.tries >= self.max_tries:
+                        yield it.req, Reply(error={'type': retry.kind, 'message': f"{retry.message} (gave up after {it.tries} tries)"}, tries=it.tries); continue
+                    delay = backoff_delay(it.tries, self.backoff_base, self.backoff_cap, retry.retry_after)
+                    now = time.monotonic()
+                    if retry.pause and retry.retry_after is not None and now + retry.retry_after > pause:
+                        pause = now + retry.retry_after; d['pauses'] += 1  # the server asked everyone to wait
+                    seq += 1; heapq.heappush(later, (now + delay, seq, it))  # it waits outside the requests in flight
+            if stop: raise stop
+        finally:
+            d['end'] = time.monotonic()
+            for t in running: t.cancel()
+            await asyncio.gather(*running, return_exceptions=True)  # a stopped run leaves nothing running
+            await self.close()
+
+    def limits_report(self) -> str:
+        "The limits in force in the last `answer` and the share of each that it used; the ceiling in flight when it bound"
+        d, lim = self.dispatch, self.limiter
+        if not d or lim is None: return ''
+        el = max((d['end'] or time.monotonic()) - d['start'], 1e-9)
+        per = f"{self.rate_window_s:g} s" if self.rate_window_s != 60 else 'min'
+        parts = []
+        if self.rpm: parts.append(f"{self.rpm} requests per {per} (used {100 * lim.used('rpm'):.0f}%)")
+        if self.tpm: parts.append(f"{self.tpm} tokens per {per} (used {100 * lim.used('tpm'):.0f}%)")
+        if self.rpd: parts.append(f"{self.rpd} requests per day ({lim.today} today, {100 * lim.today / self.rpd:.0f}%)")
+        s = ('limits: ' + ', '.join(parts) if parts else 'limits: none stated') + f"{' (' + self.tier + ')' if self.tier else ''}; at most {self.concurrency} in flight (peak {d['peak']})"
+        if d['pauses']: s += f"; {d['pauses']} pause(s) asked by the server"
+        bound = d['bound'].get('ceiling', 0) / el
+        if bound >= 0.05: s += f"; the ceiling of {self.concurrency} requests in flight bound {100 * bound:.0f}% of the time, not a limit: raise --concurrency"
+        return s
 
     async def open(self):
         "Set up clients on the running loop (subclasses)"
@@ -239,5 +434,5 @@ class APIBackend(Backend):
         "Close clients (subclasses)"
 
     def answer(self, requests:list[Request]) -> Iterator[tuple[Request, Reply]]:
-        "Answer `requests` concurrently, yielding (request, reply) pairs as they complete"
+        "Answer `requests`, sent as the limits allow, yielding (request, reply) pairs as they complete"
         return iterate_async(lambda: self._all(list(requests)))

@@ -101,10 +101,15 @@ def _run_args(p:argparse.ArgumentParser):
     p.add_argument('--labels', default='elena', help="label set: elena, heco, emotic, or a comma-separated list")
     p.add_argument('--limit', type=int, default=None, help="only the first N images (by id)")
     p.add_argument('--out-dir', default=None, help="response store root (default: responses/ in the project)")
-    p.add_argument('--concurrency', type=int, default=16, help="API requests in flight")
+    p.add_argument('--concurrency', type=int, default=None, help="API requests in flight at most (default 256; the rate limits decide what is sent)")
+    p.add_argument('--rpm', type=int, default=None, help="API requests per minute allowed (default: the tier's published limit)")
+    p.add_argument('--tpm', type=int, default=None, help="API input tokens per minute allowed (default: the tier's published limit)")
+    p.add_argument('--rpd', type=int, default=None, help="API requests per day allowed, counted from midnight Pacific (default: the tier's)")
+    p.add_argument('--tier', default=None, help="Gemini API usage tier whose published limits apply: free or tier1 (default tier1)")
     p.add_argument('--batch-size', type=int, default=None, help="images per generate call (local models; default 16, halved on out-of-memory)")
     p.add_argument('--seed', type=int, default=None, help="sampling seed (default: greedy decoding)")
-    p.add_argument('--max-new-tokens', type=int, default=512, help="longest answer")
+    p.add_argument('--max-new-tokens', type=int, default=None, help="longest answer, thinking included (default: 512 for local models, the model's own limit for Gemini)")
+    p.add_argument('--thinking-budget', type=int, default=None, help="tokens a Gemini model may think (0: off where the model allows; default: the model's own)")
     p.add_argument('--shard', default=None, help="i/n: this job's share of the items (0 <= i < n)")
     p.add_argument('--force', action='store_true', help="ask again what is already answered")
     p.add_argument('--batch', action='store_true', help="Gemini Batch API (half price, answers within hours)")
@@ -114,13 +119,21 @@ def _run_args(p:argparse.ArgumentParser):
     p.add_argument('--max-memory', default=None, help="local models: cap per device for the layers spread over the GPUs, e.g. '0=75GiB,1=75GiB'")
     p.add_argument('--quantize', default=None, choices=['8bit', '4bit'], help="local models: load the weights in 8 or 4 bits (bitsandbytes, CUDA)")
 
+def _backend_options(a:argparse.Namespace) -> dict:
+    "The limit and loading flags that were given, as backend options"
+    return {k: getattr(a, k) for k in ('rpm', 'tpm', 'rpd', 'tier', 'max_memory', 'quantize') if getattr(a, k, None) is not None}
+
 def _run_run(a:argparse.Namespace) -> int:
+    from elena.backends import StopRun
     from elena.run import exit_status, run_elena
-    s = run_elena(a.model, a.dataset, a.data_dir, condition=a.condition, prompt=a.prompt, labels=a.labels, limit=a.limit,
-                  out_dir=a.out_dir, concurrency=a.concurrency, batch_size=a.batch_size, seed=a.seed,
-                  max_new_tokens=a.max_new_tokens, shard=a.shard, force=a.force, batch=a.batch, base_url=a.base_url,
-                  yunet=a.yunet, progress=not a.no_progress,
-                  backend_options={k: v for k, v in (('max_memory', a.max_memory), ('quantize', a.quantize)) if v})
+    try: s = run_elena(a.model, a.dataset, a.data_dir, condition=a.condition, prompt=a.prompt, labels=a.labels, limit=a.limit,
+                       out_dir=a.out_dir, concurrency=a.concurrency, batch_size=a.batch_size, seed=a.seed,
+                       max_new_tokens=a.max_new_tokens, thinking_budget=a.thinking_budget, shard=a.shard, force=a.force, batch=a.batch, base_url=a.base_url,
+                       yunet=a.yunet, progress=not a.no_progress, backend_options=_backend_options(a))
+    except StopRun as e:  # an error no retry can fix: what was done, then one line saying what to do
+        if e.summary: print(e.summary)
+        print(f"elena run: stopped: {e}", file=sys.stderr)
+        return 1
     print(s)
     return exit_status(s)  # recorded errors are work done (asked again next time); only a stopped run fails
 

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Callable, Iterator
 from google import genai
 from google.genai import errors, types
-from .backends import APIBackend, Reply, Request, Retryable, backoff_delay, retry_after
+from .backends import APIBackend, ItemError, Reply, Request, Retryable, StopRun, backoff_delay, next_reset, retry_after
 
 # %% auto #0
-__all__ = ['KEY_VARS', 'TIER1_LIMITS', 'DEFAULT_LIMITS', 'find_api_key', 'scrub', 'UnreadableImage', 'image_part',
-           'gemini_config', 'read_reply', 'api_failure', 'GeminiBackend', 'BatchPending', 'batch_key', 'answer_batch']
+__all__ = ['KEY_VARS', 'GEMINI_TIERS', 'find_api_key', 'scrub', 'UnreadableImage', 'image_part', 'gemini_config', 'read_reply',
+           'api_failure', 'GeminiBackend', 'BatchPending', 'batch_key', 'answer_batch']
 
 # %% ../nbs/13_gemini.ipynb #bad9b817
 KEY_VARS = ('GOOGLE_API_KEY', 'GEMINI_API_KEY')
@@ -47,8 +47,10 @@ def scrub(text:str, # any message that may reach a record or a log
     return text.replace(key, '***') if key and text else text
 
 # %% ../nbs/13_gemini.ipynb #7f7af8b0
-TIER1_LIMITS = {'gemini-2.5-flash': (1000, 10_000), 'gemini-2.5-flash-lite': (4000, None), 'gemini-2.5-pro': (150, 1000)}
-DEFAULT_LIMITS = (150, 1000)  # requests per minute and per day for model ids not in TIER1_LIMITS
+GEMINI_TIERS = {  # tier -> model id -> (requests per minute, input tokens per minute, requests per day or None)
+    'free': {'gemini-2.5-flash': (10, 250_000, 250), 'gemini-2.5-flash-lite': (15, 250_000, 1000)},
+    'tier1': {'gemini-2.5-flash': (1000, 1_000_000, 10_000), 'gemini-2.5-flash-lite': (4000, 4_000_000, None), 'gemini-2.5-pro': (150, 2_000_000, 1000)},
+}
 
 # %% ../nbs/13_gemini.ipynb #adb23093
 class UnreadableImage(Exception):
@@ -70,18 +72,20 @@ def image_part(path:str|Path, # an image file
 
 # %% ../nbs/13_gemini.ipynb #a46167fa
 def gemini_config(req:Request, # the request
-                  thinking_budget:int|None=None, # tokens the model may think (None: the model's default)
+                  thinking_budget:int|None=None, # tokens the model may think where `req.gen` sets no 'thinking_budget' (None: the model's default)
                  ) -> types.GenerateContentConfig:
-    "The generation settings for `req`: system instruction, temperature 0 by default, the JSON schema where the prompt has one"
+    "The generation settings for `req`: system instruction, temperature 0 by default, the output limit and thinking budget where set, the JSON schema where the prompt has one"
     p, g = req.prompt, req.gen
     kw = {}
     if p.schema is not None: kw.update(response_mime_type='application/json', response_schema=p.schema)
-    if thinking_budget is not None: kw['thinking_config'] = types.ThinkingConfig(thinking_budget=thinking_budget)
+    budget = g.get('thinking_budget', thinking_budget)
+    if budget is not None: kw['thinking_config'] = types.ThinkingConfig(thinking_budget=budget)
     return types.GenerateContentConfig(system_instruction=p.system, temperature=g.get('temperature', 0.0),
-                                       max_output_tokens=g.get('max_new_tokens', 512), seed=g.get('seed'), **kw)
+                                       max_output_tokens=g.get('max_new_tokens'), seed=g.get('seed'), **kw)
 
 # %% ../nbs/13_gemini.ipynb #e5ad7496
 def read_reply(resp:types.GenerateContentResponse, # what generate_content returned
+               max_tokens:int|None=None, # the maxOutputTokens the request set (None: the model's own limit)
               ) -> Reply:
     "A `Reply` from a Gemini response: text, finish reason and token counts, or an error that says why there is no text"
     u = resp.usage_metadata
@@ -94,38 +98,64 @@ def read_reply(resp:types.GenerateContentResponse, # what generate_content retur
     finish = _name(cand.finish_reason)
     parts = (cand.content.parts if cand.content else None) or []
     text = ''.join(p.text for p in parts if isinstance(p.text, str) and not p.thought) or None
-    if finish == 'MAX_TOKENS':
-        return Reply(text, finish, usage, error={'type': 'MaxTokens', 'message': 'the answer hit the token limit (finish reason MAX_TOKENS)'})
+    if finish == 'MAX_TOKENS': return Reply(text, finish, usage, error={'type': 'MaxTokens', 'message': _max_tokens(text, usage.get('thinking'), max_tokens)})
     if finish not in (None, 'STOP'):
         return Reply(text, finish, usage, error={'type': 'Safety' if finish == 'SAFETY' else 'Stopped', 'message': f'generation stopped: finish reason {finish}'})
     if not text: return Reply(None, finish, usage, error={'type': 'EmptyResponse', 'message': f'no text (finish reason {finish})'})
     return Reply(text, finish, usage)
 
+def _max_tokens(text:str|None, thinking:int|None, limit:int|None) -> str:
+    "Why an answer stopped at the token limit, and what to do"
+    of = f'{thinking} of {limit} output tokens' if limit else f"{thinking} tokens and the model's output limit was reached"
+    if not text and thinking: return f'thinking used {of}; no answer was written: raise --max-new-tokens or set --thinking-budget (finish reason MAX_TOKENS)'
+    if not text: return 'the token limit was reached before any answer was written (finish reason MAX_TOKENS): raise --max-new-tokens'
+    return 'the answer hit the token limit (finish reason MAX_TOKENS)' + (f'; thinking used {of}: raise --max-new-tokens or set --thinking-budget' if thinking else '')
+
 def _name(x) -> str|None: return None if x is None else getattr(x, 'value', str(x))
 
 # %% ../nbs/13_gemini.ipynb #81c0c6d1
+def _details(e:errors.APIError, kind:str) -> list[dict]:
+    "The `google.rpc.<kind>` messages among the details of the error body"
+    body = e.details.get('error', e.details) if isinstance(e.details, dict) else {}
+    return [d for d in body.get('details') or [] if isinstance(d, dict) and str(d.get('@type', '')).endswith(f'google.rpc.{kind}')]
+
+def _daily(e:errors.APIError) -> list[dict]:
+    "The per-day quota violations a 429 names"
+    return [v for q in _details(e, 'QuotaFailure') for v in q.get('violations') or [] if 'PerDay' in str(v.get('quotaId', ''))]
+
 def api_failure(e:Exception, # what the SDK or httpx raised
                 key:str|None=None, # the API key, scrubbed from every message
+                model_id:str|None=None, # the model asked (a 404 from generateContent means the API does not know it)
                ) -> Exception:
-    "The exception to raise for `e`: `Retryable` for 429, 5xx, timeouts and connection errors, else a `RuntimeError`; the key scrubbed"
+    "The exception to raise for `e`: `StopRun` where no retry can help, `Retryable` for 429, 5xx, timeouts and connections, else `ItemError`; the key scrubbed"
     http = {c.__name__ for c in type(e).__mro__ if c.__module__.split('.')[0] in ('httpx', 'httpx2')}  # the SDK uses httpx2 where installed
     if 'TimeoutException' in http: return Retryable('Timeout', 'no answer from the Gemini API within the timeout')
     if 'TransportError' in http: return Retryable('ConnectionError', scrub(f'{type(e).__name__}: {e}', key)[:300])
     if not isinstance(e, errors.APIError): return RuntimeError(scrub(f'{type(e).__name__}: {e}', key)[:500])
     msg = scrub(f'HTTP {e.code} {e.status or ""}: {e.message or ""}', key)[:300]
-    if e.code == 429: return Retryable('RateLimited', msg, _retry_after(e))
+    reasons = {d.get('reason') for d in _details(e, 'ErrorInfo')}
+    if e.code == 429 and (day := _daily(e)):
+        q = day[0]
+        return StopRun('DailyQuota', f"daily quota used ({q.get('quotaId')}{', limit ' + str(q['quotaValue']) if q.get('quotaValue') else ''}): "
+                                     f"resume after {next_reset():%Y-%m-%d %H:%M} UTC (midnight Pacific time) or use --batch")
+    if e.code == 429: return Retryable('RateLimited', msg, _retry_after(e), pause=True)
     if e.code >= 500: return Retryable('ServerError', msg, _retry_after(e))
-    return RuntimeError(msg + ('; check GOOGLE_API_KEY' if e.code in (401, 403) else ''))
+    if 'API_KEY_INVALID' in reasons or e.code in (401, 403):
+        why = ''.join(f'; reason {r}' for r in sorted(reasons - {None}))
+        return StopRun('KeyRefused', f"the Gemini API refused the key ({msg}{why}): check GOOGLE_API_KEY / GEMINI_API_KEY")
+    if e.code == 404 and model_id:
+        return StopRun('ModelNotFound', f"the Gemini API does not know the model id {model_id!r} ({msg}); choose another with --model gemini:<id> "
+                                        "(e.g. gemini:gemini-2.5-flash; the current ids are listed at https://ai.google.dev/gemini-api/docs/models)")
+    if e.status == 'FAILED_PRECONDITION': return StopRun('FailedPrecondition', f"{msg}; no retry can change this: fix it for the project in Google AI Studio, then run again")
+    return ItemError(''.join(w.capitalize() for w in (e.status or f'HTTP_{e.code}').split('_')), msg)
 
 def _retry_after(e:errors.APIError) -> float|None:
     "The wait the server asks for: its Retry-After header, else the RetryInfo delay in the error body"
     s = retry_after(getattr(getattr(e, 'response', None), 'headers', None))
     if s is not None: return s
-    body = e.details.get('error', e.details) if isinstance(e.details, dict) else {}
-    for d in body.get('details') or []:
-        if str(d.get('@type', '')).endswith('google.rpc.RetryInfo'):
-            try: return float(str(d.get('retryDelay', '')).rstrip('s'))
-            except ValueError: pass
+    for d in _details(e, 'RetryInfo'):
+        try: return float(str(d.get('retryDelay', '')).rstrip('s'))
+        except ValueError: pass
     return None
 
 # %% ../nbs/13_gemini.ipynb #b8fbea64
@@ -134,14 +164,18 @@ class GeminiBackend(APIBackend):
     backend = 'gemini'
     batch_api = True  # `answer_batch` below
     sends_schema = True  # `gemini_config` sends the answer schema with every prompt that has one
-    def __init__(self, name, model_id, base_url:str|None=None, thinking_budget:int|None=None, **kw):
-        rpm, rpd = TIER1_LIMITS.get(model_id, DEFAULT_LIMITS)
-        kw.setdefault('rpm', rpm); kw.setdefault('rpd', rpd)
-        super().__init__(name, model_id, **kw)
+    thinks = True  # 2.5 models think by default; `gen['thinking_budget']` is sent as the thinking budget
+    default_max_new_tokens = None  # no maxOutputTokens: the model's own limit, so that thinking leaves room for the answer
+    tiers = GEMINI_TIERS  # `tier` (default 'tier1') sets rpm, tpm and rpd where the options do not
+    def __init__(self, name, model_id, base_url:str|None=None, thinking_budget:int|None=None, tier:str|None='tier1', **kw):
+        super().__init__(name, model_id, tier=tier, **kw)
         self.base_url = base_url or os.environ.get('GOOGLE_GEMINI_BASE_URL')  # None: Google's endpoint
         self.thinking_budget, self._key, self._client = thinking_budget, find_api_key(), None
 
     def __repr__(self): return f"GeminiBackend({self.name!r}, model_id={self.model_id!r}, base_url={self.base_url!r})"
+
+    @property
+    def where(self) -> str: return self.base_url or 'https://generativelanguage.googleapis.com'  # for messages
 
     def client(self) -> genai.Client:
         "A new SDK client: the key in a header, our timeout, no SDK retries"
@@ -160,8 +194,8 @@ class GeminiBackend(APIBackend):
         "Send one generateContent request (the contents and settings `prepare` built)"
         contents, config = prepared
         try: resp = await self._client.aio.models.generate_content(model=self.model_id, contents=contents, config=config)
-        except Exception as e: raise api_failure(e, self._key) from None
-        return read_reply(resp)
+        except Exception as e: raise api_failure(e, self._key, self.model_id) from None
+        return read_reply(resp, req.gen.get('max_new_tokens'))
 
 # %% ../nbs/13_gemini.ipynb #86dcdc7f
 class BatchPending(Exception):
@@ -216,7 +250,7 @@ def _collect(job:types.BatchJob, chunk:list[Request], key:str|None) -> Iterator[
         elif o.response is None:
             err = o.error.model_dump(exclude_none=True) if hasattr(o.error, 'model_dump') else o.error
             rep = Reply(error={'type': 'BatchItemError', 'message': scrub(f'the batch answered this item with an error: {json.dumps(err, default=str)}', key)[:500]})
-        else: rep = read_reply(o.response)
+        else: rep = read_reply(o.response, r.gen.get('max_new_tokens'))
         yield r, rep
 
 # %% ../nbs/13_gemini.ipynb #184141d3

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 import httpx
 from typing import NamedTuple
-from .backends import APIBackend, Reply, Request, Retryable, retry_after
+from .backends import APIBackend, ItemError, Reply, Request, Retryable, StopRun, retry_after
 from .local import chat_messages
 
 # %% auto #0
@@ -41,10 +41,18 @@ def chat_body(req:Request, # the request
     return body
 
 # %% ../nbs/12_openai.ipynb #33c9d7f2
-def _error_message(r:httpx.Response) -> str:
-    if r.status_code < 400: return ''
-    try: return str((r.json().get('error') or {}).get('message') or r.text)[:300]
-    except ValueError: return r.text[:300]
+def _error_info(r:httpx.Response) -> tuple[str, str]:
+    "The message and the code (or type) of an error answer: OpenAI nests them under `error`, vLLM puts them at the top level"
+    try: j = r.json()
+    except ValueError: return r.text[:300], ''
+    e = j.get('error') if isinstance(j, dict) else None
+    e = e if isinstance(e, dict) else (j if isinstance(j, dict) else {})
+    return str(e.get('message') or e.get('detail') or r.text)[:300], str(e.get('code') or e.get('type') or '')
+
+def _scrubbed(msg:str) -> str:
+    "`msg` without the value of OPENAI_API_KEY"
+    key = os.environ.get('OPENAI_API_KEY')
+    return msg.replace(key, '***') if key else msg
 
 # %% ../nbs/12_openai.ipynb #89655751
 class Prepared(NamedTuple):
@@ -110,20 +118,33 @@ class OpenAIBackend(APIBackend):
             raise Retryable('SystemRefused', f"HTTP {status}: {msg}", retry_after=0)
         if status >= 500: self._probe[prepared.id] = f"HTTP {status}: {msg}"  # the server says no more (transformers serve: 'Internal Server Error'): ask this one folded next
 
+    def refused(self, r:httpx.Response, with_schema:bool):
+        "Raise what an error answer means: `StopRun` where no retry can help (key, model, quota, endpoint), `Retryable` for 429 and 5xx, else `ItemError`"
+        msg, code = _error_info(r)
+        if r.status_code == 429 and code == 'insufficient_quota':
+            raise StopRun('QuotaExhausted', f"{self.base_url} says the quota is used up (HTTP 429 insufficient_quota: {msg}); add credit or raise the limit, then run again")
+        if r.status_code == 429: raise Retryable('RateLimited', f"HTTP 429: {msg}", retry_after(r.headers), pause=True)
+        if r.status_code >= 500: raise Retryable('ServerError', f"HTTP {r.status_code}: {msg}", retry_after(r.headers))
+        if r.status_code == 400 and with_schema and 'response_format' in msg:
+            self.use_schema, self.refusals['schema'] = False, f"HTTP 400: {msg}"  # this server takes no JSON schema: this request and every later one go without it
+            raise Retryable('SchemaUnsupported', msg, retry_after=0)
+        if r.status_code in (401, 403):
+            raise StopRun('KeyRefused', f"{self.base_url} refused the request (HTTP {r.status_code}: {_scrubbed(msg)}): check OPENAI_API_KEY")
+        if r.status_code == 404 and (code in ('model_not_found', 'NotFoundError', '404') or self.model_id in msg):
+            raise StopRun('ModelNotFound', f"{self.base_url} does not serve the model {self.model_id!r} ({msg}); choose one of those it lists at "
+                                           f"{self.base_url}/models with --model openai:<name>")
+        if r.status_code == 404:
+            raise StopRun('NotFound', f"no chat-completions endpoint at {self.base_url}/chat/completions (HTTP 404: {msg}); check --base-url (it usually ends in /v1)")
+        raise ItemError('BadRequest' if r.status_code == 400 else f'HTTP{r.status_code}', f"HTTP {r.status_code} from {self.base_url}: {msg}")
+
     async def call(self, req:Request, prepared:Prepared) -> Reply:
         "Send one chat-completions request (the body `prepare` built)"
         body, with_schema = prepared[:2]
         try: r = await self._client.post(self.base_url + '/chat/completions', content=body, headers={'Content-Type': 'application/json'})
         except httpx.TimeoutException: raise Retryable('Timeout', f"no answer within {self.timeout_s:g} s from {self.base_url}")
         except httpx.TransportError as e: raise Retryable('ConnectionError', f"{type(e).__name__} talking to {self.base_url}")
-        msg = _error_message(r)
-        if r.status_code == 429: raise Retryable('RateLimited', f"HTTP 429: {msg}", retry_after(r.headers))
-        self._learn_system(prepared, r.status_code, msg)
-        if r.status_code >= 500: raise Retryable('ServerError', f"HTTP {r.status_code}: {msg}", retry_after(r.headers))
-        if r.status_code == 400 and with_schema and 'response_format' in msg:
-            self.use_schema, self.refusals['schema'] = False, f"HTTP 400: {msg}"  # this server takes no JSON schema: this request and every later one go without it
-            raise Retryable('SchemaUnsupported', msg, retry_after=0)
-        if r.status_code >= 400: raise RuntimeError(f"HTTP {r.status_code} from {self.base_url}: {msg}")
+        if r.status_code != 429: self._learn_system(prepared, r.status_code, _error_info(r)[0] if r.status_code >= 400 else '')
+        if r.status_code >= 400: self.refused(r, with_schema)
         data = r.json()
         u = data.get('usage') or {}
         usage = {'input': u.get('prompt_tokens'), 'output': u.get('completion_tokens')}

@@ -9,12 +9,13 @@ import importlib.util
 import os
 import tempfile
 import time
+from datetime import datetime
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 from tqdm.auto import tqdm
-from .backends import Reply, Request, get_backend, resolve_model
+from .backends import Reply, Request, StopRun, day_start, get_backend, resolve_model
 from .local import check_constrain
 from .parse import parse_response
 from .prompts import PROMPT_KINDS, get_prompt, resolve_labels
@@ -69,6 +70,7 @@ class RunSummary:
     tokens: Counter = field(default_factory=Counter)  # 'input', 'output', 'thinking' (the thought tokens of thinking models)
     cost_usd: float|None = None  # estimate for API models with a known price
     batch_size: int|None = None  # images per generate call that fitted (local models)
+    limits: str = ''  # API models: the limits in force and the share of each used
 
     def __str__(self):
         n = self.done + sum(self.failed.values())
@@ -81,6 +83,7 @@ class RunSummary:
                  + (f"; estimated cost ${self.cost_usd:.4f}" if self.cost_usd is not None else '')]
         if n == 0 and self.items and self.skipped == self.items: lines.append("  nothing left to ask: the model was not loaded and nothing was sent")
         if self.batch_size: lines.append(f"  batch size {self.batch_size} (the largest generate call that fitted)")
+        if self.limits: lines.append(f"  {self.limits}")
         if self.random_weights: lines.append("  RANDOM WEIGHTS: a tiny test model answered; its output is not a result")
         return '\n'.join(lines)
 
@@ -121,6 +124,25 @@ def _requests(items, images, prompt, gen, force, path, model, progress):
         if it.id in hashes and it.id not in done: todo.append(Request(it.id, Path(images[it.id]), prompt, gen, image_sha256=hashes[it.id]))
     return todo, missing, hashes, len(done)
 
+# %% ../nbs/16_run.ipynb #0de80b86
+_NOT_SENT = ('ImageMissing', 'UnreadableImage', 'DailyQuota')  # errors of items that never reached the server
+
+def _requests_today(out:Path, # the response store root
+                    model_id:str, # the provider's model id (the quota counts per model)
+                    backend:str, # the kind of backend that sent them ('gemini'; imported records are not requests)
+                   ) -> int:
+    "Requests made today (Pacific time, when the Gemini API's daily quotas reset) to `model_id`, read from the times of the records stored under `out`"
+    since, ids, n = day_start().isoformat(), {}, 0
+    for f in Path(out).rglob('*.jsonl'):
+        for r in read_records(f):
+            if r.get('backend') != backend or (r.get('error') or {}).get('type') in _NOT_SENT or not r.get('created_at'): continue
+            m = r.get('model')
+            if m not in ids:
+                try: ids[m] = resolve_model(m)[1].get('model_id')
+                except ValueError: ids[m] = None
+            n += ids[m] == model_id and datetime.fromisoformat(r['created_at']) >= datetime.fromisoformat(since)
+    return n
+
 # %% ../nbs/16_run.ipynb #3962c885
 def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.MODELS`)
               dataset:str='samples', # one of `elena.data.DATASETS`
@@ -130,11 +152,12 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
               labels:str|Sequence[str]='elena', # label set: 'elena', 'heco', 'emotic' or a list
               limit:int|None=None, # only the first `limit` items (by id)
               out_dir:str|Path|None=None, # response store root (default: <project>/responses)
-              concurrency:int=16, # API requests in flight
+              concurrency:int|None=None, # API requests in flight at most (None: the backend's ceiling, 256; the limits decide what is sent)
               batch_size:int|None=None, # images per generate call (local models; None: the backend's default, `elena.local.BATCH_SIZE`)
               seed:int|None=None, # sampling seed; None: greedy decoding (temperature 0)
               temperature:float|None=None, # sampling temperature (needs a seed; default 0, or 0.7 with a seed)
-              max_new_tokens:int=512, # longest answer
+              max_new_tokens:int|None=None, # longest answer, thinking included (None: the backend's default: 512 for local models, the model's own limit for Gemini)
+              thinking_budget:int|None=None, # tokens a thinking model may think (0: off where allowed; None: the model's default); part of the resume key
               shard:str|None=None, # 'i/n': this machine's share of the items
               force:bool=False, # ask again even what is already answered
               batch:bool=False, # Gemini Batch API instead of live requests
@@ -171,7 +194,15 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
               else masked_images(items, ds.root, dataset, yunet, progress))
     p = get_prompt(prompt, labels, masked=condition == 'masked')
     if temperature is None: temperature = 0.7 if seed is not None else 0.0
-    gen = {'temperature': temperature, 'max_new_tokens': max_new_tokens, 'seed': seed}
+    if thinking_budget is not None and not be.thinks:
+        raise ValueError(f"--thinking-budget sets how long a thinking model (Gemini) thinks; {model} has no thinking budget: leave it out")
+    gen = {'temperature': temperature, 'max_new_tokens': be.default_max_new_tokens if max_new_tokens is None else max_new_tokens, 'seed': seed}
+    if thinking_budget is not None: gen['thinking_budget'] = thinking_budget  # only when set: the resume key of runs without it stays the same
+    root = project_root()
+    out = Path(out_dir) if out_dir is not None else root/'responses'
+    if not out.is_absolute(): out = root/out
+    path = store_path(out, model, dataset, condition, prompt, sh)
+    if getattr(be, 'rpd', None) and not batch: be.used_today = _requests_today(out, be.model_id, be.backend)  # the day's quota spans runs
     todo, missing, hashes, skipped = _requests(items, images, p, gen, force, path, model, progress)
     s = RunSummary(path, model, dataset, condition, p.id, be.random_weights, items=len(items), skipped=skipped)
     base = dict(dataset=dataset, condition=condition, model=model, backend=be.backend, prompt_id=p.id,
@@ -186,16 +217,24 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
         replies = ([] if not todo else  # nothing left: no model is loaded (a resubmitted SLURM task whose shard is answered)
                    be.answer_batch(todo, path.parent/'.batch-jobs', poll_s=float(os.environ.get('ELENA_BATCH_POLL_S', 30)))
                    if batch else be.answer(todo))
-        for req, rep in tqdm(replies, total=len(todo), desc=f'{model} {dataset}', disable=not progress):
-            res = parse_response(rep.text, labels) if rep.text else None
-            st.append(make_record(id=req.id, image_sha256=hashes[req.id], model_revision=be.revision, raw=rep.text,
-                                  parsed=res.record if res else None, emotion=res.emotion if res else None,
-                                  parse_issues=res.issues if res else [], error=rep.error, finish_reason=rep.finish_reason,
-                                  usage=rep.usage or None, latency_s=rep.latency_s, sent=rep.sent or be.sent(req), **base))
-            if rep.error: s.failed[rep.error.get('type', 'Error')] += 1
-            else: s.done += 1; s.parsed_ok += bool(res and res.ok)
-            for k in ('input', 'output', 'thinking'): s.tokens[k] += (rep.usage or {}).get(k) or 0
+        try:
+            for req, rep in tqdm(replies, total=len(todo), desc=f'{model} {dataset}', disable=not progress):
+                res = parse_response(rep.text, labels) if rep.text else None
+                st.append(make_record(id=req.id, image_sha256=hashes[req.id], model_revision=be.revision, raw=rep.text,
+                                      parsed=res.record if res else None, emotion=res.emotion if res else None,
+                                      parse_issues=res.issues if res else [], error=rep.error, finish_reason=rep.finish_reason,
+                                      usage=rep.usage or None, latency_s=rep.latency_s, sent=rep.sent or be.sent(req), **base))
+                if rep.error: s.failed[rep.error.get('type', 'Error')] += 1
+                else: s.done += 1; s.parsed_ok += bool(res and res.ok)
+                for k in ('input', 'output', 'thinking'): s.tokens[k] += (rep.usage or {}).get(k) or 0
+        except StopRun as e:  # nothing stored is lost: the message says so, and the summary travels with it
+            s.seconds, s.cost_usd = time.monotonic() - t0, estimate_cost(be.model_id, s.tokens, batch)
+            s.limits = be.limits_report() if hasattr(be, 'limits_report') else ''
+            stop = StopRun(e.kind, f"{e}. {s.done} answers stored now in {path} (kept); run the same command again to resume")
+            stop.summary = s
+            raise stop from None
     s.seconds = time.monotonic() - t0
     s.cost_usd = estimate_cost(be.model_id, s.tokens, batch)
+    s.limits = be.limits_report() if hasattr(be, 'limits_report') and not batch else ''
     s.batch_size = getattr(be, 'batch_used', None)
     return s

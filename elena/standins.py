@@ -16,14 +16,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 # %% auto #0
-__all__ = ['CANNED_ANSWER', 'FAULTS', 'ARRIVALS', 'canned_text', 'StandIn', 'openai_handler', 'gemini_handler', 'standin_process']
+__all__ = ['CANNED_ANSWER', 'FAULTS', 'ARRIVALS', 'canned_text', 'StandIn', 'openai_handler', 'prompt_tokens', 'gemini_handler',
+           'standin_process']
 
 # %% ../nbs/19_standins.ipynb #abed43db
 CANNED_ANSWER = json.dumps({
     'explicit_description': 'A canned stand-in answer: shoulders drawn up, hands raised to the chest.',
     'implicit_description': 'Canned text: my chest tightens.', 'narrative': 'Canned text from a test server, not a model.',
     'body_parts': ['shoulders', 'hands', 'chest'], 'emotion': 'fear', 'valence': 3, 'arousal': 7, 'dominance': 3})
-FAULTS = ('ok', 'rate_limit', 'server_error', 'slow', 'fenced', 'truncated', 'empty', 'safety')
+FAULTS = ('ok', 'rate_limit', 'server_error', 'slow', 'fenced', 'truncated', 'empty', 'safety', 'bad_image', 'permission', 'daily_quota')
 
 # %% ../nbs/19_standins.ipynb #23d60cd4
 def canned_text(fault:str) -> str:
@@ -33,7 +34,7 @@ def canned_text(fault:str) -> str:
     return CANNED_ANSWER
 
 # %% ../nbs/19_standins.ipynb #fb653071
-ARRIVALS = '/_standin/arrivals'  # GET or POST: the monotonic arrival times of the requests so far
+ARRIVALS = '/_standin/arrivals'  # GET or POST: the monotonic arrival times of the requests so far, and what the quota let through ('accepted': [time, tokens], 'refused')
 
 class StandIn:
     "A threaded HTTP server on 127.0.0.1 answering with `handler(stand_in, path, body) -> (status, headers, json body)`"
@@ -41,10 +42,34 @@ class StandIn:
                  latency_s:float=0.0, # time each answer takes
                  faults:Callable[[int, dict], str]|dict|None=None, # fault for the n-th request (0-based): a callable or {n: fault}
                  slow_s:float=5.0, # how long a 'slow' answer takes
+                 models:set|None=None, # the model names it serves (None: any); others get the protocol's 404
+                 keys:set|None=None, # the API keys it accepts (None: any); others get the protocol's key error
+                 thinking_tokens:int=0, # tokens a Gemini model thinks where the request sets no budget (0: no thinking)
+                 quota:dict|None=None, # {'rpm': n, 'tpm': n, 'window_s': s}: requests and input tokens it accepts per window; beyond, the protocol's 429
                 ):
         self.handler, self.latency_s, self.slow_s, self.requests = handler, latency_s, slow_s, []
+        self.models, self.keys, self.thinking_tokens = models, keys, thinking_tokens
         self._faults, self._lock, self._server = faults or {}, threading.Lock(), None
         self.in_flight = self.peak = 0  # requests being answered now, and the most at once
+        self.quota, self.accepted, self.refused = quota, [], 0  # the quota, and the [time, tokens] it let through in order, and the count it refused
+
+    def admit(self, tokens:int) -> tuple[float, str]|None:
+        "Count a request of `tokens` against the quota (a sliding window over arrivals): None if it fits, else (seconds until it would, 'requests' or 'tokens')"
+        if not self.quota: return None
+        now, w = time.monotonic(), self.quota.get('window_s', 60.0)
+        with self._lock:
+            recent = [a for a in self.accepted if now - a[0] < w]
+            waits = []
+            if self.quota.get('rpm') and len(recent) >= self.quota['rpm']: waits.append((recent[len(recent) - self.quota['rpm']][0] + w - now, 'requests'))
+            if self.quota.get('tpm') and recent and sum(k for _, k in recent) + tokens > self.quota['tpm']:
+                left = sum(k for _, k in recent)
+                for t, k in recent:
+                    left -= k
+                    if left + tokens <= self.quota['tpm']: break
+                waits.append((t + w - now, 'tokens'))
+            if waits: self.refused += 1; return max(waits)
+            self.accepted.append([now, tokens])
+        return None
 
     def fault_for(self, n:int, body:dict) -> str:
         "The fault to inject for request number `n`"
@@ -67,7 +92,7 @@ class StandIn:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers.get('Content-Length', 0))) or b'{}')
                 if self.path == ARRIVALS:  # for tests and benchmarks in another process: when each request arrived
-                    with outer._lock: return self.send(200, {}, {'t': [r['t'] for r in outer.requests]})
+                    with outer._lock: return self.send(200, {}, {'t': [r['t'] for r in outer.requests], 'accepted': outer.accepted, 'refused': outer.refused})
                 with outer._lock:
                     n = len(outer.requests); outer.requests.append({'path': self.path, 'body': body, 'headers': dict(self.headers), 't': time.monotonic()})
                     outer.in_flight += 1; outer.peak = max(outer.peak, outer.in_flight)
@@ -90,13 +115,31 @@ class StandIn:
     def __exit__(self, *exc): self._server.shutdown(); self._server.server_close()
 
 # %% ../nbs/19_standins.ipynb #6754a28e
+def _header(si, n, name):
+    return next((v for k, v in si.requests[n]['headers'].items() if k.lower() == name), None)
+
+def _openai_error(message:str, type:str, code:str|None=None) -> dict:
+    "An OpenAI error object: message, type, param, code"
+    return {'error': {'message': message, 'type': type, 'param': None, 'code': code}}
+
 def openai_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, dict]:
     "Answer one request in the OpenAI chat-completions format, with the fault `si` assigns to it"
-    if not path.rstrip('/').endswith('/chat/completions'):
-        return 404, {}, {'error': {'message': f'no route {path}', 'type': 'invalid_request_error'}}
+    if path.split('?')[0].rstrip('/') != '/v1/chat/completions':  # the route OpenAI and vLLM serve
+        return 404, {}, {'detail': 'Not Found'}  # what a FastAPI server (vLLM) answers for a path it has no route for
+    key = (_header(si, n, 'authorization') or '').removeprefix('Bearer ').strip()
+    if si.keys is not None and key not in si.keys:
+        shown = key[:3] + '*' * max(0, len(key) - 7) + key[-4:] if len(key) > 7 else key  # the real message shows the key's ends only
+        return 401, {}, _openai_error(f'Incorrect API key provided: {shown}. You can find your API key at https://platform.openai.com/account/api-keys.', 'invalid_request_error', 'invalid_api_key')
+    if si.models is not None and body.get('model') not in si.models:
+        return 404, {}, _openai_error(f"The model `{body.get('model')}` does not exist or you do not have access to it.", 'invalid_request_error', 'model_not_found')
+    if over := si.admit(812 + (body.get('max_tokens') or 0)):  # OpenAI counts the prompt and max_tokens against its token limit
+        return 429, {'Retry-After': f'{over[0]:.3f}'}, _openai_error(f'Rate limit reached for {body.get("model")} on {over[1]} per min. Please try again in {over[0]:.3f}s.', over[1], 'rate_limit_exceeded')
     fault = si.fault_for(n, body)
     time.sleep(si.slow_s if fault == 'slow' else si.latency_s)
-    if fault == 'rate_limit': return 429, {'Retry-After': '0'}, {'error': {'message': 'Rate limit reached for requests', 'type': 'rate_limit_error'}}
+    if fault == 'rate_limit': return 429, {'Retry-After': '0'}, _openai_error('Rate limit reached for requests', 'requests', 'rate_limit_exceeded')
+    if fault == 'bad_image':
+        return 400, {}, _openai_error("You uploaded an unsupported image. Please make sure your image has of one the following formats: ['png', 'jpeg', 'gif', 'webp'].", 'invalid_request_error', 'invalid_image_format')
+    if fault == 'permission': return 403, {}, _openai_error('Country, region, or territory not supported', 'request_forbidden', 'unsupported_country_region_territory')
     if fault == 'server_error': return 500, {}, {'error': {'message': 'The server had an error while processing your request.', 'type': 'server_error'}}
     if fault == 'empty': return 200, {}, {'id': f'cmpl-{n}', 'object': 'chat.completion', 'model': body.get('model'), 'choices': []}
     text = canned_text(fault)
@@ -107,30 +150,59 @@ def openai_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, d
                      'usage': {'prompt_tokens': 812, 'completion_tokens': len(text) // 4, 'total_tokens': 812 + len(text) // 4}}
 
 # %% ../nbs/19_standins.ipynb #47fa00c5
-def _header(si, n, name):
-    return next((v for k, v in si.requests[n]['headers'].items() if k.lower() == name), None)
-
 def _gemini_error(code:int, status:str, message:str, details:list|None=None) -> dict:
     return {'error': {'code': code, 'message': message, 'status': status, **({'details': details} if details else {})}}
 
-def _gemini_answer(fault:str, model:str, n:int) -> tuple[int, dict]:
-    "Status and body of a generateContent answer with `fault` (the wait for 'slow' is the caller's)"
-    if fault == 'rate_limit':
-        return 429, _gemini_error(429, 'RESOURCE_EXHAUSTED', 'Resource has been exhausted (e.g. check quota).',
-                                  [{'@type': 'type.googleapis.com/google.rpc.RetryInfo', 'retryDelay': '0s'}])
+def _quota_error(model:str, quota_id:str, metric:str, value:str, delay_s:float) -> dict:
+    "A 429 `RESOURCE_EXHAUSTED` as the Gemini API sends it: a `QuotaFailure` naming the quota, a `Help` link and a `RetryInfo` delay"
+    return _gemini_error(429, 'RESOURCE_EXHAUSTED', 'You exceeded your current quota, please check your plan and billing details. For more information on this error, '
+                         f'head to: https://ai.google.dev/gemini-api/docs/rate-limits. Please retry in {delay_s:.2f}s.', [
+        {'@type': 'type.googleapis.com/google.rpc.QuotaFailure', 'violations': [{'quotaMetric': f'generativelanguage.googleapis.com/{metric}',
+            'quotaId': quota_id, 'quotaDimensions': {'location': 'global', 'model': model}, 'quotaValue': value}]},
+        {'@type': 'type.googleapis.com/google.rpc.Help', 'links': [{'description': 'Learn more about Gemini API quotas', 'url': 'https://ai.google.dev/gemini-api/docs/rate-limits'}]},
+        {'@type': 'type.googleapis.com/google.rpc.RetryInfo', 'retryDelay': f'{max(0, round(delay_s))}s'}])
+
+def prompt_tokens(req:dict) -> int:
+    "The input tokens the stand-in counts for a generateContent request: one per word or punctuation mark of its texts, 258 per 768-pixel tile of each image"
+    from PIL import Image  # only here: the image sizes
+    import io
+    texts = [p.get('text') or '' for c in [req.get('systemInstruction') or req.get('system_instruction') or {}, *(req.get('contents') or [])] for p in c.get('parts') or []]
+    n = sum(len(re.findall(r'\w+|[^\w\s]', t)) for t in texts)
+    for c in req.get('contents') or []:
+        for p in c.get('parts') or []:
+            d = p.get('inlineData') or p.get('inline_data')
+            if not d: continue
+            try: w, h = Image.open(io.BytesIO(_b64(d.get('data', '')))).size
+            except Exception: w = h = 0
+            n += 258 * (1 if max(w, h) <= 384 else -(-w // 768) * -(-h // 768))
+    return n
+
+def _gemini_answer(si:StandIn, fault:str, model:str, n:int, req:dict) -> tuple[int, dict]:
+    "Status and body of a generateContent answer to `req` with `fault` (the wait for 'slow' is the caller's); thinking counts against maxOutputTokens"
+    if fault == 'rate_limit': return 429, _quota_error(model, 'GenerateRequestsPerMinutePerProjectPerModel', 'generate_content_requests', '1000', 0)
+    if fault == 'daily_quota': return 429, _quota_error(model, 'GenerateRequestsPerDayPerProjectPerModel', 'generate_content_requests', '10000', 0)
+    if fault == 'bad_image': return 400, _gemini_error(400, 'INVALID_ARGUMENT', 'Unable to process input image.')
+    if fault == 'permission': return 403, _gemini_error(403, 'PERMISSION_DENIED', 'The caller does not have permission')
     if fault == 'server_error': return 503, _gemini_error(503, 'UNAVAILABLE', 'The model is overloaded. Please try again later.')
-    usage = {'promptTokenCount': 1290, 'totalTokenCount': 1290}
-    if fault == 'empty': return 200, {'usageMetadata': usage, 'modelVersion': model, 'responseId': f'standin-{n}'}
+    pt = prompt_tokens(req)
+    usage, meta = {'promptTokenCount': pt, 'totalTokenCount': pt}, {'modelVersion': model, 'responseId': f'standin-{n}'}
+    if fault == 'empty': return 200, {'usageMetadata': usage, **meta}
     if fault == 'safety':
         return 200, {'candidates': [{'finishReason': 'SAFETY', 'index': 0, 'safetyRatings': [
-                        {'category': 'HARM_CATEGORY_DANGEROUS_CONTENT', 'probability': 'HIGH', 'blocked': True}]}],
-                     'usageMetadata': usage, 'modelVersion': model, 'responseId': f'standin-{n}'}
+                        {'category': 'HARM_CATEGORY_DANGEROUS_CONTENT', 'probability': 'HIGH', 'blocked': True}]}], 'usageMetadata': usage, **meta}
+    gc = req.get('generationConfig') or req.get('generation_config') or {}
+    tc = gc.get('thinkingConfig') or gc.get('thinking_config') or {}
+    budget = tc.get('thinkingBudget', tc.get('thinking_budget'))  # protobuf JSON takes either spelling (the SDK sends the second)
+    think = si.thinking_tokens if budget in (None, -1) else min(int(budget), si.thinking_tokens)
+    limit = gc.get('maxOutputTokens')
     text = canned_text(fault)
-    out = len(text) // 4
-    return 200, {'candidates': [{'content': {'parts': [{'text': text}], 'role': 'model'}, 'index': 0,
-                                 'finishReason': 'MAX_TOKENS' if fault == 'truncated' else 'STOP'}],
-                 'usageMetadata': {'promptTokenCount': 1290, 'candidatesTokenCount': out, 'totalTokenCount': 1290 + out},
-                 'modelVersion': model, 'responseId': f'standin-{n}'}
+    out, finish = len(text) // 4, 'MAX_TOKENS' if fault == 'truncated' else 'STOP'
+    if limit is not None and think >= limit:  # thinking used the whole limit: no answer, and content without parts
+        usage = {**usage, 'totalTokenCount': pt + limit - 1, 'thoughtsTokenCount': limit - 1}
+        return 200, {'candidates': [{'content': {'role': 'model'}, 'finishReason': 'MAX_TOKENS', 'index': 0}], 'usageMetadata': usage, **meta}
+    if limit is not None and think + out > limit: text, out, finish = text[:4 * (limit - think)], limit - think, 'MAX_TOKENS'
+    usage = {'promptTokenCount': pt, 'candidatesTokenCount': out, 'totalTokenCount': pt + out + think, **({'thoughtsTokenCount': think} if think else {})}
+    return 200, {'candidates': [{'content': {'parts': [{'text': text}], 'role': 'model'}, 'index': 0, 'finishReason': finish}], 'usageMetadata': usage, **meta}
 
 # %% ../nbs/19_standins.ipynb #b9911b7e
 def _b64(s:str) -> bytes:
@@ -153,11 +225,25 @@ def gemini_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, d
     route = path.split('?')[0]
     if not _header(si, n, 'x-goog-api-key'):
         return 403, {}, _gemini_error(403, 'PERMISSION_DENIED', "Method doesn't allow unregistered callers. Please use an API Key.")
+    if si.keys is not None and _header(si, n, 'x-goog-api-key') not in si.keys:
+        return 400, {}, _gemini_error(400, 'INVALID_ARGUMENT', 'API key not valid. Please pass a valid API key.', [
+            {'@type': 'type.googleapis.com/google.rpc.ErrorInfo', 'reason': 'API_KEY_INVALID', 'domain': 'googleapis.com',
+             'metadata': {'service': 'generativelanguage.googleapis.com'}},
+            {'@type': 'type.googleapis.com/google.rpc.LocalizedMessage', 'locale': 'en-US', 'message': 'API key not valid. Please pass a valid API key.'}])
+    m = re.fullmatch(r'/(v1(?:beta)?)/models/([^/:]+):(?:batchG|g)enerateContent', route)
+    if m and si.models is not None and m[2] not in si.models:
+        return 404, {}, _gemini_error(404, 'NOT_FOUND', f'models/{m[2]} is not found for API version {m[1]}, or is not supported for generateContent. '
+                                      'Call ListModels to see the list of available models and their supported methods.')
     if m := re.fullmatch(r'/v1(?:beta)?/models/([^/:]+):generateContent', route):
         if not _has_image(body): return 400, {}, _gemini_error(400, 'INVALID_ARGUMENT', 'Request has no inline image.')
+        if over := si.admit(prompt_tokens(body)):  # checked on arrival, as a quota is
+            wait, what = over
+            q = ('GenerateRequestsPerMinutePerProjectPerModel', 'generate_content_requests', si.quota.get('rpm')) if what == 'requests' else \
+                ('GenerateContentInputTokensPerModelPerMinute', 'generate_content_input_token_count', si.quota.get('tpm'))
+            return 429, {}, _quota_error(m[1], q[0], q[1], str(q[2]), wait)
         fault = si.fault_for(n, body)
         time.sleep(si.slow_s if fault == 'slow' else si.latency_s)
-        status, payload = _gemini_answer(fault, m[1], n)
+        status, payload = _gemini_answer(si, fault, m[1], n, body)
         return status, {'Retry-After': '0'} if status == 429 else {}, payload
     if m := re.fullmatch(r'/v1(?:beta)?/models/([^/:]+):batchGenerateContent', route):
         reqs = (((body.get('batch') or {}).get('inputConfig') or {}).get('requests') or {}).get('requests') or []
@@ -187,7 +273,7 @@ def _batch_job(si:StandIn, name:str) -> dict:
     if not done: return {'name': name, 'metadata': meta}
     out = []
     for i, r in enumerate(job['requests']):
-        status, payload = _gemini_answer(si.fault_for(i, r['request']), job['model'], i)
+        status, payload = _gemini_answer(si, si.fault_for(i, r['request']), job['model'], i, r['request'])
         res = {'response': payload} if status == 200 else {'error': {k: payload['error'][k] for k in ('code', 'message')}}  # a google.rpc.Status
         out.append({**res, **({'metadata': r['metadata']} if 'metadata' in r else {})})
     meta['output'] = {'inlinedResponses': {'inlinedResponses': out}}
@@ -199,11 +285,13 @@ def _batch_job(si:StandIn, name:str) -> dict:
 @contextmanager
 def standin_process(protocol:str='openai', # 'openai' or 'gemini'
                     latency_s:float=0.0, # time each answer takes
+                    **settings, # further `StandIn` settings with plain values: quota, thinking_tokens, models, keys
                    ):
     "Run a stand-in speaking `protocol` in a child process; yields its base URL"
     if protocol not in ('openai', 'gemini'): raise ValueError(f"Unknown protocol {protocol!r}: use 'openai' or 'gemini'")
+    more = ''.join(f', {k}={v!r}' for k, v in settings.items())
     code = (f"import sys\nfrom elena.standins import StandIn, {protocol}_handler\n"
-            f"with StandIn({protocol}_handler, latency_s={float(latency_s)!r}) as si:\n"
+            f"with StandIn({protocol}_handler, latency_s={float(latency_s)!r}{more}) as si:\n"
             f"    print(si.url, flush=True)\n    sys.stdin.read()\n")  # serves until our end of its stdin closes
     p = subprocess.Popen([sys.executable, '-c', code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:

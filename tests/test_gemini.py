@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 import matplotlib.cbook
 import pytest
-from elena.backends import Request, get_backend
+from elena.backends import Reply, Request, StopRun, get_backend
 from elena.prompts import get_prompt
 from elena.standins import FAULTS, StandIn, gemini_handler
 
@@ -33,14 +33,16 @@ def no_key_anywhere(pairs, be):
 
 EXPECTED = {'ok': (None, 'STOP', 1), 'rate_limit': (None, 'STOP', 2), 'server_error': (None, 'STOP', 2),
             'slow': ('Timeout', None, 3), 'fenced': (None, 'STOP', 1), 'truncated': ('MaxTokens', 'MAX_TOKENS', 1),
-            'empty': ('EmptyResponse', None, 1), 'safety': ('Safety', 'SAFETY', 1)}
+            'empty': ('EmptyResponse', None, 1), 'safety': ('Safety', 'SAFETY', 1), 'bad_image': ('InvalidArgument', None, 1),
+            'permission': ('StopRun', None, 1), 'daily_quota': ('StopRun', None, 1)}
 
 @pytest.mark.parametrize('fault', FAULTS)
 def test_each_fault(fault):
     assert set(EXPECTED) == set(FAULTS)
     with StandIn(gemini_handler, faults=(lambda n, b: 'slow') if fault == 'slow' else {0: fault}, slow_s=1.0) as si:
         be = backend(si)
-        pairs = list(be.answer(reqs(1)))
+        try: pairs = list(be.answer(reqs(1)))
+        except StopRun as e: pairs = [(None, Reply(error={'type': 'StopRun', 'message': str(e)}))]
         n = len(si.requests)
     (_, rep), = pairs
     assert ((rep.error or {}).get('type'), rep.finish_reason, rep.tries) == EXPECTED[fault]
@@ -82,7 +84,7 @@ def test_concurrency_bounded():
 
 def test_rate_limiter_defaults_and_options():
     with StandIn(gemini_handler) as si:
-        assert (backend(si).rpm, backend(si).rpd) == (1000, 10_000)
+        assert (backend(si).rpm, backend(si).tpm, backend(si).rpd) == (1000, 1_000_000, 10_000)
         assert (backend(si, rpm=5, rpd=50).rpm, backend(si, rpd=50).rpd) == (5, 50)
         be = backend(si, rpm=3, rate_window_s=0.5)
         got = list(be.answer(reqs(6)))
@@ -90,10 +92,13 @@ def test_rate_limiter_defaults_and_options():
     assert len(got) == 6 and ts[3] - ts[0] >= 0.45  # the fourth request waited for the window
 
 def test_quota_per_day():
+    "the day's quota used: the run stops after the answers it got, instead of recording an error for every item left"
+    got = []
     with StandIn(gemini_handler) as si:
-        got = list(backend(si, rpd=2).answer(reqs(4)))
+        with pytest.raises(StopRun, match='daily quota used: 2 of 2 requests today'):
+            for pair in backend(si, rpd=2).answer(reqs(4)): got.append(pair)
         assert len(si.requests) == 2
-    assert sorted((rep.error or {}).get('type') or 'ok' for _, rep in got) == ['QuotaExhausted', 'QuotaExhausted', 'ok', 'ok']
+    assert [rep.error for _, rep in got] == [None, None]
 
 def test_unreadable_image_is_one_error(tmp_path):
     bad = tmp_path / 'gone.jpg'
@@ -131,9 +136,8 @@ def test_key_scrubbed_from_echoing_server():
         return code, {}, {'error': {'code': code, 'status': 'X', 'message': f'key={k} https://x/y?key={k}'}}
     with StandIn(echo) as si:
         be = backend(si)
-        pairs = list(be.answer(reqs(1)))
-    assert pairs[0][1].error['type'] == 'RuntimeError' and 'key=***' in pairs[0][1].error['message']
-    no_key_anywhere(pairs, be)
+        with pytest.raises(StopRun) as e: list(be.answer(reqs(1)))  # the 429 is retried; the 403 stops the run
+    assert e.value.kind == 'KeyRefused' and 'key=***' in str(e.value) and KEY not in str(e.value) and KEY not in repr(be)
 
 def test_batch_interrupted_then_resumed(tmp_path):
     from elena.gemini import BatchPending

@@ -1,0 +1,152 @@
+"""Dispatch by capacity: what is sent is what the limits allow (requests and tokens per window, requests per day),
+under a high ceiling on requests in flight; backoff holds no slot; a 429 pauses the whole run. Timings are only
+lower bounds or counts of what overlapped, never wall-clock assertions."""
+import asyncio
+import json
+import time
+from pathlib import Path
+import matplotlib.cbook
+import pytest
+from elena.backends import APIBackend, Reply, Request, Retryable, StopRun, get_backend
+from elena.prompts import get_prompt
+from elena.standins import StandIn, gemini_handler, openai_handler
+
+PHOTO = Path(matplotlib.cbook.get_sample_data('grace_hopper.jpg', asfileobj=False))
+
+class Fake(APIBackend):
+    "Answers after `latency` seconds; `fail(req, n)` may raise for the n-th try of a request; usage reports `tokens` input tokens"
+    def __init__(self, latency=0.0, fail=None, tokens=300, estimate=None, **kw):
+        super().__init__('fake', 'fake-1', backoff_base=0.01, **kw)
+        self.latency, self.fail, self.tokens, self.est = latency, fail, tokens, estimate
+        self.live = self.peak = 0; self.starts, self.ends, self.tries = [], [], {}
+    def estimate_tokens(self, req, prepared): return self.est if self.est is not None else super().estimate_tokens(req, prepared)
+    async def call(self, req, prepared):
+        n = self.tries[req.id] = self.tries.get(req.id, 0) + 1
+        self.starts.append((time.monotonic(), req.id)); self.live += 1; self.peak = max(self.peak, self.live)
+        try:
+            if self.fail: self.fail(req, n)
+            await asyncio.sleep(self.latency)
+        finally: self.live -= 1
+        self.ends.append(req.id)
+        return Reply(text='{"emotion": "fear"}', finish_reason='stop', usage={'input': self.tokens, 'output': 20})
+
+def reqs(n): return [Request(f'{i:03d}', PHOTO, get_prompt()) for i in range(n)]
+
+def most_in_window(ts, w): return max(sum(1 for u in ts if t <= u < t + w) for t in ts)
+
+def test_in_flight_follows_the_rate_not_a_fixed_number():
+    "40 per 1 s at 2 s latency needs 80 in flight (Little's law): far above the old fixed 16"
+    be = Fake(latency=2.0, rpm=40, rate_window_s=1.0)
+    got = list(be.answer(reqs(120)))
+    assert len(got) == 120 and all(r.error is None for _, r in got)
+    assert be.peak >= 60, be.peak
+    assert most_in_window([t for t, _ in be.starts], 1.0) <= 40  # never more than the limit in any window
+
+def test_backoff_holds_no_slot():
+    def fail(req, n):
+        if req.id == '000' and n == 1: raise Retryable('ServerError', 'HTTP 503', retry_after=0.4)
+    be = Fake(latency=0.05, fail=fail, concurrency=1)
+    got = {r.id: rep for r, rep in be.answer(reqs(4))}
+    assert got['000'].tries == 2 and got['000'].error is None
+    assert be.ends[-1] == '000', be.ends  # the others used the one slot while 000 waited
+
+def test_rate_limited_pauses_everyone():
+    def fail(req, n):
+        if req.id == '003' and n == 1: raise Retryable('RateLimited', 'HTTP 429', retry_after=0.5, pause=True)
+    be = Fake(latency=0.02, fail=fail, concurrency=1)
+    list(be.answer(reqs(8)))
+    t429 = next(t for t, i in be.starts if i == '003')
+    after = [t - t429 for t, _ in be.starts if t > t429]
+    assert after and min(after) >= 0.45, after  # nothing was sent during the pause
+    assert be.dispatch['pauses'] == 1
+
+def test_tokens_per_window_with_the_estimate_corrected():
+    "estimated 400, reported 300: the first window sends 2 (800 of 1000), later ones 3 (900)"
+    be = Fake(latency=0.01, tokens=300, estimate=400, tpm=1000, rate_window_s=0.5, headroom=0)
+    list(be.answer(reqs(14)))
+    ts = [t for t, _ in be.starts]
+    assert most_in_window(ts, 0.5) == 3 and most_in_window(ts[:2], 0.5) == 2
+    assert be.limiter.tokens_sent == 14 * 300  # corrected from the usage each reply reported
+
+def test_requests_per_day_stop_cleanly():
+    be = Fake(rpd=5, used_today=3)
+    got = []
+    with pytest.raises(StopRun) as e:
+        for pair in be.answer(reqs(10)): got.append(pair)
+    assert len(got) == 2 and e.value.kind == 'DailyQuota'
+    assert str(e.value).startswith('daily quota used: 5 of 5 requests today') and 'or use --batch' in str(e.value) and 'midnight Pacific' in str(e.value)
+
+def test_ceiling_reported_when_it_binds():
+    be = Fake(latency=0.1, concurrency=4)
+    list(be.answer(reqs(40)))
+    assert be.peak == 4 and be.dispatch['bound'].get('ceiling', 0) > 0
+    assert 'the ceiling of 4 requests in flight bound' in be.limits_report() and '--concurrency' in be.limits_report()
+
+def test_gemini_tiers_and_options(monkeypatch):
+    monkeypatch.setenv('GOOGLE_API_KEY', 'AIza-x')
+    f = get_backend('gemini-2.5-flash', tier='free')
+    t1 = get_backend('gemini-2.5-flash')
+    assert (f.rpm, f.tpm, f.rpd) == (10, 250_000, 250) and (t1.rpm, t1.tpm, t1.rpd) == (1000, 1_000_000, 10_000)
+    assert get_backend('gemini-2.5-flash', tier='free', rpm=5).rpm == 5
+    with pytest.raises(ValueError, match='free, tier1'): get_backend('gemini-2.5-flash', tier='tier9')
+    with pytest.raises(ValueError, match='--tier'): get_backend('openai:x', base_url='http://x/v1', tier='free')
+
+def test_run_keeps_the_contract_and_prints_limits(tmp_path):
+    "backend_options rpm N per rate_window_s W: at most N arrive in any W at the server (in its own process); the summary shows the limits and their use"
+    import httpx
+    from elena.run import run_elena
+    from elena.standins import ARRIVALS, standin_process
+    d = tmp_path / 'imgs'; d.mkdir()
+    for i in range(30): (d / f'i{i:02d}.jpg').write_bytes(PHOTO.read_bytes() + bytes([i]))
+    with standin_process('openai', latency_s=0.05) as url:
+        s = run_elena('openai:standin', 'folder', d, out_dir=tmp_path / 'out', base_url=url + '/v1', progress=False,
+                      backend_options={'rpm': 10, 'rate_window_s': 2.0})
+        arrive = sorted(httpx.get(url + ARRIVALS).json()['t'])
+    assert s.done == 30 and len(arrive) == 30 and most_in_window(arrive, 2.0) <= 10
+    assert 'limits: 10 requests per 2 s (used ' in str(s), str(s)
+    used = int(str(s).split('(used ')[1].split('%')[0])
+    assert 80 <= used <= 100, str(s)
+
+def test_requests_today_read_from_the_store(tmp_path, monkeypatch):
+    "the day's count survives across runs: read from the stored records' times"
+    from elena.run import run_elena
+    monkeypatch.setenv('GOOGLE_API_KEY', 'AIza-x'); monkeypatch.chdir(tmp_path)
+    d = tmp_path / 'imgs'; d.mkdir()
+    for i in range(6): (d / f'i{i}.jpg').write_bytes(PHOTO.read_bytes() + bytes([i]))
+    opts = {'rpd': 4, 'backoff_base': 0.01}
+    with StandIn(gemini_handler) as si:
+        s = run_elena('gemini-2.5-flash', 'folder', d, limit=3, out_dir=tmp_path / 'out', base_url=si.url, progress=False, backend_options=opts)
+        with pytest.raises(StopRun) as e:
+            run_elena('gemini-2.5-flash', 'folder', d, out_dir=tmp_path / 'out', base_url=si.url, progress=False, backend_options=opts)
+        assert len(si.requests) == 4
+    assert s.done == 3 and 'daily quota used: 4 of 4 requests today' in str(e.value) and e.value.summary.done == 1
+
+def test_cli_limit_flags():
+    from elena.cli import build_parser, _backend_options
+    a = build_parser('run').parse_args(['run', '--model', 'gemini-2.5-flash', '--rpm', '500', '--tpm', '400000', '--rpd', '9000', '--tier', 'free'])
+    assert _backend_options(a) == {'rpm': 500, 'tpm': 400_000, 'rpd': 9000, 'tier': 'free'}
+    assert _backend_options(build_parser('run').parse_args(['run', '--model', 'x'])) == {}
+
+
+def test_overstated_limit_earns_429s_that_pause_the_run():
+    "the client told 50 per 2 s, the server allows 5: its 429s (RetryInfo until there is room) pause all sending, and every item is answered"
+    import httpx
+    from elena.standins import ARRIVALS, standin_process
+    with standin_process('gemini', quota={'rpm': 5, 'window_s': 2.0}) as url:
+        import os; os.environ.setdefault('GOOGLE_API_KEY', 'AIza-x')
+        be = get_backend('gemini-2.5-flash', base_url=url, rpm=50, rate_window_s=2.0, backoff_base=0.05, max_tries=10)
+        got = [rep for _, rep in be.answer(reqs(12))]
+        srv = httpx.get(url + ARRIVALS).json()
+    assert all(r.error is None for r in got) and len(srv['accepted']) == 12
+    assert srv['refused'] >= 1 and be.dispatch['pauses'] >= 1
+    assert srv['refused'] <= 12  # about one refusal per request over the quota, not one per retry
+
+def test_daily_quota_429_stops_keeping_the_answers(monkeypatch):
+    monkeypatch.setenv('GOOGLE_API_KEY', 'AIza-x')
+    got = []
+    with StandIn(gemini_handler, faults={3: 'daily_quota'}) as si:
+        with pytest.raises(StopRun) as e:
+            for pair in get_backend('gemini-2.5-flash', base_url=si.url, concurrency=1, backoff_base=0.01).answer(reqs(8)): got.append(pair)
+        n = len(si.requests)
+    assert e.value.kind == 'DailyQuota' and 'GenerateRequestsPerDayPerProjectPerModel' in str(e.value) and 'or use --batch' in str(e.value)
+    assert n == 4 and len(got) == 3 and all(r.error is None for _, r in got)
