@@ -7,6 +7,7 @@ cells that need the model are skipped with that reason. The authors' reference f
 `ELENA_REFERENCE`, else ../shared/reference beside the project, else the tests that need it skip, saying so."""
 import os
 from pathlib import Path
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / 'shared'  # data kept beside the project, never committed (present only where someone put it)
@@ -36,3 +37,12 @@ def reference_missing() -> str|None:
     ref = os.environ.get('ELENA_REFERENCE')
     if ref and Path(ref).is_file(): return None
     return f"the authors' reference file is not here (ELENA_REFERENCE={ref!r}; it has no public download): set ELENA_REFERENCE to run these"
+
+GEMINI_KEY = 'AIza-pytest-not-a-real-key'  # never a real key: the tests check that it is scrubbed from what is stored
+
+@pytest.fixture
+def gemini_env(monkeypatch, tmp_path):
+    "A made-up Gemini key, no other key or endpoint taken from the environment, and a scratch working folder (no stray .env)"
+    for k in ('GEMINI_API_KEY', 'GOOGLE_GEMINI_BASE_URL', 'OPENAI_API_KEY'): monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv('GOOGLE_API_KEY', GEMINI_KEY)
+    monkeypatch.chdir(tmp_path)

@@ -9,16 +9,10 @@ from elena.backends import Request, StopRun, get_backend
 from elena.prompts import get_prompt
 from elena.standins import StandIn, gemini_handler, openai_handler
 
-KEY = 'AIza-pytest-not-a-real-key'
+from conftest import GEMINI_KEY as KEY
 PHOTO = Path(matplotlib.cbook.get_sample_data('grace_hopper.jpg', asfileobj=False))
 
-@pytest.fixture(autouse=True)
-def key(monkeypatch, tmp_path):
-    monkeypatch.delenv('GEMINI_API_KEY', raising=False)
-    monkeypatch.delenv('GOOGLE_GEMINI_BASE_URL', raising=False)
-    monkeypatch.delenv('OPENAI_API_KEY', raising=False)
-    monkeypatch.setenv('GOOGLE_API_KEY', KEY)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures('gemini_env')
 
 def reqs(n):
     return [Request(f'img{i}.jpg', PHOTO, get_prompt(), {'temperature': 0, 'max_new_tokens': 512}) for i in range(n)]

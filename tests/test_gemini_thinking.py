@@ -8,15 +8,10 @@ from elena.backends import Request, get_backend
 from elena.prompts import get_prompt
 from elena.standins import StandIn, gemini_handler
 
-KEY = 'AIza-pytest-not-a-real-key'
+from conftest import GEMINI_KEY as KEY
 PHOTO = Path(matplotlib.cbook.get_sample_data('grace_hopper.jpg', asfileobj=False))
 
-@pytest.fixture(autouse=True)
-def key(monkeypatch, tmp_path):
-    monkeypatch.delenv('GEMINI_API_KEY', raising=False)
-    monkeypatch.delenv('GOOGLE_GEMINI_BASE_URL', raising=False)
-    monkeypatch.setenv('GOOGLE_API_KEY', KEY)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures('gemini_env')
 
 def folder(tmp_path, n=3):
     d = tmp_path / 'imgs'; d.mkdir()
