@@ -25,6 +25,8 @@ $(VENV)/.installed: settings.ini setup.py
 	  || { echo "make: $(TORCH_CPU_INDEX) cannot be reached: installing $(TORCH_PIN) from the usual index instead"; $(BIN)/python -m pip install -q $(TORCH_PIN); },$(BIN)/python -m pip install -q $(TORCH))
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	mkdir -p $(VENV)/etc/ipython  # the kernel papermill starts logs errors only (no 'running over TCP' warning per run)
+	echo '{"IPKernelApp": {"log_level": "ERROR"}}' > $(VENV)/etc/ipython/ipython_kernel_config.json
 	touch $@
 
 # The main job: Gemini 2.5 Flash when GOOGLE_API_KEY or GEMINI_API_KEY is set, else the offline tiny test model
