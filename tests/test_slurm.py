@@ -17,6 +17,7 @@ from pathlib import Path
 
 import matplotlib.cbook
 import pytest
+from elena.prompts import get_prompt
 
 BIN = Path(sys.executable).parent
 ELENA = str(BIN / 'elena')
@@ -220,4 +221,4 @@ def test_masked_condition_masks_once_before_the_array(cluster, tmp_path):
     assert sorted(per_image) == ['astronaut.jpg', 'grace_hopper.jpg'] and set(per_image.values()) == {1}, faces  # masked once
     merged = records(out / 'openai_standin' / 'samples' / 'masked-elena.jsonl')
     assert sorted(r['id'] for r in merged) == ['astronaut.jpg', 'grace_hopper.jpg']
-    assert all(r['condition'] == 'masked' and r['prompt_id'] == 'elena-masked-v1' and not r['error'] for r in merged)
+    assert all(r['condition'] == 'masked' and r['prompt_id'] == get_prompt('elena', masked=True).id and not r['error'] for r in merged)
