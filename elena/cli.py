@@ -125,7 +125,7 @@ def _backend_options(a:argparse.Namespace) -> dict:
 
 def _run_run(a:argparse.Namespace) -> int:
     from elena.backends import StopRun
-    from elena.run import exit_status, run_elena
+    from elena.run import run_elena
     try: s = run_elena(a.model, a.dataset, a.data_dir, condition=a.condition, prompt=a.prompt, labels=a.labels, limit=a.limit,
                        out_dir=a.out_dir, concurrency=a.concurrency, batch_size=a.batch_size, seed=a.seed,
                        max_new_tokens=a.max_new_tokens, thinking_budget=a.thinking_budget, shard=a.shard, force=a.force, batch=a.batch, base_url=a.base_url,
@@ -135,7 +135,7 @@ def _run_run(a:argparse.Namespace) -> int:
         print(f"elena run: stopped: {e}", file=sys.stderr)
         return 1
     print(s)
-    return exit_status(s)  # recorded errors are work done (asked again next time); only a stopped run fails
+    return 0  # recorded errors are work done (asked again next time); only a stopped run (StopRun, above) fails
 
 # %% ../nbs/90_cli.ipynb #48fb2ac6
 def _figures_args(p:argparse.ArgumentParser):

@@ -23,8 +23,7 @@ from .store import (CONDITIONS, ResponseStore, done_ids, image_sha256, in_shard,
                          read_records, store_path)
 
 # %% auto #0
-__all__ = ['STOPPING_ERRORS', 'PRICES_USD_PER_M', 'project_root', 'masked_cache', 'masked_images', 'RunSummary', 'exit_status',
-           'estimate_cost', 'run_elena']
+__all__ = ['PRICES_USD_PER_M', 'project_root', 'masked_cache', 'masked_images', 'RunSummary', 'estimate_cost', 'run_elena']
 
 # %% ../nbs/16_run.ipynb #b7121f60
 def project_root(start:str|Path|None=None, # where to start looking (default: the working directory)
@@ -86,15 +85,6 @@ class RunSummary:
         if self.limits: lines.append(f"  {self.limits}")
         if self.random_weights: lines.append("  RANDOM WEIGHTS: a tiny test model answered; its output is not a result")
         return '\n'.join(lines)
-
-# %% ../nbs/16_run.ipynb #16bab519
-STOPPING_ERRORS = ('QuotaExhausted',)  # error types after which the remaining items cannot be asked until later
-
-# %% ../nbs/16_run.ipynb #1808446c
-def exit_status(s:RunSummary, # what the run did
-               ) -> int:
-    "1 when the run was stopped (an error of `STOPPING_ERRORS`), else 0: answers and recorded errors are work done"
-    return 1 if any(s.failed[k] for k in STOPPING_ERRORS) else 0
 
 # %% ../nbs/16_run.ipynb #013bdebf
 PRICES_USD_PER_M = {'gemini-2.5-flash': {'input': 0.30, 'output': 2.50}}

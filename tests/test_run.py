@@ -200,3 +200,15 @@ def test_nothing_left_to_ask_loads_no_model(tmp_path):
                                   gen=gen, raw='{}', emotion='fear'))
     s = run_elena(model, 'samples', out_dir=tmp_path / 'responses', progress=False)
     assert (s.items, s.skipped, s.done, sum(s.failed.values())) == (2, 2, 0, 0)
+
+
+def test_stopped_run_exits_1_with_one_line(tmp_path):
+    "An error no retry can fix (a model the server does not have) stops the run: exit 1, one line saying what to do, nothing stored lost"
+    from elena.standins import StandIn, openai_handler
+    with StandIn(openai_handler, models={'gemma-3-12b'}) as si:
+        r = subprocess.run([str(BIN / 'elena'), 'run', '--model', 'openai:gemma3', '--base-url', si.url + '/v1', '--dataset', 'folder',
+                            '--data-dir', str(images(tmp_path / 'imgs', 3)), '--out-dir', str(tmp_path / 'responses'), '--no-progress'],
+                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr[-2000:]
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('elena run: stopped:') and "does not serve the model 'gemma3'" in lines[0], r.stderr
