@@ -122,7 +122,7 @@ def _requests_today(out:Path, # the response store root
                     backend:str, # the kind of backend that sent them ('gemini'; imported records are not requests)
                    ) -> int:
     "Requests made today (Pacific time, when the Gemini API's daily quotas reset) to `model_id`, read from the times of the records stored under `out`"
-    since, ids, n = day_start().isoformat(), {}, 0
+    since, ids, n = day_start(), {}, 0
     for f in Path(out).rglob('*.jsonl'):
         for r in read_records(f):
             if r.get('backend') != backend or (r.get('error') or {}).get('type') in _NOT_SENT or not r.get('created_at'): continue
@@ -130,7 +130,7 @@ def _requests_today(out:Path, # the response store root
             if m not in ids:
                 try: ids[m] = resolve_model(m)[1].get('model_id')
                 except ValueError: ids[m] = None
-            n += ids[m] == model_id and datetime.fromisoformat(r['created_at']) >= datetime.fromisoformat(since)
+            n += ids[m] == model_id and datetime.fromisoformat(r['created_at']) >= since
     return n
 
 # %% ../nbs/16_run.ipynb #3962c885
