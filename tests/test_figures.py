@@ -33,7 +33,7 @@ def test_elena_figures_on_fixture_responses(tmp_path):
     fixture(resp, 'fixture-model', 'original', 'naive', ['fear', 'happiness', 'fear', 'anger', 'anger', 'happiness'])
     fixture(resp, 'fixture-model', 'masked', 'elena', ['fear', 'sadness', 'sadness', 'anger', 'anger', 'neutral'])
     fixture(resp, 'tiny-gemma3', 'original', 'elena', ['disgust'] * 6, random_weights=True)
-    att.mkdir()  # attention.json in the form `elena attention` writes it (its records checked on real output in nbs/18_attention_maps.ipynb)
+    att.mkdir()  # attention.json in the form `elena attention` writes it (its records checked on real output in nbs/19_attention_maps.ipynb)
     (att / 'attention.json').write_text(json.dumps({'model': 'fixture-model', 'method': 'raw', 'fuse': 'mean', 'query': 'emotion',
                                                     'random_weights': False, 'images': [{'id': i, 'condition': c, 'face_bias_ratio': r}
                                                     for i in IDS for c, r in (('original', 2.5), ('masked', 0.8))]}))
