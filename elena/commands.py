@@ -48,7 +48,7 @@ def import_legacy_args(p:argparse.ArgumentParser):
 # %% ../nbs/10_commands.ipynb #897d224d
 def import_legacy_run(a:argparse.Namespace) -> int:
     "Run `elena import-legacy`"
-    from elena.evaluate import import_legacy
+    from elena.legacy import import_legacy
     from elena.store import store_path
     out = Path(a.out) if a.out else store_path('responses', a.model, a.dataset, a.condition, 'legacy')
     recs = import_legacy(a.file, a.dataset, a.model, out, a.labels, a.condition)
