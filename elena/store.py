@@ -13,28 +13,22 @@ import re
 import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
-from .files import atomic_write
-try: from orjson import loads as _loads  # about three times faster than json on large response files
-except ImportError: from json import loads as _loads
+from .names import CONDITIONS
+from .files import atomic_write, safe_name
+try:
+    from orjson import loads as _loads  # about three times faster than json on large response files
+except ImportError:
+    from json import loads as _loads
 
 # %% auto #0
-__all__ = ['RECORD_FIELDS', 'CONDITIONS', 'safe_name', 'store_path', 'image_sha256', 'make_record', 'NotJSONL', 'check_jsonl',
-           'StoreLocked', 'ResponseStore', 'write_records', 'read_records', 'latest_records', 'resume_key', 'done_ids',
-           'parse_shard', 'in_shard', 'merge_shards']
+__all__ = ['RECORD_FIELDS', 'store_path', 'image_sha256', 'make_record', 'NotJSONL', 'check_jsonl', 'StoreLocked',
+           'ResponseStore', 'write_records', 'read_records', 'latest_records', 'resume_key', 'done_ids', 'parse_shard',
+           'in_shard', 'merge_shards']
 
 # %% ../nbs/07_store.ipynb #6c9b63f7
 RECORD_FIELDS = ('id', 'image_sha256', 'dataset', 'condition', 'model', 'model_revision', 'backend', 'prompt_id',
                  'prompt_sha256', 'labels', 'gen', 'sent', 'raw', 'parsed', 'emotion', 'parse_issues', 'error',
-                 'finish_reason', 'usage', 'latency_s', 'created_at', 'random_weights')
-CONDITIONS = ('original', 'masked')
-
-# %% ../nbs/07_store.ipynb #41b7310b
-def safe_name(s:str, # a model or dataset name, e.g. 'hf:google/gemma-3-4b-it'
-             ) -> str:
-    "`s` made safe as one path component: characters other than letters, digits, '.', '_' and '-' become '_'"
-    out = re.sub(r'[^A-Za-z0-9._-]+', '_', str(s)).strip('._')
-    if not out: raise ValueError(f"{s!r} gives an empty file name")
-    return out
+                 'finish_reason', 'usage', 'latency_s', 'created_at', 'random_weights')  # every response record, in this order
 
 # %% ../nbs/07_store.ipynb #c50669dd
 def store_path(out_dir:str|Path, # root of the store, `responses/` by default in a run
@@ -45,7 +39,8 @@ def store_path(out_dir:str|Path, # root of the store, `responses/` by default in
                shard:tuple[int, int]|None=None, # (i, n) when this is one shard of a split run
               ) -> Path:
     "The JSONL file of one model × dataset × condition × prompt (× shard)"
-    if condition not in CONDITIONS: raise ValueError(f"Unknown condition {condition!r}: use one of {list(CONDITIONS)}")
+    if condition not in CONDITIONS:
+        raise ValueError(f"Unknown condition {condition!r}: use one of {list(CONDITIONS)}")
     name = f"{condition}-{safe_name(prompt)}" + (f".shard-{shard[0]}-of-{shard[1]}" if shard else '')
     return Path(out_dir)/safe_name(model)/safe_name(dataset)/f"{name}.jsonl"
 
@@ -55,14 +50,16 @@ def image_sha256(path:str|Path, # an image file
     "sha256 of the file's bytes: a resumed run re-asks an item whose image changed"
     h = hashlib.sha256()
     with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
     return h.hexdigest()
 
 # %% ../nbs/07_store.ipynb #36330753
 def make_record(**fields) -> dict:
     "A response record with every field of `RECORD_FIELDS` in order (None where not given) and `created_at` set"
     unknown = set(fields) - set(RECORD_FIELDS)
-    if unknown: raise ValueError(f"Unknown record field(s) {sorted(unknown)}: the fields are {list(RECORD_FIELDS)}")
+    if unknown:
+        raise ValueError(f"Unknown record field(s) {sorted(unknown)}: the fields are {list(RECORD_FIELDS)}")
     rec = {k: fields.get(k) for k in RECORD_FIELDS}
     rec['created_at'] = rec['created_at'] or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec='milliseconds')
     rec['random_weights'] = bool(rec['random_weights'])
@@ -72,64 +69,102 @@ def make_record(**fields) -> dict:
 class NotJSONL(ValueError):
     "A file that is one JSON document where response records (JSON lines) are expected"
 
+# %% ../nbs/07_store.ipynb #60c2f388
 def _json_document(path:Path) -> bool:
     "A list, or an object spread over several lines or keyed by names with an object each (the released outputs' shape)"
     data = path.read_bytes()
-    try: doc = json.loads(data)
-    except ValueError: return False
-    return isinstance(doc, list) or (isinstance(doc, dict) and 'id' not in doc and (b'\n' in data.strip() or all(isinstance(v, dict) for v in doc.values())))
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return False
+    if isinstance(doc, list):
+        return True
+    if not isinstance(doc, dict) or 'id' in doc:
+        return False
+    return b'\n' in data.strip() or all(isinstance(v, dict) for v in doc.values())
 
 def check_jsonl(path:str|Path, # a file that should hold response records, one JSON object per line
                ) -> None:
     "Refuse with `NotJSONL` a file that is one JSON document (an object or list, pretty-printed or not) rather than JSON lines"
     path = Path(path)
-    if not path.is_file() or path.stat().st_size == 0: return
-    with open(path, 'rb') as f: first = next((l for l in f if l.strip()), b'')
-    try: rec = _loads(first)
-    except ValueError: rec = None
-    if isinstance(rec, dict) and 'id' in rec: return
-    if _json_document(path): raise NotJSONL(
-        f"{path} is one JSON document, not response records (one JSON object with an 'id' per line); "
-        f"released outputs like these are converted with `elena import-legacy {path} --dataset DATASET --model MODEL`")
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with open(path, 'rb') as f:
+        first = next((l for l in f if l.strip()), b'')
+    try:
+        rec = _loads(first)
+    except ValueError:
+        rec = None
+    if isinstance(rec, dict) and 'id' in rec:
+        return
+    if _json_document(path):
+        raise NotJSONL(f"{path} is one JSON document, not response records (one JSON object with an 'id' per line); "
+                       f"released outputs like these are converted with `elena import-legacy {path} --dataset DATASET --model MODEL`")
 
 # %% ../nbs/07_store.ipynb #00e4b852
+class StoreLocked(RuntimeError):
+    "Another process is writing the same response file"
+
+# %% ../nbs/07_store.ipynb #eca63d04
 def _line(record:dict) -> str:
     "One record as one line of the response file"
     return json.dumps(record, ensure_ascii=False) + '\n'
 
-class StoreLocked(RuntimeError):
-    "Another process is writing the same response file"
+def _lock(path:Path):
+    "The open lock file of `path`, locked by this process (`StoreLocked` when another holds it)"
+    lock = open(path.with_name(path.name + '.lock'), 'a+')
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or 'unknown'
+        lock.close()
+        raise StoreLocked(f"{path} is being written by another process ({holder}). Wait for it to finish, "
+                          f"or write elsewhere (--out-dir), or split the work with --shard.") from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"pid {os.getpid()}")
+    lock.flush()
+    return lock
 
+def _open_end(path:Path):
+    "`path` opened to append; a line cut off by a killed run is ended first, so the next record stands alone"
+    f = open(path, 'a+', encoding='utf-8')
+    if f.tell() > 0:
+        f.seek(f.tell() - 1)
+        if f.read(1) != '\n':
+            f.write('\n')
+    return f
+
+# %% ../nbs/07_store.ipynb #da2b0c85
 class ResponseStore:
     "Append-only writer of one response JSONL file; use as a context manager"
-    def __init__(self, path:str|Path): self.path, self._f, self._lock = Path(path), None, None
+    def __init__(self, path:str|Path):
+        self.path, self._f, self._lock = Path(path), None, None
 
     def __enter__(self):
         check_jsonl(self.path)  # never append JSON lines to a JSON document
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = open(self.path.with_name(self.path.name + '.lock'), 'a+')
-        try: fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock.seek(0); holder = self._lock.read().strip() or 'unknown'
-            self._lock.close(); self._lock = None
-            raise StoreLocked(f"{self.path} is being written by another process ({holder}). Wait for it to finish, "
-                              f"or write elsewhere (--out-dir), or split the work with --shard.") from None
-        self._lock.seek(0); self._lock.truncate(); self._lock.write(f"pid {os.getpid()}"); self._lock.flush()
-        self._f = open(self.path, 'a+', encoding='utf-8')
-        if self._f.tell() > 0:  # a run killed mid-line left no newline: end that line so the next record stands alone
-            self._f.seek(self._f.tell() - 1)
-            if self._f.read(1) != '\n': self._f.write('\n')
+        self._lock = _lock(self.path)
+        self._f = _open_end(self.path)
         return self
 
     def append(self, record:dict):
         "Write `record` as one line, then flush and fsync"
-        if self._f is None: raise RuntimeError("ResponseStore is not open: use `with ResponseStore(path) as store:`")
+        if self._f is None:
+            raise RuntimeError("ResponseStore is not open: use `with ResponseStore(path) as store:`")
         self._f.write(_line(record))
-        self._f.flush(); os.fsync(self._f.fileno())
+        self._f.flush()
+        os.fsync(self._f.fileno())
 
     def __exit__(self, *exc):
-        if self._f: self._f.close(); self._f = None
-        if self._lock: fcntl.flock(self._lock, fcntl.LOCK_UN); self._lock.close(); self._lock = None
+        if self._f:
+            self._f.close()
+            self._f = None
+        if self._lock:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
+            self._lock = None
 
 # %% ../nbs/07_store.ipynb #71fff7c1
 def write_records(path:str|Path, # a response file that does not exist yet
@@ -146,16 +181,21 @@ def read_records(path:str|Path, # a response JSONL file
                 ) -> list[dict]:
     "Every record of `path` in file order; unreadable lines (a line cut off by a killed run) are skipped with a warning"
     path, out = Path(path), []
-    if not path.exists(): return out
+    if not path.exists():
+        return out
     check_jsonl(path)
     for n, line in enumerate(path.read_bytes().splitlines(), 1):
-        if not line.strip(): continue
-        try: rec = _loads(line)
+        if not line.strip():
+            continue
+        try:
+            rec = _loads(line)
         except ValueError as e:  # json's and orjson's decode errors are both ValueErrors
             warnings.warn(f"{path}:{n}: skipped an unreadable line ({e}); a run killed while writing leaves one, "
-                          f"and the item is asked again on resume"); continue
+                          f"and the item is asked again on resume")
+            continue
         if not isinstance(rec, dict) or 'id' not in rec:
-            raise ValueError(f"{path}:{n}: a record without 'id' ({line[:60].decode('utf-8', 'replace')}...); every response record names its image in 'id'")
+            raise ValueError(f"{path}:{n}: a record without 'id' ({line[:60].decode('utf-8', 'replace')}...); "
+                             "every response record names its image in 'id'")
         out.append(rec)
     return out
 
@@ -171,32 +211,34 @@ def resume_key(record:dict) -> tuple:
     return (record.get('model'), record.get('prompt_sha256'), json.dumps(record.get('gen'), sort_keys=True),
             record.get('image_sha256'))
 
+# %% ../nbs/07_store.ipynb #543594fb
 def done_ids(records:Iterable[dict], # the records already stored
              model:str, prompt_sha256:str, gen:dict, # the settings of the new run
              image_hashes:dict[str, str], # item id -> image sha256 of the items to run
             ) -> set[str]:
     "Ids of the items whose latest stored record answers the same question without error"
-    out = set()
-    for i, r in latest_records(records).items():
-        if i in image_hashes and r.get('error') is None and resume_key(r) == resume_key(
-                {'model': model, 'prompt_sha256': prompt_sha256, 'gen': gen, 'image_sha256': image_hashes[i]}): out.add(i)
-    return out
+    asked = lambda i: resume_key({'model': model, 'prompt_sha256': prompt_sha256, 'gen': gen, 'image_sha256': image_hashes[i]})
+    return {i for i, r in latest_records(records).items()
+            if i in image_hashes and r.get('error') is None and resume_key(r) == asked(i)}
 
 # %% ../nbs/07_store.ipynb #e6e8d8fb
 def parse_shard(s:str|None, # 'i/n', e.g. '0/4'; None or '' for no sharding
                ) -> tuple[int, int]|None:
     "(i, n) from 'i/n', checked"
-    if not s: return None
+    if not s:
+        return None
     m = re.fullmatch(r'\s*(\d+)\s*/\s*(\d+)\s*', str(s))
     if not m or not 0 <= int(m.group(1)) < int(m.group(2)):
         raise ValueError(f"--shard must be i/n with 0 <= i < n (e.g. 0/4), got {s!r}")
     return int(m.group(1)), int(m.group(2))
 
+# %% ../nbs/07_store.ipynb #276fe464
 def in_shard(item_id:str, # the item's id
              shard:tuple[int, int]|None, # (i, n) or None
             ) -> bool:
     "Does `item_id` belong to shard (i, n)? Decided by the sha256 of the id alone"
-    if shard is None: return True
+    if shard is None:
+        return True
     return int(hashlib.sha256(item_id.encode('utf-8')).hexdigest()[:15], 16) % shard[1] == shard[0]
 
 # %% ../nbs/07_store.ipynb #079b6f2f
@@ -208,5 +250,6 @@ def merge_shards(paths:Sequence[str|Path], # shard files (any order)
     new = latest_records(sorted((r for p in paths for r in read_records(p)), key=lambda r: r.get('created_at') or ''))
     todo = [r for i, r in sorted(new.items()) if have.get(i) != r]
     with ResponseStore(out) as st:
-        for r in todo: st.append(r)
+        for r in todo:
+            st.append(r)
     return len(todo)
