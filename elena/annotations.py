@@ -18,7 +18,7 @@ from .items import Dataset, EmptyDataset, make_item, need_dir, as_number
 __all__ = ['HECO_COLUMNS', 'load_heco', 'load_emotic']
 
 # %% ../nbs/05b_annotations.ipynb #b7532eda
-HECO_COLUMNS = ('Image', 'xmin', 'ymin', 'xmax', 'ymax', 'Category', 'Valence', 'Arousal', 'Dominance')  # the columns read
+HECO_COLUMNS = ('Image', 'xmin', 'ymin', 'xmax', 'ymax', 'Category', 'Valence', 'Arousal', 'Dominance')  # those read
 
 # %% ../nbs/05b_annotations.ipynb #c3a24931
 _HECO_IMAGE_DIRS = ('', 'Data', 'data', 'Images', 'images')
@@ -32,12 +32,13 @@ def _heco_csv(root:Path) -> Path:
         raise FileNotFoundError(f"heco: {root} is neither HECO_Labels.csv nor a folder; pass the HECO folder "
                                 f"(here probably {up}) with --data-dir")
     if not root.is_dir():
-        raise FileNotFoundError(f"heco: {root} not found; pass the HECO folder (or its HECO_Labels.csv) with --data-dir")
+        raise FileNotFoundError(f"heco: {root} not found; pass the HECO folder (or its HECO_Labels.csv) "
+                                "with --data-dir")
     tried = [root/'HECO_Labels.csv', root/'Labels'/'HECO_Labels.csv']
     hit = next((h for h in tried if h.is_file()), None) or next(iter(sorted(root.rglob('HECO_Labels.csv'))), None)
     if hit is None:
-        raise FileNotFoundError(f"heco: no HECO_Labels.csv in {root} (tried {', '.join(map(str, tried))} and every folder "
-                                "below); pass the HECO folder that holds it with --data-dir")
+        raise FileNotFoundError(f"heco: no HECO_Labels.csv in {root} (tried {', '.join(map(str, tried))} and every "
+                                "folder below); pass the HECO folder that holds it with --data-dir")
     return hit
 
 def _heco_image_dirs(csv_path:Path) -> list[Path]:
@@ -72,12 +73,13 @@ def _heco_agents(df:pd.DataFrame, csv_path:Path, lm:dict, ds:Dataset) -> dict[st
             continue
         nat = native_label(r['Category'], 'heco')
         if nat is None:
-            ds.problem(csv_path, row, 'unknown category', f"row {row} ({name}): category {r['Category']!r} is not a HECO "
-                       "category; the person has no gold label")
+            ds.problem(csv_path, row, 'unknown category',
+                       f"row {row} ({name}): category {r['Category']!r} is not a HECO category; the person has no gold label")
         box = [as_number(r[k]) for k in ('xmin', 'ymin', 'xmax', 'ymax')]
         vad = [as_number(r[k]) for k in ('Valence', 'Arousal', 'Dominance')]
         if None in box:
-            ds.problem(csv_path, row, 'bad box', f"row {row} ({name}): box {[r[k] for k in HECO_COLUMNS[1:5]]} is not numeric")
+            ds.problem(csv_path, row, 'bad box',
+                       f"row {row} ({name}): box {[r[k] for k in HECO_COLUMNS[1:5]]} is not numeric")
         agents.setdefault(name, []).append(dict(box=None if None in box else box, native=(nat,) if nat else (),
                                                 labels=map_labels([nat] if nat else [], lm),
                                                 vad=None if None in vad else vad, row=row))
@@ -96,8 +98,8 @@ def load_heco(root:str|Path, # the HECO folder (or the path of HECO_Labels.csv i
     found = {name: next((d/name for d in dirs if (d/name).is_file()), None) for name in agents}
     tried = ', '.join(f"{d}/" for d in _heco_image_dirs(csv_path))
     if images and agents and not any(found.values()):
-        raise FileNotFoundError(f"heco: none of the {len(agents)} images of {csv_path} (e.g. {next(iter(agents))}) is in "
-                                f"{tried}; pass the HECO folder that holds Data/ or Images/ with --data-dir")
+        raise FileNotFoundError(f"heco: none of the {len(agents)} images of {csv_path} (e.g. {next(iter(agents))}) "
+                                f"is in {tried}; pass the HECO folder that holds Data/ or Images/ with --data-dir")
     ds.root = next((p.parent for p in found.values() if p is not None), ds.root)
     for name, ags in agents.items():
         if found[name] is None:
@@ -186,13 +188,14 @@ def _lit(v, what, where, ds):
 def _emotic_row(r:dict, where, lm, ds) -> dict:
     "One row of the CSV export as an agent"
     cats = _lit(r.get('Categorical_Labels'), 'Categorical_Labels', where, ds) or []
-    cont = _lit(r.get('Continuous_Labels'), 'Continuous_Labels', where, ds) or [r.get(k) for k in ('Valence', 'Arousal', 'Dominance')]
+    cont = _lit(r.get('Continuous_Labels'), 'Continuous_Labels', where, ds)
+    cont = cont or [r.get(k) for k in ('Valence', 'Arousal', 'Dominance')]
     box = _lit(r.get('BBox'), 'BBox', where, ds)
     native = []
     for c in cats:
         n = native_label(c, 'emotic')
         if n is None:
-            ds.problem(where[0], where[1], 'unknown category', f"row {where[1]}: category {c!r} is not an EMOTIC category")
+            ds.problem(*where, 'unknown category', f"row {where[1]}: category {c!r} is not an EMOTIC category")
         else:
             native.append(n)
     vad = [as_number(x) for x in cont]
@@ -215,7 +218,8 @@ def _emotic_csv(paths:list[Path], lm, ds) -> dict:
     return out
 
 # %% ../nbs/05b_annotations.ipynb #7a26274f
-_EMOTIC_MATS = ('Annotations.mat', 'Annotations/Annotations.mat', 'annotations/Annotations.mat', 'annotations/annotations.mat')
+_EMOTIC_MATS = ('Annotations.mat', 'Annotations/Annotations.mat', 'annotations/Annotations.mat',
+                'annotations/annotations.mat')
 
 def _emotic_people(root:Path, lm, ds) -> tuple[dict, Path|None]:
     "The agents per (split, image id) from the first Annotations.mat found, else from the CSV export; and the .mat"
@@ -238,7 +242,7 @@ def _emotic_img_root(root:Path, rels:list[str]) -> Path:
     return max(cands, key=lambda d: sum((d/r).is_file() for r in rels[:200]))  # max keeps the first of equal counts
 
 # %% ../nbs/05b_annotations.ipynb #8c854e1d
-def load_emotic(root:str|Path, # the EMOTIC folder: Annotations/Annotations.mat (or CSV exports) and the emotic/ image folder
+def load_emotic(root:str|Path, # the EMOTIC folder: Annotations/Annotations.mat (or CSV exports) and emotic/ (images)
                 mapping:str|Mapping|None=None, # overrides of the EMOTIC map (see `elena.labelmaps.label_map`)
                ) -> Dataset:
     "EMOTIC items from Annotations.mat, or from the per-split CSV export when there is no .mat"
@@ -254,6 +258,7 @@ def load_emotic(root:str|Path, # the EMOTIC folder: Annotations/Annotations.mat 
             ds.problem(p, None, 'missing image', f"{split}: image {rel} is not under {img_root}")
             p = None
         if not any(a['labels'] for a in agents):
-            ds.problem(mat or rel, None, 'no ELENA gold', f"{split}: {rel}: no person's categories map to an ELENA label")
+            ds.problem(mat or rel, None, 'no ELENA gold',
+                       f"{split}: {rel}: no person's categories map to an ELENA label")
         ds.items.append(make_item(rel, p, 'emotic', agents, split))
     return ds

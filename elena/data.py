@@ -34,7 +34,9 @@ def besst_gold(name:str, # a BESST file name or a path ending in one, e.g. 'mask
 
 # %% ../nbs/06_data.ipynb #43bb27e0
 def _no_images(name:str, root:Path, what:str) -> EmptyDataset:
-    return EmptyDataset(f"{name}: no images ({', '.join(IMAGE_EXTS)}) under {root}; pass the folder that holds {what} with --data-dir")
+    "The refusal of a folder without images"
+    return EmptyDataset(f"{name}: no images ({', '.join(IMAGE_EXTS)}) under {root}; "
+                        f"pass the folder that holds {what} with --data-dir")
 
 def load_besst(root:str|Path|None=None, # folder holding the BESST images (searched recursively)
                ids:Iterable[str]|None=None, # or: image ids (file names), when the images are absent
@@ -43,7 +45,10 @@ def load_besst(root:str|Path|None=None, # folder holding the BESST images (searc
     if root is None and ids is None:
         raise ValueError("besst: give a data directory or a list of image ids")
     root = None if root is None else need_dir(root, 'besst')
-    paths = [(p.relative_to(root).as_posix(), p) for p in list_images(root)] if root else [(str(i), None) for i in dict.fromkeys(ids)]
+    if root:
+        paths = [(p.relative_to(root).as_posix(), p) for p in list_images(root)]
+    else:
+        paths = [(str(i), None) for i in dict.fromkeys(ids)]
     if root and not paths:
         raise _no_images('besst', root, 'the BESST images')
     ds = Dataset('besst', root, [])
@@ -83,7 +88,8 @@ def load_folder(root:str|Path, # any directory of images (searched recursively)
         ds.problem(lab, rel, 'row without image', f"labels.csv names {rel!r}, which is not under {root}")
     for rel, p in imgs.items():
         l = gold.get(rel)
-        ds.items.append(make_item(rel, p, name, [dict(box=None, native=(l,) if l else (), labels=(l,) if l else (), vad=None)]))
+        agent = dict(box=None, native=(l,) if l else (), labels=(l,) if l else (), vad=None)
+        ds.items.append(make_item(rel, p, name, [agent]))
     return ds
 
 # %% ../nbs/06_data.ipynb #7f46c50d

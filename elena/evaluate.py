@@ -15,7 +15,8 @@ import pandas as pd
 from .prompts import resolve_labels
 from .labelmaps import native_taxonomy
 from .data import Dataset, load_dataset, majority_label
-from .metrics import single_label, any_match, multilabel_f1, paired_runs, vad_agreement, narrative_checks, body_parts_table
+from .metrics import (single_label, any_match, multilabel_f1, paired_runs, vad_agreement, narrative_checks,
+                           body_parts_table)
 from .files import atomic_write
 from .store import read_records
 
@@ -38,7 +39,7 @@ ANSWER_FIELDS = ('narrative', 'explicit_description', 'implicit_description', 'b
 # %% ../nbs/17_evaluate.ipynb #787f26fc
 def read_responses(path:str|Path, # a JSONL file of response records
                   ) -> pd.DataFrame:
-    "One row per item (the last record written wins): id, key, emotion, failed, model, condition, prompt_id and the `ANSWER_FIELDS`"
+    "One row per item (the last record written wins): id, key, emotion, failed, model, condition, prompt_id, `ANSWER_FIELDS`"
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Responses file {path} not found")
@@ -61,7 +62,8 @@ def gold_table(ds:Dataset, # a loaded dataset
     gold = lambda i: majority_label(a['native'] for a in i.agents) if native else i.label
     rows = [(i.id, i.split, gold(i), i.native if native else i.labels, len(i.agents), *(i.vad or (np.nan,) * 3))
             for i in ds.items]
-    df = pd.DataFrame(rows, columns=['id', 'split', 'gold', 'gold_set', 'n_agents', 'g_valence', 'g_arousal', 'g_dominance'])
+    cols = ['id', 'split', 'gold', 'gold_set', 'n_agents', 'g_valence', 'g_arousal', 'g_dominance']
+    df = pd.DataFrame(rows, columns=cols)
     df['key'] = match_key(df.id)
     return df.drop_duplicates('key').set_index('key')
 
@@ -69,7 +71,7 @@ def gold_table(ds:Dataset, # a loaded dataset
 def match_items(keys:pd.Series, # answer keys (`read_responses`' key: the id without a masked_ prefix)
                 items:pd.Index, # item keys (the index of `gold_table`)
                ) -> pd.DataFrame:
-    "Per answer: the item it matches (by relative path, else by a file name only one item has) and how: 'path', 'name' or None"
+    "Per answer: the item it matches (by relative path, else by a file name only one item has), and how: 'path', 'name'"
     keys = keys.astype(str).reset_index(drop=True)
     names = pd.Series(items.astype(str), index=items).str.rsplit('/', n=1).str[-1]
     unique = pd.Series(names.index, index=names.to_numpy())[~names.duplicated(keep=False).to_numpy()]
@@ -109,7 +111,7 @@ def score_run(resp:pd.DataFrame, # from `read_responses`
               labels:Sequence[str], # the label set of the run
               n_boot:int=1000, # bootstrap resamples
              ) -> dict:
-    "Every metric of one run over the answers that match an item: headline scores, agent matches, VAD, narratives, body parts"
+    "Every metric of one run over the answers that match an item: scores, agent matches, VAD, narratives, body parts"
     labels = list(labels)
     j = _joined(resp, gold)
     known = j[j.item.notna()]
@@ -166,7 +168,8 @@ def _evaluate(paths, dataset, data_dir, labels, label_map, n_boot):
     names = [str(p) if [str(q) for q in paths].count(str(p)) == 1 else f"{p} #{i + 1}" for i, p in enumerate(paths)]
     runs = {n: read_responses(p) for n, p in zip(names, paths)}
     labels = resolve_labels(labels) if labels is not None else _stored_labels(runs)
-    ids = pd.concat([r.id for r in runs.values()]).unique().tolist() if dataset == 'besst' and data_dir is None else None
+    from_ids = dataset == 'besst' and data_dir is None  # BESST's gold is in the names
+    ids = pd.concat([r.id for r in runs.values()]).unique().tolist() if from_ids else None
     empty = [p for p, r in runs.items() if r.empty]
     if empty:
         raise ValueError(f"{empty[0]}: no response records")
@@ -186,7 +189,7 @@ def _evaluate(paths, dataset, data_dir, labels, label_map, n_boot):
 def evaluate(paths:Sequence[str|Path], # response JSONL files, one run each
              dataset:str, # dataset name
              data_dir:str|Path|None=None, # dataset folder (besst: optional, gold comes from the ids)
-             labels:str|Sequence[str]|None=None, # label set the runs were asked with (None: as the records say, else 'elena')
+             labels:str|Sequence[str]|None=None, # label set the runs were asked with (None: as the records say)
              label_map:str|None=None, # label-map overrides
              n_boot:int=1000, # bootstrap resamples
             ) -> dict:
@@ -210,7 +213,8 @@ def summary_frame(res:dict, # from `evaluate`
 def per_class_frame(res:dict, # from `evaluate`
                    ) -> pd.DataFrame:
     "Per-class precision, recall, F1 and support, one block per run"
-    return pd.concat([r['per_class'].reset_index().assign(run=Path(p).name) for p, r in res['runs'].items()], ignore_index=True)
+    blocks = [r['per_class'].reset_index().assign(run=Path(p).name) for p, r in res['runs'].items()]
+    return pd.concat(blocks, ignore_index=True)
 
 # %% ../nbs/17_evaluate.ipynb #34d776bf
 def _jsonable(x):
@@ -244,11 +248,12 @@ def write_results(res:dict, # from `evaluate`
 # %% ../nbs/17_evaluate.ipynb #436782b6
 def read_results(folder:str|Path, # where `write_results` (or `elena evaluate --out`) wrote
                 ) -> dict:
-    "The tables `summary`, `per_class`, `body_parts` (DataFrames) and `evaluation` (the JSON) that `write_results` wrote"
+    "The tables `summary`, `per_class`, `body_parts` (DataFrames) and `evaluation` (JSON) that `write_results` wrote"
     folder = Path(folder)
     missing = [n for n in RESULT_FILES if not (folder/n).is_file()]
     if missing:
-        raise FileNotFoundError(f"{folder}: no {', '.join(missing)}; write them with `elena evaluate ... --out {folder}`")
+        raise FileNotFoundError(f"{folder}: no {', '.join(missing)}; "
+                                f"write them with `elena evaluate ... --out {folder}`")
     out = {n.split('.')[0]: pd.read_csv(folder/n) for n in RESULT_FILES[:3]}
     out['evaluation'] = json.loads((folder/'evaluation.json').read_text(encoding='utf-8'))
     return out
@@ -261,15 +266,17 @@ def _f(x) -> str:
 def _run_lines(p:str, r:dict, native:bool) -> list[str]:
     "The report's lines for one run"
     models = ', '.join(r['models']) or 'model not recorded'
-    lines = ['', f"{Path(p).name} ({models}): {r['n_responses']} items, {r['n_scored']} scored, {r['n_failed']} failed, "
-                 f"{r['n_no_gold']} without gold, {r['n_unknown_ids']} not in the dataset, "
+    lines = ['', f"{Path(p).name} ({models}): {r['n_responses']} items, {r['n_scored']} scored, "
+                 f"{r['n_failed']} failed, {r['n_no_gold']} without gold, {r['n_unknown_ids']} not in the dataset, "
                  f"{r['n_missing']} dataset items without a response",
              f"  matched to the dataset by path {r['n_by_path']}, by file name {r['n_by_name']}",
              f"  coverage {_f(r['coverage'])}  accuracy {_f(r['accuracy'])} [{_f(r['accuracy_ci'][0])}, "
-             f"{_f(r['accuracy_ci'][1])}]  macro-F1 {_f(r['macro_f1'])} [{_f(r['macro_f1_ci'][0])}, {_f(r['macro_f1_ci'][1])}]"]
+             f"{_f(r['accuracy_ci'][1])}]  macro-F1 {_f(r['macro_f1'])} "
+             f"[{_f(r['macro_f1_ci'][0])}, {_f(r['macro_f1_ci'][1])}]"]
     if r['multi_label_items']:
-        lines.append(f"  matches any agent (hit rate) {_f(r['any_agent_match'])}  matches the majority {_f(r['majority_match'])}"
-                     f"  ({r['multi_agent_items']} images with several people, {r['multi_label_items']} with several gold labels)")
+        lines.append(f"  matches any agent (hit rate) {_f(r['any_agent_match'])}  "
+                     f"matches the majority {_f(r['majority_match'])}  ({r['multi_agent_items']} images with several "
+                     f"people, {r['multi_label_items']} with several gold labels)")
     if native and 'per_category' in r:
         pc = r['per_category']
         lines.append('  per-category F1 against the gold sets: '

@@ -19,19 +19,20 @@ def safe_name(s:str, # a model, dataset or image name, e.g. 'hf:google/gemma-3-4
              ) -> str:
     "`s` made safe as one path component: characters other than letters, digits, '.', '_' and '-' become '_'"
     out = re.sub(r'[^A-Za-z0-9._-]+', '_', str(s)).strip('._')
-    if not out: raise ValueError(f"{s!r} gives an empty file name")
+    if not out:
+        raise ValueError(f"{s!r} gives an empty file name")
     return out
 
 # %% ../nbs/04a_files.ipynb #5ea64b8f
 def is_hidden(path:Path, # a file under `root`
               root:Path, # the folder being listed
              ) -> bool:
-    "Does a name on the way from `root` to `path` start with '.'? (macOS `._x.jpg` copies, `.cache/`, our own temporary files)"
+    "Does a name on the way from `root` to `path` start with '.'? (macOS `._x.jpg` copies, `.cache/`, temporary files)"
     return any(part.startswith('.') for part in path.relative_to(root).parts)
 
 # %% ../nbs/04a_files.ipynb #4aa71386
 def list_images(root:str|Path, # a folder, searched recursively
-                outside:str|Path|None=None, # leave out the files under this folder (e.g. an output folder inside `root`)
+                outside:str|Path|None=None, # leave out the files under this folder (e.g. an output folder in `root`)
                ) -> list[Path]:
     "The image files (by `IMAGE_EXTS`, any case) under `root`, sorted, skipping hidden names"
     root = Path(root)
@@ -52,13 +53,16 @@ def read_image(path:str|Path, # an image file
     import cv2
     path = Path(path)
     data = path.read_bytes()
-    if not data: raise ValueError(f"{path}: empty file (0 bytes); replace or remove it")
-    if _truncated_jpeg(data): raise ValueError(f"{path}: truncated JPEG (no end-of-image marker after the last scan); re-export or remove it")
+    if not data:
+        raise ValueError(f"{path}: empty file (0 bytes); replace or remove it")
+    if _truncated_jpeg(data):
+        raise ValueError(f"{path}: truncated JPEG (no end-of-image marker after the last scan); re-export or remove it")
     alpha = path.suffix.lower() in ('.png', '.webp', '.tif', '.tiff')
     flags = cv2.IMREAD_UNCHANGED if alpha else cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH
     img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     if img is None or img.size == 0:
-        raise ValueError(f"{path}: not an image OpenCV can decode ({len(data)} bytes starting {data[:8]!r}); convert or remove it")
+        raise ValueError(f"{path}: not an image OpenCV can decode ({len(data)} bytes starting {data[:8]!r}); "
+                         "convert or remove it")
     return img
 
 # %% ../nbs/04a_files.ipynb #6068810c
@@ -71,7 +75,8 @@ def new_part(dst:Path, # the file that the temporary one will become
         try:
             os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             return part
-        except FileExistsError: continue
+        except FileExistsError:
+            continue
 
 # %% ../nbs/04a_files.ipynb #44a3b042
 def atomic_write(path:str|Path, # where the file goes (its folder is made)
@@ -84,7 +89,8 @@ def atomic_write(path:str|Path, # where the file goes (its folder is made)
         part.write_bytes(data.encode('utf-8') if isinstance(data, str) else data)
         os.replace(part, path)
     finally:
-        if part.exists(): part.unlink()
+        if part.exists():
+            part.unlink()
     return path
 
 # %% ../nbs/04a_files.ipynb #075decf9
@@ -96,5 +102,6 @@ def write_image(path:str|Path, # where it goes; the suffix chooses the format
     path = Path(path)
     params = [cv2.IMWRITE_JPEG_QUALITY, 95] if path.suffix.lower() in ('.jpg', '.jpeg') else []
     ok, buf = cv2.imencode(path.suffix.lower(), img, params)
-    if not ok: raise ValueError(f"{path}: OpenCV could not encode a {img.dtype} image with {img.shape} as {path.suffix}")
+    if not ok:
+        raise ValueError(f"{path}: OpenCV could not encode a {img.dtype} image with {img.shape} as {path.suffix}")
     return atomic_write(path, buf.tobytes())

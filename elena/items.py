@@ -15,7 +15,7 @@ import pandas as pd
 __all__ = ['WARNING_KINDS', 'Problem', 'Item', 'majority_label', 'make_item', 'Dataset', 'EmptyDataset', 'need_dir', 'as_number']
 
 # %% ../nbs/05a_items.ipynb #1d0669de
-WARNING_KINDS = ('unknown letter', 'not a BESST name', 'no ELENA gold')  # problems that leave an item without gold but break nothing
+WARNING_KINDS = ('unknown letter', 'not a BESST name', 'no ELENA gold')  # leave an item without gold, break nothing
 
 # %% ../nbs/05a_items.ipynb #a085a10b
 @dataclass
@@ -63,8 +63,8 @@ def make_item(id:str, # image path relative to the dataset root
     vads = [a['vad'] for a in agents if a.get('vad') is not None]
     if len(agents) == 1:  # the common case, kept cheap for large datasets
         a = agents[0]
-        return Item(id, image, dataset, split, tuple(a['native']), tuple(a['labels']), a['labels'][0] if a['labels'] else None,
-                    agents, tuple(float(x) for x in vads[0]) if vads else None)
+        return Item(id, image, dataset, split, tuple(a['native']), tuple(a['labels']),
+                    a['labels'][0] if a['labels'] else None, agents, tuple(float(x) for x in vads[0]) if vads else None)
     return Item(id=id, image=image, dataset=dataset, split=split,
                 native=tuple(dict.fromkeys(n for a in agents for n in a['native'])),
                 labels=tuple(dict.fromkeys(l for a in agents for l in a['labels'])),
@@ -111,11 +111,13 @@ def need_dir(root:str|Path, # the folder a loader was given
     "`root` as a Path when it is a folder; otherwise an error naming the folder to pass"
     root = Path(root)
     if root.is_file():
-        up = root.parent.parent if root.parent.name.lower() in ('annotations', 'labels', 'emotic_pre', 'images') else root.parent
+        inside = root.parent.name.lower() in ('annotations', 'labels', 'emotic_pre', 'images')
+        up = root.parent.parent if inside else root.parent
         raise FileNotFoundError(f"{name}: {root} is a file, not a folder; pass the folder that holds the dataset "
                                 f"with --data-dir (here probably {up})")
     if not root.is_dir():
-        raise FileNotFoundError(f"{name}: data directory {root} not found; pass the folder that holds the dataset with --data-dir")
+        raise FileNotFoundError(f"{name}: data directory {root} not found; "
+                                "pass the folder that holds the dataset with --data-dir")
     return root
 
 # %% ../nbs/05a_items.ipynb #3dbf5977

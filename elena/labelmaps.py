@@ -15,7 +15,8 @@ __all__ = ['BESST_LETTERS', 'HECO_TO_ELENA', 'EMOTIC_TO_ELENA', 'NATIVE_LABELS',
            'parse_label_map', 'label_map', 'map_labels', 'native_taxonomy']
 
 # %% ../nbs/05_labelmaps.ipynb #446307d0
-BESST_LETTERS = {'A': 'fear', 'E': 'disgust', 'F': 'happiness', 'N': 'neutral', 'T': 'sadness', 'U': 'surprise', 'W': 'anger'}
+BESST_LETTERS = {'A': 'fear', 'E': 'disgust', 'F': 'happiness', 'N': 'neutral', 'T': 'sadness', 'U': 'surprise',
+                 'W': 'anger'}  # German initials: Angst, Ekel, Freude, neutral, Trauer, Überraschung, Wut
 
 # %% ../nbs/05_labelmaps.ipynb #ac7d33c7
 HECO_TO_ELENA = {'surprise': 'surprise', 'excitement': 'happiness', 'happiness': 'happiness', 'peace': 'neutral',

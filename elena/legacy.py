@@ -68,7 +68,8 @@ def import_legacy(path:str|Path, # the released JSON file (one object keyed by i
     "Response records for every entry of a released outputs file, written to `out` as JSONL"
     recs = [legacy_record(k, v, dataset, model, labels, condition) for k, v in read_legacy(path).items()]
     if out is not None and Path(out).exists():
-        raise ValueError(f"{out} exists already: stored responses are never overwritten; choose another --out or remove it")
+        raise ValueError(f"{out} exists already: stored responses are never overwritten; "
+                         "choose another --out or remove it")
     if out is not None:
         write_records(out, recs)
     return recs

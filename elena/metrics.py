@@ -58,7 +58,7 @@ def bootstrap(counts:np.ndarray, # how many items fall in each cell (any shape),
               level:float=0.95, # confidence level
               seed:int=0, # random seed, for reproducible intervals
              ) -> tuple[float, float]:
-    "Percentile bootstrap interval of `stat` over resamples of the items, drawn as multinomial counts; NaNs without items"
+    "Percentile bootstrap interval of `stat` over resamples of the items, drawn as multinomial counts (NaN: no items)"
     counts = np.asarray(counts)
     n = int(counts.sum())
     if n == 0 or n_boot <= 0:
@@ -98,7 +98,8 @@ def single_label(gold:Sequence[str], # gold labels
     ci = bootstrap_ci(cm.values, n_boot, seed=seed)
     n = int(cm.values.sum())
     valid = n - int(cm[NONE].sum())
-    per = pd.DataFrame({k: s[k] for k in ('precision', 'recall', 'f1', 'support')}, index=pd.Index(list(labels), name='label'))
+    per = pd.DataFrame({k: s[k] for k in ('precision', 'recall', 'f1', 'support')},
+                       index=pd.Index(list(labels), name='label'))
     return dict(n=n, n_valid=valid, coverage=valid / n if n else np.nan, accuracy=float(s['accuracy']),
                 accuracy_ci=ci['accuracy'], macro_f1=float(s['macro_f1']), macro_f1_ci=ci['macro_f1'],
                 per_class=per.astype({'support': int}), confusion=cm)
@@ -196,15 +197,16 @@ def body_parts_table(emotions:Sequence[str|None], # predicted emotion per answer
 # %% ../nbs/16_metrics.ipynb #864c9870
 def _words(e, ws):
     "A regex matching any of the words, longest first, as whole words (matched against lower-cased text)"
-    return re.compile(r'\b(?:' + '|'.join(sorted((re.escape(w.lower()) for w in {e, *ws}), key=len, reverse=True)) + r')\b')
+    words = sorted((re.escape(w.lower()) for w in {e, *ws}), key=len, reverse=True)
+    return re.compile(r'\b(?:' + '|'.join(words) + r')\b')
 
 _SURFACE_RE = {e: _words(e, ws) for e, ws in EMOTION_SURFACES.items()}  # lower-cased text: twice as fast as re.I
 
 def _covered(text:str, parts:list, norm:dict) -> bool:
     "Does every body part appear in `text`, as written or normalised? (`norm` caches the normalised forms)"
     t = text.lower()
-    return all(str(b).lower().strip() in t or (norm.get(b) or norm.setdefault(b, normalize_body_part(str(b)) or '\0')) in t
-               for b in parts)
+    normal = lambda b: norm.get(b) or norm.setdefault(b, normalize_body_part(str(b)) or '\0')
+    return all(str(b).lower().strip() in t or normal(b) in t for b in parts)
 
 def narrative_checks(narratives:Sequence[str|None], # the narrative per answer
                      emotions:Sequence[str|None], # predicted emotion per answer
@@ -212,7 +214,8 @@ def narrative_checks(narratives:Sequence[str|None], # the narrative per answer
                     ) -> dict:
     "Share of narratives naming their emotion outright, and share whose body_parts all appear in the narrative"
     text = lambda t: isinstance(t, str) and t
-    named = [bool(_SURFACE_RE[e].search(t.lower())) for t, e in zip(narratives, emotions) if text(t) and e in _SURFACE_RE]
+    named = [bool(_SURFACE_RE[e].search(t.lower())) for t, e in zip(narratives, emotions)
+             if text(t) and e in _SURFACE_RE]
     norm = {}
     parts = [_covered(t, bps, norm) for t, bps in zip(narratives, body_parts or [None] * len(narratives))
              if text(t) and isinstance(bps, list) and bps]

@@ -14,7 +14,7 @@ __all__ = ['DATASETS', 'CONDITIONS', 'IMAGE_EXTS', 'FILLS', 'YUNET_ENGINES', 'AT
 # %% ../nbs/04_names.ipynb #1e15f7fb
 DATASETS = ('besst', 'heco', 'emotic', 'folder', 'samples')  # the dataset names the loaders and `--dataset` accept
 CONDITIONS = ('original', 'masked')  # faces as photographed, or hidden by `elena mask`
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')  # the image files a dataset folder is searched for
+IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')  # the image files of a dataset folder
 FILLS = ('black', 'blur', 'mean', 'pixelate')  # how a face box is hidden
 YUNET_ENGINES = ('onnxruntime', 'opencv')  # what runs the YuNet face detector
 ATTENTION_METHODS = ('raw', 'rollout')  # per-layer attention maps and their mean, or attention rollout
@@ -23,6 +23,7 @@ QUANTIZATIONS = ('8bit', '4bit')  # the bitsandbytes loadings of a local model
 
 # %% ../nbs/04_names.ipynb #57b59fc5
 def cache_dir() -> Path:
-    "ELENA's cache folder (the YuNet model, masked copies of datasets): `$ELENA_CACHE`, else `$XDG_CACHE_HOME/elena`, else `~/.cache/elena`"
-    if os.environ.get('ELENA_CACHE'): return Path(os.environ['ELENA_CACHE'])
+    "ELENA's cache (the YuNet model, masked datasets): `$ELENA_CACHE`, else `$XDG_CACHE_HOME/elena`, else `~/.cache/elena`"
+    if os.environ.get('ELENA_CACHE'):
+        return Path(os.environ['ELENA_CACHE'])
     return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'elena'

@@ -28,7 +28,7 @@ __all__ = ['RECORD_FIELDS', 'store_path', 'image_sha256', 'make_record', 'NotJSO
 # %% ../nbs/07_store.ipynb #6c9b63f7
 RECORD_FIELDS = ('id', 'image_sha256', 'dataset', 'condition', 'model', 'model_revision', 'backend', 'prompt_id',
                  'prompt_sha256', 'labels', 'gen', 'sent', 'raw', 'parsed', 'emotion', 'parse_issues', 'error',
-                 'finish_reason', 'usage', 'latency_s', 'created_at', 'random_weights')  # every response record, in this order
+                 'finish_reason', 'usage', 'latency_s', 'created_at', 'random_weights')  # of every record, in order
 
 # %% ../nbs/07_store.ipynb #c50669dd
 def store_path(out_dir:str|Path, # root of the store, `responses/` by default in a run
@@ -85,7 +85,7 @@ def _json_document(path:Path) -> bool:
 
 def check_jsonl(path:str|Path, # a file that should hold response records, one JSON object per line
                ) -> None:
-    "Refuse with `NotJSONL` a file that is one JSON document (an object or list, pretty-printed or not) rather than JSON lines"
+    "Refuse with `NotJSONL` a file that is one JSON document (an object or list, pretty-printed or not), not JSON lines"
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
         return
@@ -99,7 +99,8 @@ def check_jsonl(path:str|Path, # a file that should hold response records, one J
         return
     if _json_document(path):
         raise NotJSONL(f"{path} is one JSON document, not response records (one JSON object with an 'id' per line); "
-                       f"released outputs like these are converted with `elena import-legacy {path} --dataset DATASET --model MODEL`")
+                       f"released outputs like these are converted with "
+                       f"`elena import-legacy {path} --dataset DATASET --model MODEL`")
 
 # %% ../nbs/07_store.ipynb #00e4b852
 class StoreLocked(RuntimeError):
@@ -207,7 +208,7 @@ def latest_records(records:Iterable[dict], # records in the order they were writ
 
 # %% ../nbs/07_store.ipynb #ae9c3695
 def resume_key(record:dict) -> tuple:
-    "What must match for a stored answer to count for a new run: model, prompt sha256, generation settings, image sha256"
+    "What must match for a stored answer to count for a new run: model, prompt and image sha256, generation settings"
     return (record.get('model'), record.get('prompt_sha256'), json.dumps(record.get('gen'), sort_keys=True),
             record.get('image_sha256'))
 
@@ -217,7 +218,8 @@ def done_ids(records:Iterable[dict], # the records already stored
              image_hashes:dict[str, str], # item id -> image sha256 of the items to run
             ) -> set[str]:
     "Ids of the items whose latest stored record answers the same question without error"
-    asked = lambda i: resume_key({'model': model, 'prompt_sha256': prompt_sha256, 'gen': gen, 'image_sha256': image_hashes[i]})
+    new = {'model': model, 'prompt_sha256': prompt_sha256, 'gen': gen}
+    asked = lambda i: resume_key(new | {'image_sha256': image_hashes[i]})
     return {i for i, r in latest_records(records).items()
             if i in image_hashes and r.get('error') is None and resume_key(r) == asked(i)}
 
