@@ -74,7 +74,8 @@ def _heco_agents(df:pd.DataFrame, csv_path:Path, lm:dict, ds:Dataset) -> dict[st
         nat = native_label(r['Category'], 'heco')
         if nat is None:
             ds.problem(csv_path, row, 'unknown category',
-                       f"row {row} ({name}): category {r['Category']!r} is not a HECO category; the person has no gold label")
+                       f"row {row} ({name}): category {r['Category']!r} is not a HECO category; "
+                       "the person has no gold label")
         box = [as_number(r[k]) for k in ('xmin', 'ymin', 'xmax', 'ymax')]
         vad = [as_number(r[k]) for k in ('Valence', 'Arousal', 'Dominance')]
         if None in box:

@@ -39,7 +39,7 @@ ANSWER_FIELDS = ('narrative', 'explicit_description', 'implicit_description', 'b
 # %% ../nbs/17_evaluate.ipynb #787f26fc
 def read_responses(path:str|Path, # a JSONL file of response records
                   ) -> pd.DataFrame:
-    "One row per item (the last record written wins): id, key, emotion, failed, model, condition, prompt_id, `ANSWER_FIELDS`"
+    "One row per item (the last record written wins): id, key, emotion, failed, model, condition, ..., `ANSWER_FIELDS`"
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Responses file {path} not found")

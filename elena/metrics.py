@@ -114,7 +114,8 @@ def mcnemar(correct_a:Sequence[bool], # per item: was run A right?
     "Accuracy of both runs, their difference (B - A) with a paired bootstrap interval, and McNemar's exact test"
     from scipy.stats import binomtest
     a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
-    if a.shape != b.shape: raise ValueError(f"Paired runs need the same items: {a.size} against {b.size}")
+    if a.shape != b.shape:
+        raise ValueError(f"Paired runs need the same items: {a.size} against {b.size}")
     cells = np.array([(a & b).sum(), (a & ~b).sum(), (~a & b).sum(), (~a & ~b).sum()])
     n, only_a, only_b = a.size, int(cells[1]), int(cells[2])
     p = binomtest(min(only_a, only_b), only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
@@ -152,7 +153,8 @@ def multilabel_f1(pred:Sequence[str|None], # one predicted label per item
     P = np.zeros_like(G)
     for i, (p, g) in enumerate(zip(pred, gold_sets)):
         G[i, [idx[x] for x in g if x in idx]] = True
-        if p in idx: P[i, idx[p]] = True
+        if p in idx:
+            P[i, idx[p]] = True
     tp, fp, fn = (P & G).sum(0), (P & ~G).sum(0), (~P & G).sum(0)
     with np.errstate(divide='ignore', invalid='ignore'):
         prec = np.where(tp + fp > 0, tp / (tp + fp), 0.0)

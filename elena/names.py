@@ -23,7 +23,7 @@ QUANTIZATIONS = ('8bit', '4bit')  # the bitsandbytes loadings of a local model
 
 # %% ../nbs/04_names.ipynb #57b59fc5
 def cache_dir() -> Path:
-    "ELENA's cache (the YuNet model, masked datasets): `$ELENA_CACHE`, else `$XDG_CACHE_HOME/elena`, else `~/.cache/elena`"
+    "ELENA's cache (YuNet, masked datasets): `$ELENA_CACHE`, else `$XDG_CACHE_HOME/elena`, else `~/.cache/elena`"
     if os.environ.get('ELENA_CACHE'):
         return Path(os.environ['ELENA_CACHE'])
     return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'elena'
