@@ -8,7 +8,6 @@ import fcntl
 import hashlib
 import json
 import os
-import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from functools import partial
@@ -18,16 +17,17 @@ from typing import Iterable
 import cv2
 import numpy as np
 from tqdm.auto import tqdm
+from .faces import FACES_FILE, FacesLog, faces_lookup, read_faces
 from .files import atomic_write, list_images, read_image, write_image
 from .names import FILLS, IMAGE_EXTS
 from .yunet import detect_faces, detection_scales, resolve_engine, yunet_path, SECOND_PASS, YUNET_SHA256
 
 # %% auto #0
-__all__ = ['FACES_FILE', 'FACES_FIELDS', 'SUMMARY_FIELDS', 'pad_box', 'mask_image', 'masked_fraction', 'mask_file', 'FacesLog',
-           'read_faces', 'faces_lookup', 'mask_folder', 'FILLS', 'IMAGE_EXTS', 'read_image']
+__all__ = ['pad_box', 'mask_image', 'masked_fraction', 'mask_file', 'mask_folder', 'FILLS', 'IMAGE_EXTS', 'read_image',
+           'FacesLog', 'read_faces', 'faces_lookup']
 
 # %% ../nbs/09_masking.ipynb #7bf1c9e7
-_all_ = ['FILLS', 'IMAGE_EXTS', 'read_image']  # defined in elena.names and elena.files, still importable from here
+_all_ = ['FILLS', 'IMAGE_EXTS', 'read_image', 'FacesLog', 'read_faces', 'faces_lookup']  # still importable from here
 
 # %% ../nbs/09_masking.ipynb #dc1b296b
 def pad_box(box:list[float], # [x, y, w, h] in pixels
@@ -128,122 +128,6 @@ def mask_file(src:Path, dst:Path, # input image and where its masked copy goes
         return rec | {'status': 'ok' if faces else 'no_face', 'message': ''}
     except (ValueError, OSError, cv2.error, MemoryError) as e:
         return rec | {'status': 'error', 'message': str(e).strip() or type(e).__name__}
-
-# %% ../nbs/09_masking.ipynb #ec9f06fd
-FACES_FILE = 'faces.jsonl'  # in the output folder of `mask_folder`
-
-# %% ../nbs/09_masking.ipynb #cdc4557e
-FACES_FIELDS = {  # the fields of an image's line
-    'id': "the image's path relative to the input folder, e.g. 'sub/a.jpg'; its copy has the same path in the output",
-    'width': "the image's width in pixels (None when it could not be read)",
-    'height': "its height in pixels (None when it could not be read)",
-    'faces': "the faces found, best first: 'box' [x, y, w, h], 'score', 5 'landmarks' [x, y], in original pixels",
-    'scales': "the scale factors of the detection passes (`elena.yunet.detection_scales`)",
-    'masked_fraction': "the share of the image that the padded boxes cover",
-    'status': "'ok' (masked), 'no_face' (copied unchanged) or 'error' (no output file)",
-    'message': "why the image could not be masked ('' when it was)",
-    'settings': "the fingerprint of the masking settings (the summary's 'fingerprint')",
-}
-
-# %% ../nbs/09_masking.ipynb #0c8a5d9b
-SUMMARY_FIELDS = {  # the fields of a run's summary line, {"summary": {...}}; `mask_folder` returns the same dict
-    'images': "images recorded, over the whole folder (or over the ids given as `only`)",
-    'faces': "faces found in them",
-    'no_face': "images without a face",
-    'errors': "images that could not be masked",
-    'processed': "images this run masked or tried",
-    'skipped': "images already done, by an earlier run or by another job",
-    'settings': "fill, pad, score, max_side, second_pass and the model's sha256",
-    'fingerprint': "the first 16 hex digits of the settings' sha256: one output folder holds one fingerprint",
-    'engine': "the detector's engine (the engines find the same faces, so it is not part of the fingerprint)",
-}
-
-# %% ../nbs/09_masking.ipynb #a9b3480a
-def _records(data:bytes, # lines of faces.jsonl
-            ) -> tuple[dict[str, dict], dict|None]:
-    "The latest record per image id, and the last summary (None if none); a cut or foreign line is skipped"
-    recs, summary = {}, None
-    for line in data.splitlines():
-        try:
-            d = json.loads(line)
-        except ValueError:  # a line cut short by a killed run
-            continue
-        if not isinstance(d, dict): continue
-        if 'summary' in d: summary = d['summary']
-        elif 'id' in d: recs[d['id']] = d
-    return recs, summary
-
-# %% ../nbs/09_masking.ipynb #58bb20d2
-def _end_line(f, # faces.jsonl, opened 'a+b'
-             ):
-    "End the last line of `f` if a killed run left it without its newline, so that the next record stands alone"
-    if not f.seek(0, 2): return
-    f.seek(-1, 2)
-    if f.read(1) != b'\n':
-        f.write(b'\n')
-        f.flush()
-
-# %% ../nbs/09_masking.ipynb #4de70830
-@contextmanager
-def _locked(f, # an open file
-            threads:threading.Lock, # the lock of this job's threads on `f`
-           ):
-    "Hold `f` alone: against this job's other threads, then (`flock`) against the other jobs"
-    with threads:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try: yield f
-        finally: fcntl.flock(f, fcntl.LOCK_UN)
-
-# %% ../nbs/09_masking.ipynb #28719c0d
-class FacesLog:
-    "The writer of faces.jsonl, shared by the jobs masking into one folder: whole lines appended under a lock"
-    def __init__(self, path:str|Path): # the faces.jsonl file (made if missing)
-        self.path, self.pos, self.done = Path(path), 0, {}
-        self.f, self._threads = open(self.path, 'a+b'), threading.Lock()
-        with _locked(self.f, self._threads): _end_line(self.f)
-        self.refresh()
-
-    def write(self, rec:dict): # an image's line (`FACES_FIELDS`) or {'summary': ...} (`SUMMARY_FIELDS`)
-        "Append `rec` as one JSON line, flushed at once"
-        with _locked(self.f, self._threads):
-            self.f.write((json.dumps(rec, ensure_ascii=False) + '\n').encode())
-            self.f.flush()
-
-    def refresh(self) -> dict[str, dict]:
-        "The latest record per image id, after reading the lines appended (by any job) since the last call"
-        with _locked(self.f, self._threads):
-            self.f.seek(self.pos)
-            data = self.f.read()
-        data = data[:data.rfind(b'\n') + 1]  # a line being written now is read next time
-        self.pos += len(data)
-        self.done.update(_records(data)[0])
-        return self.done
-
-    def close(self):
-        "Close the file"
-        self.f.close()
-
-    def __enter__(self): return self
-    def __exit__(self, *exc): self.close()
-
-# %% ../nbs/09_masking.ipynb #75e8f454
-def read_faces(output:str|Path, # an output folder of `mask_folder`, or its faces.jsonl (under any name)
-              ) -> tuple[dict[str, dict], dict|None]:
-    "The latest record per image id in `output`/faces.jsonl, and the last summary (None if none)"
-    f = Path(output) if Path(output).is_file() else Path(output)/FACES_FILE
-    return _records(f.read_bytes()) if f.exists() else ({}, None)
-
-# %% ../nbs/09_masking.ipynb #227926ce
-def faces_lookup(path:str|Path|None, # faces.jsonl of `mask_folder` (under any name) or its folder; None: no lookup
-                ) -> dict[str, dict]|None:
-    "The face records by image id and by file name (an id wins over another image's file name); None for None"
-    if path is None: return None
-    p = Path(path)
-    if not (p.is_file() or (p/FACES_FILE).is_file()):
-        raise FileNotFoundError(f"{path}: no such file, and no faces.jsonl in it; "
-                                f"give the faces.jsonl that `elena mask` wrote, or its folder")
-    recs = read_faces(p)[0]
-    return {**{Path(k).name: v for k, v in recs.items()}, **recs}
 
 # %% ../nbs/09_masking.ipynb #18e31caa
 def _check_folders(input:str|Path, output:str|Path, # as for `mask_folder`
