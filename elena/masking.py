@@ -4,7 +4,6 @@
 
 # %% ../nbs/09_masking.ipynb #e9bb5f2c
 from __future__ import annotations
-import fcntl
 import hashlib
 import json
 import os
@@ -17,6 +16,7 @@ from typing import Iterable
 import cv2
 import numpy as np
 from tqdm.auto import tqdm
+from .claims import Claims
 from .faces import FACES_FILE, FacesLog, faces_lookup, read_faces
 from .files import atomic_write, list_images, read_image, write_image
 from .names import FILLS, IMAGE_EXTS
@@ -183,43 +183,6 @@ def _check_settings(done:dict[str, dict], # the records already in faces.jsonl
         raise ValueError(f"{path} was written with other settings ({', '.join(sorted(map(str, old)))}) than "
                          f"this run ({fp}: {settings}); choose another --output, or delete that folder to start afresh")
 
-# %% ../nbs/09_masking.ipynb #9955143c
-def _claim_at(i:str, # an image id
-             ) -> int:
-    "The byte of `.mask.lock` that stands for image `i` (byte 0 stands for the folder)"
-    return 1 + int(hashlib.sha256(i.encode()).hexdigest()[:12], 16)
-
-# %% ../nbs/09_masking.ipynb #0e41cdd1
-def _join(lock, # `.mask.lock`, opened 'a+b'
-         ) -> bool:
-    "Join the folder's jobs (byte 0, held shared by each); True if no other job was there"
-    try:
-        fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 0)
-        first = True
-    except OSError:
-        first = False
-    fcntl.lockf(lock, fcntl.LOCK_SH, 1, 0)
-    return first
-
-# %% ../nbs/09_masking.ipynb #6c48effd
-def _claim(lock, # `.mask.lock`, opened 'a+b'
-           i:str, # an image id
-           wait:bool=False, # wait until no other job holds it
-          ) -> bool:
-    "Claim image `i` for this job; False if another job holds it"
-    try:
-        fcntl.lockf(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB), 1, _claim_at(i))
-    except OSError:
-        return False
-    return True
-
-# %% ../nbs/09_masking.ipynb #d3d79e14
-def _release(lock, # `.mask.lock`, opened 'a+b'
-             i:str, # an image id this job claimed
-            ):
-    "Let the other jobs have image `i`"
-    fcntl.lockf(lock, fcntl.LOCK_UN, 1, _claim_at(i))
-
 # %% ../nbs/09_masking.ipynb #a11eacb7
 def _ready(done:dict[str, dict], # the latest record per image id
            out:Path, # the output folder
@@ -231,7 +194,7 @@ def _ready(done:dict[str, dict], # the latest record per image id
 # %% ../nbs/09_masking.ipynb #0b5e66aa
 def _mask_claimed(t:tuple[Path, str], # (input image, id)
                   out:Path, # the output folder
-                  lock, log:FacesLog, # the folder's `.mask.lock` and faces.jsonl
+                  claims:Claims, log:FacesLog, # the folder's `.mask.lock` and faces.jsonl
                   start:dict[str, dict], # the records as they were when this job began
                   kw:dict, # `mask_file`'s settings
                   fp:str, # their fingerprint, recorded in each line
@@ -239,7 +202,7 @@ def _mask_claimed(t:tuple[Path, str], # (input image, id)
                  ) -> dict|tuple|None:
     "Mask `t` and record it; `t` itself if another job holds it, None if another job did it meanwhile"
     src, i = t
-    if not _claim(lock, i, wait): return t  # another job is masking it: come back to it at the end
+    if not claims.claim(i, wait): return t  # another job is masking it: come back to it at the end
     try:
         done = log.refresh()
         if _ready(done, out, i) or done.get(i) is not start.get(i): return None  # done (or tried) meanwhile
@@ -247,7 +210,7 @@ def _mask_claimed(t:tuple[Path, str], # (input image, id)
         log.write(rec)
         return rec
     finally:
-        _release(lock, i)
+        claims.release(i)
 
 # %% ../nbs/09_masking.ipynb #d201f2b8
 def _pool(fn, items:list, workers:int):
@@ -310,7 +273,7 @@ def _summary(done:dict[str, dict], # the latest record per image id
 
 # %% ../nbs/09_masking.ipynb #85d96d5c
 def _mask_todo(src, out, fill, pad, score, max_side, workers, yunet, progress, engine, only, # as for `mask_folder`
-               lock, log:FacesLog, # the folder's `.mask.lock` (joined) and faces.jsonl
+               claims:Claims, log:FacesLog, # the folder's `.mask.lock` (joined) and faces.jsonl
               ) -> dict:
     "The work of `mask_folder` once its arguments are checked and the folder is joined: mask, record, sum up"
     settings, fp = _settings(fill, pad, score, max_side)
@@ -319,7 +282,7 @@ def _mask_todo(src, out, fill, pad, score, max_side, workers, yunet, progress, e
     kw = {'fill': fill, 'pad': pad, 'score': score, 'max_side': max_side, 'model': yunet_path(yunet), 'engine': engine}
     items = _listed(src, out, only)
     todo = [t for t in items if not _ready(start, out, t[1])]
-    job = partial(_mask_claimed, out=out, lock=lock, log=log, start=start, kw=kw, fp=fp)
+    job = partial(_mask_claimed, out=out, claims=claims, log=log, start=start, kw=kw, fp=fp)
     workers = max(1, workers or os.cpu_count() or 1)
     with _cv2_for(workers): processed = _mask_all(job, todo, workers, progress)
     summary = _summary(log.refresh(), [i for _, i in items], processed, settings, fp, engine)
@@ -344,7 +307,7 @@ def mask_folder(input:str|Path, # folder of images, walked recursively
     _check_values(fill, pad, score, max_side)
     engine = resolve_engine(engine)
     out.mkdir(parents=True, exist_ok=True)  # fails now if the folder cannot be written, before any work
-    with open(out/'.mask.lock', 'a+b') as lock, FacesLog(out/FACES_FILE) as log:
-        if _join(lock):  # no other job here: temporary files are those of a run killed while writing
+    with Claims(out/'.mask.lock') as claims, FacesLog(out/FACES_FILE) as log:
+        if claims.join():  # no other job here: temporary files are those of a run killed while writing
             for part in out.rglob('.*.part'): part.unlink()
-        return _mask_todo(src, out, fill, pad, score, max_side, workers, yunet, progress, engine, only, lock, log)
+        return _mask_todo(src, out, fill, pad, score, max_side, workers, yunet, progress, engine, only, claims, log)
