@@ -1,4 +1,4 @@
-"""Face masking throughput (issue 5): `mask_folder` against the straightforward approach and against the codec ceiling.
+"""Face masking throughput: `mask_folder` against the straightforward approach and against the codec ceiling.
 
 Usage: ELENA_YUNET=../shared/models/face_detection_yunet_2023mar.onnx python bench/mask_bench.py [--n 32] [--rounds 3]
 
@@ -24,7 +24,8 @@ import cv2
 import numpy as np
 from matplotlib import cbook
 from elena.masking import mask_folder
-from elena.yunet import yunet_path, YUNET_ENGINES, default_engine
+from elena.names import YUNET_ENGINES
+from elena.yunet import yunet_path, default_engine
 
 ENGINES = [e for e in YUNET_ENGINES if e == 'opencv' or e == default_engine()]  # the engines this machine can run
 
