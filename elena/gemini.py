@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Callable, Iterator
 from google import genai
 from google.genai import errors, types
-from .backends import APIBackend, ItemError, Reply, Request, Retryable, StopRun, backoff_delay, next_reset, retry_after
+from .api import APIBackend
+from .backends import ItemError, Reply, Request, Retryable, StopRun
+from .limits import backoff_delay, next_reset, retry_after
 
 # %% auto #0
 __all__ = ['KEY_VARS', 'GEMINI_TIERS', 'find_api_key', 'scrub', 'UnreadableImage', 'image_part', 'gemini_config', 'read_reply',

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 from tqdm.auto import tqdm
-from .backends import Reply, Request, StopRun, day_start, get_backend, resolve_model
+from .backends import Reply, Request, StopRun, get_backend, resolve_model
+from .limits import day_start
 from .local import check_constrain
 from .parse import parse_response
 from .prompts import PROMPT_KINDS, get_prompt, resolve_labels

@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 import matplotlib.cbook
 import pytest
-from elena.backends import APIBackend, Reply, Request, Retryable, StopRun, get_backend
+from elena.api import APIBackend
+from elena.backends import Reply, Request, Retryable, StopRun, get_backend
 from elena.prompts import get_prompt
 from elena.standins import StandIn, gemini_handler, openai_handler
 
