@@ -141,9 +141,9 @@ def test_batch_interrupted_then_resumed(tmp_path):
     with StandIn(gemini_handler, faults={1: 'truncated', 2: 'rate_limit'}) as si:
         si.batch_polls = 4
         be = backend(si)
-        with pytest.raises(KeyboardInterrupt): list(be.answer_batch(reqs(3), tmp_path, poll_s=0.01, progress=interrupt))
-        with pytest.raises(BatchPending, match='run again'): list(be.answer_batch(reqs(3), tmp_path, poll_s=0.01, wait_s=0, progress=lines.append))
-        got = dict((r.id, rep) for r, rep in be.answer_batch(reqs(3), tmp_path, poll_s=0.01, progress=lines.append))
+        with pytest.raises(KeyboardInterrupt): list(be.answer_with_batch_api(reqs(3), tmp_path, poll_s=0.01, progress=interrupt))
+        with pytest.raises(BatchPending, match='run again'): list(be.answer_with_batch_api(reqs(3), tmp_path, poll_s=0.01, wait_s=0, progress=lines.append))
+        got = dict((r.id, rep) for r, rep in be.answer_with_batch_api(reqs(3), tmp_path, poll_s=0.01, progress=lines.append))
         routes = [q['path'].split('/', 2)[2] for q in si.requests]
     assert routes == ['models/gemini-2.5-flash:batchGenerateContent'] + ['batches/standin-0'] * 4  # created once, then only polled
     assert (got['img0.jpg'].error, got['img1.jpg'].error['type'], got['img2.jpg'].error['type']) == (None, 'MaxTokens', 'BatchItemError')
@@ -155,15 +155,15 @@ def test_batch_interrupted_then_resumed(tmp_path):
 def test_batch_new_requests_new_job(tmp_path):
     with StandIn(gemini_handler) as si:
         be = backend(si)
-        list(be.answer_batch(reqs(2), tmp_path, poll_s=0.01, progress=None))
-        list(be.answer_batch(reqs(2, 'stepwise'), tmp_path, poll_s=0.01, progress=None))
-        list(be.answer_batch(reqs(2), tmp_path, poll_s=0.01, progress=None))  # already done: polled, not resubmitted
+        list(be.answer_with_batch_api(reqs(2), tmp_path, poll_s=0.01, progress=None))
+        list(be.answer_with_batch_api(reqs(2, 'stepwise'), tmp_path, poll_s=0.01, progress=None))
+        list(be.answer_with_batch_api(reqs(2), tmp_path, poll_s=0.01, progress=None))  # already done: polled, not resubmitted
         creates = [q for q in si.requests if q['path'].endswith(':batchGenerateContent')]
     assert len(creates) == 2 and len(list(tmp_path.glob('*.json'))) == 2
 
 def test_batch_split_by_size(tmp_path):
     with StandIn(gemini_handler) as si:
-        got = list(backend(si).answer_batch(reqs(3), tmp_path, poll_s=0.01, max_bytes=PHOTO.stat().st_size * 2, progress=None))
+        got = list(backend(si).answer_with_batch_api(reqs(3), tmp_path, poll_s=0.01, max_bytes=PHOTO.stat().st_size * 2, progress=None))
         creates = [q for q in si.requests if q['path'].endswith(':batchGenerateContent')]
     assert [len(q['body']['batch']['inputConfig']['requests']['requests']) for q in creates] == [2, 1]
     assert sorted(r.id for r, rep in got if rep.error is None) == ['img0.jpg', 'img1.jpg', 'img2.jpg']
@@ -184,11 +184,11 @@ def test_batch_reads_each_image_once_and_keys_on_its_content(tmp_path, monkeypat
     jobs = tmp_path / 'jobs'
     with StandIn(gemini_handler) as si:
         be = backend(si)
-        first = list(be.answer_batch(rs(), jobs, poll_s=0.01, progress=None))
+        first = list(be.answer_with_batch_api(rs(), jobs, poll_s=0.01, progress=None))
         assert sorted(reads) == ['img0.jpg', 'img1.jpg', 'img2.jpg']  # once each
-        list(be.answer_batch(rs(), jobs, poll_s=0.01, progress=None))  # the same images: the saved job
+        list(be.answer_with_batch_api(rs(), jobs, poll_s=0.01, progress=None))  # the same images: the saved job
         (imgs / 'img1.jpg').write_bytes(PHOTO.read_bytes() + b'changed')
-        again = list(be.answer_batch(rs(), jobs, poll_s=0.01, progress=None))  # one image changed: a new job
+        again = list(be.answer_with_batch_api(rs(), jobs, poll_s=0.01, progress=None))  # one image changed: a new job
         creates = [q for q in si.requests if q['path'].endswith(':batchGenerateContent')]
     assert len(creates) == 2 and len(list(jobs.glob('gemini-batch-*.json'))) == 2
     sent = [p['request']['contents'][0]['parts'][0]['inlineData']['data'] for p in creates[1]['body']['batch']['inputConfig']['requests']['requests']]
