@@ -77,7 +77,7 @@ MODELS = {
     'tiny-llama': ('elena.tiny:TinyBackend', {'model_id': 'tiny-llama'}),
 }
 
-# %% ../nbs/10_backends.ipynb #be4a26d5
+# %% ../nbs/10_backends.ipynb #39e8306a
 SCHEMES = {
     'hf': 'elena.local:TransformersBackend',
     'openai': 'elena.openai_compat:OpenAIBackend',
@@ -96,7 +96,7 @@ def resolve_model(name:str, # a registry name ('llama11b') or 'scheme:model' ('o
     schemes = ', '.join(f"'{s}:<model>'" for s in SCHEMES)
     raise ValueError(f"Unknown model {name!r}. Valid names: {', '.join(MODELS)}; or {schemes}")
 
-# %% ../nbs/10_backends.ipynb #88b31d88
+# %% ../nbs/10_backends.ipynb #92b8b62d
 def get_backend(name:str, # a registry name or 'scheme:model'
                 **opts, # backend options: base_url, concurrency, batch_size, ...
                ) -> Backend:
@@ -123,7 +123,7 @@ class Retryable(Exception):
 
 # %% ../nbs/10_backends.ipynb #23865bd3
 class StopRun(Exception):
-    "An error no retry can fix (unknown model, refused key, server gone, daily quota used): the run stops, keeping every stored answer"
+    "An error no retry can fix (unknown model, refused key, server gone, daily quota used): the run stops"
     def __init__(self, kind:str, message:str):
         super().__init__(message)
         self.kind, self.message, self.summary = kind, message, None
