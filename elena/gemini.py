@@ -30,15 +30,18 @@ def find_api_key(env:dict|None=None, # the environment to read (os.environ)
     "The Gemini API key from `GOOGLE_API_KEY`, `GEMINI_API_KEY` or a `.env` file; fails naming all three places"
     env = os.environ if env is None else env
     for v in KEY_VARS:
-        if env.get(v, '').strip(): return env[v].strip()
+        if env.get(v, '').strip():
+            return env[v].strip()
     p = Path(dotenv)
     if p.is_file():
         vals = {}
         for line in p.read_text(encoding='utf-8', errors='replace').splitlines():
             k, sep, val = line.strip().removeprefix('export ').partition('=')
-            if sep and not k.startswith('#'): vals[k.strip()] = val.strip().strip('"\'')
+            if sep and not k.startswith('#'):
+                vals[k.strip()] = val.strip().strip('"\'')
         for v in KEY_VARS:
-            if vals.get(v): return vals[v]
+            if vals.get(v):
+                return vals[v]
     raise RuntimeError(f"No Gemini API key: set {' or '.join(KEY_VARS)}, or put one of them in {p.resolve()} (KEY=VALUE)")
 
 # %% ../nbs/14_gemini.ipynb #40043fe6
@@ -63,13 +66,17 @@ _MAGIC = {b'\xff\xd8\xff': 'image/jpeg', b'\x89PNG': 'image/png', b'GIF8': 'imag
 def image_part(path:str|Path, # an image file
               ) -> types.Part:
     "The image as an inline `Part`, its MIME type from the file name or, failing that, its first bytes"
-    try: data = Path(path).read_bytes()
-    except OSError as e: raise UnreadableImage(f"cannot read the image {path}: {e.strerror or e}; check that the file exists") from None
-    if not data: raise UnreadableImage(f"the image {path} is empty; replace the file")
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise UnreadableImage(f"cannot read the image {path}: {e.strerror or e}; check that the file exists") from None
+    if not data:
+        raise UnreadableImage(f"the image {path} is empty; replace the file")
     mime = mimetypes.guess_type(str(path))[0]
     if not (mime or '').startswith('image/'):
         mime = next((m for k, m in _MAGIC.items() if data.startswith(k)), 'image/webp' if data[8:12] == b'WEBP' else None)
-    if not mime: raise UnreadableImage(f"{path} is not a JPEG, PNG, GIF or WebP image")
+    if not mime:
+        raise UnreadableImage(f"{path} is not a JPEG, PNG, GIF or WebP image")
     return types.Part.from_bytes(data=data, mime_type=mime)
 
 # %% ../nbs/14_gemini.ipynb #a46167fa
@@ -79,9 +86,11 @@ def gemini_config(req:Request, # the request
     "The generation settings for `req`: system instruction, temperature 0 by default, the output limit and thinking budget where set, the JSON schema where the prompt has one"
     p, g = req.prompt, req.gen
     kw = {}
-    if p.schema is not None: kw.update(response_mime_type='application/json', response_schema=p.schema)
+    if p.schema is not None:
+        kw.update(response_mime_type='application/json', response_schema=p.schema)
     budget = g.get('thinking_budget', thinking_budget)
-    if budget is not None: kw['thinking_config'] = types.ThinkingConfig(thinking_budget=budget)
+    if budget is not None:
+        kw['thinking_config'] = types.ThinkingConfig(thinking_budget=budget)
     return types.GenerateContentConfig(system_instruction=p.system, temperature=g.get('temperature', 0.0),
                                        max_output_tokens=g.get('max_new_tokens'), seed=g.get('seed'), **kw)
 
@@ -92,28 +101,36 @@ def read_reply(resp:types.GenerateContentResponse, # what generate_content retur
     "A `Reply` from a Gemini response: text, finish reason and token counts, or an error that says why there is no text"
     u = resp.usage_metadata
     usage = {'input': u.prompt_token_count, 'output': u.candidates_token_count} if u else {}
-    if u and u.thoughts_token_count: usage['thinking'] = u.thoughts_token_count
+    if u and u.thoughts_token_count:
+        usage['thinking'] = u.thoughts_token_count
     block = resp.prompt_feedback.block_reason if resp.prompt_feedback else None
-    if block: return Reply(None, 'blocked', usage, error={'type': 'Blocked', 'message': f'the prompt was blocked ({_name(block)})'})
-    if not resp.candidates: return Reply(None, None, usage, error={'type': 'EmptyResponse', 'message': 'the response has no candidates'})
+    if block:
+        return Reply(None, 'blocked', usage, error={'type': 'Blocked', 'message': f'the prompt was blocked ({_name(block)})'})
+    if not resp.candidates:
+        return Reply(None, None, usage, error={'type': 'EmptyResponse', 'message': 'the response has no candidates'})
     cand = resp.candidates[0]
     finish = _name(cand.finish_reason)
     parts = (cand.content.parts if cand.content else None) or []
     text = ''.join(p.text for p in parts if isinstance(p.text, str) and not p.thought) or None
-    if finish == 'MAX_TOKENS': return Reply(text, finish, usage, error={'type': 'MaxTokens', 'message': _max_tokens(text, usage.get('thinking'), max_tokens)})
+    if finish == 'MAX_TOKENS':
+        return Reply(text, finish, usage, error={'type': 'MaxTokens', 'message': _max_tokens(text, usage.get('thinking'), max_tokens)})
     if finish not in (None, 'STOP'):
         return Reply(text, finish, usage, error={'type': 'Safety' if finish == 'SAFETY' else 'Stopped', 'message': f'generation stopped: finish reason {finish}'})
-    if not text: return Reply(None, finish, usage, error={'type': 'EmptyResponse', 'message': f'no text (finish reason {finish})'})
+    if not text:
+        return Reply(None, finish, usage, error={'type': 'EmptyResponse', 'message': f'no text (finish reason {finish})'})
     return Reply(text, finish, usage)
 
 def _max_tokens(text:str|None, thinking:int|None, limit:int|None) -> str:
     "Why an answer stopped at the token limit, and what to do"
     of = f'{thinking} of {limit} output tokens' if limit else f"{thinking} tokens and the model's output limit was reached"
-    if not text and thinking: return f'thinking used {of}; no answer was written: raise --max-new-tokens or set --thinking-budget (finish reason MAX_TOKENS)'
-    if not text: return 'the token limit was reached before any answer was written (finish reason MAX_TOKENS): raise --max-new-tokens'
+    if not text and thinking:
+        return f'thinking used {of}; no answer was written: raise --max-new-tokens or set --thinking-budget (finish reason MAX_TOKENS)'
+    if not text:
+        return 'the token limit was reached before any answer was written (finish reason MAX_TOKENS): raise --max-new-tokens'
     return 'the answer hit the token limit (finish reason MAX_TOKENS)' + (f'; thinking used {of}: raise --max-new-tokens or set --thinking-budget' if thinking else '')
 
-def _name(x) -> str|None: return None if x is None else getattr(x, 'value', str(x))
+def _name(x) -> str|None:
+    return None if x is None else getattr(x, 'value', str(x))
 
 # %% ../nbs/14_gemini.ipynb #81c0c6d1
 def _details(e:errors.APIError, kind:str) -> list[dict]:
@@ -131,33 +148,42 @@ def api_failure(e:Exception, # what the SDK or httpx raised
                ) -> Exception:
     "The exception to raise for `e`: `StopRun` where no retry can help, `Retryable` for 429, 5xx, timeouts and connections, else `ItemError`; the key scrubbed"
     http = {c.__name__ for c in type(e).__mro__ if c.__module__.split('.')[0] in ('httpx', 'httpx2')}  # the SDK uses httpx2 where installed
-    if 'TimeoutException' in http: return Retryable('Timeout', 'no answer from the Gemini API within the timeout')
-    if 'TransportError' in http: return Retryable('ConnectionError', scrub(f'{type(e).__name__}: {e}', key)[:300])
-    if not isinstance(e, errors.APIError): return RuntimeError(scrub(f'{type(e).__name__}: {e}', key)[:500])
+    if 'TimeoutException' in http:
+        return Retryable('Timeout', 'no answer from the Gemini API within the timeout')
+    if 'TransportError' in http:
+        return Retryable('ConnectionError', scrub(f'{type(e).__name__}: {e}', key)[:300])
+    if not isinstance(e, errors.APIError):
+        return RuntimeError(scrub(f'{type(e).__name__}: {e}', key)[:500])
     msg = scrub(f'HTTP {e.code} {e.status or ""}: {e.message or ""}', key)[:300]
     reasons = {d.get('reason') for d in _details(e, 'ErrorInfo')}
     if e.code == 429 and (day := _daily(e)):
         q = day[0]
         return StopRun('DailyQuota', f"daily quota used ({q.get('quotaId')}{', limit ' + str(q['quotaValue']) if q.get('quotaValue') else ''}): "
                                      f"resume after {next_reset():%Y-%m-%d %H:%M} UTC (midnight Pacific time) or use --batch")
-    if e.code == 429: return Retryable('RateLimited', msg, _retry_after(e), pause=True)
-    if e.code >= 500: return Retryable('ServerError', msg, _retry_after(e))
+    if e.code == 429:
+        return Retryable('RateLimited', msg, _retry_after(e), pause=True)
+    if e.code >= 500:
+        return Retryable('ServerError', msg, _retry_after(e))
     if 'API_KEY_INVALID' in reasons or e.code in (401, 403):
         why = ''.join(f'; reason {r}' for r in sorted(reasons - {None}))
         return StopRun('KeyRefused', f"the Gemini API refused the key ({msg}{why}): check GOOGLE_API_KEY / GEMINI_API_KEY")
     if e.code == 404 and model_id:
         return StopRun('ModelNotFound', f"the Gemini API does not know the model id {model_id!r} ({msg}); choose another with --model gemini:<id> "
                                         "(e.g. gemini:gemini-2.5-flash; the current ids are listed at https://ai.google.dev/gemini-api/docs/models)")
-    if e.status == 'FAILED_PRECONDITION': return StopRun('FailedPrecondition', f"{msg}; no retry can change this: fix it for the project in Google AI Studio, then run again")
+    if e.status == 'FAILED_PRECONDITION':
+        return StopRun('FailedPrecondition', f"{msg}; no retry can change this: fix it for the project in Google AI Studio, then run again")
     return ItemError(''.join(w.capitalize() for w in (e.status or f'HTTP_{e.code}').split('_')), msg)
 
 def _retry_after(e:errors.APIError) -> float|None:
     "The wait the server asks for: its Retry-After header, else the RetryInfo delay in the error body"
     s = retry_after(getattr(getattr(e, 'response', None), 'headers', None))
-    if s is not None: return s
+    if s is not None:
+        return s
     for d in _details(e, 'RetryInfo'):
-        try: return float(str(d.get('retryDelay', '')).rstrip('s'))
-        except ValueError: pass
+        try:
+            return float(str(d.get('retryDelay', '')).rstrip('s'))
+        except ValueError:
+            pass
     return None
 
 # %% ../nbs/14_gemini.ipynb #b8fbea64
@@ -174,19 +200,24 @@ class GeminiBackend(APIBackend):
         self.base_url = base_url or os.environ.get('GOOGLE_GEMINI_BASE_URL')  # None: Google's endpoint
         self.thinking_budget, self._key, self._client = thinking_budget, find_api_key(), None
 
-    def __repr__(self): return f"GeminiBackend({self.name!r}, model_id={self.model_id!r}, base_url={self.base_url!r})"
+    def __repr__(self):
+        return f"GeminiBackend({self.name!r}, model_id={self.model_id!r}, base_url={self.base_url!r})"
 
     @property
-    def where(self) -> str: return self.base_url or 'https://generativelanguage.googleapis.com'  # for messages
+    def where(self) -> str:
+        return self.base_url or 'https://generativelanguage.googleapis.com'  # for messages
 
     def client(self) -> genai.Client:
         "A new SDK client: the key in a header, our timeout, no SDK retries"
         return genai.Client(api_key=self._key, http_options=types.HttpOptions(
             base_url=self.base_url, timeout=int(self.timeout_s * 1000), retry_options=None))
 
-    async def open(self): self._client = self.client()
+    async def open(self):
+        self._client = self.client()
     async def close(self):
-        if self._client: await self._client.aio.aclose(); self._client = None
+        if self._client:
+            await self._client.aio.aclose()
+            self._client = None
 
     def prepare(self, req:Request) -> tuple:
         "The contents and settings of one request (the image read now)"
@@ -195,8 +226,10 @@ class GeminiBackend(APIBackend):
     async def call(self, req:Request, prepared:tuple) -> Reply:
         "Send one generateContent request (the contents and settings `prepare` built)"
         contents, config = prepared
-        try: resp = await self._client.aio.models.generate_content(model=self.model_id, contents=contents, config=config)
-        except Exception as e: raise api_failure(e, self._key, self.model_id) from None
+        try:
+            resp = await self._client.aio.models.generate_content(model=self.model_id, contents=contents, config=config)
+        except Exception as e:
+            raise api_failure(e, self._key, self.model_id) from None
         return read_reply(resp, req.gen.get('max_new_tokens'))
 
 # %% ../nbs/14_gemini.ipynb #86dcdc7f
@@ -209,9 +242,11 @@ def batch_key(requests:list[Request], # the requests of one job
              ) -> str:
     "A short hash naming a batch job: the model and each request's id, image sha256, prompt hash and settings"
     digests = digests or [r.image_sha256 or hashlib.sha256(Path(r.image).read_bytes()).hexdigest() for r in requests]
-    if len(digests) != len(requests): raise ValueError(f"batch_key: {len(digests)} image digests for {len(requests)} requests; pass one per request")
+    if len(digests) != len(requests):
+        raise ValueError(f"batch_key: {len(digests)} image digests for {len(requests)} requests; pass one per request")
     h = hashlib.sha256(model_id.encode())
-    for r, d in zip(requests, digests): h.update(json.dumps([r.id, d, r.prompt.sha256, r.gen], sort_keys=True, default=str).encode())
+    for r, d in zip(requests, digests):
+        h.update(json.dumps([r.id, d, r.prompt.sha256, r.gen], sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]
 
 # %% ../nbs/14_gemini.ipynb #647f87b9
@@ -220,17 +255,20 @@ _TERMINAL = ('JOB_STATE_SUCCEEDED', 'JOB_STATE_FAILED', 'JOB_STATE_CANCELLED', '
 def _retrying(be:GeminiBackend, fn:Callable):
     "Call `fn` (a blocking SDK call) with the backend's retries and backoff"
     for attempt in range(1, be.max_tries + 1):
-        try: return fn()
+        try:
+            return fn()
         except Exception as e:
             f = api_failure(e, be._key)
-            if not isinstance(f, Retryable) or attempt == be.max_tries: raise f from None
+            if not isinstance(f, Retryable) or attempt == be.max_tries:
+                raise f from None
             time.sleep(backoff_delay(attempt, be.backoff_base, be.backoff_cap, f.retry_after))
 
 def _submit(be:GeminiBackend, client:genai.Client, chunk:list[Request], parts:list[types.Part], job_dir:Path) -> tuple[Path, str]:
     "The job file and job name for `chunk` (with its images read into `parts`): the saved one, or a new job submitted now"
     digests = [r.image_sha256 or hashlib.sha256(p.inline_data.data).hexdigest() for r, p in zip(chunk, parts)]
     f = job_dir / f'gemini-batch-{batch_key(chunk, be.model_id, digests)}.json'
-    if f.is_file(): return f, json.loads(f.read_text())['name']
+    if f.is_file():
+        return f, json.loads(f.read_text())['name']
     src = [types.InlinedRequest(contents=[p, r.prompt.user], config=gemini_config(r, be.thinking_budget), metadata={'key': r.id})
            for r, p in zip(chunk, parts)]
     job = _retrying(be, lambda: client.batches.create(model=be.model_id, src=src, config={'display_name': f'elena-{f.stem}'}))
@@ -242,17 +280,20 @@ def _collect(job:types.BatchJob, chunk:list[Request], key:str|None) -> Iterator[
     "(request, reply) pairs from a finished job, matched by the key sent with each request (by position where it is missing)"
     state = _name(job.state)
     if state != 'JOB_STATE_SUCCEEDED':
-        for r in chunk: yield r, Reply(error={'type': 'BatchFailed', 'message': f'batch job {job.name} ended in {state}; run again to submit it anew'}, tries=1)
+        for r in chunk:
+            yield r, Reply(error={'type': 'BatchFailed', 'message': f'batch job {job.name} ended in {state}; run again to submit it anew'}, tries=1)
         return
     out = (job.dest.inlined_responses if job.dest else None) or []
     by_id = {(o.metadata or {}).get('key', chunk[i].id if i < len(chunk) else None): o for i, o in enumerate(out)}
     for r in chunk:
         o = by_id.get(r.id)
-        if o is None: rep = Reply(error={'type': 'BatchMissing', 'message': f'batch job {job.name} returned no answer for {r.id}'})
+        if o is None:
+            rep = Reply(error={'type': 'BatchMissing', 'message': f'batch job {job.name} returned no answer for {r.id}'})
         elif o.response is None:
             err = o.error.model_dump(exclude_none=True) if hasattr(o.error, 'model_dump') else o.error
             rep = Reply(error={'type': 'BatchItemError', 'message': scrub(f'the batch answered this item with an error: {json.dumps(err, default=str)}', key)[:500]})
-        else: rep = read_reply(o.response, r.gen.get('max_new_tokens'))
+        else:
+            rep = read_reply(o.response, r.gen.get('max_new_tokens'))
         yield r, rep
 
 # %% ../nbs/14_gemini.ipynb #184141d3
@@ -267,32 +308,46 @@ def answer_with_batch_api(self:GeminiBackend, requests:list[Request], # the requ
     job_dir, t0 = Path(job_dir), time.monotonic()
     client, pending = self.client(), {}
     def submit(chunk, parts):
-        f, name = _submit(self, client, chunk, parts, job_dir); pending[name] = (f, chunk)
+        f, name = _submit(self, client, chunk, parts, job_dir)
+        pending[name] = (f, chunk)
     try:
         chunk, parts, size = [], [], 0
         for r in requests:  # each image read once: its size places it in a job, its bytes go into the job and the job's name
-            try: part = image_part(r.image)
+            try:
+                part = image_part(r.image)
             except UnreadableImage as e:
-                yield r, Reply(error={'type': 'UnreadableImage', 'message': str(e)}, tries=0); continue
+                yield r, Reply(error={'type': 'UnreadableImage', 'message': str(e)}, tries=0)
+                continue
             n = len(part.inline_data.data)
-            if chunk and size + n > max_bytes: submit(chunk, parts); chunk, parts, size = [], [], 0  # one job's images in memory at a time
-            chunk.append(r); parts.append(part); size += n
-        if chunk: submit(chunk, parts)
+            if chunk and size + n > max_bytes:
+                submit(chunk, parts)
+                chunk, parts, size = [], [], 0  # one job's images in memory at a time
+            chunk.append(r)
+            parts.append(part)
+            size += n
+        if chunk:
+            submit(chunk, parts)
         chunk = parts = None
         while pending:
             for name, (f, chunk) in list(pending.items()):
                 job = _retrying(self, lambda: client.batches.get(name=name))
                 state = _name(job.state)
-                if progress: progress(f'{name}: {state} ({len(chunk)} requests, {time.monotonic() - t0:.0f} s)')
-                if state not in _TERMINAL: continue
+                if progress:
+                    progress(f'{name}: {state} ({len(chunk)} requests, {time.monotonic() - t0:.0f} s)')
+                if state not in _TERMINAL:
+                    continue
                 del pending[name]
                 yield from _collect(job, chunk, self._key)
-                if state == 'JOB_STATE_SUCCEEDED': f.write_text(json.dumps({**json.loads(f.read_text()), 'state': state}))
-                else: f.unlink(missing_ok=True)
+                if state == 'JOB_STATE_SUCCEEDED':
+                    f.write_text(json.dumps({**json.loads(f.read_text()), 'state': state}))
+                else:
+                    f.unlink(missing_ok=True)
             if pending and wait_s is not None and time.monotonic() - t0 + poll_s > wait_s:
                 raise BatchPending(f"{len(pending)} batch job(s) still running after {time.monotonic() - t0:.0f} s: {', '.join(pending)}; "
                                    f"run again with the same requests to resume them (job names are kept in {job_dir})")
-            if pending: time.sleep(poll_s)
-    finally: client.close()
+            if pending:
+                time.sleep(poll_s)
+    finally:
+        client.close()
 
 GeminiBackend.answer_with_batch_api = answer_with_batch_api

@@ -37,7 +37,8 @@ def chat_body(req:Request, # the request
     image = {'type': 'image_url', 'image_url': {'url': image_data_url(req.image)}}
     body = {'model': model, 'messages': chat_messages(p, fold_system, image=image),
             'temperature': g.get('temperature', 0.0), 'max_tokens': g.get('max_new_tokens', 512)}
-    if g.get('seed') is not None: body['seed'] = g['seed']
+    if g.get('seed') is not None:
+        body['seed'] = g['seed']
     if schema and p.schema is not None:
         body['response_format'] = {'type': 'json_schema', 'json_schema': {'name': 'elena_answer', 'schema': p.schema.model_json_schema()}}
     return body
@@ -45,8 +46,10 @@ def chat_body(req:Request, # the request
 # %% ../nbs/13_openai.ipynb #33c9d7f2
 def _error_info(r:httpx.Response) -> tuple[str, str]:
     "The message and the code (or type) of an error answer: OpenAI nests them under `error`, vLLM puts them at the top level"
-    try: j = r.json()
-    except ValueError: return r.text[:300], ''
+    try:
+        j = r.json()
+    except ValueError:
+        return r.text[:300], ''
     e = j.get('error') if isinstance(j, dict) else None
     e = e if isinstance(e, dict) else (j if isinstance(j, dict) else {})
     return str(e.get('message') or e.get('detail') or r.text)[:300], str(e.get('code') or e.get('type') or '')
@@ -74,7 +77,8 @@ class OpenAIBackend(APIBackend):
                  **kw):
         super().__init__(name, model_id, **kw)
         self.base_url = (base_url or os.environ.get('OPENAI_BASE_URL') or '').rstrip('/')
-        if not self.base_url: raise ValueError(f"{name}: no server given: pass --base-url (e.g. http://localhost:8000/v1) or set OPENAI_BASE_URL")
+        if not self.base_url:
+            raise ValueError(f"{name}: no server given: pass --base-url (e.g. http://localhost:8000/v1) or set OPENAI_BASE_URL")
         self.use_schema, self._client = True, None
         self.fold_system, self.refusals = fold_system, {}  # refusals: 'schema'/'system' -> the server's message that taught it
         self._probe, self._evidence = {}, {}  # request id -> the bare 5xx it got with a system turn: to be asked folded / answered folded
@@ -85,9 +89,12 @@ class OpenAIBackend(APIBackend):
                                          limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency))
 
     async def close(self):
-        if self._client: await self._client.aclose(); self._client = None
+        if self._client:
+            await self._client.aclose()
+            self._client = None
 
-    def _folds(self, req_id:str) -> bool: return self.fold_system or req_id in self._probe
+    def _folds(self, req_id:str) -> bool:
+        return self.fold_system or req_id in self._probe
 
     def prepare(self, req:Request) -> Prepared:
         "The encoded request body (image included), and what went into it"
@@ -103,30 +110,40 @@ class OpenAIBackend(APIBackend):
         folded = self._folds(req.id) if prepared is None else prepared.folded
         with_schema = self.use_schema if prepared is None else prepared.schema
         out = {'schema': 'not sent' if req.prompt.schema is None else 'sent' if with_schema else 'refused', 'system': 'folded' if folded else 'turn'}
-        if out['schema'] == 'refused': out['schema_refusal'] = self.refusals.get('schema')
-        if folded and (self.refusals.get('system') or self._evidence.get(req.id)): out['system_refusal'] = self.refusals.get('system') or self._evidence[req.id]
+        if out['schema'] == 'refused':
+            out['schema_refusal'] = self.refusals.get('schema')
+        if folded and (self.refusals.get('system') or self._evidence.get(req.id)):
+            out['system_refusal'] = self.refusals.get('system') or self._evidence[req.id]
         return out
 
     def _learn_system(self, prepared:Prepared, status:int, msg:str):
         "Learn from the server whether it refuses a system turn next to an image (see below)"
         if status < 400:
-            if prepared.id in self._probe: self._evidence[prepared.id] = self._probe.pop(prepared.id)  # it failed with a system turn and went through folded
-            if len(self._evidence) >= 2 and not self.fold_system: self.fold_system, self.refusals['system'] = True, next(iter(self._evidence.values()))
+            if prepared.id in self._probe:
+                self._evidence[prepared.id] = self._probe.pop(prepared.id)  # it failed with a system turn and went through folded
+            if len(self._evidence) >= 2 and not self.fold_system:
+                self.fold_system, self.refusals['system'] = True, next(iter(self._evidence.values()))
             return
-        if prepared.folded: self._probe.pop(prepared.id, None); return  # it failed folded as well: not the system turn
-        if self.fold_system: return
+        if prepared.folded:
+            self._probe.pop(prepared.id, None)
+            return  # it failed folded as well: not the system turn
+        if self.fold_system:
+            return
         if 'system' in msg.lower():  # the server says so (vLLM: HTTP 400 with the template's message)
             self.fold_system, self.refusals['system'] = True, f"HTTP {status}: {msg}"
             raise Retryable('SystemRefused', f"HTTP {status}: {msg}", retry_after=0)
-        if status >= 500: self._probe[prepared.id] = f"HTTP {status}: {msg}"  # the server says no more (transformers serve: 'Internal Server Error'): ask this one folded next
+        if status >= 500:
+            self._probe[prepared.id] = f"HTTP {status}: {msg}"  # the server says no more (transformers serve: 'Internal Server Error'): ask this one folded next
 
     def refused(self, r:httpx.Response, with_schema:bool):
         "Raise what an error answer means: `StopRun` where no retry can help (key, model, quota, endpoint), `Retryable` for 429 and 5xx, else `ItemError`"
         msg, code = _error_info(r)
         if r.status_code == 429 and code == 'insufficient_quota':
             raise StopRun('QuotaExhausted', f"{self.base_url} says the quota is used up (HTTP 429 insufficient_quota: {msg}); add credit or raise the limit, then run again")
-        if r.status_code == 429: raise Retryable('RateLimited', f"HTTP 429: {msg}", retry_after(r.headers), pause=True)
-        if r.status_code >= 500: raise Retryable('ServerError', f"HTTP {r.status_code}: {msg}", retry_after(r.headers))
+        if r.status_code == 429:
+            raise Retryable('RateLimited', f"HTTP 429: {msg}", retry_after(r.headers), pause=True)
+        if r.status_code >= 500:
+            raise Retryable('ServerError', f"HTTP {r.status_code}: {msg}", retry_after(r.headers))
         if r.status_code == 400 and with_schema and 'response_format' in msg:
             self.use_schema, self.refusals['schema'] = False, f"HTTP 400: {msg}"  # this server takes no JSON schema: this request and every later one go without it
             raise Retryable('SchemaUnsupported', msg, retry_after=0)
@@ -142,18 +159,25 @@ class OpenAIBackend(APIBackend):
     async def call(self, req:Request, prepared:Prepared) -> Reply:
         "Send one chat-completions request (the body `prepare` built)"
         body, with_schema = prepared[:2]
-        try: r = await self._client.post(self.base_url + '/chat/completions', content=body, headers={'Content-Type': 'application/json'})
-        except httpx.TimeoutException: raise Retryable('Timeout', f"no answer within {self.timeout_s:g} s from {self.base_url}")
-        except httpx.TransportError as e: raise Retryable('ConnectionError', f"{type(e).__name__} talking to {self.base_url}")
-        if r.status_code != 429: self._learn_system(prepared, r.status_code, _error_info(r)[0] if r.status_code >= 400 else '')
-        if r.status_code >= 400: self.refused(r, with_schema)
+        try:
+            r = await self._client.post(self.base_url + '/chat/completions', content=body, headers={'Content-Type': 'application/json'})
+        except httpx.TimeoutException:
+            raise Retryable('Timeout', f"no answer within {self.timeout_s:g} s from {self.base_url}")
+        except httpx.TransportError as e:
+            raise Retryable('ConnectionError', f"{type(e).__name__} talking to {self.base_url}")
+        if r.status_code != 429:
+            self._learn_system(prepared, r.status_code, _error_info(r)[0] if r.status_code >= 400 else '')
+        if r.status_code >= 400:
+            self.refused(r, with_schema)
         data = r.json()
         u = data.get('usage') or {}
         usage = {'input': u.get('prompt_tokens'), 'output': u.get('completion_tokens')}
-        if not data.get('choices'): return Reply(error={'type': 'EmptyResponse', 'message': 'the server returned no choices'}, usage=usage)
+        if not data.get('choices'):
+            return Reply(error={'type': 'EmptyResponse', 'message': 'the server returned no choices'}, usage=usage)
         ch = data['choices'][0]
         text, finish = (ch.get('message') or {}).get('content'), ch.get('finish_reason')
         if finish == 'length':
             return Reply(text, finish, usage, error={'type': 'MaxTokens', 'message': 'the answer hit the token limit (finish_reason length)'})
-        if not text: return Reply(None, finish, usage, error={'type': 'EmptyResponse', 'message': f'no text (finish_reason {finish})'})
+        if not text:
+            return Reply(None, finish, usage, error={'type': 'EmptyResponse', 'message': f'no text (finish_reason {finish})'})
         return Reply(text, finish, usage)

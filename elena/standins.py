@@ -29,8 +29,10 @@ FAULTS = ('ok', 'rate_limit', 'server_error', 'slow', 'fenced', 'truncated', 'em
 # %% ../nbs/10b_standins.ipynb #23d60cd4
 def canned_text(fault:str) -> str:
     "The answer text the stand-in sends for `fault`"
-    if fault == 'fenced': return 'Here is the JSON you asked for:\n```json\n' + CANNED_ANSWER + '\n```'
-    if fault == 'truncated': return CANNED_ANSWER[:120]
+    if fault == 'fenced':
+        return 'Here is the JSON you asked for:\n```json\n' + CANNED_ANSWER + '\n```'
+    if fault == 'truncated':
+        return CANNED_ANSWER[:120]
     return CANNED_ANSWER
 
 # %% ../nbs/10b_standins.ipynb #fb653071
@@ -55,53 +57,69 @@ class StandIn:
 
     def admit(self, tokens:int) -> tuple[float, str]|None:
         "Count a request of `tokens` against the quota (a sliding window over arrivals): None if it fits, else (seconds until it would, 'requests' or 'tokens')"
-        if not self.quota: return None
+        if not self.quota:
+            return None
         now, w = time.monotonic(), self.quota.get('window_s', 60.0)
         with self._lock:
             recent = [a for a in self.accepted if now - a[0] < w]
             waits = []
-            if self.quota.get('rpm') and len(recent) >= self.quota['rpm']: waits.append((recent[len(recent) - self.quota['rpm']][0] + w - now, 'requests'))
+            if self.quota.get('rpm') and len(recent) >= self.quota['rpm']:
+                waits.append((recent[len(recent) - self.quota['rpm']][0] + w - now, 'requests'))
             if self.quota.get('tpm') and recent and sum(k for _, k in recent) + tokens > self.quota['tpm']:
                 left = sum(k for _, k in recent)
                 for t, k in recent:
                     left -= k
-                    if left + tokens <= self.quota['tpm']: break
+                    if left + tokens <= self.quota['tpm']:
+                        break
                 waits.append((t + w - now, 'tokens'))
-            if waits: self.refused += 1; return max(waits)
+            if waits:
+                self.refused += 1
+                return max(waits)
             self.accepted.append([now, tokens])
         return None
 
     def fault_for(self, n:int, body:dict) -> str:
         "The fault to inject for request number `n`"
         f = self._faults(n, body) if callable(self._faults) else self._faults.get(n, 'ok')
-        if f not in FAULTS: raise ValueError(f"Unknown fault {f!r}: use one of {FAULTS}")
+        if f not in FAULTS:
+            raise ValueError(f"Unknown fault {f!r}: use one of {FAULTS}")
         return f
 
     def __enter__(self):
         outer = self
         class H(BaseHTTPRequestHandler):
             protocol_version = 'HTTP/1.1'
-            def log_message(self, *a): pass
+            def log_message(self, *a):
+                pass
             def send(self, status, headers, payload):
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(status)
-                    for k, v in {'Content-Type': 'application/json', 'Content-Length': str(len(data)), **headers}.items(): self.send_header(k, v)
-                    self.end_headers(); self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError): pass  # the client gave up (timeout): as a real server sees it
+                    for k, v in {'Content-Type': 'application/json', 'Content-Length': str(len(data)), **headers}.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout): as a real server sees it
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers.get('Content-Length', 0))) or b'{}')
                 if self.path == ARRIVALS:  # for tests and benchmarks in another process: when each request arrived
-                    with outer._lock: return self.send(200, {}, {'t': [r['t'] for r in outer.requests], 'accepted': outer.accepted, 'refused': outer.refused})
+                    with outer._lock:
+                        return self.send(200, {}, {'t': [r['t'] for r in outer.requests], 'accepted': outer.accepted, 'refused': outer.refused})
                 with outer._lock:
-                    n = len(outer.requests); outer.requests.append({'path': self.path, 'body': body, 'headers': dict(self.headers), 't': time.monotonic()})
-                    outer.in_flight += 1; outer.peak = max(outer.peak, outer.in_flight)
-                try: status, headers, payload = outer.handler(outer, n, self.path, body)
+                    n = len(outer.requests)
+                    outer.requests.append({'path': self.path, 'body': body, 'headers': dict(self.headers), 't': time.monotonic()})
+                    outer.in_flight += 1
+                    outer.peak = max(outer.peak, outer.in_flight)
+                try:
+                    status, headers, payload = outer.handler(outer, n, self.path, body)
                 finally:
-                    with outer._lock: outer.in_flight -= 1
+                    with outer._lock:
+                        outer.in_flight -= 1
                 self.send(status, headers, payload)
             do_GET = do_POST
-        class Server(ThreadingHTTPServer): request_queue_size = 256  # many clients connect at once
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 256  # many clients connect at once
         self._server = Server(('127.0.0.1', 0), H)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -112,7 +130,9 @@ class StandIn:
         "Base URL of the running server"
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def __exit__(self, *exc): self._server.shutdown(); self._server.server_close()
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()
 
 # %% ../nbs/10b_standins.ipynb #6754a28e
 def _header(si, n, name):
@@ -136,12 +156,16 @@ def openai_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, d
         return 429, {'Retry-After': f'{over[0]:.3f}'}, _openai_error(f'Rate limit reached for {body.get("model")} on {over[1]} per min. Please try again in {over[0]:.3f}s.', over[1], 'rate_limit_exceeded')
     fault = si.fault_for(n, body)
     time.sleep(si.slow_s if fault == 'slow' else si.latency_s)
-    if fault == 'rate_limit': return 429, {'Retry-After': '0'}, _openai_error('Rate limit reached for requests', 'requests', 'rate_limit_exceeded')
+    if fault == 'rate_limit':
+        return 429, {'Retry-After': '0'}, _openai_error('Rate limit reached for requests', 'requests', 'rate_limit_exceeded')
     if fault == 'bad_image':
         return 400, {}, _openai_error("You uploaded an unsupported image. Please make sure your image has of one the following formats: ['png', 'jpeg', 'gif', 'webp'].", 'invalid_request_error', 'invalid_image_format')
-    if fault == 'permission': return 403, {}, _openai_error('Country, region, or territory not supported', 'request_forbidden', 'unsupported_country_region_territory')
-    if fault == 'server_error': return 500, {}, {'error': {'message': 'The server had an error while processing your request.', 'type': 'server_error'}}
-    if fault == 'empty': return 200, {}, {'id': f'cmpl-{n}', 'object': 'chat.completion', 'model': body.get('model'), 'choices': []}
+    if fault == 'permission':
+        return 403, {}, _openai_error('Country, region, or territory not supported', 'request_forbidden', 'unsupported_country_region_territory')
+    if fault == 'server_error':
+        return 500, {}, {'error': {'message': 'The server had an error while processing your request.', 'type': 'server_error'}}
+    if fault == 'empty':
+        return 200, {}, {'id': f'cmpl-{n}', 'object': 'chat.completion', 'model': body.get('model'), 'choices': []}
     text = canned_text(fault)
     finish = {'truncated': 'length', 'safety': 'content_filter'}.get(fault, 'stop')
     return 200, {}, {'id': f'cmpl-{n}', 'object': 'chat.completion', 'created': int(time.time()), 'model': body.get('model'),
@@ -171,22 +195,31 @@ def prompt_tokens(req:dict) -> int:
     for c in req.get('contents') or []:
         for p in c.get('parts') or []:
             d = p.get('inlineData') or p.get('inline_data')
-            if not d: continue
-            try: w, h = Image.open(io.BytesIO(_b64(d.get('data', '')))).size
-            except Exception: w = h = 0
+            if not d:
+                continue
+            try:
+                w, h = Image.open(io.BytesIO(_b64(d.get('data', '')))).size
+            except Exception:
+                w = h = 0
             n += 258 * (1 if max(w, h) <= 384 else -(-w // 768) * -(-h // 768))
     return n
 
 def _gemini_answer(si:StandIn, fault:str, model:str, n:int, req:dict) -> tuple[int, dict]:
     "Status and body of a generateContent answer to `req` with `fault` (the wait for 'slow' is the caller's); thinking counts against maxOutputTokens"
-    if fault == 'rate_limit': return 429, _quota_error(model, 'GenerateRequestsPerMinutePerProjectPerModel', 'generate_content_requests', '1000', 0)
-    if fault == 'daily_quota': return 429, _quota_error(model, 'GenerateRequestsPerDayPerProjectPerModel', 'generate_content_requests', '10000', 0)
-    if fault == 'bad_image': return 400, _gemini_error(400, 'INVALID_ARGUMENT', 'Unable to process input image.')
-    if fault == 'permission': return 403, _gemini_error(403, 'PERMISSION_DENIED', 'The caller does not have permission')
-    if fault == 'server_error': return 503, _gemini_error(503, 'UNAVAILABLE', 'The model is overloaded. Please try again later.')
+    if fault == 'rate_limit':
+        return 429, _quota_error(model, 'GenerateRequestsPerMinutePerProjectPerModel', 'generate_content_requests', '1000', 0)
+    if fault == 'daily_quota':
+        return 429, _quota_error(model, 'GenerateRequestsPerDayPerProjectPerModel', 'generate_content_requests', '10000', 0)
+    if fault == 'bad_image':
+        return 400, _gemini_error(400, 'INVALID_ARGUMENT', 'Unable to process input image.')
+    if fault == 'permission':
+        return 403, _gemini_error(403, 'PERMISSION_DENIED', 'The caller does not have permission')
+    if fault == 'server_error':
+        return 503, _gemini_error(503, 'UNAVAILABLE', 'The model is overloaded. Please try again later.')
     pt = prompt_tokens(req)
     usage, meta = {'promptTokenCount': pt, 'totalTokenCount': pt}, {'modelVersion': model, 'responseId': f'standin-{n}'}
-    if fault == 'empty': return 200, {'usageMetadata': usage, **meta}
+    if fault == 'empty':
+        return 200, {'usageMetadata': usage, **meta}
     if fault == 'safety':
         return 200, {'candidates': [{'finishReason': 'SAFETY', 'index': 0, 'safetyRatings': [
                         {'category': 'HARM_CATEGORY_DANGEROUS_CONTENT', 'probability': 'HIGH', 'blocked': True}]}], 'usageMetadata': usage, **meta}
@@ -200,7 +233,8 @@ def _gemini_answer(si:StandIn, fault:str, model:str, n:int, req:dict) -> tuple[i
     if limit is not None and think >= limit:  # thinking used the whole limit: no answer, and content without parts
         usage = {**usage, 'totalTokenCount': pt + limit - 1, 'thoughtsTokenCount': limit - 1}
         return 200, {'candidates': [{'content': {'role': 'model'}, 'finishReason': 'MAX_TOKENS', 'index': 0}], 'usageMetadata': usage, **meta}
-    if limit is not None and think + out > limit: text, out, finish = text[:4 * (limit - think)], limit - think, 'MAX_TOKENS'
+    if limit is not None and think + out > limit:
+        text, out, finish = text[:4 * (limit - think)], limit - think, 'MAX_TOKENS'
     usage = {'promptTokenCount': pt, 'candidatesTokenCount': out, 'totalTokenCount': pt + out + think, **({'thoughtsTokenCount': think} if think else {})}
     return 200, {'candidates': [{'content': {'parts': [{'text': text}], 'role': 'model'}, 'index': 0, 'finishReason': finish}], 'usageMetadata': usage, **meta}
 
@@ -216,8 +250,10 @@ def _has_image(req:dict) -> bool:
         for p in c.get('parts') or []:
             d = p.get('inlineData') or p.get('inline_data') or {}
             try:
-                if (d.get('mimeType') or d.get('mime_type') or '').startswith('image/') and _b64(d.get('data', '')): return True
-            except ValueError: pass
+                if (d.get('mimeType') or d.get('mime_type') or '').startswith('image/') and _b64(d.get('data', '')):
+                    return True
+            except ValueError:
+                pass
     return False
 
 def gemini_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, dict]:
@@ -235,7 +271,8 @@ def gemini_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, d
         return 404, {}, _gemini_error(404, 'NOT_FOUND', f'models/{m[2]} is not found for API version {m[1]}, or is not supported for generateContent. '
                                       'Call ListModels to see the list of available models and their supported methods.')
     if m := re.fullmatch(r'/v1(?:beta)?/models/([^/:]+):generateContent', route):
-        if not _has_image(body): return 400, {}, _gemini_error(400, 'INVALID_ARGUMENT', 'Request has no inline image.')
+        if not _has_image(body):
+            return 400, {}, _gemini_error(400, 'INVALID_ARGUMENT', 'Request has no inline image.')
         if over := si.admit(prompt_tokens(body)):  # checked on arrival, as a quota is
             wait, what = over
             q = ('GenerateRequestsPerMinutePerProjectPerModel', 'generate_content_requests', si.quota.get('rpm')) if what == 'requests' else \
@@ -256,7 +293,8 @@ def gemini_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, d
         return 200, {}, _batch_job(si, name)
     if m := re.fullmatch(r'/v1(?:beta)?/(batches/[^/:]+)', route):
         if m[1] in getattr(si, 'batches', {}):
-            with si._lock: si.batches[m[1]]['polls'] += 1
+            with si._lock:
+                si.batches[m[1]]['polls'] += 1
             return 200, {}, _batch_job(si, m[1])
         return 404, {}, _gemini_error(404, 'NOT_FOUND', f'Requested entity was not found: {m[1]}')
     return 404, {}, _gemini_error(404, 'NOT_FOUND', f'no route {path}')
@@ -270,7 +308,8 @@ def _batch_job(si:StandIn, name:str) -> dict:
             'model': f"models/{job['model']}", 'displayName': job['display'], 'createTime': '2026-01-01T00:00:00Z',
             'batchStats': {'requestCount': str(len(job['requests'])), 'pendingRequestCount': '0' if done else str(len(job['requests']))},
             'state': 'BATCH_STATE_SUCCEEDED' if done else ('BATCH_STATE_RUNNING' if job['polls'] else 'BATCH_STATE_PENDING')}
-    if not done: return {'name': name, 'metadata': meta}
+    if not done:
+        return {'name': name, 'metadata': meta}
     out = []
     for i, r in enumerate(job['requests']):
         status, payload = _gemini_answer(si, si.fault_for(i, r['request']), job['model'], i, r['request'])
@@ -288,7 +327,8 @@ def standin_process(protocol:str='openai', # 'openai' or 'gemini'
                     **settings, # further `StandIn` settings with plain values: quota, thinking_tokens, models, keys
                    ):
     "Run a stand-in speaking `protocol` in a child process; yields its base URL"
-    if protocol not in ('openai', 'gemini'): raise ValueError(f"Unknown protocol {protocol!r}: use 'openai' or 'gemini'")
+    if protocol not in ('openai', 'gemini'):
+        raise ValueError(f"Unknown protocol {protocol!r}: use 'openai' or 'gemini'")
     more = ''.join(f', {k}={v!r}' for k, v in settings.items())
     code = (f"import sys\nfrom elena.standins import StandIn, {protocol}_handler\n"
             f"with StandIn({protocol}_handler, latency_s={float(latency_s)!r}{more}) as si:\n"
@@ -296,7 +336,9 @@ def standin_process(protocol:str='openai', # 'openai' or 'gemini'
     p = subprocess.Popen([sys.executable, '-c', code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         url = p.stdout.readline().strip()
-        if not url: raise RuntimeError(f"the {protocol} stand-in did not start (exit code {p.wait(timeout=10)})")
+        if not url:
+            raise RuntimeError(f"the {protocol} stand-in did not start (exit code {p.wait(timeout=10)})")
         yield url
     finally:
-        p.stdin.close(); p.wait(timeout=10)
+        p.stdin.close()
+        p.wait(timeout=10)
