@@ -77,7 +77,7 @@ MODELS = {
     'tiny-llama': ('elena.tiny:TinyBackend', {'model_id': 'tiny-llama'}),
 }
 
-# %% ../nbs/10_backends.ipynb #39e8306a
+# %% ../nbs/10_backends.ipynb #5de610a3
 SCHEMES = {
     'hf': 'elena.local:TransformersBackend',
     'openai': 'elena.openai_compat:OpenAIBackend',
@@ -96,7 +96,7 @@ def resolve_model(name:str, # a registry name ('llama11b') or 'scheme:model' ('o
     schemes = ', '.join(f"'{s}:<model>'" for s in SCHEMES)
     raise ValueError(f"Unknown model {name!r}. Valid names: {', '.join(MODELS)}; or {schemes}")
 
-# %% ../nbs/10_backends.ipynb #92b8b62d
+# %% ../nbs/10_backends.ipynb #fa09195f
 def get_backend(name:str, # a registry name or 'scheme:model'
                 **opts, # backend options: base_url, concurrency, batch_size, ...
                ) -> Backend:
