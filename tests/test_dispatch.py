@@ -69,21 +69,31 @@ def test_gemini_tiers_and_options(monkeypatch):
     with pytest.raises(ValueError, match='free, tier1'): get_backend('gemini-2.5-flash', tier='tier9')
     with pytest.raises(ValueError, match='--tier'): get_backend('openai:x', base_url='http://x/v1', tier='free')
 
-def test_run_keeps_the_contract_and_prints_limits(tmp_path):
-    "backend_options rpm N per rate_window_s W: at most N arrive in any W at the server (in its own process); the summary shows the limits and their use"
+def test_run_keeps_the_contract_and_prints_limits(tmp_path, monkeypatch):
+    """backend_options rpm N per rate_window_s W: at most N arrive in any W at the server (in its own process); the
+    summary states the limits and the share used that the run's own limiter recorded (not a share of wall time)"""
     import httpx
+    import elena.run
     from elena.run import run_elena
     from elena.standins import ARRIVALS, standin_process
-    d = tmp_path / 'imgs'; d.mkdir()
-    for i in range(30): (d / f'i{i:02d}.jpg').write_bytes(PHOTO.read_bytes() + bytes([i]))
+    made = []
+    def keep(*a, **kw):
+        made.append(get_backend(*a, **kw))
+        return made[-1]
+    monkeypatch.setattr(elena.run, 'get_backend', keep)
+    d = tmp_path / 'imgs'
+    d.mkdir()
+    for i in range(30):
+        (d / f'i{i:02d}.jpg').write_bytes(PHOTO.read_bytes() + bytes([i]))
     with standin_process('openai', latency_s=0.05) as url:
         s = run_elena('openai:standin', 'folder', d, out_dir=tmp_path / 'out', base_url=url + '/v1', progress=False,
                       backend_options={'rpm': 10, 'rate_window_s': 2.0})
         arrive = sorted(httpx.get(url + ARRIVALS).json()['t'])
     assert s.done == 30 and len(arrive) == 30 and most_in_window(arrive, 2.0) <= 10
-    assert 'limits: 10 requests per 2 s (used ' in str(s), str(s)
-    used = int(str(s).split('(used ')[1].split('%')[0])
-    assert 80 <= used <= 100, str(s)
+    lim = made[0].limiter
+    assert len(lim.sent) == 30 and most_in_window(lim.sent, 2.0) <= 10
+    assert f'limits: 10 requests per 2 s (used {100 * lim.used("rpm"):.0f}%)' in str(s), str(s)
+    assert 0 < lim.used('rpm') <= 1  # never above the limit: the limiter lets at most 10 through per window
 
 def test_requests_today_read_from_the_store(tmp_path, monkeypatch):
     "the day's count survives across runs: read from the stored records' times"
