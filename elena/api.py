@@ -43,7 +43,7 @@ def iterate_async(agen_factory:Callable[[], AsyncIterator], # makes the async it
             return
         yield x
 
-# %% ../nbs/10c_api.ipynb #09498b7a
+# %% ../nbs/10c_api.ipynb #c06b4afa
 @dataclass
 class _Item:
     "One request on its way: how often it was tried, what `prepare` built, its token counts and its limiter entry"
@@ -55,11 +55,12 @@ class _Item:
     raw: int = 0  # the estimate before scaling
     entry: list|None = None  # its entry in the rate limiter's log
 
+# %% ../nbs/10c_api.ipynb #319ac2ed
 def _error_reply(e:Exception, tries:int=1) -> Reply:
     "A final failure of one request as a `Reply`"
     return Reply(error={'type': type(e).__name__, 'message': str(e)[:500]}, tries=tries)
 
-# %% ../nbs/10c_api.ipynb #d2cbef95
+# %% ../nbs/10c_api.ipynb #3e515873
 class APIBackend(Backend):
     "Backend for remote APIs: requests sent as the limits allow, retried with backoff, under a ceiling in flight"
     tiers: dict|None = None  # published usage tiers: name -> {model id: (rpm, tpm, rpd)} (subclasses)
@@ -82,18 +83,6 @@ class APIBackend(Backend):
         self.gone_after, self.gone_after_s, self._gone = gone_after, gone_after_s, None
         self._scale, self.limiter, self.dispatch, self.probe = [0, 0], None, {}, probe
 
-    def _tier_limits(self, tier, rpm, tpm, rpd):
-        "The limits of `tier` for this model, where `rpm`, `tpm`, `rpd` do not state them"
-        if not self.tiers:
-            raise ValueError(f"--tier names a Gemini API usage tier; {self.name} has none: "
-                             "state its limits with --rpm, --tpm and --rpd")
-        if tier not in self.tiers:
-            raise ValueError(f"Unknown tier {tier!r}: use one of {', '.join(self.tiers)}")
-        t = self.tiers[tier]
-        lowest = min(t.values(), key=lambda v: v[0])  # for a model id not in the table
-        p_rpm, p_tpm, p_rpd = t.get(self.model_id) or lowest
-        return (p_rpm if rpm is None else rpm), (p_tpm if tpm is None else tpm), (p_rpd if rpd is None else rpd)
-
     @property
     def where(self) -> str:
         "The server this backend talks to, for messages"
@@ -106,19 +95,6 @@ class APIBackend(Backend):
     def stale(self, prepared:Any) -> bool:
         "Whether `prepared` no longer fits the backend's settings (a feature the server has refused since)"
         return False
-
-    def estimate_tokens(self, request:Request, prepared:Any) -> int:
-        "What `request` counts against `tpm` before it is sent (before the correction from reported usage)"
-        out = (request.gen.get('max_new_tokens') or 0) if self.tpm_counts_output else 0
-        return estimate_tokens(request) + out
-
-    def counted_tokens(self, reply:Reply) -> int|None:
-        "What a reply says the request counted against `tpm` (None where it reports no usage)"
-        u = reply.usage or {}
-        if u.get('input') is None:
-            return None
-        out = (u.get('output') or 0) + (u.get('thinking') or 0)
-        return u['input'] + (out if self.tpm_counts_output else 0)
 
     async def call(self, request:Request, prepared:Any) -> Reply:
         "Send one request; raise `Retryable` for failures worth retrying, `StopRun` for those no retry can fix"
@@ -134,7 +110,41 @@ class APIBackend(Backend):
         "Answer `requests`, sent as the limits allow, yielding (request, reply) pairs as they complete"
         return iterate_async(lambda: self._all(list(requests)))
 
-# %% ../nbs/10c_api.ipynb #06c0904e
+# %% ../nbs/10c_api.ipynb #724808ec
+def _tier_limits(self:APIBackend, tier:str, rpm:int|None, tpm:int|None, rpd:int|None) -> tuple:
+    "The limits of `tier` for this model, where `rpm`, `tpm`, `rpd` do not state them"
+    if not self.tiers:
+        raise ValueError(f"--tier names a Gemini API usage tier; {self.name} has none: "
+                         "state its limits with --rpm, --tpm and --rpd")
+    if tier not in self.tiers:
+        raise ValueError(f"Unknown tier {tier!r}: use one of {', '.join(self.tiers)}")
+    t = self.tiers[tier]
+    lowest = min(t.values(), key=lambda v: v[0])  # for a model id not in the table
+    p_rpm, p_tpm, p_rpd = t.get(self.model_id) or lowest
+    return (p_rpm if rpm is None else rpm), (p_tpm if tpm is None else tpm), (p_rpd if rpd is None else rpd)
+
+APIBackend._tier_limits = _tier_limits
+
+# %% ../nbs/10c_api.ipynb #9ca780c2
+def _estimate_tokens(self:APIBackend, request:Request, prepared:Any) -> int:
+    "What `request` counts against `tpm` before it is sent (before the correction from reported usage)"
+    out = (request.gen.get('max_new_tokens') or 0) if self.tpm_counts_output else 0
+    return estimate_tokens(request) + out
+
+APIBackend.estimate_tokens = _estimate_tokens
+
+# %% ../nbs/10c_api.ipynb #be295f1c
+def _counted_tokens(self:APIBackend, reply:Reply) -> int|None:
+    "What a reply says the request counted against `tpm` (None where it reports no usage)"
+    u = reply.usage or {}
+    if u.get('input') is None:
+        return None
+    out = (u.get('output') or 0) + (u.get('thinking') or 0)
+    return u['input'] + (out if self.tpm_counts_output else 0)
+
+APIBackend.counted_tokens = _counted_tokens
+
+# %% ../nbs/10c_api.ipynb #70a27f1f
 def _connection(self:APIBackend, failed:bool):
     "Count connection failures in a row across all requests; raise `StopRun` once the server is gone"
     if not failed:
@@ -148,6 +158,9 @@ def _connection(self:APIBackend, failed:bool):
                                     f"in a row failed over {now - t0:.0f} s; check that it runs and can be reached, "
                                     "then run again to resume")
 
+APIBackend._connection = _connection
+
+# %% ../nbs/10c_api.ipynb #c9452375
 async def _try(self:APIBackend, it:_Item) -> tuple[Reply|None, Retryable|None]:
     "One try of one request: its reply (an error reply for a final failure), or the `Retryable` to retry it"
     t0 = time.monotonic()
@@ -169,9 +182,9 @@ async def _try(self:APIBackend, it:_Item) -> tuple[Reply|None, Retryable|None]:
     reply.sent = reply.sent or self.sent(it.req, it.prepared)
     return reply, None
 
-APIBackend._connection, APIBackend._try = _connection, _try
+APIBackend._try = _try
 
-# %% ../nbs/10c_api.ipynb #f65f8c71
+# %% ../nbs/10c_api.ipynb #58c0e821
 def _prepared(self:APIBackend, it:_Item):
     "Prepare `it` where it is not yet (or no longer) prepared, with its token estimate"
     if it.ready and not self.stale(it.prepared):
@@ -182,6 +195,9 @@ def _prepared(self:APIBackend, it:_Item):
         it.raw = self.estimate_tokens(it.req, it.prepared)
         it.tokens = round(it.raw * self._scale[0] / self._scale[1]) if self._scale[1] else it.raw
 
+APIBackend._prepared = _prepared
+
+# %% ../nbs/10c_api.ipynb #c8c92814
 def _settle(self:APIBackend, it:_Item, reply:Reply):
     "Correct the token count of a request from its reply, and the estimates of the next ones"
     n = self.counted_tokens(reply)
@@ -191,7 +207,7 @@ def _settle(self:APIBackend, it:_Item, reply:Reply):
     self._scale[0] += n
     self._scale[1] += it.raw
 
-APIBackend._prepared, APIBackend._settle = _prepared, _settle
+APIBackend._settle = _settle
 
 # %% ../nbs/10c_api.ipynb #9a89af09
 async def _all(self:APIBackend, requests:list[Request]):
@@ -290,14 +306,10 @@ async def _all(self:APIBackend, requests:list[Request]):
 
 APIBackend._all = _all
 
-# %% ../nbs/10c_api.ipynb #387450a8
-def _limits_report(self:APIBackend) -> str:
-    "The limits in force in the last `answer` and the share of each that it used; the ceiling in flight when it bound"
-    d, lim = self.dispatch, self.limiter
-    if not d or lim is None:
-        return ''
-    el = max((d['end'] or time.monotonic()) - d['start'], 1e-9)
-    per = f"{self.rate_window_s:g} s" if self.rate_window_s != 60 else 'min'
+# %% ../nbs/10c_api.ipynb #2bfe2320
+def _rate_parts(self:APIBackend) -> list[str]:
+    "Each limit stated, with the share of it the last `answer` used"
+    lim, per = self.limiter, f"{self.rate_window_s:g} s" if self.rate_window_s != 60 else 'min'
     parts = []
     if self.rpm:
         parts.append(f"{self.rpm} requests per {per} (used {100 * lim.used('rpm'):.0f}%)")
@@ -305,6 +317,18 @@ def _limits_report(self:APIBackend) -> str:
         parts.append(f"{self.tpm} tokens per {per} (used {100 * lim.used('tpm'):.0f}%)")
     if self.rpd:
         parts.append(f"{self.rpd} requests per day ({lim.today} today, {100 * lim.today / self.rpd:.0f}%)")
+    return parts
+
+APIBackend._rate_parts = _rate_parts
+
+# %% ../nbs/10c_api.ipynb #c6ddc689
+def _limits_report(self:APIBackend) -> str:
+    "The limits in force in the last `answer` and the share of each that it used; the ceiling in flight when it bound"
+    d = self.dispatch
+    if not d or self.limiter is None:
+        return ''
+    el = max((d['end'] or time.monotonic()) - d['start'], 1e-9)
+    parts = self._rate_parts()
     s = 'limits: ' + ', '.join(parts) if parts else 'limits: none stated'
     if self.tier:
         s += f" ({self.tier})"
