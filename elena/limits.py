@@ -60,7 +60,7 @@ def next_reset(now:datetime|None=None, # a time with its zone (default: now)
     d = day_start(now).date() + timedelta(days=1)
     return datetime(d.year, d.month, d.day, tzinfo=PACIFIC).astimezone(timezone.utc)
 
-# %% ../nbs/10a_limits.ipynb #c2caaebc
+# %% ../nbs/10a_limits.ipynb #aa8acead
 class RateLimiter:
     "At most `rpm` requests and `tpm` tokens per `window_s` seconds, paced after a first `burst`; `rpd` per Pacific day"
     def __init__(self, rpm:int|None=None, tpm:int|None=None, rpd:int|None=None, window_s:float=60.0,
@@ -79,88 +79,107 @@ class RateLimiter:
         self.tokens_sent = 0  # their tokens (settled)
         self.history = []  # [time, tokens, counted] of each request let through
 
-    def _trim(self, now):
-        while self._log and now - self._log[0][0] >= self.span:
-            e = self._log.popleft()
-            self._tokens -= e[1]
-            e[2] = False
+# %% ../nbs/10a_limits.ipynb #ba471522
+def _trim(self:RateLimiter, now:float):
+    "Let the requests older than the span leave the window"
+    while self._log and now - self._log[0][0] >= self.span:
+        e = self._log.popleft()
+        self._tokens -= e[1]
+        e[2] = False
 
-    def _check_day(self):
-        "Start a new day's count at midnight Pacific; raise `StopRun` once the day's quota is used"
-        if (d := day_start()) != self.day:
-            self.day, self.today = d, 0
-        if self.today >= self.rpd:
-            raise StopRun('DailyQuota', f"daily quota used: {self.today} of {self.rpd} requests today (Pacific time): "
-                                        f"resume after {next_reset():%Y-%m-%d %H:%M} UTC (midnight Pacific time) "
-                                        "or use --batch")
+RateLimiter._trim = _trim
 
-    def wait(self, tokens:int=0, now:float|None=None) -> tuple[float, str|None]:
-        "Seconds until a request counting `tokens` fits, and the limit holding it back ((0, None): it fits now)"
-        now = time.monotonic() if now is None else now
-        if self.rpd:
-            self._check_day()
-        self._trim(now)
-        waits = [(0.0, None)] + [(self._due[k] - self._tau - now, k) for k in ('rpm', 'tpm') if getattr(self, k)]
-        if self.rpm and len(self._log) >= self.rpm:
-            waits.append((self._log[len(self._log) - self.rpm][0] + self.span - now, 'rpm'))
-        if self.tpm and self._log and self._tokens + tokens > self.tpm:
-            left = self._tokens
-            for t, k, _ in self._log:
-                left -= k
-                if left + tokens <= self.tpm:
-                    break
-            waits.append((t + self.span - now, 'tpm'))
-        return max(waits, key=lambda w: w[0])
+# %% ../nbs/10a_limits.ipynb #77134e07
+def _check_day(self:RateLimiter):
+    "Start a new day's count at midnight Pacific; raise `StopRun` once the day's quota is used"
+    if (d := day_start()) != self.day:
+        self.day, self.today = d, 0
+    if self.today >= self.rpd:
+        raise StopRun('DailyQuota', f"daily quota used: {self.today} of {self.rpd} requests today (Pacific time): "
+                                    f"resume after {next_reset():%Y-%m-%d %H:%M} UTC (midnight Pacific time) "
+                                    "or use --batch")
 
-    def take(self, tokens:int=0, now:float|None=None) -> list:
-        "Count one request of `tokens` sent now; returns its entry for `settle`"
-        now = time.monotonic() if now is None else now
-        e = [now, tokens, True]
-        self._log.append(e)
-        self.history.append(e)
-        self.sent.append(now)
-        self._tokens += tokens
-        self.tokens_sent += tokens
-        self.today += 1
-        if self.rpm:
-            self._due['rpm'] = max(self._due['rpm'], now) + self.span / self.rpm
-        if self.tpm:
-            self._due['tpm'] = max(self._due['tpm'], now) + tokens * self.span / self.tpm
-        return e
+RateLimiter._check_day = _check_day
 
-    def settle(self, entry:list, tokens:int):
-        "Replace the estimate of a sent request by the tokens its reply reported"
-        if entry[2]:
-            self._tokens += tokens - entry[1]
-        if self.tpm:
-            self._due['tpm'] += (tokens - entry[1]) * self.span / self.tpm
-        self.tokens_sent += tokens - entry[1]
-        entry[1] = tokens
+# %% ../nbs/10a_limits.ipynb #56539e63
+def _wait(self:RateLimiter, tokens:int=0, now:float|None=None) -> tuple[float, str|None]:
+    "Seconds until a request counting `tokens` fits, and the limit holding it back ((0, None): it fits now)"
+    now = time.monotonic() if now is None else now
+    if self.rpd:
+        self._check_day()
+    self._trim(now)
+    waits = [(0.0, None)] + [(self._due[k] - self._tau - now, k) for k in ('rpm', 'tpm') if getattr(self, k)]
+    if self.rpm and len(self._log) >= self.rpm:
+        waits.append((self._log[len(self._log) - self.rpm][0] + self.span - now, 'rpm'))
+    if self.tpm and self._log and self._tokens + tokens > self.tpm:
+        left = self._tokens
+        for t, k, _ in self._log:
+            left -= k
+            if left + tokens <= self.tpm:
+                break
+        waits.append((t + self.span - now, 'tpm'))
+    return max(waits, key=lambda w: w[0])
 
-    def used(self, what:str='rpm', # 'rpm' or 'tpm'
-             steps:int=50, # samples per window
-            ) -> float|None:
-        "The share of the limit `what` used: the time average, after the first window, of what the last window held"
-        limit = getattr(self, what)
-        if not limit:
-            return None
-        if not self.history:
-            return 0.0
-        h, w = self.history, self.window_s
-        count = (lambda e: 1) if what == 'rpm' else (lambda e: e[1])
-        if h[-1][0] - h[0][0] <= w:
-            return sum(count(e) for e in h) / limit  # a run within one window: what it sent, over the limit
-        t, lo, hi, held, vals = h[0][0] + w, 0, 0, 0, []
-        while t <= h[-1][0]:
-            while hi < len(h) and h[hi][0] < t:
-                held += count(h[hi])
-                hi += 1
-            while h[lo][0] < t - w:
-                held -= count(h[lo])
-                lo += 1
-            vals.append(held / limit)
-            t += w / steps
-        return sum(vals) / len(vals)
+RateLimiter.wait = _wait
+
+# %% ../nbs/10a_limits.ipynb #8176a5d1
+def _take(self:RateLimiter, tokens:int=0, now:float|None=None) -> list:
+    "Count one request of `tokens` sent now; returns its entry for `settle`"
+    now = time.monotonic() if now is None else now
+    e = [now, tokens, True]
+    self._log.append(e)
+    self.history.append(e)
+    self.sent.append(now)
+    self._tokens += tokens
+    self.tokens_sent += tokens
+    self.today += 1
+    if self.rpm:
+        self._due['rpm'] = max(self._due['rpm'], now) + self.span / self.rpm
+    if self.tpm:
+        self._due['tpm'] = max(self._due['tpm'], now) + tokens * self.span / self.tpm
+    return e
+
+RateLimiter.take = _take
+
+# %% ../nbs/10a_limits.ipynb #7b0e61cc
+def _settle(self:RateLimiter, entry:list, tokens:int):
+    "Replace the estimate of a sent request by the tokens its reply reported"
+    if entry[2]:
+        self._tokens += tokens - entry[1]
+    if self.tpm:
+        self._due['tpm'] += (tokens - entry[1]) * self.span / self.tpm
+    self.tokens_sent += tokens - entry[1]
+    entry[1] = tokens
+
+RateLimiter.settle = _settle
+
+# %% ../nbs/10a_limits.ipynb #fbc3ce72
+def _used(self:RateLimiter, what:str='rpm', # 'rpm' or 'tpm'
+         steps:int=50, # samples per window
+        ) -> float|None:
+    "The share of the limit `what` used: the time average, after the first window, of what the last window held"
+    limit = getattr(self, what)
+    if not limit:
+        return None
+    if not self.history:
+        return 0.0
+    h, w = self.history, self.window_s
+    count = (lambda e: 1) if what == 'rpm' else (lambda e: e[1])
+    if h[-1][0] - h[0][0] <= w:
+        return sum(count(e) for e in h) / limit  # a run within one window: what it sent, over the limit
+    t, lo, hi, held, vals = h[0][0] + w, 0, 0, 0, []
+    while t <= h[-1][0]:
+        while hi < len(h) and h[hi][0] < t:
+            held += count(h[hi])
+            hi += 1
+        while h[lo][0] < t - w:
+            held -= count(h[lo])
+            lo += 1
+        vals.append(held / limit)
+        t += w / steps
+    return sum(vals) / len(vals)
+
+RateLimiter.used = _used
 
 # %% ../nbs/10a_limits.ipynb #50279b8d
 def estimate_tokens(req:Request, # the request
