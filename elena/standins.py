@@ -101,7 +101,7 @@ def _request_handler(si:StandIn) -> type:
         do_GET = do_POST
     return H
 
-# %% ../nbs/10b_standins.ipynb #b3e08224
+# %% ../nbs/10b_standins.ipynb #bc5668ed
 class StandIn:
     "A threaded HTTP server on 127.0.0.1 answering with `handler(stand_in, n, path, body) -> (status, headers, body)`"
     def __init__(self, handler:Callable, # protocol function, e.g. `openai_handler`
@@ -121,22 +121,30 @@ class StandIn:
         self.in_flight = self.peak = 0  # requests being answered now, and the most at once
         self.quota, self.accepted, self.refused = quota, [], 0  # [time, tokens] let through in order; the count refused
 
-    def __enter__(self):
-        class Server(ThreadingHTTPServer):
-            request_queue_size = 256  # many clients connect at once
-        self._server = Server(('127.0.0.1', 0), _request_handler(self))
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
     @property
     def url(self) -> str:
         "Base URL of the running server"
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
+# %% ../nbs/10b_standins.ipynb #2ca19f80
+def _serve(self:StandIn) -> StandIn:
+    "Start serving on a free port of 127.0.0.1, in a thread"
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 256  # many clients connect at once
+    self._server = Server(('127.0.0.1', 0), _request_handler(self))
+    self._server.daemon_threads = True
+    threading.Thread(target=self._server.serve_forever, daemon=True).start()
+    return self
+
+StandIn.__enter__ = _serve
+
+# %% ../nbs/10b_standins.ipynb #1c8cecf2
+def _stop(self:StandIn, *exc):
+    "Stop serving and close the port"
+    self._server.shutdown()
+    self._server.server_close()
+
+StandIn.__exit__ = _stop
 
 # %% ../nbs/10b_standins.ipynb #43806d17
 def _admit(self:StandIn, tokens:int) -> tuple[float, str]|None:
