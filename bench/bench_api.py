@@ -59,7 +59,7 @@ def main():
         sent = be.limiter.sent
         arrive = sorted(httpx.get(base + ARRIVALS).json()['t'][n0:])
         # share of the limit used: the time average, after the first window, of what the last window held, over the limit
-        # (requests are spread evenly within the window since issue 13, so "last one sent after ceil(n/rpm)-1 windows" no longer fits)
+        # (requests are spread evenly within the window, so "last one sent after ceil(n/rpm)-1 windows" does not fit)
         print(f"rate limit    : {a.rpm} per {a.window:g} s ({a.rpm / a.window:.1f}/s); {a.n} requests in {sent[-1] - sent[0]:.2f} s: "
               f"{100 * be.limiter.used('rpm'):.1f}% of the limit used as sent, {100 * fill([[t, 1] for t in arrive], a.rpm, a.window):.1f}% as they arrived")
         most = max(sum(1 for u in sent if t <= u < t + a.window) for t in sent)

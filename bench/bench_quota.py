@@ -1,9 +1,9 @@
-"""Issue 13: does a Gemini run use the whole quota at real latencies? The real google-genai SDK against the Gemini
+"""Does a Gemini run use the whole quota at real latencies? The real google-genai SDK against the Gemini
 stand-in (`elena.standins`, in its own process) that enforces a quota over a sliding window of arrivals and refuses
 what is over it with the real 429 body (QuotaFailure + RetryInfo), answering in 0.3, 3 and 8 s.
 
 Side by side, for a binding request limit and for a binding token limit, at each latency:
-- 'ceiling 16': the dispatcher held to 16 requests in flight, what the old fixed semaphore (`APIBackend._all`) allowed;
+- 'ceiling 16': the dispatcher held to 16 requests in flight, as a fixed semaphore would allow;
 - 'elena': the defaults (requests sent as the limits allow, 256 in flight at most).
 Measured at the server: the share of the binding limit used, as the time average over the run (after its first window)
 of what the server's own sliding window held, divided by the limit; and the share of requests refused with a 429.

@@ -13,31 +13,42 @@ from pathlib import Path
 from typing import Callable, Iterator
 from google import genai
 from google.genai import errors, types
-from .backends import APIBackend, ItemError, Reply, Request, Retryable, StopRun, backoff_delay, next_reset, retry_after
+from .api import APIBackend
+from .backends import ItemError, Reply, Request, Retryable, StopRun
+from .limits import backoff_delay, next_reset, retry_after
 
 # %% auto #0
 __all__ = ['KEY_VARS', 'GEMINI_TIERS', 'find_api_key', 'scrub', 'UnreadableImage', 'image_part', 'gemini_config', 'read_reply',
-           'api_failure', 'GeminiBackend', 'BatchPending', 'batch_key', 'answer_batch']
+           'api_failure', 'GeminiBackend', 'BatchPending', 'batch_key', 'answer_with_batch_api']
 
-# %% ../nbs/14_gemini.ipynb #bad9b817
+# %% ../nbs/14_gemini.ipynb #7b70b9d1
 KEY_VARS = ('GOOGLE_API_KEY', 'GEMINI_API_KEY')
 
+# %% ../nbs/14_gemini.ipynb #f051ed77
+def _dotenv(p:Path) -> dict:
+    "The KEY=VALUE lines of a `.env` file (`export` and quotes allowed, `#` comments skipped)"
+    vals = {}
+    for line in p.read_text(encoding='utf-8', errors='replace').splitlines():
+        k, sep, val = line.strip().removeprefix('export ').partition('=')
+        if sep and not k.startswith('#'):
+            vals[k.strip()] = val.strip().strip('"\'')
+    return vals
+
+# %% ../nbs/14_gemini.ipynb #3c75d082
 def find_api_key(env:dict|None=None, # the environment to read (os.environ)
                  dotenv:str|Path='.env', # a KEY=VALUE file read when the environment has no key
                 ) -> str:
     "The Gemini API key from `GOOGLE_API_KEY`, `GEMINI_API_KEY` or a `.env` file; fails naming all three places"
     env = os.environ if env is None else env
     for v in KEY_VARS:
-        if env.get(v, '').strip(): return env[v].strip()
-    p = Path(dotenv)
-    if p.is_file():
-        vals = {}
-        for line in p.read_text(encoding='utf-8', errors='replace').splitlines():
-            k, sep, val = line.strip().removeprefix('export ').partition('=')
-            if sep and not k.startswith('#'): vals[k.strip()] = val.strip().strip('"\'')
-        for v in KEY_VARS:
-            if vals.get(v): return vals[v]
-    raise RuntimeError(f"No Gemini API key: set {' or '.join(KEY_VARS)}, or put one of them in {p.resolve()} (KEY=VALUE)")
+        if env.get(v, '').strip():
+            return env[v].strip()
+    vals = _dotenv(Path(dotenv)) if Path(dotenv).is_file() else {}
+    for v in KEY_VARS:
+        if vals.get(v):
+            return vals[v]
+    raise RuntimeError(f"No Gemini API key: set {' or '.join(KEY_VARS)}, "
+                       f"or put one of them in {Path(dotenv).resolve()} (KEY=VALUE)")
 
 # %% ../nbs/14_gemini.ipynb #40043fe6
 def scrub(text:str, # any message that may reach a record or a log
@@ -46,251 +57,389 @@ def scrub(text:str, # any message that may reach a record or a log
     "`text` with every appearance of `key` replaced by `***`"
     return text.replace(key, '***') if key and text else text
 
-# %% ../nbs/14_gemini.ipynb #7f7af8b0
+# %% ../nbs/14_gemini.ipynb #67c2e34f
 GEMINI_TIERS = {  # tier -> model id -> (requests per minute, input tokens per minute, requests per day or None)
     'free': {'gemini-2.5-flash': (10, 250_000, 250), 'gemini-2.5-flash-lite': (15, 250_000, 1000)},
-    'tier1': {'gemini-2.5-flash': (1000, 1_000_000, 10_000), 'gemini-2.5-flash-lite': (4000, 4_000_000, None), 'gemini-2.5-pro': (150, 2_000_000, 1000)},
+    'tier1': {'gemini-2.5-flash': (1000, 1_000_000, 10_000), 'gemini-2.5-flash-lite': (4000, 4_000_000, None),
+              'gemini-2.5-pro': (150, 2_000_000, 1000)},
 }
 
-# %% ../nbs/14_gemini.ipynb #adb23093
+# %% ../nbs/14_gemini.ipynb #56e98638
 class UnreadableImage(Exception):
     "An image file that cannot be sent: missing, empty or of an unknown type"
 
+# %% ../nbs/14_gemini.ipynb #deb6a02f
 _MAGIC = {b'\xff\xd8\xff': 'image/jpeg', b'\x89PNG': 'image/png', b'GIF8': 'image/gif'}
 
+def _sniff(data:bytes) -> str|None:
+    "The image MIME type the first bytes of `data` show (JPEG, PNG, GIF, WebP), or None"
+    return next((m for k, m in _MAGIC.items() if data.startswith(k)), 'image/webp' if data[8:12] == b'WEBP' else None)
+
+# %% ../nbs/14_gemini.ipynb #153ba511
 def image_part(path:str|Path, # an image file
               ) -> types.Part:
     "The image as an inline `Part`, its MIME type from the file name or, failing that, its first bytes"
-    try: data = Path(path).read_bytes()
-    except OSError as e: raise UnreadableImage(f"cannot read the image {path}: {e.strerror or e}; check that the file exists") from None
-    if not data: raise UnreadableImage(f"the image {path} is empty; replace the file")
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise UnreadableImage(f"cannot read the image {path}: {e.strerror or e}; check that the file exists") from None
+    if not data:
+        raise UnreadableImage(f"the image {path} is empty; replace the file")
     mime = mimetypes.guess_type(str(path))[0]
     if not (mime or '').startswith('image/'):
-        mime = next((m for k, m in _MAGIC.items() if data.startswith(k)), 'image/webp' if data[8:12] == b'WEBP' else None)
-    if not mime: raise UnreadableImage(f"{path} is not a JPEG, PNG, GIF or WebP image")
+        mime = _sniff(data)
+    if not mime:
+        raise UnreadableImage(f"{path} is not a JPEG, PNG, GIF or WebP image")
     return types.Part.from_bytes(data=data, mime_type=mime)
 
-# %% ../nbs/14_gemini.ipynb #a46167fa
+# %% ../nbs/14_gemini.ipynb #d0b279fa
 def gemini_config(req:Request, # the request
-                  thinking_budget:int|None=None, # tokens the model may think where `req.gen` sets no 'thinking_budget' (None: the model's default)
+                  thinking_budget:int|None=None, # tokens the model may think where `req.gen` sets no 'thinking_budget'
+                                                 # (None: the model's default)
                  ) -> types.GenerateContentConfig:
-    "The generation settings for `req`: system instruction, temperature 0 by default, the output limit and thinking budget where set, the JSON schema where the prompt has one"
+    "The generation settings for `req`: system text, temperature (0), output limit, thinking budget, JSON schema"
     p, g = req.prompt, req.gen
     kw = {}
-    if p.schema is not None: kw.update(response_mime_type='application/json', response_schema=p.schema)
+    if p.schema is not None:
+        kw.update(response_mime_type='application/json', response_schema=p.schema)
     budget = g.get('thinking_budget', thinking_budget)
-    if budget is not None: kw['thinking_config'] = types.ThinkingConfig(thinking_budget=budget)
+    if budget is not None:
+        kw['thinking_config'] = types.ThinkingConfig(thinking_budget=budget)
     return types.GenerateContentConfig(system_instruction=p.system, temperature=g.get('temperature', 0.0),
                                        max_output_tokens=g.get('max_new_tokens'), seed=g.get('seed'), **kw)
 
-# %% ../nbs/14_gemini.ipynb #e5ad7496
+# %% ../nbs/14_gemini.ipynb #09a61516
+def _name(x) -> str|None:
+    "The name of an SDK enum value (a string as it is, None as None)"
+    return None if x is None else getattr(x, 'value', str(x))
+
+# %% ../nbs/14_gemini.ipynb #9a8a0c56
+def _max_tokens(text:str|None, thinking:int|None, limit:int|None) -> str:
+    "Why an answer stopped at the token limit, and what to do"
+    if limit:
+        of = f'{thinking} of {limit} output tokens'
+    else:
+        of = f"{thinking} tokens and the model's output limit was reached"
+    if not text and thinking:
+        return (f'thinking used {of}; no answer was written: raise --max-new-tokens or set --thinking-budget '
+                '(finish reason MAX_TOKENS)')
+    if not text:
+        return ('the token limit was reached before any answer was written (finish reason MAX_TOKENS): '
+                'raise --max-new-tokens')
+    more = f'; thinking used {of}: raise --max-new-tokens or set --thinking-budget' if thinking else ''
+    return 'the answer hit the token limit (finish reason MAX_TOKENS)' + more
+
+# %% ../nbs/14_gemini.ipynb #920fade0
+def _usage(u:types.GenerateContentResponseUsageMetadata|None) -> dict:
+    "The token counts of a response: input, output and, where the model thought, thinking"
+    usage = {'input': u.prompt_token_count, 'output': u.candidates_token_count} if u else {}
+    if u and u.thoughts_token_count:
+        usage['thinking'] = u.thoughts_token_count
+    return usage
+
+# %% ../nbs/14_gemini.ipynb #5ff33486
 def read_reply(resp:types.GenerateContentResponse, # what generate_content returned
                max_tokens:int|None=None, # the maxOutputTokens the request set (None: the model's own limit)
               ) -> Reply:
     "A `Reply` from a Gemini response: text, finish reason and token counts, or an error that says why there is no text"
-    u = resp.usage_metadata
-    usage = {'input': u.prompt_token_count, 'output': u.candidates_token_count} if u else {}
-    if u and u.thoughts_token_count: usage['thinking'] = u.thoughts_token_count
+    usage = _usage(resp.usage_metadata)
     block = resp.prompt_feedback.block_reason if resp.prompt_feedback else None
-    if block: return Reply(None, 'blocked', usage, error={'type': 'Blocked', 'message': f'the prompt was blocked ({_name(block)})'})
-    if not resp.candidates: return Reply(None, None, usage, error={'type': 'EmptyResponse', 'message': 'the response has no candidates'})
+    if block:
+        return Reply(None, 'blocked', usage, error={'type': 'Blocked',
+                                                    'message': f'the prompt was blocked ({_name(block)})'})
+    if not resp.candidates:
+        return Reply(None, None, usage, error={'type': 'EmptyResponse', 'message': 'the response has no candidates'})
     cand = resp.candidates[0]
     finish = _name(cand.finish_reason)
     parts = (cand.content.parts if cand.content else None) or []
     text = ''.join(p.text for p in parts if isinstance(p.text, str) and not p.thought) or None
-    if finish == 'MAX_TOKENS': return Reply(text, finish, usage, error={'type': 'MaxTokens', 'message': _max_tokens(text, usage.get('thinking'), max_tokens)})
+    if finish == 'MAX_TOKENS':
+        why = _max_tokens(text, usage.get('thinking'), max_tokens)
+        return Reply(text, finish, usage, error={'type': 'MaxTokens', 'message': why})
     if finish not in (None, 'STOP'):
-        return Reply(text, finish, usage, error={'type': 'Safety' if finish == 'SAFETY' else 'Stopped', 'message': f'generation stopped: finish reason {finish}'})
-    if not text: return Reply(None, finish, usage, error={'type': 'EmptyResponse', 'message': f'no text (finish reason {finish})'})
+        return Reply(text, finish, usage, error={'type': 'Safety' if finish == 'SAFETY' else 'Stopped',
+                                                 'message': f'generation stopped: finish reason {finish}'})
+    if not text:
+        return Reply(None, finish, usage, error={'type': 'EmptyResponse',
+                                                 'message': f'no text (finish reason {finish})'})
     return Reply(text, finish, usage)
 
-def _max_tokens(text:str|None, thinking:int|None, limit:int|None) -> str:
-    "Why an answer stopped at the token limit, and what to do"
-    of = f'{thinking} of {limit} output tokens' if limit else f"{thinking} tokens and the model's output limit was reached"
-    if not text and thinking: return f'thinking used {of}; no answer was written: raise --max-new-tokens or set --thinking-budget (finish reason MAX_TOKENS)'
-    if not text: return 'the token limit was reached before any answer was written (finish reason MAX_TOKENS): raise --max-new-tokens'
-    return 'the answer hit the token limit (finish reason MAX_TOKENS)' + (f'; thinking used {of}: raise --max-new-tokens or set --thinking-budget' if thinking else '')
-
-def _name(x) -> str|None: return None if x is None else getattr(x, 'value', str(x))
-
-# %% ../nbs/14_gemini.ipynb #81c0c6d1
+# %% ../nbs/14_gemini.ipynb #78579d50
 def _details(e:errors.APIError, kind:str) -> list[dict]:
     "The `google.rpc.<kind>` messages among the details of the error body"
     body = e.details.get('error', e.details) if isinstance(e.details, dict) else {}
-    return [d for d in body.get('details') or [] if isinstance(d, dict) and str(d.get('@type', '')).endswith(f'google.rpc.{kind}')]
+    return [d for d in body.get('details') or []
+            if isinstance(d, dict) and str(d.get('@type', '')).endswith(f'google.rpc.{kind}')]
 
+# %% ../nbs/14_gemini.ipynb #b3d8f7a4
 def _daily(e:errors.APIError) -> list[dict]:
     "The per-day quota violations a 429 names"
-    return [v for q in _details(e, 'QuotaFailure') for v in q.get('violations') or [] if 'PerDay' in str(v.get('quotaId', ''))]
+    return [v for q in _details(e, 'QuotaFailure') for v in q.get('violations') or []
+            if 'PerDay' in str(v.get('quotaId', ''))]
 
+# %% ../nbs/14_gemini.ipynb #cba8992b
+def _retry_after(e:errors.APIError) -> float|None:
+    "The wait the server asks for: its Retry-After header, else the RetryInfo delay in the error body"
+    s = retry_after(getattr(getattr(e, 'response', None), 'headers', None))
+    if s is not None:
+        return s
+    for d in _details(e, 'RetryInfo'):
+        try:
+            return float(str(d.get('retryDelay', '')).rstrip('s'))
+        except ValueError:
+            pass
+    return None
+
+# %% ../nbs/14_gemini.ipynb #965a4eab
+def _transport_failure(e:Exception, key:str|None) -> Exception|None:
+    "`Retryable` for a timeout or a lost connection (httpx, or httpx2 where the SDK uses it), else None"
+    http = {c.__name__ for c in type(e).__mro__ if c.__module__.split('.')[0] in ('httpx', 'httpx2')}
+    if 'TimeoutException' in http:
+        return Retryable('Timeout', 'no answer from the Gemini API within the timeout')
+    if 'TransportError' in http:
+        return Retryable('ConnectionError', scrub(f'{type(e).__name__}: {e}', key)[:300])
+    return None
+
+# %% ../nbs/14_gemini.ipynb #cc112620
 def api_failure(e:Exception, # what the SDK or httpx raised
                 key:str|None=None, # the API key, scrubbed from every message
                 model_id:str|None=None, # the model asked (a 404 from generateContent means the API does not know it)
                ) -> Exception:
-    "The exception to raise for `e`: `StopRun` where no retry can help, `Retryable` for 429, 5xx, timeouts and connections, else `ItemError`; the key scrubbed"
-    http = {c.__name__ for c in type(e).__mro__ if c.__module__.split('.')[0] in ('httpx', 'httpx2')}  # the SDK uses httpx2 where installed
-    if 'TimeoutException' in http: return Retryable('Timeout', 'no answer from the Gemini API within the timeout')
-    if 'TransportError' in http: return Retryable('ConnectionError', scrub(f'{type(e).__name__}: {e}', key)[:300])
-    if not isinstance(e, errors.APIError): return RuntimeError(scrub(f'{type(e).__name__}: {e}', key)[:500])
+    "What to raise for `e`: `StopRun` where no retry helps, `Retryable` for 429, 5xx and the network, else `ItemError`"
+    if f := _transport_failure(e, key):
+        return f
+    if not isinstance(e, errors.APIError):
+        return RuntimeError(scrub(f'{type(e).__name__}: {e}', key)[:500])
     msg = scrub(f'HTTP {e.code} {e.status or ""}: {e.message or ""}', key)[:300]
     reasons = {d.get('reason') for d in _details(e, 'ErrorInfo')}
     if e.code == 429 and (day := _daily(e)):
-        q = day[0]
-        return StopRun('DailyQuota', f"daily quota used ({q.get('quotaId')}{', limit ' + str(q['quotaValue']) if q.get('quotaValue') else ''}): "
-                                     f"resume after {next_reset():%Y-%m-%d %H:%M} UTC (midnight Pacific time) or use --batch")
-    if e.code == 429: return Retryable('RateLimited', msg, _retry_after(e), pause=True)
-    if e.code >= 500: return Retryable('ServerError', msg, _retry_after(e))
+        q, limit = day[0], f", limit {day[0]['quotaValue']}" if day[0].get('quotaValue') else ''
+        return StopRun('DailyQuota', f"daily quota used ({q.get('quotaId')}{limit}): resume after "
+                                     f"{next_reset():%Y-%m-%d %H:%M} UTC (midnight Pacific time) or use --batch")
+    if e.code == 429:
+        return Retryable('RateLimited', msg, _retry_after(e), pause=True)
+    if e.code >= 500:
+        return Retryable('ServerError', msg, _retry_after(e))
     if 'API_KEY_INVALID' in reasons or e.code in (401, 403):
         why = ''.join(f'; reason {r}' for r in sorted(reasons - {None}))
-        return StopRun('KeyRefused', f"the Gemini API refused the key ({msg}{why}): check GOOGLE_API_KEY / GEMINI_API_KEY")
+        return StopRun('KeyRefused', f"the Gemini API refused the key ({msg}{why}): "
+                                     "check GOOGLE_API_KEY / GEMINI_API_KEY")
     if e.code == 404 and model_id:
-        return StopRun('ModelNotFound', f"the Gemini API does not know the model id {model_id!r} ({msg}); choose another with --model gemini:<id> "
-                                        "(e.g. gemini:gemini-2.5-flash; the current ids are listed at https://ai.google.dev/gemini-api/docs/models)")
-    if e.status == 'FAILED_PRECONDITION': return StopRun('FailedPrecondition', f"{msg}; no retry can change this: fix it for the project in Google AI Studio, then run again")
+        return StopRun('ModelNotFound', f"the Gemini API does not know the model id {model_id!r} ({msg}); "
+                                        "choose another with --model gemini:<id> (e.g. gemini:gemini-2.5-flash; the "
+                                        "current ids are listed at https://ai.google.dev/gemini-api/docs/models)")
+    if e.status == 'FAILED_PRECONDITION':
+        return StopRun('FailedPrecondition', f"{msg}; no retry can change this: fix it for the project in Google AI "
+                                             "Studio, then run again")
     return ItemError(''.join(w.capitalize() for w in (e.status or f'HTTP_{e.code}').split('_')), msg)
 
-def _retry_after(e:errors.APIError) -> float|None:
-    "The wait the server asks for: its Retry-After header, else the RetryInfo delay in the error body"
-    s = retry_after(getattr(getattr(e, 'response', None), 'headers', None))
-    if s is not None: return s
-    for d in _details(e, 'RetryInfo'):
-        try: return float(str(d.get('retryDelay', '')).rstrip('s'))
-        except ValueError: pass
-    return None
-
-# %% ../nbs/14_gemini.ipynb #b8fbea64
+# %% ../nbs/14_gemini.ipynb #5cddc52b
 class GeminiBackend(APIBackend):
-    "Gemini models through `google-genai`: one request per image, or the Batch API with `answer_batch`"
+    "Gemini models through `google-genai`: one request per image, or the Batch API with `answer_with_batch_api`"
     backend = 'gemini'
-    batch_api = True  # `answer_batch` below
+    batch_api = True  # `answer_with_batch_api` below
     sends_schema = True  # `gemini_config` sends the answer schema with every prompt that has one
     thinks = True  # 2.5 models think by default; `gen['thinking_budget']` is sent as the thinking budget
-    default_max_new_tokens = None  # no maxOutputTokens: the model's own limit, so that thinking leaves room for the answer
+    default_max_new_tokens = None  # no maxOutputTokens: the model's own limit (thinking leaves room for the answer)
     tiers = GEMINI_TIERS  # `tier` (default 'tier1') sets rpm, tpm and rpd where the options do not
-    def __init__(self, name, model_id, base_url:str|None=None, thinking_budget:int|None=None, tier:str|None='tier1', **kw):
+    def __init__(self, name, model_id, base_url:str|None=None, thinking_budget:int|None=None, tier:str|None='tier1',
+                 **kw):
         super().__init__(name, model_id, tier=tier, **kw)
         self.base_url = base_url or os.environ.get('GOOGLE_GEMINI_BASE_URL')  # None: Google's endpoint
         self.thinking_budget, self._key, self._client = thinking_budget, find_api_key(), None
 
-    def __repr__(self): return f"GeminiBackend({self.name!r}, model_id={self.model_id!r}, base_url={self.base_url!r})"
+    def __repr__(self):
+        return f"GeminiBackend({self.name!r}, model_id={self.model_id!r}, base_url={self.base_url!r})"
 
     @property
-    def where(self) -> str: return self.base_url or 'https://generativelanguage.googleapis.com'  # for messages
+    def where(self) -> str:
+        return self.base_url or 'https://generativelanguage.googleapis.com'  # for messages
 
-    def client(self) -> genai.Client:
-        "A new SDK client: the key in a header, our timeout, no SDK retries"
-        return genai.Client(api_key=self._key, http_options=types.HttpOptions(
-            base_url=self.base_url, timeout=int(self.timeout_s * 1000), retry_options=None))
+# %% ../nbs/14_gemini.ipynb #26a798ea
+def _new_client(self:GeminiBackend) -> genai.Client:
+    "A new SDK client: the key in a header, our timeout, no SDK retries"
+    return genai.Client(api_key=self._key, http_options=types.HttpOptions(
+        base_url=self.base_url, timeout=int(self.timeout_s * 1000), retry_options=None))
 
-    async def open(self): self._client = self.client()
-    async def close(self):
-        if self._client: await self._client.aio.aclose(); self._client = None
+GeminiBackend.client = _new_client
 
-    def prepare(self, req:Request) -> tuple:
-        "The contents and settings of one request (the image read now)"
-        return [image_part(req.image), req.prompt.user], gemini_config(req, self.thinking_budget)
+# %% ../nbs/14_gemini.ipynb #bee30a1a
+async def _open(self:GeminiBackend):
+    self._client = self.client()
 
-    async def call(self, req:Request, prepared:tuple) -> Reply:
-        "Send one generateContent request (the contents and settings `prepare` built)"
-        contents, config = prepared
-        try: resp = await self._client.aio.models.generate_content(model=self.model_id, contents=contents, config=config)
-        except Exception as e: raise api_failure(e, self._key, self.model_id) from None
-        return read_reply(resp, req.gen.get('max_new_tokens'))
+GeminiBackend.open = _open
 
-# %% ../nbs/14_gemini.ipynb #86dcdc7f
+# %% ../nbs/14_gemini.ipynb #a6db6d35
+async def _close(self:GeminiBackend):
+    if self._client:
+        await self._client.aio.aclose()
+        self._client = None
+
+GeminiBackend.close = _close
+
+# %% ../nbs/14_gemini.ipynb #d6ce981f
+def _prepare(self:GeminiBackend, req:Request) -> tuple:
+    "The contents and settings of one request (the image read now)"
+    return [image_part(req.image), req.prompt.user], gemini_config(req, self.thinking_budget)
+
+GeminiBackend.prepare = _prepare
+
+# %% ../nbs/14_gemini.ipynb #c320bbb9
+async def _call(self:GeminiBackend, req:Request, prepared:tuple) -> Reply:
+    "Send one generateContent request (the contents and settings `prepare` built)"
+    contents, config = prepared
+    try:
+        resp = await self._client.aio.models.generate_content(model=self.model_id, contents=contents, config=config)
+    except Exception as e:
+        raise api_failure(e, self._key, self.model_id) from None
+    return read_reply(resp, req.gen.get('max_new_tokens'))
+
+GeminiBackend.call = _call
+
+# %% ../nbs/14_gemini.ipynb #4fda095b
 class BatchPending(Exception):
     "Batch jobs still running when the wait ended; run again to resume them"
 
+# %% ../nbs/14_gemini.ipynb #f6ee6a2d
 def batch_key(requests:list[Request], # the requests of one job
               model_id:str, # the model
-              digests:list[str]|None=None, # each request's image sha256 (default: its `image_sha256`, else the file hashed now)
+              digests:list[str]|None=None, # each request's image sha256 (default: its `image_sha256`, else the file's)
              ) -> str:
     "A short hash naming a batch job: the model and each request's id, image sha256, prompt hash and settings"
     digests = digests or [r.image_sha256 or hashlib.sha256(Path(r.image).read_bytes()).hexdigest() for r in requests]
-    if len(digests) != len(requests): raise ValueError(f"batch_key: {len(digests)} image digests for {len(requests)} requests; pass one per request")
+    if len(digests) != len(requests):
+        raise ValueError(f"batch_key: {len(digests)} image digests for {len(requests)} requests; pass one per request")
     h = hashlib.sha256(model_id.encode())
-    for r, d in zip(requests, digests): h.update(json.dumps([r.id, d, r.prompt.sha256, r.gen], sort_keys=True, default=str).encode())
+    for r, d in zip(requests, digests):
+        h.update(json.dumps([r.id, d, r.prompt.sha256, r.gen], sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]
 
-# %% ../nbs/14_gemini.ipynb #647f87b9
+# %% ../nbs/14_gemini.ipynb #1c3966f0
 _TERMINAL = ('JOB_STATE_SUCCEEDED', 'JOB_STATE_FAILED', 'JOB_STATE_CANCELLED', 'JOB_STATE_EXPIRED')
 
+# %% ../nbs/14_gemini.ipynb #a357e434
 def _retrying(be:GeminiBackend, fn:Callable):
     "Call `fn` (a blocking SDK call) with the backend's retries and backoff"
     for attempt in range(1, be.max_tries + 1):
-        try: return fn()
+        try:
+            return fn()
         except Exception as e:
             f = api_failure(e, be._key)
-            if not isinstance(f, Retryable) or attempt == be.max_tries: raise f from None
+            if not isinstance(f, Retryable) or attempt == be.max_tries:
+                raise f from None
             time.sleep(backoff_delay(attempt, be.backoff_base, be.backoff_cap, f.retry_after))
 
-def _submit(be:GeminiBackend, client:genai.Client, chunk:list[Request], parts:list[types.Part], job_dir:Path) -> tuple[Path, str]:
-    "The job file and job name for `chunk` (with its images read into `parts`): the saved one, or a new job submitted now"
+# %% ../nbs/14_gemini.ipynb #4803da85
+def _chunks(requests:list[Request], max_bytes:int) -> Iterator[tuple]:
+    "(requests, their image parts) per job of at most `max_bytes` of images; (request, error Reply) where unreadable"
+    chunk, parts, size = [], [], 0
+    for r in requests:
+        try:
+            part = image_part(r.image)
+        except UnreadableImage as e:
+            yield r, Reply(error={'type': 'UnreadableImage', 'message': str(e)}, tries=0)
+            continue
+        n = len(part.inline_data.data)
+        if chunk and size + n > max_bytes:
+            yield chunk, parts
+            chunk, parts, size = [], [], 0
+        chunk.append(r)
+        parts.append(part)
+        size += n
+    if chunk:
+        yield chunk, parts
+
+# %% ../nbs/14_gemini.ipynb #bbdd62c5
+def _submit(be:GeminiBackend, client:genai.Client, chunk:list[Request], parts:list[types.Part],
+            job_dir:Path) -> tuple[Path, str]:
+    "The job file and job name for `chunk` (its images read into `parts`): the saved one, or a new job submitted now"
     digests = [r.image_sha256 or hashlib.sha256(p.inline_data.data).hexdigest() for r, p in zip(chunk, parts)]
     f = job_dir / f'gemini-batch-{batch_key(chunk, be.model_id, digests)}.json'
-    if f.is_file(): return f, json.loads(f.read_text())['name']
-    src = [types.InlinedRequest(contents=[p, r.prompt.user], config=gemini_config(r, be.thinking_budget), metadata={'key': r.id})
-           for r, p in zip(chunk, parts)]
-    job = _retrying(be, lambda: client.batches.create(model=be.model_id, src=src, config={'display_name': f'elena-{f.stem}'}))
+    if f.is_file():
+        return f, json.loads(f.read_text())['name']
+    src = [types.InlinedRequest(contents=[p, r.prompt.user], config=gemini_config(r, be.thinking_budget),
+                                metadata={'key': r.id}) for r, p in zip(chunk, parts)]
+    job = _retrying(be, lambda: client.batches.create(model=be.model_id, src=src,
+                                                      config={'display_name': f'elena-{f.stem}'}))
     job_dir.mkdir(parents=True, exist_ok=True)
-    f.write_text(json.dumps({'name': job.name, 'model': be.model_id, 'ids': [r.id for r in chunk], 'created': time.time()}))
+    f.write_text(json.dumps({'name': job.name, 'model': be.model_id, 'ids': [r.id for r in chunk],
+                             'created': time.time()}))
     return f, job.name
 
+# %% ../nbs/14_gemini.ipynb #fb0cc70d
+def _item_reply(o:types.InlinedResponse|None, r:Request, job:str, key:str|None) -> Reply:
+    "The reply to `r` from its inlined response `o` in the finished job `job` (None: the job returned none for it)"
+    if o is None:
+        return Reply(error={'type': 'BatchMissing', 'message': f'batch job {job} returned no answer for {r.id}'})
+    if o.response is None:
+        err = o.error.model_dump(exclude_none=True) if hasattr(o.error, 'model_dump') else o.error
+        msg = f'the batch answered this item with an error: {json.dumps(err, default=str)}'
+        return Reply(error={'type': 'BatchItemError', 'message': scrub(msg, key)[:500]})
+    return read_reply(o.response, r.gen.get('max_new_tokens'))
+
+# %% ../nbs/14_gemini.ipynb #177fd2e5
 def _collect(job:types.BatchJob, chunk:list[Request], key:str|None) -> Iterator[tuple[Request, Reply]]:
-    "(request, reply) pairs from a finished job, matched by the key sent with each request (by position where it is missing)"
+    "(request, reply) pairs from a finished job, matched by the key sent with each request (by position where missing)"
     state = _name(job.state)
     if state != 'JOB_STATE_SUCCEEDED':
-        for r in chunk: yield r, Reply(error={'type': 'BatchFailed', 'message': f'batch job {job.name} ended in {state}; run again to submit it anew'}, tries=1)
+        for r in chunk:
+            msg = f'batch job {job.name} ended in {state}; run again to submit it anew'
+            yield r, Reply(error={'type': 'BatchFailed', 'message': msg}, tries=1)
         return
     out = (job.dest.inlined_responses if job.dest else None) or []
     by_id = {(o.metadata or {}).get('key', chunk[i].id if i < len(chunk) else None): o for i, o in enumerate(out)}
     for r in chunk:
-        o = by_id.get(r.id)
-        if o is None: rep = Reply(error={'type': 'BatchMissing', 'message': f'batch job {job.name} returned no answer for {r.id}'})
-        elif o.response is None:
-            err = o.error.model_dump(exclude_none=True) if hasattr(o.error, 'model_dump') else o.error
-            rep = Reply(error={'type': 'BatchItemError', 'message': scrub(f'the batch answered this item with an error: {json.dumps(err, default=str)}', key)[:500]})
-        else: rep = read_reply(o.response, r.gen.get('max_new_tokens'))
-        yield r, rep
+        yield r, _item_reply(by_id.get(r.id), r, job.name, key)
 
-# %% ../nbs/14_gemini.ipynb #184141d3
-def answer_batch(self:GeminiBackend, requests:list[Request], # the requests
+# %% ../nbs/14_gemini.ipynb #7d4799e5
+def _settle_job(f:Path, state:str):
+    "A job that succeeded is marked so in its file; one that ended otherwise is forgotten, to be submitted anew"
+    if state == 'JOB_STATE_SUCCEEDED':
+        f.write_text(json.dumps({**json.loads(f.read_text()), 'state': state}))
+    else:
+        f.unlink(missing_ok=True)
+
+# %% ../nbs/14_gemini.ipynb #e0af66db
+def _poll(be:GeminiBackend, client:genai.Client, pending:dict, job_dir:Path, poll_s:float, wait_s:float|None,
+          progress:Callable|None, t0:float) -> Iterator[tuple[Request, Reply]]:
+    "Poll the `pending` jobs ({name: (job file, requests)}) until all are done, yielding their answers as they finish"
+    while pending:
+        for name, (f, chunk) in list(pending.items()):
+            job = _retrying(be, lambda: client.batches.get(name=name))
+            state = _name(job.state)
+            if progress:
+                progress(f'{name}: {state} ({len(chunk)} requests, {time.monotonic() - t0:.0f} s)')
+            if state in _TERMINAL:
+                del pending[name]
+                yield from _collect(job, chunk, be._key)
+                _settle_job(f, state)
+        if pending and wait_s is not None and time.monotonic() - t0 + poll_s > wait_s:
+            raise BatchPending(f"{len(pending)} batch job(s) still running after {time.monotonic() - t0:.0f} s: "
+                               f"{', '.join(pending)}; run again with the same requests to resume them "
+                               f"(job names are kept in {job_dir})")
+        if pending:
+            time.sleep(poll_s)
+
+# %% ../nbs/14_gemini.ipynb #b01d3d06
+def answer_with_batch_api(self:GeminiBackend, requests:list[Request], # the requests
                  job_dir:str|Path, # where job names are kept, so that an interrupted wait resumes
                  poll_s:float=30.0, # seconds between polls
-                 wait_s:float|None=None, # give up waiting after this long (None: wait until done), raising `BatchPending`
+                 wait_s:float|None=None, # give up waiting after this long, raising `BatchPending` (None: until done)
                  max_bytes:int=15_000_000, # image bytes per job (inline batches are capped at 20 MB)
                  progress:Callable[[str], None]|None=print, # called with a line after each poll
                 ) -> Iterator[tuple[Request, Reply]]:
-    "Answer `requests` through the Batch API, yielding (request, reply) pairs as jobs finish; resumes jobs saved in `job_dir`"
+    "Answer `requests` through the Batch API, yielding (request, reply) pairs as jobs finish; resumes saved jobs"
     job_dir, t0 = Path(job_dir), time.monotonic()
-    client, pending = self.client(), {}
-    def submit(chunk, parts):
-        f, name = _submit(self, client, chunk, parts, job_dir); pending[name] = (f, chunk)
+    client, pending = self.client(), {}  # job name -> (its file, its requests)
     try:
-        chunk, parts, size = [], [], 0
-        for r in requests:  # each image read once: its size places it in a job, its bytes go into the job and the job's name
-            try: part = image_part(r.image)
-            except UnreadableImage as e:
-                yield r, Reply(error={'type': 'UnreadableImage', 'message': str(e)}, tries=0); continue
-            n = len(part.inline_data.data)
-            if chunk and size + n > max_bytes: submit(chunk, parts); chunk, parts, size = [], [], 0  # one job's images in memory at a time
-            chunk.append(r); parts.append(part); size += n
-        if chunk: submit(chunk, parts)
-        chunk = parts = None
-        while pending:
-            for name, (f, chunk) in list(pending.items()):
-                job = _retrying(self, lambda: client.batches.get(name=name))
-                state = _name(job.state)
-                if progress: progress(f'{name}: {state} ({len(chunk)} requests, {time.monotonic() - t0:.0f} s)')
-                if state not in _TERMINAL: continue
-                del pending[name]
-                yield from _collect(job, chunk, self._key)
-                if state == 'JOB_STATE_SUCCEEDED': f.write_text(json.dumps({**json.loads(f.read_text()), 'state': state}))
-                else: f.unlink(missing_ok=True)
-            if pending and wait_s is not None and time.monotonic() - t0 + poll_s > wait_s:
-                raise BatchPending(f"{len(pending)} batch job(s) still running after {time.monotonic() - t0:.0f} s: {', '.join(pending)}; "
-                                   f"run again with the same requests to resume them (job names are kept in {job_dir})")
-            if pending: time.sleep(poll_s)
-    finally: client.close()
+        for a, b in _chunks(requests, max_bytes):
+            if isinstance(b, Reply):
+                yield a, b  # an unreadable image
+                continue
+            f, name = _submit(self, client, a, b, job_dir)
+            pending[name] = (f, a)
+        yield from _poll(self, client, pending, job_dir, poll_s, wait_s, progress, t0)
+    finally:
+        client.close()
 
-GeminiBackend.answer_batch = answer_batch
+GeminiBackend.answer_with_batch_api = answer_with_batch_api

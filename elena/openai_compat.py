@@ -11,7 +11,9 @@ import os
 from pathlib import Path
 import httpx
 from typing import NamedTuple
-from .backends import APIBackend, ItemError, Reply, Request, Retryable, StopRun, retry_after
+from .api import APIBackend
+from .backends import ItemError, Reply, Request, Retryable, StopRun
+from .limits import retry_after
 from .local import chat_messages
 
 # %% auto #0
@@ -24,31 +26,37 @@ def image_data_url(path:str|Path, # an image file
     mime = mimetypes.guess_type(str(path))[0] or 'image/jpeg'
     return f"data:{mime};base64," + base64.b64encode(Path(path).read_bytes()).decode('ascii')
 
-# %% ../nbs/13_openai.ipynb #431e9431
+# %% ../nbs/13_openai.ipynb #1c4f42f7
 def chat_body(req:Request, # the request
               model:str, # the model name the server knows
               schema:bool=True, # send the answer schema as response_format
-              fold_system:bool=False, # put the system text at the head of the user turn (for templates that refuse a system turn next to an image)
+              fold_system:bool=False, # put the system text at the head of the user turn
+                                      # (for templates that refuse a system turn next to an image)
              ) -> dict:
     "The chat-completions request body for `req`: the messages of `chat_messages`, with the image first as a data URL"
     p, g = req.prompt, req.gen
     image = {'type': 'image_url', 'image_url': {'url': image_data_url(req.image)}}
     body = {'model': model, 'messages': chat_messages(p, fold_system, image=image),
             'temperature': g.get('temperature', 0.0), 'max_tokens': g.get('max_new_tokens', 512)}
-    if g.get('seed') is not None: body['seed'] = g['seed']
+    if g.get('seed') is not None:
+        body['seed'] = g['seed']
     if schema and p.schema is not None:
-        body['response_format'] = {'type': 'json_schema', 'json_schema': {'name': 'elena_answer', 'schema': p.schema.model_json_schema()}}
+        body['response_format'] = {'type': 'json_schema',
+                                   'json_schema': {'name': 'elena_answer', 'schema': p.schema.model_json_schema()}}
     return body
 
-# %% ../nbs/13_openai.ipynb #33c9d7f2
+# %% ../nbs/13_openai.ipynb #18227888
 def _error_info(r:httpx.Response) -> tuple[str, str]:
-    "The message and the code (or type) of an error answer: OpenAI nests them under `error`, vLLM puts them at the top level"
-    try: j = r.json()
-    except ValueError: return r.text[:300], ''
+    "The message and the code (or type) of an error answer: OpenAI nests them under `error`, vLLM puts them at the top"
+    try:
+        j = r.json()
+    except ValueError:
+        return r.text[:300], ''
     e = j.get('error') if isinstance(j, dict) else None
     e = e if isinstance(e, dict) else (j if isinstance(j, dict) else {})
     return str(e.get('message') or e.get('detail') or r.text)[:300], str(e.get('code') or e.get('type') or '')
 
+# %% ../nbs/13_openai.ipynb #387a0e06
 def _scrubbed(msg:str) -> str:
     "`msg` without the value of OPENAI_API_KEY"
     key = os.environ.get('OPENAI_API_KEY')
@@ -62,96 +70,157 @@ class Prepared(NamedTuple):
     folded: bool  # is the system text folded into the user turn?
     id: str  # the request's id
 
-# %% ../nbs/13_openai.ipynb #70239a7c
+# %% ../nbs/13_openai.ipynb #26030945
 class OpenAIBackend(APIBackend):
     "Any OpenAI-compatible chat-completions server"
     backend = 'openai'
     sends_schema = True
     def __init__(self, name, model_id, base_url:str|None=None,
-                 fold_system:bool=False, # fold the system text into the user turn from the start (else: after the server's first refusal)
+                 fold_system:bool=False, # fold the system text into the user turn from the start
+                                         # (else: after the server's first refusal)
                  **kw):
         super().__init__(name, model_id, **kw)
         self.base_url = (base_url or os.environ.get('OPENAI_BASE_URL') or '').rstrip('/')
-        if not self.base_url: raise ValueError(f"{name}: no server given: pass --base-url (e.g. http://localhost:8000/v1) or set OPENAI_BASE_URL")
+        if not self.base_url:
+            raise ValueError(f"{name}: no server given: pass --base-url (e.g. http://localhost:8000/v1) "
+                             "or set OPENAI_BASE_URL")
         self.use_schema, self._client = True, None
-        self.fold_system, self.refusals = fold_system, {}  # refusals: 'schema'/'system' -> the server's message that taught it
-        self._probe, self._evidence = {}, {}  # request id -> the bare 5xx it got with a system turn: to be asked folded / answered folded
+        self.fold_system, self.refusals = fold_system, {}  # 'schema'/'system' -> the server's message that taught it
+        self._probe, self._evidence = {}, {}  # request id -> the bare 5xx it got with a system turn:
+                                              # to be asked folded / answered folded
 
-    async def open(self):
-        key = os.environ.get('OPENAI_API_KEY')
-        self._client = httpx.AsyncClient(timeout=self.timeout_s, headers={'Authorization': f'Bearer {key}'} if key else {},
-                                         limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency))
+    def _folds(self, req_id:str) -> bool:
+        return self.fold_system or req_id in self._probe
 
-    async def close(self):
-        if self._client: await self._client.aclose(); self._client = None
+# %% ../nbs/13_openai.ipynb #25c18dde
+async def _open(self:OpenAIBackend):
+    key = os.environ.get('OPENAI_API_KEY')
+    self._client = httpx.AsyncClient(timeout=self.timeout_s, headers={'Authorization': f'Bearer {key}'} if key else {},
+                                     limits=httpx.Limits(max_connections=self.concurrency,
+                                                         max_keepalive_connections=self.concurrency))
 
-    def _folds(self, req_id:str) -> bool: return self.fold_system or req_id in self._probe
+OpenAIBackend.open = _open
 
-    def prepare(self, req:Request) -> Prepared:
-        "The encoded request body (image included), and what went into it"
-        body = chat_body(req, self.model_id, self.use_schema, self._folds(req.id))
-        return Prepared(json.dumps(body).encode('utf-8'), 'response_format' in body, self._folds(req.id), req.id)
+# %% ../nbs/13_openai.ipynb #446c1b8e
+async def _close(self:OpenAIBackend):
+    if self._client:
+        await self._client.aclose()
+        self._client = None
 
-    def stale(self, prepared:Prepared) -> bool:
-        "A body is stale once the server has refused what it carries (the schema, a system turn), or a probe has ended"
-        return (prepared.schema and not self.use_schema) or prepared.folded != self._folds(prepared.id)
+OpenAIBackend.close = _close
 
-    def sent(self, req:Request, prepared:Prepared|None=None) -> dict:
-        "What went with `req`: the schema ('sent', 'refused', 'not sent'), the system text ('turn' or 'folded'), and the server's refusals"
-        folded = self._folds(req.id) if prepared is None else prepared.folded
-        with_schema = self.use_schema if prepared is None else prepared.schema
-        out = {'schema': 'not sent' if req.prompt.schema is None else 'sent' if with_schema else 'refused', 'system': 'folded' if folded else 'turn'}
-        if out['schema'] == 'refused': out['schema_refusal'] = self.refusals.get('schema')
-        if folded and (self.refusals.get('system') or self._evidence.get(req.id)): out['system_refusal'] = self.refusals.get('system') or self._evidence[req.id]
-        return out
+# %% ../nbs/13_openai.ipynb #1ae95a4c
+def _prepare(self:OpenAIBackend, req:Request) -> Prepared:
+    "The encoded request body (image included), and what went into it"
+    body = chat_body(req, self.model_id, self.use_schema, self._folds(req.id))
+    return Prepared(json.dumps(body).encode('utf-8'), 'response_format' in body, self._folds(req.id), req.id)
 
-    def _learn_system(self, prepared:Prepared, status:int, msg:str):
-        "Learn from the server whether it refuses a system turn next to an image (see below)"
-        if status < 400:
-            if prepared.id in self._probe: self._evidence[prepared.id] = self._probe.pop(prepared.id)  # it failed with a system turn and went through folded
-            if len(self._evidence) >= 2 and not self.fold_system: self.fold_system, self.refusals['system'] = True, next(iter(self._evidence.values()))
-            return
-        if prepared.folded: self._probe.pop(prepared.id, None); return  # it failed folded as well: not the system turn
-        if self.fold_system: return
-        if 'system' in msg.lower():  # the server says so (vLLM: HTTP 400 with the template's message)
-            self.fold_system, self.refusals['system'] = True, f"HTTP {status}: {msg}"
-            raise Retryable('SystemRefused', f"HTTP {status}: {msg}", retry_after=0)
-        if status >= 500: self._probe[prepared.id] = f"HTTP {status}: {msg}"  # the server says no more (transformers serve: 'Internal Server Error'): ask this one folded next
+OpenAIBackend.prepare = _prepare
 
-    def refused(self, r:httpx.Response, with_schema:bool):
-        "Raise what an error answer means: `StopRun` where no retry can help (key, model, quota, endpoint), `Retryable` for 429 and 5xx, else `ItemError`"
-        msg, code = _error_info(r)
-        if r.status_code == 429 and code == 'insufficient_quota':
-            raise StopRun('QuotaExhausted', f"{self.base_url} says the quota is used up (HTTP 429 insufficient_quota: {msg}); add credit or raise the limit, then run again")
-        if r.status_code == 429: raise Retryable('RateLimited', f"HTTP 429: {msg}", retry_after(r.headers), pause=True)
-        if r.status_code >= 500: raise Retryable('ServerError', f"HTTP {r.status_code}: {msg}", retry_after(r.headers))
-        if r.status_code == 400 and with_schema and 'response_format' in msg:
-            self.use_schema, self.refusals['schema'] = False, f"HTTP 400: {msg}"  # this server takes no JSON schema: this request and every later one go without it
-            raise Retryable('SchemaUnsupported', msg, retry_after=0)
-        if r.status_code in (401, 403):
-            raise StopRun('KeyRefused', f"{self.base_url} refused the request (HTTP {r.status_code}: {_scrubbed(msg)}): check OPENAI_API_KEY")
-        if r.status_code == 404 and (code in ('model_not_found', 'NotFoundError', '404') or self.model_id in msg):
-            raise StopRun('ModelNotFound', f"{self.base_url} does not serve the model {self.model_id!r} ({msg}); choose one of those it lists at "
-                                           f"{self.base_url}/models with --model openai:<name>")
-        if r.status_code == 404:
-            raise StopRun('NotFound', f"no chat-completions endpoint at {self.base_url}/chat/completions (HTTP 404: {msg}); check --base-url (it usually ends in /v1)")
-        raise ItemError('BadRequest' if r.status_code == 400 else f'HTTP{r.status_code}', f"HTTP {r.status_code} from {self.base_url}: {msg}")
+# %% ../nbs/13_openai.ipynb #434dcced
+def _stale(self:OpenAIBackend, prepared:Prepared) -> bool:
+    "A body is stale once the server has refused what it carries (the schema, a system turn), or a probe has ended"
+    return (prepared.schema and not self.use_schema) or prepared.folded != self._folds(prepared.id)
 
-    async def call(self, req:Request, prepared:Prepared) -> Reply:
-        "Send one chat-completions request (the body `prepare` built)"
-        body, with_schema = prepared[:2]
-        try: r = await self._client.post(self.base_url + '/chat/completions', content=body, headers={'Content-Type': 'application/json'})
-        except httpx.TimeoutException: raise Retryable('Timeout', f"no answer within {self.timeout_s:g} s from {self.base_url}")
-        except httpx.TransportError as e: raise Retryable('ConnectionError', f"{type(e).__name__} talking to {self.base_url}")
-        if r.status_code != 429: self._learn_system(prepared, r.status_code, _error_info(r)[0] if r.status_code >= 400 else '')
-        if r.status_code >= 400: self.refused(r, with_schema)
-        data = r.json()
-        u = data.get('usage') or {}
-        usage = {'input': u.get('prompt_tokens'), 'output': u.get('completion_tokens')}
-        if not data.get('choices'): return Reply(error={'type': 'EmptyResponse', 'message': 'the server returned no choices'}, usage=usage)
-        ch = data['choices'][0]
-        text, finish = (ch.get('message') or {}).get('content'), ch.get('finish_reason')
-        if finish == 'length':
-            return Reply(text, finish, usage, error={'type': 'MaxTokens', 'message': 'the answer hit the token limit (finish_reason length)'})
-        if not text: return Reply(None, finish, usage, error={'type': 'EmptyResponse', 'message': f'no text (finish_reason {finish})'})
-        return Reply(text, finish, usage)
+OpenAIBackend.stale = _stale
+
+# %% ../nbs/13_openai.ipynb #21f740cd
+def _sent(self:OpenAIBackend, req:Request, prepared:Prepared|None=None) -> dict:
+    "What went with `req`: the schema ('sent', 'refused', 'not sent'), the system text ('turn', 'folded'), the refusals"
+    folded = self._folds(req.id) if prepared is None else prepared.folded
+    with_schema = self.use_schema if prepared is None else prepared.schema
+    schema = 'not sent' if req.prompt.schema is None else 'sent' if with_schema else 'refused'
+    out = {'schema': schema, 'system': 'folded' if folded else 'turn'}
+    if schema == 'refused':
+        out['schema_refusal'] = self.refusals.get('schema')
+    if folded and (self.refusals.get('system') or self._evidence.get(req.id)):
+        out['system_refusal'] = self.refusals.get('system') or self._evidence[req.id]
+    return out
+
+OpenAIBackend.sent = _sent
+
+# %% ../nbs/13_openai.ipynb #5d3209d8
+def _learn_system(self:OpenAIBackend, prepared:Prepared, status:int, msg:str):
+    "Learn from the server's answer of `status` whether it refuses a system turn next to an image"
+    if status < 400:
+        if prepared.id in self._probe:
+            self._evidence[prepared.id] = self._probe.pop(prepared.id)  # failed with a system turn, went through folded
+        if len(self._evidence) >= 2 and not self.fold_system:
+            self.fold_system, self.refusals['system'] = True, next(iter(self._evidence.values()))
+        return
+    if prepared.folded:
+        self._probe.pop(prepared.id, None)
+        return  # it failed folded as well: not the system turn
+    if self.fold_system:
+        return
+    if 'system' in msg.lower():  # the server says so (vLLM: HTTP 400 with the template's message)
+        self.fold_system, self.refusals['system'] = True, f"HTTP {status}: {msg}"
+        raise Retryable('SystemRefused', f"HTTP {status}: {msg}", retry_after=0)
+    if status >= 500:  # the server says no more (transformers serve: 'Internal Server Error'): ask this one folded
+        self._probe[prepared.id] = f"HTTP {status}: {msg}"
+
+OpenAIBackend._learn_system = _learn_system
+
+# %% ../nbs/13_openai.ipynb #12afef8a
+def _refused(self:OpenAIBackend, r:httpx.Response, with_schema:bool):
+    "Raise what an error answer means: `StopRun` where no retry helps, `Retryable` for 429 and 5xx, else `ItemError`"
+    msg, code, at = *_error_info(r), self.base_url
+    if r.status_code == 429 and code == 'insufficient_quota':
+        raise StopRun('QuotaExhausted', f"{at} says the quota is used up (HTTP 429 insufficient_quota: {msg}); "
+                                        "add credit or raise the limit, then run again")
+    if r.status_code == 429:
+        raise Retryable('RateLimited', f"HTTP 429: {msg}", retry_after(r.headers), pause=True)
+    if r.status_code >= 500:
+        raise Retryable('ServerError', f"HTTP {r.status_code}: {msg}", retry_after(r.headers))
+    if r.status_code == 400 and with_schema and 'response_format' in msg:
+        self.use_schema, self.refusals['schema'] = False, f"HTTP 400: {msg}"  # this and every later request without it
+        raise Retryable('SchemaUnsupported', msg, retry_after=0)
+    if r.status_code in (401, 403):
+        raise StopRun('KeyRefused', f"{at} refused the request (HTTP {r.status_code}: {_scrubbed(msg)}): "
+                                    "check OPENAI_API_KEY")
+    if r.status_code == 404 and (code in ('model_not_found', 'NotFoundError', '404') or self.model_id in msg):
+        raise StopRun('ModelNotFound', f"{at} does not serve the model {self.model_id!r} ({msg}); choose one of "
+                                       f"those it lists at {at}/models with --model openai:<name>")
+    if r.status_code == 404:
+        raise StopRun('NotFound', f"no chat-completions endpoint at {at}/chat/completions (HTTP 404: {msg}); "
+                                  "check --base-url (it usually ends in /v1)")
+    raise ItemError('BadRequest' if r.status_code == 400 else f'HTTP{r.status_code}',
+                    f"HTTP {r.status_code} from {at}: {msg}")
+
+OpenAIBackend.refused = _refused
+
+# %% ../nbs/13_openai.ipynb #1bed145e
+def _reply(data:dict) -> Reply:
+    "A `Reply` from a chat completion: its text, finish reason and usage, or the error that says why there is no text"
+    u = data.get('usage') or {}
+    usage = {'input': u.get('prompt_tokens'), 'output': u.get('completion_tokens')}
+    if not data.get('choices'):
+        return Reply(error={'type': 'EmptyResponse', 'message': 'the server returned no choices'}, usage=usage)
+    ch = data['choices'][0]
+    text, finish = (ch.get('message') or {}).get('content'), ch.get('finish_reason')
+    if finish == 'length':
+        return Reply(text, finish, usage, error={'type': 'MaxTokens',
+                                                 'message': 'the answer hit the token limit (finish_reason length)'})
+    if not text:
+        return Reply(None, finish, usage, error={'type': 'EmptyResponse',
+                                                 'message': f'no text (finish_reason {finish})'})
+    return Reply(text, finish, usage)
+
+# %% ../nbs/13_openai.ipynb #1aeca784
+async def _call(self:OpenAIBackend, req:Request, prepared:Prepared) -> Reply:
+    "Send one chat-completions request (the body `prepare` built)"
+    body, with_schema = prepared[:2]
+    try:
+        r = await self._client.post(self.base_url + '/chat/completions', content=body,
+                                    headers={'Content-Type': 'application/json'})
+    except httpx.TimeoutException:
+        raise Retryable('Timeout', f"no answer within {self.timeout_s:g} s from {self.base_url}")
+    except httpx.TransportError as e:
+        raise Retryable('ConnectionError', f"{type(e).__name__} talking to {self.base_url}")
+    if r.status_code != 429:
+        self._learn_system(prepared, r.status_code, _error_info(r)[0] if r.status_code >= 400 else '')
+    if r.status_code >= 400:
+        self.refused(r, with_schema)
+    return _reply(r.json())
+
+OpenAIBackend.call = _call

@@ -19,267 +19,448 @@ from typing import Callable
 __all__ = ['CANNED_ANSWER', 'FAULTS', 'ARRIVALS', 'canned_text', 'StandIn', 'openai_handler', 'prompt_tokens', 'gemini_handler',
            'standin_process']
 
-# %% ../nbs/10b_standins.ipynb #abed43db
+# %% ../nbs/10b_standins.ipynb #e368dc12
 CANNED_ANSWER = json.dumps({
     'explicit_description': 'A canned stand-in answer: shoulders drawn up, hands raised to the chest.',
-    'implicit_description': 'Canned text: my chest tightens.', 'narrative': 'Canned text from a test server, not a model.',
+    'implicit_description': 'Canned text: my chest tightens.',
+    'narrative': 'Canned text from a test server, not a model.',
     'body_parts': ['shoulders', 'hands', 'chest'], 'emotion': 'fear', 'valence': 3, 'arousal': 7, 'dominance': 3})
-FAULTS = ('ok', 'rate_limit', 'server_error', 'slow', 'fenced', 'truncated', 'empty', 'safety', 'bad_image', 'permission', 'daily_quota')
+FAULTS = ('ok', 'rate_limit', 'server_error', 'slow', 'fenced', 'truncated', 'empty', 'safety', 'bad_image',
+          'permission', 'daily_quota')
 
 # %% ../nbs/10b_standins.ipynb #23d60cd4
 def canned_text(fault:str) -> str:
     "The answer text the stand-in sends for `fault`"
-    if fault == 'fenced': return 'Here is the JSON you asked for:\n```json\n' + CANNED_ANSWER + '\n```'
-    if fault == 'truncated': return CANNED_ANSWER[:120]
+    if fault == 'fenced':
+        return 'Here is the JSON you asked for:\n```json\n' + CANNED_ANSWER + '\n```'
+    if fault == 'truncated':
+        return CANNED_ANSWER[:120]
     return CANNED_ANSWER
 
-# %% ../nbs/10b_standins.ipynb #fb653071
-ARRIVALS = '/_standin/arrivals'  # GET or POST: the monotonic arrival times of the requests so far, and what the quota let through ('accepted': [time, tokens], 'refused')
+# %% ../nbs/10b_standins.ipynb #a9cb93a5
+ARRIVALS = '/_standin/arrivals'  # GET or POST: the monotonic arrival times of the requests so far,
+# and what the quota let through ('accepted': [time, tokens], 'refused')
 
+# %% ../nbs/10b_standins.ipynb #83b187af
+def _quota_wait(recent:list, # [time, tokens] of the requests accepted within the window
+                quota:dict, # {'rpm': n, 'tpm': n, 'window_s': s}
+                tokens:int, # the new request's tokens
+                now:float, # the time now
+               ) -> tuple[float, str]|None:
+    "None if the request fits, else (seconds until it would, 'requests' or 'tokens')"
+    w, waits = quota.get('window_s', 60.0), []
+    if quota.get('rpm') and len(recent) >= quota['rpm']:
+        waits.append((recent[len(recent) - quota['rpm']][0] + w - now, 'requests'))
+    if quota.get('tpm') and recent and sum(k for _, k in recent) + tokens > quota['tpm']:
+        left = sum(k for _, k in recent)
+        for t, k in recent:
+            left -= k
+            if left + tokens <= quota['tpm']:
+                break
+        waits.append((t + w - now, 'tokens'))
+    return max(waits) if waits else None
+
+# %% ../nbs/10b_standins.ipynb #71310bd0
+def _send_json(h:BaseHTTPRequestHandler, status:int, headers:dict, payload:dict):
+    "Send `payload` as a JSON answer on the request handler `h`"
+    data = json.dumps(payload).encode()
+    try:
+        h.send_response(status)
+        for k, v in {'Content-Type': 'application/json', 'Content-Length': str(len(data)), **headers}.items():
+            h.send_header(k, v)
+        h.end_headers()
+        h.wfile.write(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the client gave up (timeout): as a real server sees it
+
+# %% ../nbs/10b_standins.ipynb #5392268a
+def _request_handler(si:StandIn) -> type:
+    "The `BaseHTTPRequestHandler` class that answers requests for `si`"
+    class H(BaseHTTPRequestHandler):
+        protocol_version = 'HTTP/1.1'
+        def log_message(self, *a):
+            pass
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers.get('Content-Length', 0))) or b'{}')
+            if self.path == ARRIVALS:
+                with si._lock:
+                    got = {'t': [r['t'] for r in si.requests], 'accepted': list(si.accepted), 'refused': si.refused}
+                return _send_json(self, 200, {}, got)
+            with si._lock:
+                n = len(si.requests)
+                rec = {'path': self.path, 'body': body, 'headers': dict(self.headers), 't': time.monotonic()}
+                si.requests.append(rec)
+                si.in_flight += 1
+                si.peak = max(si.peak, si.in_flight)
+            try:
+                status, headers, payload = si.handler(si, n, self.path, body)
+            finally:
+                with si._lock:
+                    si.in_flight -= 1
+            _send_json(self, status, headers, payload)
+        do_GET = do_POST
+    return H
+
+# %% ../nbs/10b_standins.ipynb #bc5668ed
 class StandIn:
-    "A threaded HTTP server on 127.0.0.1 answering with `handler(stand_in, path, body) -> (status, headers, json body)`"
+    "A threaded HTTP server on 127.0.0.1 answering with `handler(stand_in, n, path, body) -> (status, headers, body)`"
     def __init__(self, handler:Callable, # protocol function, e.g. `openai_handler`
                  latency_s:float=0.0, # time each answer takes
-                 faults:Callable[[int, dict], str]|dict|None=None, # fault for the n-th request (0-based): a callable or {n: fault}
+                 faults:Callable[[int, dict], str]|dict|None=None, # the n-th request's fault (0-based):
+                                                                   # a callable or {n: fault}
                  slow_s:float=5.0, # how long a 'slow' answer takes
                  models:set|None=None, # the model names it serves (None: any); others get the protocol's 404
                  keys:set|None=None, # the API keys it accepts (None: any); others get the protocol's key error
                  thinking_tokens:int=0, # tokens a Gemini model thinks where the request sets no budget (0: no thinking)
-                 quota:dict|None=None, # {'rpm': n, 'tpm': n, 'window_s': s}: requests and input tokens it accepts per window; beyond, the protocol's 429
+                 quota:dict|None=None, # {'rpm': n, 'tpm': n, 'window_s': s}: requests and input tokens it accepts
+                                       # per window; beyond, the protocol's 429
                 ):
         self.handler, self.latency_s, self.slow_s, self.requests = handler, latency_s, slow_s, []
         self.models, self.keys, self.thinking_tokens = models, keys, thinking_tokens
         self._faults, self._lock, self._server = faults or {}, threading.Lock(), None
         self.in_flight = self.peak = 0  # requests being answered now, and the most at once
-        self.quota, self.accepted, self.refused = quota, [], 0  # the quota, and the [time, tokens] it let through in order, and the count it refused
-
-    def admit(self, tokens:int) -> tuple[float, str]|None:
-        "Count a request of `tokens` against the quota (a sliding window over arrivals): None if it fits, else (seconds until it would, 'requests' or 'tokens')"
-        if not self.quota: return None
-        now, w = time.monotonic(), self.quota.get('window_s', 60.0)
-        with self._lock:
-            recent = [a for a in self.accepted if now - a[0] < w]
-            waits = []
-            if self.quota.get('rpm') and len(recent) >= self.quota['rpm']: waits.append((recent[len(recent) - self.quota['rpm']][0] + w - now, 'requests'))
-            if self.quota.get('tpm') and recent and sum(k for _, k in recent) + tokens > self.quota['tpm']:
-                left = sum(k for _, k in recent)
-                for t, k in recent:
-                    left -= k
-                    if left + tokens <= self.quota['tpm']: break
-                waits.append((t + w - now, 'tokens'))
-            if waits: self.refused += 1; return max(waits)
-            self.accepted.append([now, tokens])
-        return None
-
-    def fault_for(self, n:int, body:dict) -> str:
-        "The fault to inject for request number `n`"
-        f = self._faults(n, body) if callable(self._faults) else self._faults.get(n, 'ok')
-        if f not in FAULTS: raise ValueError(f"Unknown fault {f!r}: use one of {FAULTS}")
-        return f
-
-    def __enter__(self):
-        outer = self
-        class H(BaseHTTPRequestHandler):
-            protocol_version = 'HTTP/1.1'
-            def log_message(self, *a): pass
-            def send(self, status, headers, payload):
-                data = json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    for k, v in {'Content-Type': 'application/json', 'Content-Length': str(len(data)), **headers}.items(): self.send_header(k, v)
-                    self.end_headers(); self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError): pass  # the client gave up (timeout): as a real server sees it
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get('Content-Length', 0))) or b'{}')
-                if self.path == ARRIVALS:  # for tests and benchmarks in another process: when each request arrived
-                    with outer._lock: return self.send(200, {}, {'t': [r['t'] for r in outer.requests], 'accepted': outer.accepted, 'refused': outer.refused})
-                with outer._lock:
-                    n = len(outer.requests); outer.requests.append({'path': self.path, 'body': body, 'headers': dict(self.headers), 't': time.monotonic()})
-                    outer.in_flight += 1; outer.peak = max(outer.peak, outer.in_flight)
-                try: status, headers, payload = outer.handler(outer, n, self.path, body)
-                finally:
-                    with outer._lock: outer.in_flight -= 1
-                self.send(status, headers, payload)
-            do_GET = do_POST
-        class Server(ThreadingHTTPServer): request_queue_size = 256  # many clients connect at once
-        self._server = Server(('127.0.0.1', 0), H)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
+        self.quota, self.accepted, self.refused = quota, [], 0  # [time, tokens] let through in order; the count refused
 
     @property
     def url(self) -> str:
         "Base URL of the running server"
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def __exit__(self, *exc): self._server.shutdown(); self._server.server_close()
+# %% ../nbs/10b_standins.ipynb #2ca19f80
+def _serve(self:StandIn) -> StandIn:
+    "Start serving on a free port of 127.0.0.1, in a thread"
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 256  # many clients connect at once
+    self._server = Server(('127.0.0.1', 0), _request_handler(self))
+    self._server.daemon_threads = True
+    threading.Thread(target=self._server.serve_forever, daemon=True).start()
+    return self
 
-# %% ../nbs/10b_standins.ipynb #6754a28e
-def _header(si, n, name):
+StandIn.__enter__ = _serve
+
+# %% ../nbs/10b_standins.ipynb #1c8cecf2
+def _stop(self:StandIn, *exc):
+    "Stop serving and close the port"
+    self._server.shutdown()
+    self._server.server_close()
+
+StandIn.__exit__ = _stop
+
+# %% ../nbs/10b_standins.ipynb #43806d17
+def _admit(self:StandIn, tokens:int) -> tuple[float, str]|None:
+    "Count a request of `tokens` against the quota: None if it fits, else (seconds until it would, what holds it)"
+    if not self.quota:
+        return None
+    now = time.monotonic()
+    with self._lock:
+        recent = [a for a in self.accepted if now - a[0] < self.quota.get('window_s', 60.0)]
+        if over := _quota_wait(recent, self.quota, tokens, now):
+            self.refused += 1
+            return over
+        self.accepted.append([now, tokens])
+    return None
+
+StandIn.admit = _admit
+
+# %% ../nbs/10b_standins.ipynb #34c69c75
+def _fault_for(self:StandIn, n:int, body:dict) -> str:
+    "The fault to inject for request number `n`"
+    f = self._faults(n, body) if callable(self._faults) else self._faults.get(n, 'ok')
+    if f not in FAULTS:
+        raise ValueError(f"Unknown fault {f!r}: use one of {FAULTS}")
+    return f
+
+StandIn.fault_for = _fault_for
+
+# %% ../nbs/10b_standins.ipynb #aa7db934
+def _header(si:StandIn, n:int, name:str) -> str|None:
+    "The header `name` (lower case) of request number `n`, whatever its case on the wire"
     return next((v for k, v in si.requests[n]['headers'].items() if k.lower() == name), None)
 
+# %% ../nbs/10b_standins.ipynb #a9340bf4
 def _openai_error(message:str, type:str, code:str|None=None) -> dict:
     "An OpenAI error object: message, type, param, code"
     return {'error': {'message': message, 'type': type, 'param': None, 'code': code}}
 
-def openai_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, dict]:
-    "Answer one request in the OpenAI chat-completions format, with the fault `si` assigns to it"
+# %% ../nbs/10b_standins.ipynb #db1edeec
+def _openai_key_error(key:str) -> dict:
+    "The body of the 401 for a refused key: the real message shows the key's ends only"
+    shown = key[:3] + '*' * max(0, len(key) - 7) + key[-4:] if len(key) > 7 else key
+    return _openai_error(f'Incorrect API key provided: {shown}. '
+                         'You can find your API key at https://platform.openai.com/account/api-keys.',
+                         'invalid_request_error', 'invalid_api_key')
+
+# %% ../nbs/10b_standins.ipynb #03e02e39
+_OPENAI_ERRORS = {  # fault -> (status, headers, body)
+    'rate_limit': (429, {'Retry-After': '0'}, _openai_error('Rate limit reached for requests', 'requests',
+                                                            'rate_limit_exceeded')),
+    'bad_image': (400, {}, _openai_error(
+        "You uploaded an unsupported image. Please make sure your image has of one the following formats: "
+        "['png', 'jpeg', 'gif', 'webp'].", 'invalid_request_error', 'invalid_image_format')),
+    'permission': (403, {}, _openai_error('Country, region, or territory not supported', 'request_forbidden',
+                                          'unsupported_country_region_territory')),
+    'server_error': (500, {}, {'error': {'message': 'The server had an error while processing your request.',
+                                         'type': 'server_error'}}),
+}
+
+# %% ../nbs/10b_standins.ipynb #206f165d
+def _completion(fault:str, n:int, model:str|None) -> dict:
+    "The chat completion the stand-in answers with for `fault` (one that is not an error answer)"
+    if fault == 'empty':
+        return {'id': f'cmpl-{n}', 'object': 'chat.completion', 'model': model, 'choices': []}
+    text = canned_text(fault)
+    choice = {'index': 0, 'message': {'role': 'assistant', 'content': None if fault == 'safety' else text},
+              'finish_reason': {'truncated': 'length', 'safety': 'content_filter'}.get(fault, 'stop')}
+    usage = {'prompt_tokens': 812, 'completion_tokens': len(text) // 4, 'total_tokens': 812 + len(text) // 4}
+    return {'id': f'cmpl-{n}', 'object': 'chat.completion', 'created': int(time.time()), 'model': model,
+            'choices': [choice], 'usage': usage}
+
+# %% ../nbs/10b_standins.ipynb #153d4554
+def _openai_refusal(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, dict]|None:
+    "The answer to a request the server refuses whatever its fault: unknown route, refused key or model, over quota"
     if path.split('?')[0].rstrip('/') != '/v1/chat/completions':  # the route OpenAI and vLLM serve
         return 404, {}, {'detail': 'Not Found'}  # what a FastAPI server (vLLM) answers for a path it has no route for
     key = (_header(si, n, 'authorization') or '').removeprefix('Bearer ').strip()
     if si.keys is not None and key not in si.keys:
-        shown = key[:3] + '*' * max(0, len(key) - 7) + key[-4:] if len(key) > 7 else key  # the real message shows the key's ends only
-        return 401, {}, _openai_error(f'Incorrect API key provided: {shown}. You can find your API key at https://platform.openai.com/account/api-keys.', 'invalid_request_error', 'invalid_api_key')
+        return 401, {}, _openai_key_error(key)
     if si.models is not None and body.get('model') not in si.models:
-        return 404, {}, _openai_error(f"The model `{body.get('model')}` does not exist or you do not have access to it.", 'invalid_request_error', 'model_not_found')
-    if over := si.admit(812 + (body.get('max_tokens') or 0)):  # OpenAI counts the prompt and max_tokens against its token limit
-        return 429, {'Retry-After': f'{over[0]:.3f}'}, _openai_error(f'Rate limit reached for {body.get("model")} on {over[1]} per min. Please try again in {over[0]:.3f}s.', over[1], 'rate_limit_exceeded')
+        msg = f"The model `{body.get('model')}` does not exist or you do not have access to it."
+        return 404, {}, _openai_error(msg, 'invalid_request_error', 'model_not_found')
+    if over := si.admit(812 + (body.get('max_tokens') or 0)):  # OpenAI counts the prompt and max_tokens
+        return 429, {'Retry-After': f'{over[0]:.3f}'}, _openai_error(
+            f'Rate limit reached for {body.get("model")} on {over[1]} per min. Please try again in {over[0]:.3f}s.',
+            over[1], 'rate_limit_exceeded')
+    return None
+
+# %% ../nbs/10b_standins.ipynb #c3a3d680
+def openai_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, dict]:
+    "Answer one request in the OpenAI chat-completions format, with the fault `si` assigns to it"
+    if refusal := _openai_refusal(si, n, path, body):
+        return refusal
     fault = si.fault_for(n, body)
     time.sleep(si.slow_s if fault == 'slow' else si.latency_s)
-    if fault == 'rate_limit': return 429, {'Retry-After': '0'}, _openai_error('Rate limit reached for requests', 'requests', 'rate_limit_exceeded')
-    if fault == 'bad_image':
-        return 400, {}, _openai_error("You uploaded an unsupported image. Please make sure your image has of one the following formats: ['png', 'jpeg', 'gif', 'webp'].", 'invalid_request_error', 'invalid_image_format')
-    if fault == 'permission': return 403, {}, _openai_error('Country, region, or territory not supported', 'request_forbidden', 'unsupported_country_region_territory')
-    if fault == 'server_error': return 500, {}, {'error': {'message': 'The server had an error while processing your request.', 'type': 'server_error'}}
-    if fault == 'empty': return 200, {}, {'id': f'cmpl-{n}', 'object': 'chat.completion', 'model': body.get('model'), 'choices': []}
-    text = canned_text(fault)
-    finish = {'truncated': 'length', 'safety': 'content_filter'}.get(fault, 'stop')
-    return 200, {}, {'id': f'cmpl-{n}', 'object': 'chat.completion', 'created': int(time.time()), 'model': body.get('model'),
-                     'choices': [{'index': 0, 'message': {'role': 'assistant', 'content': None if fault == 'safety' else text},
-                                  'finish_reason': finish}],
-                     'usage': {'prompt_tokens': 812, 'completion_tokens': len(text) // 4, 'total_tokens': 812 + len(text) // 4}}
+    if fault in _OPENAI_ERRORS:
+        return _OPENAI_ERRORS[fault]
+    return 200, {}, _completion(fault, n, body.get('model'))
 
-# %% ../nbs/10b_standins.ipynb #47fa00c5
+# %% ../nbs/10b_standins.ipynb #397b84c7
 def _gemini_error(code:int, status:str, message:str, details:list|None=None) -> dict:
+    "A Gemini error body: code, message, status and, where given, the `google.rpc` details"
     return {'error': {'code': code, 'message': message, 'status': status, **({'details': details} if details else {})}}
 
+# %% ../nbs/10b_standins.ipynb #d10fe153
 def _quota_error(model:str, quota_id:str, metric:str, value:str, delay_s:float) -> dict:
-    "A 429 `RESOURCE_EXHAUSTED` as the Gemini API sends it: a `QuotaFailure` naming the quota, a `Help` link and a `RetryInfo` delay"
-    return _gemini_error(429, 'RESOURCE_EXHAUSTED', 'You exceeded your current quota, please check your plan and billing details. For more information on this error, '
-                         f'head to: https://ai.google.dev/gemini-api/docs/rate-limits. Please retry in {delay_s:.2f}s.', [
-        {'@type': 'type.googleapis.com/google.rpc.QuotaFailure', 'violations': [{'quotaMetric': f'generativelanguage.googleapis.com/{metric}',
-            'quotaId': quota_id, 'quotaDimensions': {'location': 'global', 'model': model}, 'quotaValue': value}]},
-        {'@type': 'type.googleapis.com/google.rpc.Help', 'links': [{'description': 'Learn more about Gemini API quotas', 'url': 'https://ai.google.dev/gemini-api/docs/rate-limits'}]},
+    "A 429 `RESOURCE_EXHAUSTED` as the Gemini API sends it: a `QuotaFailure` naming the quota, a `RetryInfo` delay"
+    violation = {'quotaMetric': f'generativelanguage.googleapis.com/{metric}', 'quotaId': quota_id,
+                 'quotaDimensions': {'location': 'global', 'model': model}, 'quotaValue': value}
+    link = {'description': 'Learn more about Gemini API quotas',
+            'url': 'https://ai.google.dev/gemini-api/docs/rate-limits'}
+    return _gemini_error(429, 'RESOURCE_EXHAUSTED',
+                         'You exceeded your current quota, please check your plan and billing details. For more '
+                         'information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits. '
+                         f'Please retry in {delay_s:.2f}s.', [
+        {'@type': 'type.googleapis.com/google.rpc.QuotaFailure', 'violations': [violation]},
+        {'@type': 'type.googleapis.com/google.rpc.Help', 'links': [link]},
         {'@type': 'type.googleapis.com/google.rpc.RetryInfo', 'retryDelay': f'{max(0, round(delay_s))}s'}])
 
-def prompt_tokens(req:dict) -> int:
-    "The input tokens the stand-in counts for a generateContent request: one per word or punctuation mark of its texts, 258 per 768-pixel tile of each image"
-    from PIL import Image  # only here: the image sizes
-    import io
-    texts = [p.get('text') or '' for c in [req.get('systemInstruction') or req.get('system_instruction') or {}, *(req.get('contents') or [])] for p in c.get('parts') or []]
-    n = sum(len(re.findall(r'\w+|[^\w\s]', t)) for t in texts)
-    for c in req.get('contents') or []:
-        for p in c.get('parts') or []:
-            d = p.get('inlineData') or p.get('inline_data')
-            if not d: continue
-            try: w, h = Image.open(io.BytesIO(_b64(d.get('data', '')))).size
-            except Exception: w = h = 0
-            n += 258 * (1 if max(w, h) <= 384 else -(-w // 768) * -(-h // 768))
-    return n
-
-def _gemini_answer(si:StandIn, fault:str, model:str, n:int, req:dict) -> tuple[int, dict]:
-    "Status and body of a generateContent answer to `req` with `fault` (the wait for 'slow' is the caller's); thinking counts against maxOutputTokens"
-    if fault == 'rate_limit': return 429, _quota_error(model, 'GenerateRequestsPerMinutePerProjectPerModel', 'generate_content_requests', '1000', 0)
-    if fault == 'daily_quota': return 429, _quota_error(model, 'GenerateRequestsPerDayPerProjectPerModel', 'generate_content_requests', '10000', 0)
-    if fault == 'bad_image': return 400, _gemini_error(400, 'INVALID_ARGUMENT', 'Unable to process input image.')
-    if fault == 'permission': return 403, _gemini_error(403, 'PERMISSION_DENIED', 'The caller does not have permission')
-    if fault == 'server_error': return 503, _gemini_error(503, 'UNAVAILABLE', 'The model is overloaded. Please try again later.')
-    pt = prompt_tokens(req)
-    usage, meta = {'promptTokenCount': pt, 'totalTokenCount': pt}, {'modelVersion': model, 'responseId': f'standin-{n}'}
-    if fault == 'empty': return 200, {'usageMetadata': usage, **meta}
-    if fault == 'safety':
-        return 200, {'candidates': [{'finishReason': 'SAFETY', 'index': 0, 'safetyRatings': [
-                        {'category': 'HARM_CATEGORY_DANGEROUS_CONTENT', 'probability': 'HIGH', 'blocked': True}]}], 'usageMetadata': usage, **meta}
-    gc = req.get('generationConfig') or req.get('generation_config') or {}
-    tc = gc.get('thinkingConfig') or gc.get('thinking_config') or {}
-    budget = tc.get('thinkingBudget', tc.get('thinking_budget'))  # protobuf JSON takes either spelling (the SDK sends the second)
-    think = si.thinking_tokens if budget in (None, -1) else min(int(budget), si.thinking_tokens)
-    limit = gc.get('maxOutputTokens')
-    text = canned_text(fault)
-    out, finish = len(text) // 4, 'MAX_TOKENS' if fault == 'truncated' else 'STOP'
-    if limit is not None and think >= limit:  # thinking used the whole limit: no answer, and content without parts
-        usage = {**usage, 'totalTokenCount': pt + limit - 1, 'thoughtsTokenCount': limit - 1}
-        return 200, {'candidates': [{'content': {'role': 'model'}, 'finishReason': 'MAX_TOKENS', 'index': 0}], 'usageMetadata': usage, **meta}
-    if limit is not None and think + out > limit: text, out, finish = text[:4 * (limit - think)], limit - think, 'MAX_TOKENS'
-    usage = {'promptTokenCount': pt, 'candidatesTokenCount': out, 'totalTokenCount': pt + out + think, **({'thoughtsTokenCount': think} if think else {})}
-    return 200, {'candidates': [{'content': {'parts': [{'text': text}], 'role': 'model'}, 'index': 0, 'finishReason': finish}], 'usageMetadata': usage, **meta}
-
-# %% ../nbs/10b_standins.ipynb #b9911b7e
+# %% ../nbs/10b_standins.ipynb #7c15c39f
 def _b64(s:str) -> bytes:
     "Decode base64 as protobuf JSON accepts it: standard or URL-safe alphabet, padding optional"
     s = s.replace('-', '+').replace('_', '/')
     return base64.b64decode(s + '=' * (-len(s) % 4), validate=True)
 
+# %% ../nbs/10b_standins.ipynb #dd436f01
+def _image_tokens(data:str) -> int:
+    "Tokens of a base64 image as Google documents them: 258 per 768×768 tile (258 for at most 384 pixels a side)"
+    from PIL import Image  # only here: the image sizes
+    import io
+    try:
+        w, h = Image.open(io.BytesIO(_b64(data))).size
+    except Exception:
+        w = h = 0  # unreadable: counted as one small image
+    return 258 * (1 if max(w, h) <= 384 else -(-w // 768) * -(-h // 768))
+
+# %% ../nbs/10b_standins.ipynb #6efd7a86
+def prompt_tokens(req:dict) -> int:
+    "The input tokens the stand-in counts for a generateContent request: one per word or punctuation mark, and images"
+    system = req.get('systemInstruction') or req.get('system_instruction') or {}
+    parts = [p for c in [system, *(req.get('contents') or [])] for p in c.get('parts') or []]
+    n = sum(len(re.findall(r'\w+|[^\w\s]', p.get('text') or '')) for p in parts)
+    for p in parts[len(system.get('parts') or []):]:  # images in the contents
+        if d := p.get('inlineData') or p.get('inline_data'):
+            n += _image_tokens(d.get('data', ''))
+    return n
+
+# %% ../nbs/10b_standins.ipynb #3b029fab
+def _gemini_fault(fault:str, model:str) -> tuple[int, dict]|None:
+    "Status and body of the faults that are error answers (None for the others)"
+    if fault == 'rate_limit':
+        return 429, _quota_error(model, 'GenerateRequestsPerMinutePerProjectPerModel', 'generate_content_requests',
+                                 '1000', 0)
+    if fault == 'daily_quota':
+        return 429, _quota_error(model, 'GenerateRequestsPerDayPerProjectPerModel', 'generate_content_requests',
+                                 '10000', 0)
+    if fault == 'bad_image':
+        return 400, _gemini_error(400, 'INVALID_ARGUMENT', 'Unable to process input image.')
+    if fault == 'permission':
+        return 403, _gemini_error(403, 'PERMISSION_DENIED', 'The caller does not have permission')
+    if fault == 'server_error':
+        return 503, _gemini_error(503, 'UNAVAILABLE', 'The model is overloaded. Please try again later.')
+    return None
+
+# %% ../nbs/10b_standins.ipynb #37b0c5d0
+def _thoughts(si:StandIn, gc:dict) -> int:
+    "Tokens thought for a request with generation config `gc`: `si.thinking_tokens`, capped by a budget it sets"
+    tc = gc.get('thinkingConfig') or gc.get('thinking_config') or {}
+    budget = tc.get('thinkingBudget', tc.get('thinking_budget'))  # protobuf JSON takes either spelling
+    return si.thinking_tokens if budget in (None, -1) else min(int(budget), si.thinking_tokens)
+
+# %% ../nbs/10b_standins.ipynb #7bf552f7
+def _candidate(text:str, think:int, limit:int|None, pt:int, truncated:bool=False) -> tuple[dict, dict]:
+    "Candidate and usage of `text` after `think` thought tokens within `limit` output tokens, for `pt` prompt tokens"
+    if limit is not None and think >= limit:  # thinking used the whole limit: no answer, and content without parts
+        usage = {'promptTokenCount': pt, 'totalTokenCount': pt + limit - 1, 'thoughtsTokenCount': limit - 1}
+        return {'content': {'role': 'model'}, 'finishReason': 'MAX_TOKENS', 'index': 0}, usage
+    out, finish = len(text) // 4, 'MAX_TOKENS' if truncated else 'STOP'
+    if limit is not None and think + out > limit:
+        text, out, finish = text[:4 * (limit - think)], limit - think, 'MAX_TOKENS'
+    usage = {'promptTokenCount': pt, 'candidatesTokenCount': out, 'totalTokenCount': pt + out + think}
+    if think:
+        usage['thoughtsTokenCount'] = think
+    return {'content': {'parts': [{'text': text}], 'role': 'model'}, 'index': 0, 'finishReason': finish}, usage
+
+# %% ../nbs/10b_standins.ipynb #fe9aee09
+def _gemini_answer(si:StandIn, fault:str, model:str, n:int, req:dict) -> tuple[int, dict]:
+    "Status and body of a generateContent answer to `req` with `fault` (the wait for 'slow' is the caller's)"
+    if err := _gemini_fault(fault, model):
+        return err
+    pt = prompt_tokens(req)
+    usage, meta = {'promptTokenCount': pt, 'totalTokenCount': pt}, {'modelVersion': model, 'responseId': f'standin-{n}'}
+    if fault == 'empty':
+        return 200, {'usageMetadata': usage, **meta}
+    if fault == 'safety':
+        rating = {'category': 'HARM_CATEGORY_DANGEROUS_CONTENT', 'probability': 'HIGH', 'blocked': True}
+        return 200, {'candidates': [{'finishReason': 'SAFETY', 'index': 0, 'safetyRatings': [rating]}],
+                     'usageMetadata': usage, **meta}
+    gc = req.get('generationConfig') or req.get('generation_config') or {}
+    cand, usage = _candidate(canned_text(fault), _thoughts(si, gc), gc.get('maxOutputTokens'), pt, fault == 'truncated')
+    return 200, {'candidates': [cand], 'usageMetadata': usage, **meta}
+
+# %% ../nbs/10b_standins.ipynb #a97a3484
 def _has_image(req:dict) -> bool:
-    "Whether a generateContent request carries a decodable inline image (field names in camelCase or snake_case, as protobuf JSON allows)"
+    "Whether a generateContent request carries a decodable inline image (fields in camelCase or snake_case)"
     for c in req.get('contents') or []:
         for p in c.get('parts') or []:
             d = p.get('inlineData') or p.get('inline_data') or {}
             try:
-                if (d.get('mimeType') or d.get('mime_type') or '').startswith('image/') and _b64(d.get('data', '')): return True
-            except ValueError: pass
+                if (d.get('mimeType') or d.get('mime_type') or '').startswith('image/') and _b64(d.get('data', '')):
+                    return True
+            except ValueError:
+                pass
     return False
 
+# %% ../nbs/10b_standins.ipynb #88c3bd2c
+def _gemini_refusal(si:StandIn, n:int, route:str) -> tuple[int, dict, dict]|None:
+    "The answer to a request refused whatever it asks: no key or a refused one, an unknown model"
+    key = _header(si, n, 'x-goog-api-key')
+    if not key:
+        return 403, {}, _gemini_error(403, 'PERMISSION_DENIED',
+                                      "Method doesn't allow unregistered callers. Please use an API Key.")
+    if si.keys is not None and key not in si.keys:
+        msg = 'API key not valid. Please pass a valid API key.'
+        return 400, {}, _gemini_error(400, 'INVALID_ARGUMENT', msg, [
+            {'@type': 'type.googleapis.com/google.rpc.ErrorInfo', 'reason': 'API_KEY_INVALID',
+             'domain': 'googleapis.com', 'metadata': {'service': 'generativelanguage.googleapis.com'}},
+            {'@type': 'type.googleapis.com/google.rpc.LocalizedMessage', 'locale': 'en-US', 'message': msg}])
+    m = re.fullmatch(r'/(v1(?:beta)?)/models/([^/:]+):(?:batchG|g)enerateContent', route)
+    if m and si.models is not None and m[2] not in si.models:
+        return 404, {}, _gemini_error(404, 'NOT_FOUND', f'models/{m[2]} is not found for API version {m[1]}, or is not '
+                                      'supported for generateContent. Call ListModels to see the list of available '
+                                      'models and their supported methods.')
+    return None
+
+# %% ../nbs/10b_standins.ipynb #706ffd24
+def _generate(si:StandIn, n:int, model:str, body:dict) -> tuple[int, dict, dict]:
+    "Answer a generateContent request: an image is required, the quota is checked on arrival, then the fault applies"
+    if not _has_image(body):
+        return 400, {}, _gemini_error(400, 'INVALID_ARGUMENT', 'Request has no inline image.')
+    if over := si.admit(prompt_tokens(body)):  # checked on arrival, as a quota is
+        wait, what = over
+        if what == 'requests':
+            q = ('GenerateRequestsPerMinutePerProjectPerModel', 'generate_content_requests', 'rpm')
+        else:
+            q = ('GenerateContentInputTokensPerModelPerMinute', 'generate_content_input_token_count', 'tpm')
+        return 429, {}, _quota_error(model, q[0], q[1], str(si.quota.get(q[2])), wait)
+    fault = si.fault_for(n, body)
+    time.sleep(si.slow_s if fault == 'slow' else si.latency_s)
+    status, payload = _gemini_answer(si, fault, model, n, body)
+    return status, {'Retry-After': '0'} if status == 429 else {}, payload
+
+# %% ../nbs/10b_standins.ipynb #8795d44f
+def _create_batch(si:StandIn, model:str, body:dict) -> tuple[int, dict, dict]:
+    "Answer a batchGenerateContent request: a new job holding the inlined requests"
+    reqs = (((body.get('batch') or {}).get('inputConfig') or {}).get('requests') or {}).get('requests') or []
+    if not reqs or not all(_has_image(r.get('request') or {}) for r in reqs):
+        return 400, {}, _gemini_error(400, 'INVALID_ARGUMENT', 'Every batch request needs an inline image.')
+    with si._lock:
+        si.batches = getattr(si, 'batches', {})
+        name = f'batches/standin-{len(si.batches)}'
+        si.batches[name] = {'model': model, 'requests': reqs, 'polls': 0, 'display': body['batch'].get('displayName')}
+    return 200, {}, _batch_job(si, name)
+
+# %% ../nbs/10b_standins.ipynb #e7d9444f
+def _get_batch(si:StandIn, name:str) -> tuple[int, dict, dict]:
+    "Answer a poll of the batch job `name`"
+    if name not in getattr(si, 'batches', {}):
+        return 404, {}, _gemini_error(404, 'NOT_FOUND', f'Requested entity was not found: {name}')
+    with si._lock:
+        si.batches[name]['polls'] += 1
+    return 200, {}, _batch_job(si, name)
+
+# %% ../nbs/10b_standins.ipynb #3a551f09
 def gemini_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, dict]:
     "Answer one Gemini REST request (generateContent, batch create and get), with the fault `si` assigns to it"
     route = path.split('?')[0]
-    if not _header(si, n, 'x-goog-api-key'):
-        return 403, {}, _gemini_error(403, 'PERMISSION_DENIED', "Method doesn't allow unregistered callers. Please use an API Key.")
-    if si.keys is not None and _header(si, n, 'x-goog-api-key') not in si.keys:
-        return 400, {}, _gemini_error(400, 'INVALID_ARGUMENT', 'API key not valid. Please pass a valid API key.', [
-            {'@type': 'type.googleapis.com/google.rpc.ErrorInfo', 'reason': 'API_KEY_INVALID', 'domain': 'googleapis.com',
-             'metadata': {'service': 'generativelanguage.googleapis.com'}},
-            {'@type': 'type.googleapis.com/google.rpc.LocalizedMessage', 'locale': 'en-US', 'message': 'API key not valid. Please pass a valid API key.'}])
-    m = re.fullmatch(r'/(v1(?:beta)?)/models/([^/:]+):(?:batchG|g)enerateContent', route)
-    if m and si.models is not None and m[2] not in si.models:
-        return 404, {}, _gemini_error(404, 'NOT_FOUND', f'models/{m[2]} is not found for API version {m[1]}, or is not supported for generateContent. '
-                                      'Call ListModels to see the list of available models and their supported methods.')
+    if refusal := _gemini_refusal(si, n, route):
+        return refusal
     if m := re.fullmatch(r'/v1(?:beta)?/models/([^/:]+):generateContent', route):
-        if not _has_image(body): return 400, {}, _gemini_error(400, 'INVALID_ARGUMENT', 'Request has no inline image.')
-        if over := si.admit(prompt_tokens(body)):  # checked on arrival, as a quota is
-            wait, what = over
-            q = ('GenerateRequestsPerMinutePerProjectPerModel', 'generate_content_requests', si.quota.get('rpm')) if what == 'requests' else \
-                ('GenerateContentInputTokensPerModelPerMinute', 'generate_content_input_token_count', si.quota.get('tpm'))
-            return 429, {}, _quota_error(m[1], q[0], q[1], str(q[2]), wait)
-        fault = si.fault_for(n, body)
-        time.sleep(si.slow_s if fault == 'slow' else si.latency_s)
-        status, payload = _gemini_answer(si, fault, m[1], n, body)
-        return status, {'Retry-After': '0'} if status == 429 else {}, payload
+        return _generate(si, n, m[1], body)
     if m := re.fullmatch(r'/v1(?:beta)?/models/([^/:]+):batchGenerateContent', route):
-        reqs = (((body.get('batch') or {}).get('inputConfig') or {}).get('requests') or {}).get('requests') or []
-        if not reqs or not all(_has_image(r.get('request') or {}) for r in reqs):
-            return 400, {}, _gemini_error(400, 'INVALID_ARGUMENT', 'Every batch request needs an inline image.')
-        with si._lock:
-            si.batches = getattr(si, 'batches', {})
-            name = f'batches/standin-{len(si.batches)}'
-            si.batches[name] = {'model': m[1], 'requests': reqs, 'polls': 0, 'display': body['batch'].get('displayName')}
-        return 200, {}, _batch_job(si, name)
+        return _create_batch(si, m[1], body)
     if m := re.fullmatch(r'/v1(?:beta)?/(batches/[^/:]+)', route):
-        if m[1] in getattr(si, 'batches', {}):
-            with si._lock: si.batches[m[1]]['polls'] += 1
-            return 200, {}, _batch_job(si, m[1])
-        return 404, {}, _gemini_error(404, 'NOT_FOUND', f'Requested entity was not found: {m[1]}')
+        return _get_batch(si, m[1])
     return 404, {}, _gemini_error(404, 'NOT_FOUND', f'no route {path}')
 
-# %% ../nbs/10b_standins.ipynb #c2ca646b
-def _batch_job(si:StandIn, name:str) -> dict:
-    "The long-running operation for batch `name`: it succeeds at poll number `si.batch_polls` (default 2)"
-    job = si.batches[name]
-    done = job['polls'] >= getattr(si, 'batch_polls', 2)
-    meta = {'@type': 'type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch', 'name': name,
-            'model': f"models/{job['model']}", 'displayName': job['display'], 'createTime': '2026-01-01T00:00:00Z',
-            'batchStats': {'requestCount': str(len(job['requests'])), 'pendingRequestCount': '0' if done else str(len(job['requests']))},
-            'state': 'BATCH_STATE_SUCCEEDED' if done else ('BATCH_STATE_RUNNING' if job['polls'] else 'BATCH_STATE_PENDING')}
-    if not done: return {'name': name, 'metadata': meta}
+# %% ../nbs/10b_standins.ipynb #5b556dfb
+def _batch_results(si:StandIn, job:dict) -> list[dict]:
+    "The inlined responses of a finished job: each request's answer (or its `google.rpc.Status`) and its metadata"
     out = []
     for i, r in enumerate(job['requests']):
         status, payload = _gemini_answer(si, si.fault_for(i, r['request']), job['model'], i, r['request'])
-        res = {'response': payload} if status == 200 else {'error': {k: payload['error'][k] for k in ('code', 'message')}}  # a google.rpc.Status
+        if status == 200:
+            res = {'response': payload}
+        else:
+            res = {'error': {k: payload['error'][k] for k in ('code', 'message')}}  # a google.rpc.Status
         out.append({**res, **({'metadata': r['metadata']} if 'metadata' in r else {})})
+    return out
+
+# %% ../nbs/10b_standins.ipynb #85ab8c7b
+_BATCH_TYPE = 'type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch'
+
+def _batch_job(si:StandIn, name:str) -> dict:
+    "The long-running operation for batch `name`: it succeeds at poll number `si.batch_polls` (default 2)"
+    job = si.batches[name]
+    done, count = job['polls'] >= getattr(si, 'batch_polls', 2), str(len(job['requests']))
+    state = 'BATCH_STATE_SUCCEEDED' if done else ('BATCH_STATE_RUNNING' if job['polls'] else 'BATCH_STATE_PENDING')
+    meta = {'@type': _BATCH_TYPE, 'name': name, 'model': f"models/{job['model']}", 'displayName': job['display'],
+            'createTime': '2026-01-01T00:00:00Z',
+            'batchStats': {'requestCount': count, 'pendingRequestCount': '0' if done else count}, 'state': state}
+    if not done:
+        return {'name': name, 'metadata': meta}
+    out = _batch_results(si, job)
     meta['output'] = {'inlinedResponses': {'inlinedResponses': out}}
     return {'name': name, 'metadata': meta, 'done': True,
-            'response': {'@type': 'type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput',
-                         'inlinedResponses': {'inlinedResponses': out}}}
+            'response': {'@type': _BATCH_TYPE + 'Output', 'inlinedResponses': {'inlinedResponses': out}}}
 
 # %% ../nbs/10b_standins.ipynb #12f50abb
 @contextmanager
@@ -288,7 +469,8 @@ def standin_process(protocol:str='openai', # 'openai' or 'gemini'
                     **settings, # further `StandIn` settings with plain values: quota, thinking_tokens, models, keys
                    ):
     "Run a stand-in speaking `protocol` in a child process; yields its base URL"
-    if protocol not in ('openai', 'gemini'): raise ValueError(f"Unknown protocol {protocol!r}: use 'openai' or 'gemini'")
+    if protocol not in ('openai', 'gemini'):
+        raise ValueError(f"Unknown protocol {protocol!r}: use 'openai' or 'gemini'")
     more = ''.join(f', {k}={v!r}' for k, v in settings.items())
     code = (f"import sys\nfrom elena.standins import StandIn, {protocol}_handler\n"
             f"with StandIn({protocol}_handler, latency_s={float(latency_s)!r}{more}) as si:\n"
@@ -296,7 +478,9 @@ def standin_process(protocol:str='openai', # 'openai' or 'gemini'
     p = subprocess.Popen([sys.executable, '-c', code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         url = p.stdout.readline().strip()
-        if not url: raise RuntimeError(f"the {protocol} stand-in did not start (exit code {p.wait(timeout=10)})")
+        if not url:
+            raise RuntimeError(f"the {protocol} stand-in did not start (exit code {p.wait(timeout=10)})")
         yield url
     finally:
-        p.stdin.close(); p.wait(timeout=10)
+        p.stdin.close()
+        p.wait(timeout=10)
