@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Callable, Iterator
 from google import genai
 from google.genai import errors, types
-from .backends import APIBackend, ItemError, Reply, Request, Retryable, StopRun, backoff_delay, next_reset, retry_after
+from .api import APIBackend
+from .backends import ItemError, Reply, Request, Retryable, StopRun
+from .limits import backoff_delay, next_reset, retry_after
 
 # %% auto #0
 __all__ = ['KEY_VARS', 'GEMINI_TIERS', 'find_api_key', 'scrub', 'UnreadableImage', 'image_part', 'gemini_config', 'read_reply',
-           'api_failure', 'GeminiBackend', 'BatchPending', 'batch_key', 'answer_batch']
+           'api_failure', 'GeminiBackend', 'BatchPending', 'batch_key', 'answer_with_batch_api']
 
 # %% ../nbs/14_gemini.ipynb #bad9b817
 KEY_VARS = ('GOOGLE_API_KEY', 'GEMINI_API_KEY')
@@ -160,9 +162,9 @@ def _retry_after(e:errors.APIError) -> float|None:
 
 # %% ../nbs/14_gemini.ipynb #b8fbea64
 class GeminiBackend(APIBackend):
-    "Gemini models through `google-genai`: one request per image, or the Batch API with `answer_batch`"
+    "Gemini models through `google-genai`: one request per image, or the Batch API with `answer_with_batch_api`"
     backend = 'gemini'
-    batch_api = True  # `answer_batch` below
+    batch_api = True  # `answer_with_batch_api` below
     sends_schema = True  # `gemini_config` sends the answer schema with every prompt that has one
     thinks = True  # 2.5 models think by default; `gen['thinking_budget']` is sent as the thinking budget
     default_max_new_tokens = None  # no maxOutputTokens: the model's own limit, so that thinking leaves room for the answer
@@ -254,7 +256,7 @@ def _collect(job:types.BatchJob, chunk:list[Request], key:str|None) -> Iterator[
         yield r, rep
 
 # %% ../nbs/14_gemini.ipynb #184141d3
-def answer_batch(self:GeminiBackend, requests:list[Request], # the requests
+def answer_with_batch_api(self:GeminiBackend, requests:list[Request], # the requests
                  job_dir:str|Path, # where job names are kept, so that an interrupted wait resumes
                  poll_s:float=30.0, # seconds between polls
                  wait_s:float|None=None, # give up waiting after this long (None: wait until done), raising `BatchPending`
@@ -293,4 +295,4 @@ def answer_batch(self:GeminiBackend, requests:list[Request], # the requests
             if pending: time.sleep(poll_s)
     finally: client.close()
 
-GeminiBackend.answer_batch = answer_batch
+GeminiBackend.answer_with_batch_api = answer_with_batch_api

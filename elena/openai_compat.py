@@ -11,7 +11,9 @@ import os
 from pathlib import Path
 import httpx
 from typing import NamedTuple
-from .backends import APIBackend, ItemError, Reply, Request, Retryable, StopRun, retry_after
+from .api import APIBackend
+from .backends import ItemError, Reply, Request, Retryable, StopRun
+from .limits import retry_after
 from .local import chat_messages
 
 # %% auto #0

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 from tqdm.auto import tqdm
-from .backends import Reply, Request, StopRun, day_start, get_backend, resolve_model
+from .backends import Reply, Request, StopRun, get_backend, resolve_model
+from .limits import day_start
 from .local import check_constrain
 from .parse import parse_response
 from .prompts import PROMPT_KINDS, get_prompt, resolve_labels
@@ -205,7 +206,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
             st.append(make_record(id=it.id, error={'type': 'ImageMissing', 'message': why}, **base))
             s.failed['ImageMissing'] += 1
         replies = ([] if not todo else  # nothing left: no model is loaded (a resubmitted SLURM task whose shard is answered)
-                   be.answer_batch(todo, path.parent/'.batch-jobs', poll_s=float(os.environ.get('ELENA_BATCH_POLL_S', 30)))
+                   be.answer_with_batch_api(todo, path.parent/'.batch-jobs', poll_s=float(os.environ.get('ELENA_BATCH_POLL_S', 30)))
                    if batch else be.answer(todo))
         try:
             for req, rep in tqdm(replies, total=len(todo), desc=f'{model} {dataset}', disable=not progress):

@@ -1,7 +1,6 @@
 """The Gemini backend against the Gemini REST stand-in: the real google-genai SDK makes real HTTP requests to 127.0.0.1."""
 import base64
 import dataclasses
-import hashlib
 import json
 import subprocess
 import sys
@@ -70,38 +69,15 @@ def test_retries_exhausted_on_rate_limit():
         assert len(si.requests) == 3
     assert rep.error['type'] == 'RateLimited' and 'RESOURCE_EXHAUSTED' in rep.error['message'] and rep.tries == 3
 
-def test_concurrency_bounded():
-    with StandIn(gemini_handler, latency_s=0.05) as si:
-        got = list(backend(si, concurrency=4).answer(reqs(20)))
-        peak = si.peak
-    assert len(got) == 20 and all(rep.error is None for _, rep in got)
-    assert 2 <= peak <= 4, peak
-
-def test_rate_limiter_defaults_and_options():
-    with StandIn(gemini_handler) as si:
-        assert (backend(si).rpm, backend(si).tpm, backend(si).rpd) == (1000, 1_000_000, 10_000)
-        assert (backend(si, rpm=5, rpd=50).rpm, backend(si, rpd=50).rpd) == (5, 50)
-        be = backend(si, rpm=3, rate_window_s=0.5)
-        got = list(be.answer(reqs(6)))
-        ts = sorted(q['t'] for q in si.requests)
-    assert len(got) == 6 and ts[3] - ts[0] >= 0.45  # the fourth request waited for the window
-
 def test_quota_per_day():
     "the day's quota used: the run stops after the answers it got, instead of recording an error for every item left"
     got = []
     with StandIn(gemini_handler) as si:
-        with pytest.raises(StopRun, match='daily quota used: 2 of 2 requests today'):
+        with pytest.raises(StopRun, match='daily quota used: 2 of 2 requests today') as e:
             for pair in backend(si, rpd=2).answer(reqs(4)): got.append(pair)
         assert len(si.requests) == 2
     assert [rep.error for _, rep in got] == [None, None]
-
-def test_unreadable_image_is_one_error(tmp_path):
-    bad = tmp_path / 'gone.jpg'
-    with StandIn(gemini_handler) as si:
-        got = {r.id: rep for r, rep in backend(si).answer(reqs(2) + [Request('gone.jpg', bad, get_prompt())])}
-        assert len(si.requests) == 2
-    assert got['gone.jpg'].error['type'] == 'UnreadableImage' and 'gone.jpg' in got['gone.jpg'].error['message']
-    assert got['img0.jpg'].error is None and got['img1.jpg'].error is None
+    assert e.value.kind == 'DailyQuota' and 'or use --batch' in str(e.value) and 'midnight Pacific' in str(e.value)
 
 def test_key_from_gemini_var_and_dotenv(monkeypatch, tmp_path):
     monkeypatch.delenv('GOOGLE_API_KEY')
@@ -115,14 +91,6 @@ def test_key_from_gemini_var_and_dotenv(monkeypatch, tmp_path):
         with pytest.raises(RuntimeError, match='GOOGLE_API_KEY or GEMINI_API_KEY'): backend(si)
         keys = [{k.lower(): v for k, v in q['headers'].items()}['x-goog-api-key'] for q in si.requests]
     assert keys == ['from-env', 'from-dotenv']
-
-def test_base_url_from_environment(monkeypatch):
-    with StandIn(gemini_handler) as si:
-        monkeypatch.setenv('GOOGLE_GEMINI_BASE_URL', si.url)
-        (_, rep), = get_backend('gemini:gemini-3-pro-preview', backoff_base=0.01).answer(reqs(1, 'naive'))
-        q = si.requests[0]
-    assert rep.error is None and q['path'] == '/v1/models/gemini-3-pro-preview:generateContent'
-    assert 'responseSchema' not in q['body']['generationConfig']
 
 def test_key_scrubbed_from_echoing_server():
     def echo(si, n, path, body):
@@ -141,9 +109,9 @@ def test_batch_interrupted_then_resumed(tmp_path):
     with StandIn(gemini_handler, faults={1: 'truncated', 2: 'rate_limit'}) as si:
         si.batch_polls = 4
         be = backend(si)
-        with pytest.raises(KeyboardInterrupt): list(be.answer_batch(reqs(3), tmp_path, poll_s=0.01, progress=interrupt))
-        with pytest.raises(BatchPending, match='run again'): list(be.answer_batch(reqs(3), tmp_path, poll_s=0.01, wait_s=0, progress=lines.append))
-        got = dict((r.id, rep) for r, rep in be.answer_batch(reqs(3), tmp_path, poll_s=0.01, progress=lines.append))
+        with pytest.raises(KeyboardInterrupt): list(be.answer_with_batch_api(reqs(3), tmp_path, poll_s=0.01, progress=interrupt))
+        with pytest.raises(BatchPending, match='run again'): list(be.answer_with_batch_api(reqs(3), tmp_path, poll_s=0.01, wait_s=0, progress=lines.append))
+        got = dict((r.id, rep) for r, rep in be.answer_with_batch_api(reqs(3), tmp_path, poll_s=0.01, progress=lines.append))
         routes = [q['path'].split('/', 2)[2] for q in si.requests]
     assert routes == ['models/gemini-2.5-flash:batchGenerateContent'] + ['batches/standin-0'] * 4  # created once, then only polled
     assert (got['img0.jpg'].error, got['img1.jpg'].error['type'], got['img2.jpg'].error['type']) == (None, 'MaxTokens', 'BatchItemError')
@@ -155,21 +123,23 @@ def test_batch_interrupted_then_resumed(tmp_path):
 def test_batch_new_requests_new_job(tmp_path):
     with StandIn(gemini_handler) as si:
         be = backend(si)
-        list(be.answer_batch(reqs(2), tmp_path, poll_s=0.01, progress=None))
-        list(be.answer_batch(reqs(2, 'stepwise'), tmp_path, poll_s=0.01, progress=None))
-        list(be.answer_batch(reqs(2), tmp_path, poll_s=0.01, progress=None))  # already done: polled, not resubmitted
+        list(be.answer_with_batch_api(reqs(2), tmp_path, poll_s=0.01, progress=None))
+        list(be.answer_with_batch_api(reqs(2, 'stepwise'), tmp_path, poll_s=0.01, progress=None))
+        list(be.answer_with_batch_api(reqs(2), tmp_path, poll_s=0.01, progress=None))  # already done: polled, not resubmitted
         creates = [q for q in si.requests if q['path'].endswith(':batchGenerateContent')]
     assert len(creates) == 2 and len(list(tmp_path.glob('*.json'))) == 2
 
 def test_batch_split_by_size(tmp_path):
     with StandIn(gemini_handler) as si:
-        got = list(backend(si).answer_batch(reqs(3), tmp_path, poll_s=0.01, max_bytes=PHOTO.stat().st_size * 2, progress=None))
+        got = list(backend(si).answer_with_batch_api(reqs(3), tmp_path, poll_s=0.01, max_bytes=PHOTO.stat().st_size * 2, progress=None))
         creates = [q for q in si.requests if q['path'].endswith(':batchGenerateContent')]
     assert [len(q['body']['batch']['inputConfig']['requests']['requests']) for q in creates] == [2, 1]
     assert sorted(r.id for r, rep in got if rep.error is None) == ['img0.jpg', 'img1.jpg', 'img2.jpg']
 
 def test_import_loads_no_torch():
-    code = "import sys, elena.gemini, elena.standins; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    "the API backends and their machinery import neither torch nor transformers"
+    mods = 'elena.backends, elena.limits, elena.api, elena.openai_compat, elena.gemini, elena.standins'
+    code = f"import sys, {mods}; print('torch' in sys.modules, 'transformers' in sys.modules)"
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ['False', 'False']
 
@@ -184,26 +154,16 @@ def test_batch_reads_each_image_once_and_keys_on_its_content(tmp_path, monkeypat
     jobs = tmp_path / 'jobs'
     with StandIn(gemini_handler) as si:
         be = backend(si)
-        first = list(be.answer_batch(rs(), jobs, poll_s=0.01, progress=None))
+        first = list(be.answer_with_batch_api(rs(), jobs, poll_s=0.01, progress=None))
         assert sorted(reads) == ['img0.jpg', 'img1.jpg', 'img2.jpg']  # once each
-        list(be.answer_batch(rs(), jobs, poll_s=0.01, progress=None))  # the same images: the saved job
+        list(be.answer_with_batch_api(rs(), jobs, poll_s=0.01, progress=None))  # the same images: the saved job
         (imgs / 'img1.jpg').write_bytes(PHOTO.read_bytes() + b'changed')
-        again = list(be.answer_batch(rs(), jobs, poll_s=0.01, progress=None))  # one image changed: a new job
+        again = list(be.answer_with_batch_api(rs(), jobs, poll_s=0.01, progress=None))  # one image changed: a new job
         creates = [q for q in si.requests if q['path'].endswith(':batchGenerateContent')]
     assert len(creates) == 2 and len(list(jobs.glob('gemini-batch-*.json'))) == 2
     sent = [p['request']['contents'][0]['parts'][0]['inlineData']['data'] for p in creates[1]['body']['batch']['inputConfig']['requests']['requests']]
     assert base64.urlsafe_b64decode(sent[1]) == PHOTO.read_bytes() + b'changed'
     assert all(rep.error is None for _, rep in first + again)
-
-def test_batch_key_uses_the_carried_digest(tmp_path):
-    "A request carrying its image's sha256 names the job by it, without hashing the file again"
-    from elena.gemini import batch_key
-    r = reqs(1)[0]
-    sha = hashlib.sha256(PHOTO.read_bytes()).hexdigest()
-    assert batch_key([dataclasses.replace(r, image_sha256=sha)], 'gemini-2.5-flash') == batch_key([r], 'gemini-2.5-flash')
-    gone = dataclasses.replace(r, image=tmp_path / 'gone.jpg', image_sha256=sha)  # the file is not read: the digest is carried
-    assert batch_key([gone], 'gemini-2.5-flash') == batch_key([r], 'gemini-2.5-flash')
-    with pytest.raises(FileNotFoundError): batch_key([dataclasses.replace(gone, image_sha256=None)], 'gemini-2.5-flash')
 
 def test_only_gemini_has_a_batch_api():
     with StandIn(gemini_handler) as si:
