@@ -1,4 +1,4 @@
-"""Local path (issue 6): batched generation versus one image at a time, in images per second, side by side in one run.
+"""Local path: batched generation versus one image at a time, in images per second, side by side in one run.
 
     python bench/bench_local.py                  # tiny-gemma3 and tiny-llama on the CPU, batch sizes 1, 8, 16
     python bench/bench_local.py --full           # Gemma-3-12B and Llama-3.2-11B-Vision geometry, random weights, bf16 on CUDA

@@ -212,3 +212,18 @@ def test_stopped_run_exits_1_with_one_line(tmp_path):
     assert r.returncode == 1, r.stdout + r.stderr[-2000:]
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith('elena run: stopped:') and "does not serve the model 'gemma3'" in lines[0], r.stderr
+
+
+def test_offline_without_weights_stops_in_one_line(tmp_path):
+    "Without the weights and without the Hub, `elena run --model llama11b` stops at once with one line that names the
+    repository, its licence gate and the command that fetches it, leaving neither a response file nor a lock behind"
+    env = {**os.environ, 'HF_HOME': str(tmp_path / 'hf'), 'HF_HUB_OFFLINE': '1'}
+    r = subprocess.run([str(BIN / 'elena'), 'run', '--model', 'llama11b', '--dataset', 'folder',
+                        '--data-dir', str(images(tmp_path / 'imgs', 2)), '--out-dir', str(tmp_path / 'offline')],
+                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert r.returncode == 2, r.stderr[-2000:]
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    repo = 'meta-llama/Llama-3.2-11B-Vision-Instruct'
+    for part in (repo, 'licence', f'hf download {repo}', 'HF_HOME='): assert part in lines[0], (part, lines[0])
+    assert not (tmp_path / 'offline').exists() or not any(p.is_file() for p in (tmp_path / 'offline').rglob('*'))
