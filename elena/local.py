@@ -14,17 +14,17 @@ from typing import Iterator
 from .backends import Backend, Reply, Request
 from .prompts import Prompt
 from .tiny import TINY_BUILDERS, build_tiny
+from .weights import check_quantize, load_pretrained, parse_max_memory
 
 # %% auto #0
-__all__ = ['QUANTIZE', 'BATCH_SIZE', 'chat_messages', 'prompt_text', 'special_tokens_needed', 'model_inputs', 'check_quantize',
-           'parse_max_memory', 'generate_kwargs', 'resolve_dtype', 'hub_commit', 'WeightsUnavailable', 'check_weights',
-           'load_image', 'answer_grammar', 'check_constrain', 'is_out_of_memory', 'free_cuda', 'gen_batches',
-           'TransformersBackend', 'TinyBackend']
+__all__ = ['BATCH_SIZE', 'chat_messages', 'prompt_text', 'special_tokens_needed', 'model_inputs', 'generate_kwargs', 'load_image',
+           'answer_grammar', 'check_constrain', 'is_out_of_memory', 'free_cuda', 'gen_batches', 'TransformersBackend',
+           'TinyBackend']
 
 # %% ../nbs/12_local.ipynb #82dc34c5
 def chat_messages(prompt:Prompt, # the rendered prompt
                   fold_system:bool=False, # put the system text at the head of the user turn instead of a system turn
-                  image:dict|None=None, # the image's entry (default transformers' `{'type': 'image'}`; OpenAI: a data URL)
+                  image:dict|None=None, # the image's entry (default `{'type': 'image'}`; OpenAI: a data URL)
                  ) -> list[dict]:
     "Chat messages for `prompt` on every path (local and OpenAI-compatible): the image entry first, then the user text"
     text = (prompt.system + '\n\n' + prompt.user) if fold_system else prompt.user
@@ -64,33 +64,8 @@ def model_inputs(processor, # a transformers processor
     special = all(special_tokens_needed(tok, t) for t in texts)
     return processor(text=texts, images=images, add_special_tokens=special, **kw)
 
-# %% ../nbs/12_local.ipynb #a12d241f
-QUANTIZE = (None, '8bit', '4bit')
-
-# %% ../nbs/12_local.ipynb #6614b427
-def check_quantize(quantize:str|None, # None, '8bit' or '4bit'
-                  ) -> str|None:
-    "`quantize` if it is valid and bitsandbytes is installed; a clear error otherwise (imports nothing)"
-    if quantize not in QUANTIZE: raise ValueError(f"quantize={quantize!r}: use one of {QUANTIZE}")
-    if quantize and importlib.util.find_spec('bitsandbytes') is None:
-        raise ImportError(f"quantize={quantize!r} loads the model through bitsandbytes, which is not installed: "
-                          "pip install bitsandbytes (CUDA only)")
-    return quantize
-
-# %% ../nbs/12_local.ipynb #0f41f205
-def parse_max_memory(spec:str|dict|None, # '0=70GiB,1=70GiB,cpu=200GiB', a dict, or None
-                    ) -> dict|None:
-    "The `max_memory` mapping of accelerate from its command-line form (GPU indices become ints)"
-    if spec is None or isinstance(spec, dict): return spec
-    out = {}
-    for part in filter(None, (x.strip() for x in spec.split(','))):
-        dev, sep, size = part.partition('=')
-        if not sep or not size: raise ValueError(f"max_memory: {part!r} is not DEVICE=SIZE (e.g. 0=70GiB)")
-        out[int(dev) if dev.strip().isdigit() else dev.strip()] = size.strip()
-    return out
-
 # %% ../nbs/12_local.ipynb #3ecd0217
-def generate_kwargs(gen:dict, # a request's generation settings: max_new_tokens, temperature, top_p, seed, min_new_tokens
+def generate_kwargs(gen:dict, # a request's settings: max_new_tokens, temperature, top_p, seed, min_new_tokens
                    ) -> dict:
     "Keyword arguments for `generate`: greedy by default, sampling only with an explicit seed and temperature > 0"
     kw = {'max_new_tokens': int(gen.get('max_new_tokens') or 512)}
@@ -100,86 +75,6 @@ def generate_kwargs(gen:dict, # a request's generation settings: max_new_tokens,
     kw.update(do_sample=True, temperature=float(gen['temperature']))
     if gen.get('top_p') is not None: kw['top_p'] = float(gen['top_p'])
     return kw
-
-# %% ../nbs/12_local.ipynb #c615ee58
-def resolve_dtype(dtype:str, # 'auto', 'bfloat16'/'bf16', 'float16'/'fp16', 'float32'/'fp32'
-                 ):
-    "The torch dtype for `dtype`: 'auto' is bf16 on CUDA and fp32 on CPU"
-    import torch
-    names = {'bf16': 'bfloat16', 'fp16': 'float16', 'half': 'float16', 'fp32': 'float32', 'float': 'float32'}
-    if dtype == 'auto': return torch.bfloat16 if torch.cuda.is_available() else torch.float32
-    name = names.get(str(dtype), str(dtype).removeprefix('torch.'))
-    if name not in ('bfloat16', 'float16', 'float32'):
-        raise ValueError(f"dtype={dtype!r}: use 'auto', 'bfloat16', 'float16' or 'float32'")
-    return getattr(torch, name)
-
-# %% ../nbs/12_local.ipynb #a28fe229
-def _load_pretrained(model_id, revision, dtype, device_map, max_memory, quantize):
-    import torch
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-    kw = {'revision': revision, 'dtype': resolve_dtype(dtype)}
-    if torch.cuda.is_available() and device_map is not None: kw['device_map'] = device_map
-    if max_memory: kw['max_memory'] = max_memory
-    if quantize == '8bit':
-        from transformers import BitsAndBytesConfig
-        kw['quantization_config'] = BitsAndBytesConfig(load_in_8bit=True)
-    elif quantize:
-        from transformers import BitsAndBytesConfig
-        kw['quantization_config'] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type='nf4',
-                                                       bnb_4bit_compute_dtype=kw['dtype'])
-    processor = AutoProcessor.from_pretrained(model_id, revision=revision)
-    model = AutoModelForImageTextToText.from_pretrained(model_id, **kw).eval()
-    return processor, model
-
-# %% ../nbs/12_local.ipynb #46158d0c
-def hub_commit(model_id:str, # a Hub repository id (or a local folder)
-               revision:str|None=None, # the branch, tag or commit asked for (None: main)
-               cache_dir:str|Path|None=None, # the Hub cache (None: the default)
-              ) -> str|None:
-    "The commit of `model_id`'s files in the local Hub cache; None for a local folder or files not in the cache"
-    if Path(model_id).is_dir(): return None
-    from huggingface_hub import try_to_load_from_cache
-    try: p = try_to_load_from_cache(model_id, 'config.json', cache_dir=cache_dir, revision=revision)
-    except Exception: return None
-    parts = Path(p).parts if isinstance(p, str) else ()
-    return parts[parts.index('snapshots') + 1] if 'snapshots' in parts else None
-
-# %% ../nbs/12_local.ipynb #9435933e
-class WeightsUnavailable(FileNotFoundError):
-    "The model's weights are neither in the local Hub cache nor reachable"
-
-def _weights_message(model_id, why):
-    from huggingface_hub import constants
-    return (f"{model_id}: the weights are not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and {why}. "
-            f"Gated repositories (Llama-3.2-Vision and Gemma-3 are) need their licence accepted at "
-            f"https://huggingface.co/{model_id} and a token (hf auth login). On a machine with internet run: "
-            f"HF_HOME={constants.HF_HOME} hf download {model_id} (HF_HOME a folder this machine shares), "
-            f"then run again here with the same HF_HOME.")
-
-def _gated(e:BaseException) -> bool:
-    "Whether `e` or an error behind it is the Hub's refusal of a gated repository"
-    from huggingface_hub.errors import GatedRepoError
-    while e is not None and not isinstance(e, GatedRepoError): e = e.__cause__ or e.__context__
-    return e is not None
-
-# %% ../nbs/12_local.ipynb #020f84b2
-def check_weights(model_id:str, # a Hub repository id or a local folder
-                  revision:str|None=None, # the revision asked for
-                  timeout_s:float=5.0, # how long to wait for the Hub
-                 ) -> str:
-    "'folder', 'cached' or 'hub' (downloadable now); raises `WeightsUnavailable` at once where none of them holds"
-    if Path(model_id).is_dir(): return 'folder'
-    import httpx
-    from huggingface_hub import constants, try_to_load_from_cache
-    if isinstance(try_to_load_from_cache(model_id, 'config.json', revision=revision), str): return 'cached'
-    if constants.HF_HUB_OFFLINE: raise WeightsUnavailable(_weights_message(model_id, 'HF_HUB_OFFLINE is set'))
-    try: r = httpx.head(f"{constants.ENDPOINT}/api/models/{model_id}", timeout=timeout_s, follow_redirects=True)
-    except httpx.HTTPError as e:
-        why = f"the Hub ({constants.ENDPOINT}) cannot be reached from here ({type(e).__name__})"
-        raise WeightsUnavailable(_weights_message(model_id, why)) from None
-    if r.status_code == 404:
-        raise WeightsUnavailable(f"{model_id}: no such repository on the Hub ({constants.ENDPOINT}); check the name")
-    return 'hub'
 
 # %% ../nbs/12_local.ipynb #4b5f0a6f
 def load_image(path:str|Path, # an image file
@@ -232,7 +127,8 @@ def _grammar_processor(model, processor, requests:list[Request], max_chars:int|N
         if p not in cache:
             kind, g = answer_grammar(p, max_chars)
             compiler = cache['compiler']
-            cache[p] = compiler.compile_json_schema(g, any_whitespace=False) if kind == 'json' else compiler.compile_regex(g)
+            if kind == 'json': cache[p] = compiler.compile_json_schema(g, any_whitespace=False)
+            else: cache[p] = compiler.compile_regex(g)
         return cache[p]
     return LogitsProcessor([compiled(r.prompt) for r in requests])
 
@@ -274,7 +170,8 @@ BATCH_SIZE = 16  # images per generate call by default: batching gained 2.5-4.6x
 def is_out_of_memory(e:BaseException) -> bool:
     "Whether `e` is an out-of-memory error of torch (CUDA's, or the CPU allocator's)"
     import torch
-    return isinstance(e, torch.OutOfMemoryError) or 'out of memory' in str(e).lower() or "can't allocate memory" in str(e)
+    if isinstance(e, torch.OutOfMemoryError): return True
+    return 'out of memory' in str(e).lower() or "can't allocate memory" in str(e)
 
 # %% ../nbs/12_local.ipynb #f8bbcd6e
 def free_cuda():
@@ -329,16 +226,8 @@ class TransformersBackend(Backend):
     def load(self):
         "Load processor and model from `model_id` unless they are there already"
         if self.model is not None: return self
-        revision = self.opts.get('revision')
-        check_weights(self.model_id, revision)
-        try:
-            self.processor, self.model = _load_pretrained(self.model_id, revision, self.dtype, self.device_map,
-                                                          self.max_memory, self.quantize)
-        except OSError as e:
-            if not _gated(e): raise
-            why = "the Hub refused the download: the repository is gated and this login has no access to it"
-            raise WeightsUnavailable(_weights_message(self.model_id, why)) from None
-        self._commit = hub_commit(self.model_id, revision)
+        self.processor, self.model, self._commit = load_pretrained(self.model_id, self.opts.get('revision'), self.dtype,
+                                                                   self.device_map, self.max_memory, self.quantize)
         return self
 
     def answer(self, requests:list[Request]) -> Iterator[tuple[Request, Reply]]:
@@ -354,7 +243,8 @@ class TransformersBackend(Backend):
         for r in requests:
             try: images.append(load_image(r.image))
             except Exception as e:
-                replies[id(r)] = Reply(error={'type': 'ImageError', 'message': f"{r.image}: {type(e).__name__}: {e}"[:500]})
+                why = f"{r.image}: {type(e).__name__}: {e}"[:500]
+                replies[id(r)] = Reply(error={'type': 'ImageError', 'message': why})
                 continue
             ok.append(r)
         if ok:
@@ -371,7 +261,8 @@ class TransformersBackend(Backend):
             n = min(self.batch_size, len(requests) - i)
             chunk = requests[i:i + n]
             lp = None
-            if self.constrain: lp = _grammar_processor(self.model, self.processor, chunk, self.max_chars, self._grammars)
+            if self.constrain:
+                lp = _grammar_processor(self.model, self.processor, chunk, self.max_chars, self._grammars)
             try: got = _generate(self.model, self.processor, chunk, images[i:i + n], lp)
             except Exception as e:
                 if n == 1 or not is_out_of_memory(e): raise

@@ -39,7 +39,7 @@ def project_root(start:str|Path|None=None, # where to start looking (default: th
 def masked_cache(root:str|Path, # the dataset root
                  name:str, # dataset name
                 ) -> Path:
-    "The cache folder of the masked copies of the dataset at `root` (a SLURM masking job fills it once for every array task)"
+    "The cache folder of the masked copies of the dataset at `root` (one SLURM masking job fills it for every task)"
     from elena.yunet import cache_dir
     return cache_dir()/'masked'/f"{name}-{hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:12]}"
 
@@ -73,7 +73,7 @@ class RunSummary:
     failed: Counter = field(default_factory=Counter)  # error type -> count, this run
     parsed_ok: int = 0  # answers now from which an emotion was read
     seconds: float = 0.0
-    tokens: Counter = field(default_factory=Counter)  # 'input', 'output', 'thinking' (thought tokens of thinking models)
+    tokens: Counter = field(default_factory=Counter)  # 'input', 'output', 'thinking' (thought tokens, where reported)
     cost_usd: float|None = None  # estimate for API models with a known price
     batch_size: int|None = None  # images per generate call that fitted (local models)
     limits: str = ''  # API models: the limits in force and the share of each used
@@ -242,8 +242,9 @@ def missing_record(it, # the item
                    base:dict, # the fields every record of the run shares
                   ) -> dict:
     "The error record of an item that has no image to send"
-    if condition == 'masked' and it.image: why = 'face masking failed for this image (see faces.jsonl in the mask cache)'
-    else: why = f'image file missing for {it.id} under {root}'
+    why = f'image file missing for {it.id} under {root}'
+    if condition == 'masked' and it.image:
+        why = 'face masking failed for this image (see faces.jsonl in the mask cache)'
     return make_record(id=it.id, error={'type': 'ImageMissing', 'message': why}, **base)
 
 # %% ../nbs/15_run.ipynb #e4f1409b
@@ -295,19 +296,19 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
               labels:str|Sequence[str]='elena', # label set: 'elena', 'heco', 'emotic' or a list
               limit:int|None=None, # only the first `limit` items (by id)
               out_dir:str|Path|None=None, # response store root (default: <project>/responses)
-              concurrency:int|None=None, # API requests in flight at most (None: the backend's ceiling, 256; the limits decide what is sent)
-              batch_size:int|None=None, # images per generate call (local models; None: the backend's default, `elena.local.BATCH_SIZE`)
+              concurrency:int|None=None, # API requests in flight at most (None: the backend's ceiling; limits decide)
+              batch_size:int|None=None, # images per generate call (local models; None: `elena.local.BATCH_SIZE`)
               seed:int|None=None, # sampling seed; None: greedy decoding (temperature 0)
               temperature:float|None=None, # sampling temperature (needs a seed; default 0, or 0.7 with a seed)
-              max_new_tokens:int|None=None, # longest answer, thinking included (None: the backend's default: 512 for local models, the model's own limit for Gemini)
-              thinking_budget:int|None=None, # tokens a thinking model may think (0: off where allowed; None: the model's default); part of the resume key
+              max_new_tokens:int|None=None, # longest answer, thinking included (None: 512 local, Gemini's own limit)
+              thinking_budget:int|None=None, # tokens a thinking model may think (0: off where allowed; None: default)
               shard:str|None=None, # 'i/n': this machine's share of the items
               force:bool=False, # ask again even what is already answered
               batch:bool=False, # Gemini Batch API instead of live requests
               base_url:str|None=None, # server for openai:<model> (or a Gemini endpoint)
               yunet:str|None=None, # YuNet file for the masked condition
               progress:bool=True, # show progress bars
-              constrain:bool|None=None, # hold local decoding to the answer schema (xgrammar); None: only for random-weight test models
+              constrain:bool|None=None, # hold local decoding to the answer schema (None: for random-weight models)
               backend_options:dict|None=None, # further options for the backend
              ) -> RunSummary:
     "Ask `model` about every image of `dataset`, appending one record per image to the response store"
@@ -316,14 +317,16 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
     be = run_backend(model, concurrency, batch_size, base_url, constrain, batch, backend_options)
     ds = load_dataset(dataset, data_dir)
     if not ds.items:
-        raise ValueError(f"{dataset}: no images found in {data_dir}; pass the folder that holds the dataset with --data-dir")
+        raise ValueError(f"{dataset}: no images found in {data_dir}; "
+                         "pass the folder that holds the dataset with --data-dir")
     items = choose_items(ds.items, limit, sh)
     out, path = response_file(out_dir, model, dataset, condition, prompt, sh)
     if condition == 'original': images = {it.id: it.image for it in items}
     else: images = masked_images(items, ds.root, dataset, yunet, progress)
     p = get_prompt(prompt, labels, masked=condition == 'masked')
     gen = run_gen(be, seed, temperature, max_new_tokens, thinking_budget)
-    if getattr(be, 'rpd', None) and not batch: be.used_today = _requests_today(out, be.model_id, be.backend)  # spans runs
+    if getattr(be, 'rpd', None) and not batch:  # the day's quota spans runs
+        be.used_today = _requests_today(out, be.model_id, be.backend)
     todo, missing, hashes, skipped = pending_requests(items, images, p, gen, force, path, model, progress)
     s = RunSummary(path, model, dataset, condition, p.id, be.random_weights, items=len(items), skipped=skipped)
     base = dict(dataset=dataset, condition=condition, model=model, backend=be.backend, prompt_id=p.id,
@@ -342,7 +345,8 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
                 count_reply(s, rep, res)
         except StopRun as e:  # nothing stored is lost: the message says so, and the summary travels with it
             close_summary(s, be, batch, t0, stopped=True)
-            stop = StopRun(e.kind, f"{e}. {s.done} answers stored now in {path} (kept); run the same command again to resume")
+            kept = f"{s.done} answers stored now in {path} (kept); run the same command again to resume"
+            stop = StopRun(e.kind, f"{e}. {kept}")
             stop.summary = s
             raise stop from None
     return close_summary(s, be, batch, t0)

@@ -75,15 +75,17 @@ LLAMA_TEMPLATE = (
 
 # %% ../nbs/11_tiny.ipynb #18f97587
 GEMMA3_TOKENS = {'named': dict(bos_token='<bos>', eos_token='<eos>', pad_token='<pad>', unk_token='<unk>'),
-                 'extra': dict(boi_token='<start_of_image>', eoi_token='<end_of_image>', image_token='<image_soft_token>'),
+                 'extra': dict(boi_token='<start_of_image>', eoi_token='<end_of_image>',
+                               image_token='<image_soft_token>'),
                  'other': ['<start_of_turn>', '<end_of_turn>']}
 
 # %% ../nbs/11_tiny.ipynb #9ae9d9a5
-LLAMA_TOKENS = {'named': dict(bos_token='<|begin_of_text|>', eos_token='<|eot_id|>', pad_token='<|finetune_right_pad_id|>'),
+LLAMA_TOKENS = {'named': dict(bos_token='<|begin_of_text|>', eos_token='<|eot_id|>',
+                              pad_token='<|finetune_right_pad_id|>'),
                 'other': ['<|end_of_text|>', '<|start_header_id|>', '<|end_header_id|>', '<|python_tag|>', '<|image|>']}
 
 # %% ../nbs/11_tiny.ipynb #23600ddc
-def train_tokenizer(tokens:dict, # special tokens: 'named' (bos_token, eos_token, ...), 'extra' (model-specific), 'other'
+def train_tokenizer(tokens:dict, # special tokens: 'named' (bos_token, ...), 'extra' (model-specific), 'other'
                     chat_template:str, # the Jinja chat template
                     vocab_size:int=VOCAB_SIZE, # special tokens included
                     add_bos:bool=True, # put the BOS token before every tokenized text, as Gemma-3's and Llama-3's do
