@@ -73,8 +73,8 @@ MODELS = {
     'gemma3-12b': ('elena.local:TransformersBackend', {'model_id': 'google/gemma-3-12b-it'}),
     'llama11b': ('elena.local:TransformersBackend', {'model_id': 'meta-llama/Llama-3.2-11B-Vision-Instruct'}),
     'llama90b': ('elena.local:TransformersBackend', {'model_id': 'meta-llama/Llama-3.2-90B-Vision-Instruct'}),
-    'tiny-gemma3': ('elena.tiny:TinyBackend', {'model_id': 'tiny-gemma3'}),
-    'tiny-llama': ('elena.tiny:TinyBackend', {'model_id': 'tiny-llama'}),
+    'tiny-gemma3': ('elena.local:TinyBackend', {'model_id': 'tiny-gemma3'}),
+    'tiny-llama': ('elena.local:TinyBackend', {'model_id': 'tiny-llama'}),
 }
 
 # %% ../nbs/10_backends.ipynb #5de610a3

@@ -8,31 +8,37 @@ import importlib.util
 import json
 import re
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 from .backends import Backend, Reply, Request
 from .prompts import Prompt
+from .tiny import TINY_BUILDERS, build_tiny
+from .weights import check_quantize, load_pretrained, parse_max_memory
 
 # %% auto #0
-__all__ = ['QUANTIZE', 'BATCH_SIZE', 'chat_messages', 'prompt_text', 'special_tokens_needed', 'model_inputs', 'check_quantize',
-           'parse_max_memory', 'generate_kwargs', 'resolve_dtype', 'hub_commit', 'WeightsUnavailable', 'check_weights',
-           'load_image', 'answer_grammar', 'check_constrain', 'is_out_of_memory', 'free_cuda', 'TransformersBackend']
+__all__ = ['BATCH_SIZE', 'chat_messages', 'prompt_text', 'special_tokens_needed', 'model_inputs', 'generate_kwargs', 'load_image',
+           'answer_grammar', 'check_constrain', 'is_out_of_memory', 'free_cuda', 'gen_batches', 'TransformersBackend',
+           'TinyBackend']
 
 # %% ../nbs/12_local.ipynb #82dc34c5
 def chat_messages(prompt:Prompt, # the rendered prompt
                   fold_system:bool=False, # put the system text at the head of the user turn instead of a system turn
-                  image:dict|None=None, # the image's content entry (default transformers' `{'type': 'image'}`; the OpenAI path gives its data URL)
+                  image:dict|None=None, # the image's entry (default `{'type': 'image'}`; OpenAI: a data URL)
                  ) -> list[dict]:
     "Chat messages for `prompt` on every path (local and OpenAI-compatible): the image entry first, then the user text"
-    user = [image or {'type': 'image'}, {'type': 'text', 'text': (prompt.system + '\n\n' + prompt.user) if fold_system else prompt.user}]
-    return ([] if fold_system else [{'role': 'system', 'content': [{'type': 'text', 'text': prompt.system}]}]) + [{'role': 'user', 'content': user}]
+    text = (prompt.system + '\n\n' + prompt.user) if fold_system else prompt.user
+    user = {'role': 'user', 'content': [image or {'type': 'image'}, {'type': 'text', 'text': text}]}
+    if fold_system: return [user]
+    return [{'role': 'system', 'content': [{'type': 'text', 'text': prompt.system}]}, user]
 
 # %% ../nbs/12_local.ipynb #d31bee3a
 def prompt_text(processor, # a transformers processor with a chat template
                 prompt:Prompt, # the rendered prompt
                ) -> str:
     "The model's input text for `prompt` and one image, ending with the generation prompt"
-    render = lambda fold: processor.apply_chat_template(chat_messages(prompt, fold), add_generation_prompt=True, tokenize=False)
+    def render(fold):
+        return processor.apply_chat_template(chat_messages(prompt, fold), add_generation_prompt=True, tokenize=False)
     try: return render(False)
     except Exception as e:
         if 'system' not in str(e).lower(): raise
@@ -42,7 +48,7 @@ def prompt_text(processor, # a transformers processor with a chat template
 def special_tokens_needed(tokenizer, # the processor's tokenizer
                           text:str, # a rendered prompt
                          ) -> bool:
-    "Whether `tokenizer` should add its special tokens to `text`: not where `text` starts with the BOS token the tokenizer would add again"
+    "Whether `tokenizer` should add its special tokens to `text`: not where `text` starts with the BOS it would add"
     bos = getattr(tokenizer, 'bos_token', None)
     if not bos or not text.startswith(bos): return True
     return tokenizer('', add_special_tokens=True)['input_ids'][:1] != [tokenizer.bos_token_id]
@@ -53,121 +59,36 @@ def model_inputs(processor, # a transformers processor
                  images:list, # one list of PIL images per sample
                  **kw, # more processor arguments (padding, return_tensors, ...)
                 ):
-    "The processor's model inputs for `texts` and `images`, with each text's BOS token once (see `special_tokens_needed`)"
+    "The processor's model inputs for `texts` and `images`, with each text's BOS token once (`special_tokens_needed`)"
     tok = getattr(processor, 'tokenizer', processor)
-    return processor(text=texts, images=images, add_special_tokens=all(special_tokens_needed(tok, t) for t in texts), **kw)
-
-# %% ../nbs/12_local.ipynb #a12d241f
-QUANTIZE = (None, '8bit', '4bit')
-
-def check_quantize(quantize:str|None, # None, '8bit' or '4bit'
-                  ) -> str|None:
-    "`quantize` if it is valid and bitsandbytes is installed; a clear error otherwise (imports nothing)"
-    if quantize not in QUANTIZE: raise ValueError(f"quantize={quantize!r}: use one of {QUANTIZE}")
-    if quantize and importlib.util.find_spec('bitsandbytes') is None:
-        raise ImportError(f"quantize={quantize!r} loads the model through bitsandbytes, which is not installed: pip install bitsandbytes (CUDA only)")
-    return quantize
-
-# %% ../nbs/12_local.ipynb #0f41f205
-def parse_max_memory(spec:str|dict|None, # '0=70GiB,1=70GiB,cpu=200GiB', a dict, or None
-                    ) -> dict|None:
-    "The `max_memory` mapping of accelerate from its command-line form (GPU indices become ints)"
-    if spec is None or isinstance(spec, dict): return spec
-    out = {}
-    for part in filter(None, (x.strip() for x in spec.split(','))):
-        dev, sep, size = part.partition('=')
-        if not sep or not size: raise ValueError(f"max_memory: {part!r} is not DEVICE=SIZE (e.g. 0=70GiB)")
-        out[int(dev) if dev.strip().isdigit() else dev.strip()] = size.strip()
-    return out
+    special = all(special_tokens_needed(tok, t) for t in texts)
+    return processor(text=texts, images=images, add_special_tokens=special, **kw)
 
 # %% ../nbs/12_local.ipynb #3ecd0217
-def generate_kwargs(gen:dict, # a request's generation settings: max_new_tokens, temperature, top_p, seed, min_new_tokens
+def generate_kwargs(gen:dict, # a request's settings: max_new_tokens, temperature, top_p, seed, min_new_tokens
                    ) -> dict:
     "Keyword arguments for `generate`: greedy by default, sampling only with an explicit seed and temperature > 0"
     kw = {'max_new_tokens': int(gen.get('max_new_tokens') or 512)}
     if gen.get('min_new_tokens'): kw['min_new_tokens'] = int(gen['min_new_tokens'])
-    if gen.get('seed') is not None and (gen.get('temperature') or 0) > 0:
-        kw.update(do_sample=True, temperature=float(gen['temperature']))
-        if gen.get('top_p') is not None: kw['top_p'] = float(gen['top_p'])
-    else: kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+    if gen.get('seed') is None or (gen.get('temperature') or 0) <= 0:
+        return {**kw, 'do_sample': False, 'temperature': None, 'top_p': None, 'top_k': None}
+    kw.update(do_sample=True, temperature=float(gen['temperature']))
+    if gen.get('top_p') is not None: kw['top_p'] = float(gen['top_p'])
     return kw
-
-# %% ../nbs/12_local.ipynb #c615ee58
-def resolve_dtype(dtype:str, # 'auto', 'bfloat16'/'bf16', 'float16'/'fp16', 'float32'/'fp32'
-                 ):
-    "The torch dtype for `dtype`: 'auto' is bf16 on CUDA and fp32 on CPU"
-    import torch
-    names = {'bf16': 'bfloat16', 'fp16': 'float16', 'half': 'float16', 'fp32': 'float32', 'float': 'float32'}
-    if dtype == 'auto': return torch.bfloat16 if torch.cuda.is_available() else torch.float32
-    name = names.get(str(dtype), str(dtype).removeprefix('torch.'))
-    if name not in ('bfloat16', 'float16', 'float32'): raise ValueError(f"dtype={dtype!r}: use 'auto', 'bfloat16', 'float16' or 'float32'")
-    return getattr(torch, name)
-
-def _load_pretrained(model_id, revision, dtype, device_map, max_memory, quantize):
-    import torch
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-    kw = {'revision': revision, 'dtype': resolve_dtype(dtype)}
-    if torch.cuda.is_available() and device_map is not None: kw['device_map'] = device_map
-    if max_memory: kw['max_memory'] = max_memory
-    if quantize:
-        from transformers import BitsAndBytesConfig
-        kw['quantization_config'] = (BitsAndBytesConfig(load_in_8bit=True) if quantize == '8bit' else
-            BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type='nf4', bnb_4bit_compute_dtype=kw['dtype']))
-    processor = AutoProcessor.from_pretrained(model_id, revision=revision)
-    model = AutoModelForImageTextToText.from_pretrained(model_id, **kw).eval()
-    return processor, model
-
-# %% ../nbs/12_local.ipynb #46158d0c
-def hub_commit(model_id:str, # a Hub repository id (or a local folder)
-               revision:str|None=None, # the branch, tag or commit asked for (None: main)
-               cache_dir:str|Path|None=None, # the Hub cache (None: the default)
-              ) -> str|None:
-    "The commit of `model_id`'s files in the local Hub cache; None for a local folder or files not in the cache"
-    if Path(model_id).is_dir(): return None
-    from huggingface_hub import try_to_load_from_cache
-    try: p = try_to_load_from_cache(model_id, 'config.json', cache_dir=cache_dir, revision=revision)
-    except Exception: return None
-    parts = Path(p).parts if isinstance(p, str) else ()
-    return parts[parts.index('snapshots') + 1] if 'snapshots' in parts else None
-
-# %% ../nbs/12_local.ipynb #9435933e
-class WeightsUnavailable(FileNotFoundError):
-    "The model's weights are neither in the local Hub cache nor reachable"
-
-def _weights_message(model_id, why):
-    from huggingface_hub import constants
-    return (f"{model_id}: the weights are not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and {why}. "
-            f"Gated repositories (Llama-3.2-Vision and Gemma-3 are) need their licence accepted at https://huggingface.co/{model_id} "
-            f"and a token (hf auth login). On a machine with internet run: HF_HOME={constants.HF_HOME} hf download {model_id} "
-            f"(HF_HOME a folder this machine shares), then run again here with the same HF_HOME.")
-
-def _gated(e:BaseException) -> bool:
-    "Whether `e` or an error behind it is the Hub's refusal of a gated repository"
-    from huggingface_hub.errors import GatedRepoError
-    while e is not None and not isinstance(e, GatedRepoError): e = e.__cause__ or e.__context__
-    return e is not None
-
-def check_weights(model_id:str, # a Hub repository id or a local folder
-                  revision:str|None=None, # the revision asked for
-                  timeout_s:float=5.0, # how long to wait for the Hub
-                 ) -> str:
-    "'folder', 'cached' or 'hub' (downloadable now); raises `WeightsUnavailable` at once where none of them holds"
-    if Path(model_id).is_dir(): return 'folder'
-    import httpx
-    from huggingface_hub import constants, try_to_load_from_cache
-    if isinstance(try_to_load_from_cache(model_id, 'config.json', revision=revision), str): return 'cached'
-    if constants.HF_HUB_OFFLINE: raise WeightsUnavailable(_weights_message(model_id, 'HF_HUB_OFFLINE is set'))
-    try: r = httpx.head(f"{constants.ENDPOINT}/api/models/{model_id}", timeout=timeout_s, follow_redirects=True)
-    except httpx.HTTPError as e: raise WeightsUnavailable(_weights_message(model_id, f"the Hub ({constants.ENDPOINT}) cannot be reached from here ({type(e).__name__})")) from None
-    if r.status_code == 404: raise WeightsUnavailable(f"{model_id}: no such repository on the Hub ({constants.ENDPOINT}); check the name")
-    return 'hub'
 
 # %% ../nbs/12_local.ipynb #4b5f0a6f
 def load_image(path:str|Path, # an image file
               ):
-    "The image at `path` as an RGB PIL image, fully read and upright (EXIF orientation applied, as the masked copies are)"
-    from PIL import Image, ImageOps
-    with Image.open(path) as im: return ImageOps.exif_transpose(im).convert('RGB')
+    "The image at `path` as `elena.files.read_image` reads it (upright, same checks), as an 8-bit RGB PIL image"
+    import numpy as np
+    from PIL import Image
+    from elena.files import read_image
+    img = read_image(path)
+    if img.dtype == np.uint16: img = (img.astype(np.float32) / 257).round().astype(np.uint8)
+    if img.dtype != np.uint8: raise ValueError(f"{path}: {img.dtype} pixels; convert the image to 8 or 16 bits")
+    if img.ndim == 3 and img.shape[2] == 1: img = img[..., 0]
+    if img.ndim == 2: return Image.fromarray(img).convert('RGB')
+    return Image.fromarray(np.ascontiguousarray(img[..., 2::-1]))  # BGR(A) -> RGB
 
 # %% ../nbs/12_local.ipynb #74a7baaf
 def answer_grammar(prompt:Prompt, # the rendered prompt
@@ -175,7 +96,8 @@ def answer_grammar(prompt:Prompt, # the rendered prompt
                   ) -> tuple[str, str]:
     "('json', schema) or ('regex', pattern): what constrained decoding holds an answer to `prompt` to"
     if prompt.schema is None: return 'regex', '(' + '|'.join(re.escape(l) for l in prompt.labels) + ')'
-    js, text = json.loads(prompt.schema_json), '^[^\\u0000-\\u001f"\\\\]' + (f'{{0,{max_chars}}}$' if max_chars else '*$')
+    js = json.loads(prompt.schema_json)
+    text = '^[^\\u0000-\\u001f"\\\\]' + (f'{{0,{max_chars}}}$' if max_chars else '*$')
     for v in js['properties'].values():
         if v.get('type') == 'string' and 'enum' not in v: v['pattern'] = text
         if v.get('type') == 'array' and v.get('items', {}).get('type') == 'string': v['items']['pattern'] = text
@@ -186,22 +108,27 @@ def check_constrain(constrain:bool, # hold decoding to the answer grammar?
                    ) -> bool:
     "`constrain` if xgrammar is there for it; a clear error otherwise (imports nothing)"
     if constrain and importlib.util.find_spec('xgrammar') is None:
-        raise ImportError("constrain=True holds decoding to the answer schema with xgrammar, which is not installed: pip install xgrammar")
+        raise ImportError("constrain=True holds decoding to the answer schema with xgrammar, which is not installed: "
+                          "pip install xgrammar")
     return bool(constrain)
 
+# %% ../nbs/12_local.ipynb #308a408c
 def _grammar_processor(model, processor, requests:list[Request], max_chars:int|None, cache:dict):
     "xgrammar's logits processor holding each request's answer to its grammar (compiled once per prompt)"
     import xgrammar as xgr
     from xgrammar.contrib.hf import LogitsProcessor
     if 'compiler' not in cache:
         eos = model.generation_config.eos_token_id
-        info = xgr.TokenizerInfo.from_huggingface(getattr(processor, 'tokenizer', processor), vocab_size=model.get_output_embeddings().weight.shape[0],
+        tok = getattr(processor, 'tokenizer', processor)
+        info = xgr.TokenizerInfo.from_huggingface(tok, vocab_size=model.get_output_embeddings().weight.shape[0],
                                                   stop_token_ids=[eos] if isinstance(eos, int) else list(eos))
         cache['compiler'] = xgr.GrammarCompiler(info)
     def compiled(p):
         if p not in cache:
             kind, g = answer_grammar(p, max_chars)
-            cache[p] = cache['compiler'].compile_json_schema(g, any_whitespace=False) if kind == 'json' else cache['compiler'].compile_regex(g)
+            compiler = cache['compiler']
+            if kind == 'json': cache[p] = compiler.compile_json_schema(g, any_whitespace=False)
+            else: cache[p] = compiler.compile_regex(g)
         return cache[p]
     return LogitsProcessor([compiled(r.prompt) for r in requests])
 
@@ -210,8 +137,9 @@ def _generate(model, processor, requests:list[Request], images:list, logits_proc
     import torch
     tok = getattr(processor, 'tokenizer', processor)
     tok.padding_side = 'left'
-    if tok.pad_token is None: tok.pad_token = tok.eos_token  # some tokenizers come without one; the attention mask hides it anyway
-    rendered = {p: prompt_text(processor, p) for p in dict.fromkeys(r.prompt for r in requests)}  # the requests of a batch mostly share one prompt
+    if tok.pad_token is None: tok.pad_token = tok.eos_token  # some come without one; the attention mask hides it anyway
+    prompts = dict.fromkeys(r.prompt for r in requests)  # the requests of a batch mostly share one prompt
+    rendered = {p: prompt_text(processor, p) for p in prompts}
     texts = [rendered[r.prompt] for r in requests]
     inputs = model_inputs(processor, texts, [[im] for im in images], padding=True, return_tensors='pt')
     inputs = inputs.to(model.device, dtype=model.dtype) if hasattr(inputs, 'to') else inputs
@@ -221,46 +149,66 @@ def _generate(model, processor, requests:list[Request], images:list, logits_proc
     if kw['do_sample']: torch.manual_seed(int(requests[0].gen['seed']))
     t0 = time.monotonic()
     if logits_processor is not None: kw['logits_processor'] = [logits_processor]
-    with torch.inference_mode(): out = model.generate(**inputs, **kw, pad_token_id=tok.pad_token_id)
+    with torch.inference_mode():
+        out = model.generate(**inputs, **kw, pad_token_id=tok.pad_token_id)
     latency = round(time.monotonic() - t0, 4)
     n_in, width = inputs['attention_mask'].sum(1).tolist(), inputs['input_ids'].shape[1]
+    long = {'type': 'MaxTokens', 'message': f"the answer hit the token limit ({kw['max_new_tokens']} new tokens)"}
     replies = []
     for i, row in enumerate(out[:, width:].tolist()):
         stop = next((j for j, t in enumerate(row) if t in eos), None)
         text = tok.decode(row[:stop] if stop is not None else row, skip_special_tokens=True)
         usage = {'input': int(n_in[i]), 'output': stop + 1 if stop is not None else len(row)}
-        if stop is None: replies.append(Reply(text, 'length', usage, latency, error={'type': 'MaxTokens', 'message': f"the answer hit the token limit ({kw['max_new_tokens']} new tokens)"}))
+        if stop is None: replies.append(Reply(text, 'length', usage, latency, error=long))
         else: replies.append(Reply(text, 'stop', usage, latency))
     return replies
 
 # %% ../nbs/12_local.ipynb #b5d10be4
 BATCH_SIZE = 16  # images per generate call by default: batching gained 2.5-4.6x on the CPU (bench/README.md)
 
+# %% ../nbs/12_local.ipynb #d1b532a8
 def is_out_of_memory(e:BaseException) -> bool:
     "Whether `e` is an out-of-memory error of torch (CUDA's, or the CPU allocator's)"
     import torch
-    return isinstance(e, torch.OutOfMemoryError) or 'out of memory' in str(e).lower() or "can't allocate memory" in str(e)
+    if isinstance(e, torch.OutOfMemoryError): return True
+    return 'out of memory' in str(e).lower() or "can't allocate memory" in str(e)
 
+# %% ../nbs/12_local.ipynb #f8bbcd6e
 def free_cuda():
     "Give cached CUDA memory back after an out-of-memory error (nothing without CUDA)"
-    import gc, torch
+    import gc
+    import torch
     gc.collect()
     if torch.cuda.is_available(): torch.cuda.empty_cache()
+
+# %% ../nbs/12_local.ipynb #807905d0
+def gen_batches(requests:list[Request], # in the order they are answered
+                size:int, # at most this many per batch
+               ) -> Iterator[list[Request]]:
+    "Consecutive runs of at most `size` requests with equal `gen`, in order"
+    batch = []
+    for r in requests:
+        if batch and (len(batch) == size or r.gen != batch[0].gen):
+            yield batch
+            batch = []
+        batch.append(r)
+    if batch: yield batch
 
 # %% ../nbs/12_local.ipynb #e8071fa4
 class TransformersBackend(Backend):
     "Image-text-to-text models of transformers, answered `batch_size` images per `generate` call"
     backend = 'transformers'
     def __init__(self, name:str, model_id:str,
-                 batch_size:int=BATCH_SIZE, # images per generate call (halved for the rest of the run on a CUDA out-of-memory error)
+                 batch_size:int=BATCH_SIZE, # images per generate call (halved for the run on CUDA out-of-memory)
                  dtype:str='auto', # 'auto' (bf16 on CUDA, fp32 on CPU), 'bfloat16', 'float16', 'float32'
-                 device_map:str|dict|None='auto', # placement of the layers; 'auto' spreads them over every GPU (ignored without CUDA)
+                 device_map:str|dict|None='auto', # placement of the layers; 'auto' spreads them over every GPU
                  max_memory:str|dict|None=None, # per-device cap for device_map, e.g. '0=70GiB,1=70GiB'
                  quantize:str|None=None, # None, '8bit' or '4bit' (bitsandbytes)
                  revision:str|None=None, # Hub revision to load (branch, tag or commit)
-                 constrain:bool=False, # hold decoding to the answer schema (xgrammar); the paper's runs decode unconstrained
+                 constrain:bool=False, # hold decoding to the answer schema (xgrammar); the paper's runs are free
                  max_chars:int|None=None, # with `constrain`: at most this many characters per free text
-                 model=None, processor=None, # an already built pair instead of loading `model_id`
+                 model=None, # an already built model instead of loading `model_id` ...
+                 processor=None, # ... and its processor
                  **opts):
         super().__init__(name, model_id, revision=revision, **opts)
         self.batch_size, self.dtype, self.device_map = max(1, int(batch_size)), dtype, device_map
@@ -272,38 +220,33 @@ class TransformersBackend(Backend):
     @property
     def revision(self) -> str|None:
         "The commit of the loaded weights where it is known, else the revision asked for"
-        return (getattr(getattr(self.model, 'config', None), '_commit_hash', None)  # set by transformers up to about 5.20
+        return (getattr(getattr(self.model, 'config', None), '_commit_hash', None)  # set up to about 5.20
                 or getattr(self, '_commit', None) or self.opts.get('revision'))
 
     def load(self):
         "Load processor and model from `model_id` unless they are there already"
         if self.model is not None: return self
-        check_weights(self.model_id, self.opts.get('revision'))
-        try: self.processor, self.model = _load_pretrained(self.model_id, self.opts.get('revision'), self.dtype,
-                                                           self.device_map, self.max_memory, self.quantize)
-        except OSError as e:
-            if not _gated(e): raise
-            raise WeightsUnavailable(_weights_message(self.model_id, "the Hub refused the download: the repository is gated and this login has no access to it")) from None
-        self._commit = hub_commit(self.model_id, self.opts.get('revision'))
+        self.processor, self.model, self._commit = load_pretrained(self.model_id, self.opts.get('revision'), self.dtype,
+                                                                   self.device_map, self.max_memory, self.quantize)
         return self
 
     def answer(self, requests:list[Request]) -> Iterator[tuple[Request, Reply]]:
-        "Answer `requests` in batches of up to `batch_size` consecutive requests with equal `gen`, yielding (request, reply) pairs in request order"
+        "(request, reply) pairs in request order, one `generate_batch` per batch of `gen_batches`"
         requests = list(requests)
         if not requests: return  # nothing to ask: nothing to load
         self.load()
-        batch = []
-        for r in requests:
-            if batch and (len(batch) == self.batch_size or r.gen != batch[0].gen): yield from self.answer_batch(batch); batch = []
-            batch.append(r)
-        if batch: yield from self.answer_batch(batch)
+        for batch in gen_batches(requests, self.batch_size): yield from self.generate_batch(batch)
 
-    def answer_batch(self, requests:list[Request]) -> list[tuple[Request, Reply]]:
+    def generate_batch(self, requests:list[Request]) -> list[tuple[Request, Reply]]:
         "Answer one batch (all with the same `gen`) with one generate call"
         replies, ok, images = {}, [], []
         for r in requests:
-            try: images.append(load_image(r.image)); ok.append(r)
-            except Exception as e: replies[id(r)] = Reply(error={'type': 'ImageError', 'message': f"{r.image}: {type(e).__name__}: {e}"[:500]})
+            try: images.append(load_image(r.image))
+            except Exception as e:
+                why = f"{r.image}: {type(e).__name__}: {e}"[:500]
+                replies[id(r)] = Reply(error={'type': 'ImageError', 'message': why})
+                continue
+            ok.append(r)
         if ok:
             try:
                 for r, reply in zip(ok, self._generate_fitting(ok, images)): replies[id(r)] = reply
@@ -317,13 +260,18 @@ class TransformersBackend(Backend):
         while i < len(requests):
             n = min(self.batch_size, len(requests) - i)
             chunk = requests[i:i + n]
-            lp = _grammar_processor(self.model, self.processor, chunk, self.max_chars, self._grammars) if self.constrain else None
+            lp = None
+            if self.constrain:
+                lp = _grammar_processor(self.model, self.processor, chunk, self.max_chars, self._grammars)
             try: got = _generate(self.model, self.processor, chunk, images[i:i + n], lp)
             except Exception as e:
                 if n == 1 or not is_out_of_memory(e): raise
-                self.batch_size = max(1, n // 2); free_cuda(); continue
+                self.batch_size = max(1, n // 2)
+                free_cuda()
+                continue
             for rep in got: rep.sent = {**self._constrained(), 'batch_size': n}
-            out += got; i += n
+            out += got
+            i += n
             self.batch_used = max(self.batch_used or 0, n)
         return out
 
@@ -331,4 +279,23 @@ class TransformersBackend(Backend):
         "What `sent` says about the schema: not sent, or constrained (by which engine, with which cap)"
         if not self.constrain: return {'schema': 'not sent'}
         from importlib.metadata import version
-        return {'schema': 'constrained', 'grammar': f"xgrammar {version('xgrammar')}", **({'max_chars': self.max_chars} if self.max_chars else {})}
+        cap = {'max_chars': self.max_chars} if self.max_chars else {}
+        return {'schema': 'constrained', 'grammar': f"xgrammar {version('xgrammar')}", **cap}
+
+# %% ../nbs/12_local.ipynb #7ee9845e
+@lru_cache(maxsize=None)
+def _cached_tiny(kind:str): return build_tiny(kind)
+
+class TinyBackend(TransformersBackend):
+    "`TransformersBackend` on a tiny random-weight model (`model_id` 'tiny-gemma3' or 'tiny-llama'): output is noise"
+    random_weights = True
+    def __init__(self, name, model_id, **opts):
+        if model_id not in TINY_BUILDERS:
+            raise ValueError(f"Unknown tiny model {model_id!r}: use one of {list(TINY_BUILDERS)}")
+        fixed = {'dtype': 'float32', 'device_map': None, 'quantize': None}
+        super().__init__(name, model_id, **{'max_chars': 60, **opts, **fixed})  # random weights end no free text
+
+    def load(self):
+        "Build the tiny model (once per process)"
+        if self.model is None: self.model, self.processor = _cached_tiny(self.model_id)
+        return self

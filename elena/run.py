@@ -24,7 +24,9 @@ from .store import (CONDITIONS, ResponseStore, done_ids, image_sha256, in_shard,
                          read_records, store_path)
 
 # %% auto #0
-__all__ = ['PRICES_USD_PER_M', 'project_root', 'masked_cache', 'masked_images', 'RunSummary', 'estimate_cost', 'run_elena']
+__all__ = ['PRICES_USD_PER_M', 'project_root', 'masked_cache', 'masked_images', 'RunSummary', 'estimate_cost', 'check_run',
+           'run_backend', 'choose_items', 'response_file', 'run_gen', 'pending_requests', 'ask', 'missing_record',
+           'reply_record', 'count_reply', 'close_summary', 'run_elena']
 
 # %% ../nbs/15_run.ipynb #b7121f60
 def project_root(start:str|Path|None=None, # where to start looking (default: the working directory)
@@ -37,7 +39,7 @@ def project_root(start:str|Path|None=None, # where to start looking (default: th
 def masked_cache(root:str|Path, # the dataset root
                  name:str, # dataset name
                 ) -> Path:
-    "The cache folder of the masked copies of the dataset at `root` (a SLURM masking job fills it once for every array task)"
+    "The cache folder of the masked copies of the dataset at `root` (one SLURM masking job fills it for every task)"
     from elena.yunet import cache_dir
     return cache_dir()/'masked'/f"{name}-{hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:12]}"
 
@@ -60,14 +62,18 @@ def masked_images(items:Sequence, # dataset items with `id` and `image`
 class RunSummary:
     "What one run did"
     path: Path  # the response file
-    model: str; dataset: str; condition: str; prompt_id: str; random_weights: bool
+    model: str
+    dataset: str
+    condition: str
+    prompt_id: str
+    random_weights: bool
     items: int = 0  # items in this run (after limit and shard)
     skipped: int = 0  # already answered with the same settings
     done: int = 0  # answered now without error
     failed: Counter = field(default_factory=Counter)  # error type -> count, this run
     parsed_ok: int = 0  # answers now from which an emotion was read
     seconds: float = 0.0
-    tokens: Counter = field(default_factory=Counter)  # 'input', 'output', 'thinking' (the thought tokens of thinking models)
+    tokens: Counter = field(default_factory=Counter)  # 'input', 'output', 'thinking' (thought tokens, where reported)
     cost_usd: float|None = None  # estimate for API models with a known price
     batch_size: int|None = None  # images per generate call that fitted (local models)
     limits: str = ''  # API models: the limits in force and the share of each used
@@ -75,13 +81,16 @@ class RunSummary:
     def __str__(self):
         n = self.done + sum(self.failed.values())
         rate = f"{n / self.seconds:.2f} images/s" if self.seconds and n else '-'
+        failed = f" ({', '.join(f'{k} {v}' for k, v in self.failed.most_common())})" if self.failed else ''
+        thinking = f", thinking {self.tokens['thinking']}" if self.tokens['thinking'] else ''
+        cost = f"; estimated cost ${self.cost_usd:.4f}" if self.cost_usd is not None else ''
         lines = [f"{self.model} on {self.dataset} ({self.condition}, {self.prompt_id}) -> {self.path}",
-                 f"  items {self.items}: skipped {self.skipped} already answered, answered {self.done}, failed {sum(self.failed.values())}"
-                 + (f" ({', '.join(f'{k} {v}' for k, v in self.failed.most_common())})" if self.failed else ''),
-                 f"  emotion read from {self.parsed_ok} of {self.done} answers; {rate}; tokens in {self.tokens['input']}, out {self.tokens['output']}"
-                 + (f", thinking {self.tokens['thinking']}" if self.tokens['thinking'] else '')
-                 + (f"; estimated cost ${self.cost_usd:.4f}" if self.cost_usd is not None else '')]
-        if n == 0 and self.items and self.skipped == self.items: lines.append("  nothing left to ask: the model was not loaded and nothing was sent")
+                 f"  items {self.items}: skipped {self.skipped} already answered, answered {self.done}, "
+                 f"failed {sum(self.failed.values())}{failed}",
+                 f"  emotion read from {self.parsed_ok} of {self.done} answers; {rate}; "
+                 f"tokens in {self.tokens['input']}, out {self.tokens['output']}{thinking}{cost}"]
+        if n == 0 and self.items and self.skipped == self.items:
+            lines.append("  nothing left to ask: the model was not loaded and nothing was sent")
         if self.batch_size: lines.append(f"  batch size {self.batch_size} (the largest generate call that fitted)")
         if self.limits: lines.append(f"  {self.limits}")
         if self.random_weights: lines.append("  RANDOM WEIGHTS: a tiny test model answered; its output is not a result")
@@ -101,18 +110,97 @@ def estimate_cost(model_id:str, # the provider's model id (the backend's `model_
     out = (tokens.get('output') or 0) + (tokens.get('thinking') or 0)
     return ((tokens.get('input') or 0) * price['input'] + out * price['output']) / 1e6 * (0.5 if batch else 1)
 
+# %% ../nbs/15_run.ipynb #aa3482c9
+def check_run(model:str, dataset:str, condition:str, prompt:str, # as `run_elena` takes them
+              labels:str|Sequence[str], limit:int|None, shard:str|None,
+             ) -> tuple:
+    "The label set and the shard (i, n) of a run, after checking every name it was given"
+    from elena.data import DATASETS
+    resolve_model(model)  # unknown names fail here, before any work
+    if dataset not in DATASETS: raise ValueError(f"Unknown dataset {dataset!r}: use one of {', '.join(DATASETS)}")
+    if condition not in CONDITIONS: raise ValueError(f"Unknown condition {condition!r}: use one of {list(CONDITIONS)}")
+    if prompt not in PROMPT_KINDS: raise ValueError(f"Unknown prompt {prompt!r}: use one of {list(PROMPT_KINDS)}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"--limit {limit}: give a number of images of 1 or more, or leave it out for all")
+    return resolve_labels(labels), parse_shard(shard)
+
+# %% ../nbs/15_run.ipynb #e8eec5e4
+def run_backend(model:str, # registry name or 'scheme:model'
+                concurrency:int|None=None, batch_size:int|None=None, base_url:str|None=None, # as `run_elena` takes them
+                constrain:bool|None=None, batch:bool=False, backend_options:dict|None=None,
+               ):
+    "The backend that answers a run, configured but not loaded"
+    opts = dict(concurrency=concurrency, batch_size=batch_size, base_url=base_url)
+    be = get_backend(model, **{k: v for k, v in opts.items() if v is not None}, **(backend_options or {}))
+    if hasattr(be, 'constrain'):  # local models
+        test_model = be.random_weights and importlib.util.find_spec('xgrammar') is not None
+        be.constrain = check_constrain(constrain if constrain is not None else test_model)
+    if batch and not be.batch_api:
+        raise ValueError(f"--batch sends the requests through a provider's batch API, which only Gemini models have; "
+                         f"{model} has none: leave out --batch")
+    return be
+
+# %% ../nbs/15_run.ipynb #73e0831a
+def choose_items(items:Sequence, # dataset items with an `id`
+                 limit:int|None=None, # only the first `limit` (by id)
+                 shard:tuple[int, int]|None=None, # (i, n) from `parse_shard`
+                ) -> list:
+    "The items a run asks about, in id order"
+    items = sorted(items, key=lambda i: i.id)
+    if limit: items = items[:limit]
+    return [it for it in items if in_shard(it.id, shard)]
+
+# %% ../nbs/15_run.ipynb #43706fb2
+def response_file(out_dir:str|Path|None, # the response store root (default: <project>/responses)
+                  model:str, dataset:str, condition:str, prompt:str, # as `run_elena` takes them
+                  shard:tuple[int, int]|None=None, # (i, n) from `parse_shard`
+                 ) -> tuple[Path, Path]:
+    "The store root and the run's response file in it, after checking that it can be written"
+    root = project_root()
+    out = Path(out_dir) if out_dir is not None else root/'responses'
+    if not out.is_absolute(): out = root/out
+    path = store_path(out, model, dataset, condition, prompt, shard)
+    tempfile.TemporaryDirectory(dir=next(p for p in path.parents if p.exists())).cleanup()  # fails now if it cannot
+    return out, path
+
+# %% ../nbs/15_run.ipynb #e31a19f4
+def run_gen(be, # the run's backend
+            seed:int|None=None, temperature:float|None=None, # as `run_elena` takes them
+            max_new_tokens:int|None=None, thinking_budget:int|None=None,
+           ) -> dict:
+    "The `gen` settings of every request of a run"
+    if temperature is None: temperature = 0.7 if seed is not None else 0.0
+    if thinking_budget is not None and not be.thinks:
+        raise ValueError(f"--thinking-budget sets how long a thinking model (Gemini) thinks; {be.name} has no "
+                         "thinking budget: leave it out")
+    longest = be.default_max_new_tokens if max_new_tokens is None else max_new_tokens
+    gen = {'temperature': temperature, 'max_new_tokens': longest, 'seed': seed}
+    if thinking_budget is not None: gen['thinking_budget'] = thinking_budget  # only when set: older keys stay the same
+    return gen
+
 # %% ../nbs/15_run.ipynb #63e79b04
-def _requests(items, images, prompt, gen, force, path, model, progress):
-    "The requests still to ask, the items that cannot be asked (no image), and the skip count"
+def pending_requests(items:Sequence, # the run's items
+                     images:dict, # item id -> the image to send (None: no image)
+                     prompt, # the rendered prompt
+                     gen:dict, # the generation settings
+                     force:bool, # ask again what is answered
+                     path:Path, # the response file
+                     model:str, # the model's name, as stored
+                     progress:bool=False, # a progress bar while hashing many images
+                    ) -> tuple[list, list, dict, int]:
+    "The requests still to ask, the items without an image, the image hashes by id, and how many are answered"
     todo, missing = [], []
     hashes = {}
     for it in tqdm(items, desc='hashing images', disable=not progress or len(items) < 200, leave=False):
         img = images.get(it.id)
-        if img is None or not Path(img).exists(): missing.append(it); continue
+        if img is None or not Path(img).exists():
+            missing.append(it)
+            continue
         hashes[it.id] = image_sha256(img)
     done = set() if force else done_ids(read_records(path), model, prompt.sha256, gen, hashes)
     for it in items:
-        if it.id in hashes and it.id not in done: todo.append(Request(it.id, Path(images[it.id]), prompt, gen, image_sha256=hashes[it.id]))
+        if it.id in hashes and it.id not in done:
+            todo.append(Request(it.id, Path(images[it.id]), prompt, gen, image_sha256=hashes[it.id]))
     return todo, missing, hashes, len(done)
 
 # %% ../nbs/15_run.ipynb #0de80b86
@@ -122,17 +210,82 @@ def _requests_today(out:Path, # the response store root
                     model_id:str, # the provider's model id (the quota counts per model)
                     backend:str, # the kind of backend that sent them ('gemini'; imported records are not requests)
                    ) -> int:
-    "Requests made today (Pacific time, when the Gemini API's daily quotas reset) to `model_id`, read from the times of the records stored under `out`"
+    "Requests made today (Pacific time, when Gemini's daily quotas reset) to `model_id`, from the records under `out`"
     since, ids, n = day_start(), {}, 0
     for f in Path(out).rglob('*.jsonl'):
         for r in read_records(f):
-            if r.get('backend') != backend or (r.get('error') or {}).get('type') in _NOT_SENT or not r.get('created_at'): continue
+            if r.get('backend') != backend or (r.get('error') or {}).get('type') in _NOT_SENT: continue
+            if not r.get('created_at'): continue
             m = r.get('model')
             if m not in ids:
                 try: ids[m] = resolve_model(m)[1].get('model_id')
                 except ValueError: ids[m] = None
             n += ids[m] == model_id and datetime.fromisoformat(r['created_at']) >= since
     return n
+
+# %% ../nbs/15_run.ipynb #926cfd5f
+def ask(be, # the run's backend
+        todo:list, # the requests still to ask
+        batch:bool, # through the provider's Batch API
+        path:Path, # the response file (the Batch API's jobs are saved beside it)
+       ):
+    "The (request, reply) pairs of `todo`, in the order they come"
+    if not todo: return []  # nothing left (a resubmitted SLURM task whose shard is answered)
+    if not batch: return be.answer(todo)
+    poll_s = float(os.environ.get('ELENA_BATCH_POLL_S', 30))
+    return be.answer_with_batch_api(todo, path.parent/'.batch-jobs', poll_s=poll_s)
+
+# %% ../nbs/15_run.ipynb #2035d81f
+def missing_record(it, # the item
+                   condition:str, # 'original' or 'masked'
+                   root:Path, # the dataset root
+                   base:dict, # the fields every record of the run shares
+                  ) -> dict:
+    "The error record of an item that has no image to send"
+    why = f'image file missing for {it.id} under {root}'
+    if condition == 'masked' and it.image:
+        why = 'face masking failed for this image (see faces.jsonl in the mask cache)'
+    return make_record(id=it.id, error={'type': 'ImageMissing', 'message': why}, **base)
+
+# %% ../nbs/15_run.ipynb #e4f1409b
+def reply_record(req:Request, rep:Reply, # a request and its reply
+                 labels:Sequence[str], # the run's label set
+                 be, # the backend that answered
+                 base:dict, # the fields every record of the run shares
+                ) -> tuple[dict, object]:
+    "The record of one reply, and what `parse_response` read from its text (None without text)"
+    res = parse_response(rep.text, labels) if rep.text else None
+    rec = make_record(id=req.id, image_sha256=req.image_sha256, model_revision=be.revision, raw=rep.text,
+                      parsed=res.record if res else None, emotion=res.emotion if res else None,
+                      parse_issues=res.issues if res else [], error=rep.error, finish_reason=rep.finish_reason,
+                      usage=rep.usage or None, latency_s=rep.latency_s, sent=rep.sent or be.sent(req), **base)
+    return rec, res
+
+# %% ../nbs/15_run.ipynb #b8c60655
+def count_reply(s:RunSummary, # the run's summary, updated in place
+                rep:Reply, # a reply just stored
+                res=None, # what `parse_response` read from it
+               ):
+    "Count `rep` in `s`: answered or failed (by error type), emotion read, tokens"
+    if rep.error: s.failed[rep.error.get('type', 'Error')] += 1
+    else:
+        s.done += 1
+        s.parsed_ok += bool(res and res.ok)
+    for k in ('input', 'output', 'thinking'): s.tokens[k] += (rep.usage or {}).get(k) or 0
+
+# %% ../nbs/15_run.ipynb #025cdad3
+def close_summary(s:RunSummary, # the run's summary, updated in place
+                  be, # the run's backend
+                  batch:bool, # sent through the Batch API (half price; no live limits)
+                  t0:float, # `time.monotonic()` when asking began
+                  stopped:bool=False, # the run stopped (`StopRun`)
+                 ) -> RunSummary:
+    "`s` with the run's seconds, cost estimate, limits report and, for a finished run, the batch size that fitted"
+    s.seconds = time.monotonic() - t0
+    s.cost_usd = estimate_cost(be.model_id, s.tokens, batch)
+    s.limits = be.limits_report() if hasattr(be, 'limits_report') and (stopped or not batch) else ''
+    if not stopped: s.batch_size = getattr(be, 'batch_used', None)
+    return s
 
 # %% ../nbs/15_run.ipynb #3962c885
 def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.MODELS`)
@@ -143,58 +296,38 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
               labels:str|Sequence[str]='elena', # label set: 'elena', 'heco', 'emotic' or a list
               limit:int|None=None, # only the first `limit` items (by id)
               out_dir:str|Path|None=None, # response store root (default: <project>/responses)
-              concurrency:int|None=None, # API requests in flight at most (None: the backend's ceiling, 256; the limits decide what is sent)
-              batch_size:int|None=None, # images per generate call (local models; None: the backend's default, `elena.local.BATCH_SIZE`)
+              concurrency:int|None=None, # API requests in flight at most (None: the backend's ceiling; limits decide)
+              batch_size:int|None=None, # images per generate call (local models; None: `elena.local.BATCH_SIZE`)
               seed:int|None=None, # sampling seed; None: greedy decoding (temperature 0)
               temperature:float|None=None, # sampling temperature (needs a seed; default 0, or 0.7 with a seed)
-              max_new_tokens:int|None=None, # longest answer, thinking included (None: the backend's default: 512 for local models, the model's own limit for Gemini)
-              thinking_budget:int|None=None, # tokens a thinking model may think (0: off where allowed; None: the model's default); part of the resume key
+              max_new_tokens:int|None=None, # longest answer, thinking included (None: 512 local, Gemini's own limit)
+              thinking_budget:int|None=None, # tokens a thinking model may think (0: off where allowed; None: default)
               shard:str|None=None, # 'i/n': this machine's share of the items
               force:bool=False, # ask again even what is already answered
               batch:bool=False, # Gemini Batch API instead of live requests
               base_url:str|None=None, # server for openai:<model> (or a Gemini endpoint)
               yunet:str|None=None, # YuNet file for the masked condition
               progress:bool=True, # show progress bars
-              constrain:bool|None=None, # hold local decoding to the answer schema (xgrammar); None: only for random-weight test models
+              constrain:bool|None=None, # hold local decoding to the answer schema (None: for random-weight models)
               backend_options:dict|None=None, # further options for the backend
              ) -> RunSummary:
     "Ask `model` about every image of `dataset`, appending one record per image to the response store"
-    from elena.data import DATASETS, load_dataset
-    resolve_model(model)  # unknown names fail here, before any work
-    if dataset not in DATASETS: raise ValueError(f"Unknown dataset {dataset!r}: use one of {', '.join(DATASETS)}")
-    if condition not in CONDITIONS: raise ValueError(f"Unknown condition {condition!r}: use one of {list(CONDITIONS)}")
-    if prompt not in PROMPT_KINDS: raise ValueError(f"Unknown prompt {prompt!r}: use one of {list(PROMPT_KINDS)}")
-    if limit is not None and limit < 1: raise ValueError(f"--limit {limit}: give a number of images of 1 or more, or leave it out for all")
-    labels, sh = resolve_labels(labels), parse_shard(shard)
-    opts = {k: v for k, v in dict(concurrency=concurrency, batch_size=batch_size, base_url=base_url).items() if v is not None}
-    be = get_backend(model, **opts, **(backend_options or {}))
-    if hasattr(be, 'constrain'):  # local models: unconstrained, as in the paper, unless asked; the tiny demo models constrained where xgrammar is there
-        be.constrain = check_constrain(constrain if constrain is not None else be.random_weights and importlib.util.find_spec('xgrammar') is not None)
-    if batch and not be.batch_api:
-        raise ValueError(f"--batch sends the requests through a provider's batch API, which only Gemini models have; {model} has none: leave out --batch")
+    from elena.data import load_dataset
+    labels, sh = check_run(model, dataset, condition, prompt, labels, limit, shard)
+    be = run_backend(model, concurrency, batch_size, base_url, constrain, batch, backend_options)
     ds = load_dataset(dataset, data_dir)
-    if not ds.items: raise ValueError(f"{dataset}: no images found in {data_dir}; pass the folder that holds the dataset with --data-dir")
-    items = sorted(ds.items, key=lambda i: i.id)[:limit] if limit else sorted(ds.items, key=lambda i: i.id)
-    items = [it for it in items if in_shard(it.id, sh)]
-    root = project_root()
-    out = Path(out_dir) if out_dir is not None else root/'responses'
-    if not out.is_absolute(): out = root/out
-    path = store_path(out, model, dataset, condition, prompt, sh)
-    tempfile.TemporaryDirectory(dir=next(p for p in path.parents if p.exists())).cleanup()  # fails now, leaving nothing, if the store cannot be written
-    images = ({it.id: it.image for it in items} if condition == 'original'
-              else masked_images(items, ds.root, dataset, yunet, progress))
+    if not ds.items:
+        raise ValueError(f"{dataset}: no images found in {data_dir}; "
+                         "pass the folder that holds the dataset with --data-dir")
+    items = choose_items(ds.items, limit, sh)
+    out, path = response_file(out_dir, model, dataset, condition, prompt, sh)
+    if condition == 'original': images = {it.id: it.image for it in items}
+    else: images = masked_images(items, ds.root, dataset, yunet, progress)
     p = get_prompt(prompt, labels, masked=condition == 'masked')
-    if temperature is None: temperature = 0.7 if seed is not None else 0.0
-    if thinking_budget is not None and not be.thinks:
-        raise ValueError(f"--thinking-budget sets how long a thinking model (Gemini) thinks; {model} has no thinking budget: leave it out")
-    gen = {'temperature': temperature, 'max_new_tokens': be.default_max_new_tokens if max_new_tokens is None else max_new_tokens, 'seed': seed}
-    if thinking_budget is not None: gen['thinking_budget'] = thinking_budget  # only when set: the resume key of runs without it stays the same
-    root = project_root()
-    out = Path(out_dir) if out_dir is not None else root/'responses'
-    if not out.is_absolute(): out = root/out
-    path = store_path(out, model, dataset, condition, prompt, sh)
-    if getattr(be, 'rpd', None) and not batch: be.used_today = _requests_today(out, be.model_id, be.backend)  # the day's quota spans runs
-    todo, missing, hashes, skipped = _requests(items, images, p, gen, force, path, model, progress)
+    gen = run_gen(be, seed, temperature, max_new_tokens, thinking_budget)
+    if getattr(be, 'rpd', None) and not batch:  # the day's quota spans runs
+        be.used_today = _requests_today(out, be.model_id, be.backend)
+    todo, missing, hashes, skipped = pending_requests(items, images, p, gen, force, path, model, progress)
     s = RunSummary(path, model, dataset, condition, p.id, be.random_weights, items=len(items), skipped=skipped)
     base = dict(dataset=dataset, condition=condition, model=model, backend=be.backend, prompt_id=p.id,
                 prompt_sha256=p.sha256, labels=list(labels), gen=gen, random_weights=be.random_weights)
@@ -202,30 +335,18 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
     t0 = time.monotonic()
     with ResponseStore(path) as st:
         for it in missing:
-            why = 'face masking failed for this image (see faces.jsonl in the mask cache)' if condition == 'masked' and it.image else f'image file missing for {it.id} under {ds.root}'
-            st.append(make_record(id=it.id, error={'type': 'ImageMissing', 'message': why}, **base))
+            st.append(missing_record(it, condition, ds.root, base))
             s.failed['ImageMissing'] += 1
-        replies = ([] if not todo else  # nothing left: no model is loaded (a resubmitted SLURM task whose shard is answered)
-                   be.answer_with_batch_api(todo, path.parent/'.batch-jobs', poll_s=float(os.environ.get('ELENA_BATCH_POLL_S', 30)))
-                   if batch else be.answer(todo))
+        replies = ask(be, todo, batch, path)
         try:
             for req, rep in tqdm(replies, total=len(todo), desc=f'{model} {dataset}', disable=not progress):
-                res = parse_response(rep.text, labels) if rep.text else None
-                st.append(make_record(id=req.id, image_sha256=hashes[req.id], model_revision=be.revision, raw=rep.text,
-                                      parsed=res.record if res else None, emotion=res.emotion if res else None,
-                                      parse_issues=res.issues if res else [], error=rep.error, finish_reason=rep.finish_reason,
-                                      usage=rep.usage or None, latency_s=rep.latency_s, sent=rep.sent or be.sent(req), **base))
-                if rep.error: s.failed[rep.error.get('type', 'Error')] += 1
-                else: s.done += 1; s.parsed_ok += bool(res and res.ok)
-                for k in ('input', 'output', 'thinking'): s.tokens[k] += (rep.usage or {}).get(k) or 0
+                rec, res = reply_record(req, rep, labels, be, base)
+                st.append(rec)
+                count_reply(s, rep, res)
         except StopRun as e:  # nothing stored is lost: the message says so, and the summary travels with it
-            s.seconds, s.cost_usd = time.monotonic() - t0, estimate_cost(be.model_id, s.tokens, batch)
-            s.limits = be.limits_report() if hasattr(be, 'limits_report') else ''
-            stop = StopRun(e.kind, f"{e}. {s.done} answers stored now in {path} (kept); run the same command again to resume")
+            close_summary(s, be, batch, t0, stopped=True)
+            kept = f"{s.done} answers stored now in {path} (kept); run the same command again to resume"
+            stop = StopRun(e.kind, f"{e}. {kept}")
             stop.summary = s
             raise stop from None
-    s.seconds = time.monotonic() - t0
-    s.cost_usd = estimate_cost(be.model_id, s.tokens, batch)
-    s.limits = be.limits_report() if hasattr(be, 'limits_report') and not batch else ''
-    s.batch_size = getattr(be, 'batch_used', None)
-    return s
+    return close_summary(s, be, batch, t0)

@@ -4,97 +4,118 @@
 
 # %% ../nbs/11_tiny.ipynb #c57f348f
 from __future__ import annotations
-from functools import lru_cache
-from .local import TransformersBackend
 from .prompts import LABEL_SETS, PROMPT_KINDS, get_prompt
 
 # %% auto #0
 __all__ = ['TINY_SIZES', 'VOCAB_SIZE', 'PUBLISHED_IMAGE', 'GEMMA3_TEMPLATE', 'LLAMA_TEMPLATE', 'GEMMA3_TOKENS', 'LLAMA_TOKENS',
-           'TINY_BUILDERS', 'published_sizes', 'prompt_corpus', 'train_tokenizer', 'build_tiny', 'TinyBackend']
+           'TINY_BUILDERS', 'published_sizes', 'prompt_corpus', 'train_tokenizer', 'build_tiny']
 
 # %% ../nbs/11_tiny.ipynb #597284d6
 TINY_SIZES = {
-    'tiny-gemma3': {'text': dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
-                                 head_dim=32, query_pre_attn_scalar=32, sliding_window=128, layer_types=['sliding_attention', 'full_attention']),
-                    'vision': dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=64, patch_size=8),
-                    'mm_tokens_per_image': 16},
-    'tiny-llama': {'text': dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
-                                cross_attention_layers=[1]),
-                   'vision': dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_global_layers=1, attention_heads=2,
-                                  image_size=56, patch_size=14, max_num_tiles=4, intermediate_layers_indices=[0])},
+    'tiny-gemma3': {
+        'text': dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
+                     num_key_value_heads=1, head_dim=32, query_pre_attn_scalar=32, sliding_window=128,
+                     layer_types=['sliding_attention', 'full_attention']),
+        'vision': dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                       image_size=64, patch_size=8),
+        'mm_tokens_per_image': 16},
+    'tiny-llama': {
+        'text': dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
+                     num_key_value_heads=1, cross_attention_layers=[1]),
+        'vision': dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_global_layers=1,
+                       attention_heads=2, image_size=56, patch_size=14, max_num_tiles=4,
+                       intermediate_layers_indices=[0])},
 }
 VOCAB_SIZE = 512  # of the trained tokenizers, special tokens included
 
-# %% ../nbs/11_tiny.ipynb #fc8c8868
+# %% ../nbs/11_tiny.ipynb #31bb08c8
 PUBLISHED_IMAGE = {'tiny-gemma3': {'vision': dict(image_size=896, patch_size=14), 'mm_tokens_per_image': 256},
                    'tiny-llama': {'vision': dict(image_size=560, patch_size=14, max_num_tiles=4)}}
 
+# %% ../nbs/11_tiny.ipynb #fc8c8868
 def published_sizes(kind:str, # 'tiny-gemma3' or 'tiny-llama'
                    ) -> dict:
-    "`TINY_SIZES[kind]` with the image settings of the published checkpoint (image size, patch size, image tokens, tiles)"
+    "`TINY_SIZES[kind]` with the image settings of the published checkpoint (image and patch size, image tokens, tiles)"
     sz, pub = TINY_SIZES[kind], PUBLISHED_IMAGE[kind]
-    return {**sz, **{k: v for k, v in pub.items() if k != 'vision'}, 'vision': {**sz['vision'], **pub['vision']}}
+    top = {k: v for k, v in pub.items() if k != 'vision'}
+    return {**sz, **top, 'vision': {**sz['vision'], **pub['vision']}}
 
 # %% ../nbs/11_tiny.ipynb #d93866bd
 def prompt_corpus() -> list[str]:
     "Every system and user text of the project's prompts"
-    return [t for k in PROMPT_KINDS for ls in LABEL_SETS for m in (False, True) for t in (get_prompt(k, ls, m).system, get_prompt(k, ls, m).user)]
+    prompts = [get_prompt(k, ls, m) for k in PROMPT_KINDS for ls in LABEL_SETS for m in (False, True)]
+    return [t for p in prompts for t in (p.system, p.user)]
 
 # %% ../nbs/11_tiny.ipynb #a369d831
 _CONTENT = ("{%- if m['content'] is string -%}{{ m['content'] }}{%- else -%}{%- for c in m['content'] -%}"
-            "{%- if c['type'] == 'image' -%}IMAGE{%- elif c['type'] == 'text' -%}{{ c['text'] }}{%- endif -%}{%- endfor -%}{%- endif -%}")
+            "{%- if c['type'] == 'image' -%}IMAGE{%- elif c['type'] == 'text' -%}{{ c['text'] }}{%- endif -%}"
+            "{%- endfor -%}{%- endif -%}")
 GEMMA3_TEMPLATE = (
     "{{ bos_token }}{%- set ns = namespace(sys='') -%}{%- for m in messages -%}"
     "{%- if m['role'] == 'system' -%}{%- set ns.sys = (m['content'] if m['content'] is string else "
     "(m['content'] | selectattr('type', 'equalto', 'text') | map(attribute='text') | join('\n'))) + '\n\n' -%}"
-    "{%- else -%}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else m['role'] }}{{ '\n' + ns.sys }}{%- set ns.sys = '' -%}"
+    "{%- else -%}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else m['role'] }}{{ '\n' + ns.sys }}"
+    "{%- set ns.sys = '' -%}"
     + _CONTENT.replace('IMAGE', '<start_of_image>') + "<end_of_turn>{{ '\n' }}{%- endif -%}{%- endfor -%}"
     "{%- if add_generation_prompt -%}<start_of_turn>model{{ '\n' }}{%- endif -%}")
+
+# %% ../nbs/11_tiny.ipynb #e81195eb
 _NO_SYSTEM_WITH_IMAGE = (  # the published Llama-3.2-Vision template's refusal, in our words
     "{%- set seen = namespace(image=false, system=false) -%}{%- for m in messages -%}"
     "{%- if m['role'] == 'system' -%}{%- set seen.system = true -%}{%- endif -%}"
-    "{%- if m['content'] is not string -%}{%- for c in m['content'] if c['type'] == 'image' -%}{%- set seen.image = true -%}{%- endfor -%}{%- endif -%}"
-    "{%- endfor -%}{%- if seen.image and seen.system -%}{{ raise_exception('Prompting with images is incompatible with system messages.') }}{%- endif -%}")
+    "{%- if m['content'] is not string -%}{%- for c in m['content'] if c['type'] == 'image' -%}"
+    "{%- set seen.image = true -%}{%- endfor -%}{%- endif -%}{%- endfor -%}"
+    "{%- if seen.image and seen.system -%}"
+    "{{ raise_exception('Prompting with images is incompatible with system messages.') }}{%- endif -%}")
 LLAMA_TEMPLATE = (
-    _NO_SYSTEM_WITH_IMAGE + "{{ bos_token }}{%- for m in messages -%}<|start_header_id|>{{ m['role'] }}<|end_header_id|>{{ '\n\n' }}"
+    _NO_SYSTEM_WITH_IMAGE
+    + "{{ bos_token }}{%- for m in messages -%}<|start_header_id|>{{ m['role'] }}<|end_header_id|>{{ '\n\n' }}"
     + _CONTENT.replace('IMAGE', '<|image|>') + "<|eot_id|>{%- endfor -%}"
     "{%- if add_generation_prompt -%}<|start_header_id|>assistant<|end_header_id|>{{ '\n\n' }}{%- endif -%}")
 
 # %% ../nbs/11_tiny.ipynb #18f97587
 GEMMA3_TOKENS = {'named': dict(bos_token='<bos>', eos_token='<eos>', pad_token='<pad>', unk_token='<unk>'),
-                 'extra': dict(boi_token='<start_of_image>', eoi_token='<end_of_image>', image_token='<image_soft_token>'),
+                 'extra': dict(boi_token='<start_of_image>', eoi_token='<end_of_image>',
+                               image_token='<image_soft_token>'),
                  'other': ['<start_of_turn>', '<end_of_turn>']}
-LLAMA_TOKENS = {'named': dict(bos_token='<|begin_of_text|>', eos_token='<|eot_id|>', pad_token='<|finetune_right_pad_id|>'),
+
+# %% ../nbs/11_tiny.ipynb #9ae9d9a5
+LLAMA_TOKENS = {'named': dict(bos_token='<|begin_of_text|>', eos_token='<|eot_id|>',
+                              pad_token='<|finetune_right_pad_id|>'),
                 'other': ['<|end_of_text|>', '<|start_header_id|>', '<|end_header_id|>', '<|python_tag|>', '<|image|>']}
 
 # %% ../nbs/11_tiny.ipynb #23600ddc
-def train_tokenizer(tokens:dict, # special tokens: 'named' (bos_token, eos_token, pad_token, ...), 'extra' (model-specific named ones), 'other'
+def train_tokenizer(tokens:dict, # special tokens: 'named' (bos_token, ...), 'extra' (model-specific), 'other'
                     chat_template:str, # the Jinja chat template
                     vocab_size:int=VOCAB_SIZE, # special tokens included
-                    add_bos:bool=True, # put the BOS token before every tokenized text, as Gemma-3's and Llama-3's tokenizers do
+                    add_bos:bool=True, # put the BOS token before every tokenized text, as Gemma-3's and Llama-3's do
                    ):
     "A byte-level BPE tokenizer trained on `prompt_corpus`, as a left-padding `PreTrainedTokenizerFast`"
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
     specials = [*tokens['named'].values(), *tokens.get('other', []), *tokens.get('extra', {}).values()]
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer, tok.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
-    tok.train_from_iterator(prompt_corpus(), trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
-                                                                 initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(prompt_corpus(), trainer)
     extra = {'extra_special_tokens': tokens['extra']} if tokens.get('extra') else {}
-    return PreTrainedTokenizerFast(tokenizer_object=tok, chat_template=chat_template, padding_side='left', add_bos_token=add_bos,
-                                   **tokens['named'], **extra)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, chat_template=chat_template, padding_side='left',
+                                   add_bos_token=add_bos, **tokens['named'], **extra)
 
 # %% ../nbs/11_tiny.ipynb #ceb65bde
 def _tiny_gemma3(sz:dict):
     import transformers as T
     tok = train_tokenizer(GEMMA3_TOKENS, GEMMA3_TEMPLATE)
     ids = dict(pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
-    cfg = T.Gemma3Config(text_config={'vocab_size': len(tok), **sz['text'], **ids}, vision_config=dict(sz['vision'], vision_use_head=False),
-                         mm_tokens_per_image=sz['mm_tokens_per_image'], boi_token_index=tok.boi_token_id, eoi_token_index=tok.eoi_token_id,
-                         image_token_index=tok.image_token_id, **ids)
+    cfg = T.Gemma3Config(text_config={'vocab_size': len(tok), **sz['text'], **ids},
+                         vision_config=dict(sz['vision'], vision_use_head=False),
+                         mm_tokens_per_image=sz['mm_tokens_per_image'], boi_token_index=tok.boi_token_id,
+                         eoi_token_index=tok.eoi_token_id, image_token_index=tok.image_token_id, **ids)
     side = cfg.vision_config.image_size
-    improc = getattr(T, 'Gemma3ImageProcessorPil', None) or T.Gemma3ImageProcessor  # the PIL one exists since 5.x and needs no torchvision
+    # the PIL image processor exists since transformers 5.x and needs no torchvision
+    improc = getattr(T, 'Gemma3ImageProcessorPil', None) or T.Gemma3ImageProcessor
     proc = T.Gemma3Processor(image_processor=improc(size={'height': side, 'width': side}), tokenizer=tok,
                              chat_template=GEMMA3_TEMPLATE, image_seq_length=cfg.mm_tokens_per_image)
     return T.Gemma3ForConditionalGeneration, cfg, proc, [tok.eos_token_id, tok.convert_tokens_to_ids('<end_of_turn>')]
@@ -104,48 +125,38 @@ def _tiny_llama(sz:dict):
     import transformers as T
     tok = train_tokenizer(LLAMA_TOKENS, LLAMA_TEMPLATE)
     ids = dict(pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
-    vision = {'vision_output_dim': sz['vision']['hidden_size'] * (len(sz['vision']['intermediate_layers_indices']) + 1), **sz['vision']}
+    layers = len(sz['vision']['intermediate_layers_indices']) + 1
+    vision = {'vision_output_dim': sz['vision']['hidden_size'] * layers, **sz['vision']}
     cfg = T.MllamaConfig(vision_config=vision, text_config={'vocab_size': len(tok), **sz['text'], **ids},
                          image_token_index=tok.convert_tokens_to_ids('<|image|>'))
     vc = cfg.vision_config
     improc = getattr(T, 'MllamaImageProcessorPil', None) or T.MllamaImageProcessor
-    proc = T.MllamaProcessor(image_processor=improc(size={'height': vc.image_size, 'width': vc.image_size}, max_image_tiles=vc.max_num_tiles),
-                             tokenizer=tok, chat_template=LLAMA_TEMPLATE)
+    size = {'height': vc.image_size, 'width': vc.image_size}
+    proc = T.MllamaProcessor(image_processor=improc(size=size, max_image_tiles=vc.max_num_tiles), tokenizer=tok,
+                             chat_template=LLAMA_TEMPLATE)
     return T.MllamaForConditionalGeneration, cfg, proc, [tok.eos_token_id, tok.convert_tokens_to_ids('<|end_of_text|>')]
 
-# %% ../nbs/11_tiny.ipynb #bb1e9ec7
+# %% ../nbs/11_tiny.ipynb #255d046c
 TINY_BUILDERS = {'tiny-gemma3': _tiny_gemma3, 'tiny-llama': _tiny_llama}
 
+# %% ../nbs/11_tiny.ipynb #bb1e9ec7
 def build_tiny(kind:str, # 'tiny-gemma3' or 'tiny-llama'
                seed:int=0, # seed of the random weights
                sizes:dict|None=None, # other sizes in the form of `TINY_SIZES[kind]` (the benchmark's full geometry)
                device:str='cpu', # where to create the weights
                dtype:str='float32', # their dtype
               ) -> tuple:
-    "A (model, processor) of the real transformers classes with random weights, tiny unless `sizes` say otherwise: for tests only"
-    if kind not in TINY_BUILDERS: raise ValueError(f"Unknown tiny model {kind!r}: use one of {list(TINY_BUILDERS)}")
+    "A (model, processor) of the real transformers classes with random weights, tiny unless `sizes` say otherwise"
+    if kind not in TINY_BUILDERS:
+        raise ValueError(f"Unknown tiny model {kind!r}: use one of {list(TINY_BUILDERS)}")
     import torch
     cls, cfg, proc, eos = TINY_BUILDERS[kind](sizes or TINY_SIZES[kind])
     default = torch.get_default_dtype()
     with torch.random.fork_rng(devices=[]), torch.device(device):
-        torch.manual_seed(seed); torch.set_default_dtype(getattr(torch, dtype))
+        torch.manual_seed(seed)
+        torch.set_default_dtype(getattr(torch, dtype))
         try: model = cls(cfg)
         finally: torch.set_default_dtype(default)
-    model.generation_config.eos_token_id, model.generation_config.pad_token_id = eos, proc.tokenizer.pad_token_id
+    model.generation_config.eos_token_id = eos
+    model.generation_config.pad_token_id = proc.tokenizer.pad_token_id
     return model.eval(), proc
-
-# %% ../nbs/11_tiny.ipynb #dcabcc8b
-@lru_cache(maxsize=None)
-def _cached_tiny(kind:str): return build_tiny(kind)
-
-class TinyBackend(TransformersBackend):
-    "`TransformersBackend` on a tiny random-weight model (`model_id` 'tiny-gemma3' or 'tiny-llama'): output is noise"
-    random_weights = True
-    def __init__(self, name, model_id, **opts):
-        if model_id not in TINY_BUILDERS: raise ValueError(f"Unknown tiny model {model_id!r}: use one of {list(TINY_BUILDERS)}")
-        super().__init__(name, model_id, **{'max_chars': 60, **opts, 'dtype': 'float32', 'device_map': None, 'quantize': None})  # random weights end no free text by themselves
-
-    def load(self):
-        "Build the tiny model (once per process)"
-        if self.model is None: self.model, self.processor = _cached_tiny(self.model_id)
-        return self

@@ -33,6 +33,12 @@ def images(d, n):
     return d
 
 
+def elena_run(*args, timeout=120, **kw):
+    "`elena run ARGS` in a subprocess, its output captured"
+    cmd = [str(BIN / 'elena'), 'run', *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+
+
 def records(path):
     out = []
     for line in path.read_text().splitlines():
@@ -67,24 +73,27 @@ def test_lock_stops_a_second_writer(tmp_path, standin):
     data, out = images(tmp_path / 'imgs', 2), tmp_path / 'responses'
     f = out / 'openai_standin' / 'folder' / 'original-elena.jsonl'
     with ResponseStore(f):
-        r = subprocess.run([str(BIN / 'elena'), 'run', '--model', 'openai:standin', '--base-url', standin, '--dataset', 'folder',
-                            '--data-dir', str(data), '--out-dir', str(out)], capture_output=True, text=True, timeout=60)
+        r = elena_run('--model', 'openai:standin', '--base-url', standin, '--dataset', 'folder', '--data-dir', data,
+                      '--out-dir', out, timeout=60)
     assert r.returncode != 0 and 'is being written by another process' in r.stderr
 
 
 def test_unknown_names_fail_at_once():
-    r = subprocess.run([str(BIN / 'elena'), 'run', '--model', 'gpt5-vision'], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 2 and "Unknown model 'gpt5-vision'. Valid names: gemini-2.5-flash, gemma3-12b, llama11b" in r.stderr
+    r = elena_run('--model', 'gpt5-vision', timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert "Unknown model 'gpt5-vision'. Valid names: gemini-2.5-flash, gemma3-12b, llama11b" in r.stderr
 
 
 def papermill(tmp_path, *params):
     out_nb = tmp_path / 'run.ipynb'
-    args = [str(BIN / 'papermill'), str(ROOT / 'nbs' / '03_run.ipynb'), str(out_nb), '-k', 'python3', '--cwd', str(ROOT)]
+    args = [str(BIN / 'papermill'), str(ROOT / 'nbs' / '03_run.ipynb'), str(out_nb), '-k', 'python3',
+            '--cwd', str(ROOT)]
     for k, v in params: args += ['-p', k, str(v)]
     r = subprocess.run(args, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-4000:]
     nb = json.loads(out_nb.read_text())
-    return '\n'.join(''.join(o.get('text', '')) for c in nb['cells'] if c['cell_type'] == 'code' for o in c.get('outputs', []))
+    outputs = (o for c in nb['cells'] if c['cell_type'] == 'code' for o in c.get('outputs', []))
+    return '\n'.join(''.join(o.get('text', '')) for o in outputs)
 
 
 def test_papermill_run_notebook_against_standin(tmp_path, standin):
@@ -104,7 +113,8 @@ def test_masked_condition_masks_then_asks(tmp_path, standin, monkeypatch):
     monkeypatch.setenv('ELENA_CACHE', str(tmp_path / 'cache'))
     data = tmp_path / 'imgs'; data.mkdir()
     shutil.copy(PHOTO, data / 'hopper.jpg')
-    s = run_elena('openai:standin', 'folder', data, condition='masked', out_dir=tmp_path / 'responses', base_url=standin, progress=False)
+    s = run_elena('openai:standin', 'folder', data, condition='masked', out_dir=tmp_path / 'responses',
+                  base_url=standin, progress=False)
     assert (s.done, s.condition, s.prompt_id) == (1, 'masked', 'elena-masked-v2')
     rec = records(s.path)[0]
     masked = next((tmp_path / 'cache' / 'masked').glob('folder-*/hopper.jpg'))
@@ -131,24 +141,26 @@ def test_run_gemini_through_the_sdk(tmp_path, batch):
     key = 'AIza-test-key-never-to-be-written'
     with standin_process('gemini', latency_s=0.05) as url:
         env = {**os.environ, 'GOOGLE_API_KEY': key, 'ELENA_BATCH_POLL_S': '0.05'}
-        cmd = [str(BIN / 'elena'), 'run', '--model', 'gemini-2.5-flash', '--base-url', url, '--dataset', 'folder',
-               '--data-dir', str(images(tmp_path / 'imgs', 5)), '--out-dir', str(tmp_path / 'responses'), '--no-progress']
-        r = subprocess.run(cmd + (['--batch'] if batch else []), capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+        args = ['--model', 'gemini-2.5-flash', '--base-url', url, '--dataset', 'folder',
+                '--data-dir', images(tmp_path / 'imgs', 5), '--out-dir', tmp_path / 'responses', '--no-progress']
+        args += ['--batch'] if batch else []
+        r = elena_run(*args, env=env, cwd=tmp_path)
         assert r.returncode == 0, r.stdout + r.stderr[-3000:]
         f = tmp_path / 'responses' / 'gemini-2.5-flash' / 'folder' / 'original-elena.jsonl'
         recs = records(f)
-        assert len(recs) == 5 and all(x['emotion'] == 'fear' and x['backend'] == 'gemini' and not x['error'] for x in recs)
+        assert len(recs) == 5
+        assert all(x['emotion'] == 'fear' and x['backend'] == 'gemini' and not x['error'] for x in recs)
         assert 'estimated cost $' in r.stdout
         written = f.read_text() + r.stdout + r.stderr + ''.join(p.read_text() for p in f.parent.rglob('*.json'))
         assert key not in written
-        r2 = subprocess.run(cmd + (['--batch'] if batch else []), capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+        r2 = elena_run(*args, env=env, cwd=tmp_path)
         assert 'skipped 5 already answered' in r2.stdout, r2.stdout + r2.stderr[-2000:]
 
 
 def test_batch_refused_before_anything_is_written(tmp_path):
     "--batch with a model that has no batch API fails at once, naming the fix, before a response file is opened"
-    r = subprocess.run([str(BIN / 'elena'), 'run', '--model', 'tiny-gemma3', '--batch', '--out-dir', str(tmp_path / 'responses'),
-                        '--no-progress'], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    r = elena_run('--model', 'tiny-gemma3', '--batch', '--out-dir', tmp_path / 'responses', '--no-progress',
+                  cwd=tmp_path)
     assert r.returncode == 2 and 'tiny-gemma3 has none: leave out --batch' in r.stderr, r.stderr[-2000:]
     assert not (tmp_path / 'responses').exists()
 
@@ -157,9 +169,9 @@ def test_cost_estimate_by_model_id(tmp_path):
     "'gemini:gemini-2.5-flash' is priced as gemini-2.5-flash: the price is looked up by the backend's model id"
     with standin_process('gemini') as url:
         env = {**os.environ, 'GOOGLE_API_KEY': 'AIza-test-not-a-real-key'}
-        r = subprocess.run([str(BIN / 'elena'), 'run', '--model', 'gemini:gemini-2.5-flash', '--base-url', url, '--dataset', 'folder',
-                            '--data-dir', str(images(tmp_path / 'imgs', 2)), '--out-dir', str(tmp_path / 'responses'), '--no-progress'],
-                           capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+        r = elena_run('--model', 'gemini:gemini-2.5-flash', '--base-url', url, '--dataset', 'folder',
+                      '--data-dir', images(tmp_path / 'imgs', 2), '--out-dir', tmp_path / 'responses', '--no-progress',
+                      env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr[-3000:]
     recs = records(tmp_path / 'responses' / 'gemini_gemini-2.5-flash' / 'folder' / 'original-elena.jsonl')
     cost = sum(x['usage']['input'] * 0.30 + x['usage']['output'] * 2.50 for x in recs) / 1e6
@@ -167,22 +179,22 @@ def test_cost_estimate_by_model_id(tmp_path):
 
 
 def test_recorded_errors_exit_0_so_array_jobs_succeed(tmp_path):
-    "An item that ended as a recorded error (asked again next time) is work done: exit 0, so that a SLURM merge job's afterok is met"
+    "An item that ended as a recorded error (asked again next time) is work done: exit 0 (a SLURM merge job's afterok)"
     from elena.standins import StandIn, openai_handler
     with StandIn(openai_handler, faults={0: 'truncated'}) as si:
-        r = subprocess.run([str(BIN / 'elena'), 'run', '--model', 'openai:standin', '--base-url', si.url + '/v1', '--dataset', 'folder',
-                            '--data-dir', str(images(tmp_path / 'imgs', 3)), '--out-dir', str(tmp_path / 'responses'),
-                            '--concurrency', '1', '--no-progress'], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        r = elena_run('--model', 'openai:standin', '--base-url', si.url + '/v1', '--dataset', 'folder',
+                      '--data-dir', images(tmp_path / 'imgs', 3), '--out-dir', tmp_path / 'responses',
+                      '--concurrency', '1', '--no-progress', cwd=tmp_path)
     assert 'answered 2, failed 1 (MaxTokens 1)' in r.stdout, r.stdout + r.stderr[-2000:]
     assert r.returncode == 0, r.stdout + r.stderr[-2000:]
 
 
 def test_local_model_memory_options_reach_the_backend(tmp_path):
-    "--max-memory and --quantize go to the transformers backend (90B over two GPUs, or 4-bit on one); a bad value is one line"
-    r = subprocess.run([str(BIN / 'elena'), 'run', '--model', 'tiny-gemma3', '--max-memory', '0', '--out-dir', str(tmp_path / 'responses'),
-                        '--no-progress'], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    "--max-memory and --quantize reach the transformers backend (90B on two GPUs, or 4-bit on one); a bad one: one line"
+    r = elena_run('--model', 'tiny-gemma3', '--max-memory', '0', '--out-dir', tmp_path / 'responses', '--no-progress',
+                  cwd=tmp_path)
     assert r.returncode == 2 and "max_memory: '0' is not DEVICE=SIZE (e.g. 0=70GiB)" in r.stderr, r.stderr[-2000:]
-    r = subprocess.run([str(BIN / 'elena'), 'run', '--model', 'tiny-gemma3', '--quantize', '3bit'], capture_output=True, text=True, timeout=120)
+    r = elena_run('--model', 'tiny-gemma3', '--quantize', '3bit')
     assert r.returncode == 2 and "invalid choice: '3bit'" in r.stderr, r.stderr[-2000:]
 
 
@@ -196,19 +208,34 @@ def test_nothing_left_to_ask_loads_no_model(tmp_path):
     gen = {'temperature': 0.0, 'max_new_tokens': 512, 'seed': None}  # what run_elena asks by default
     with ResponseStore(store_path(tmp_path / 'responses', model, 'samples', 'original', 'elena')) as st:
         for it in load_dataset('samples').items:
-            st.append(make_record(id=it.id, image_sha256=image_sha256(it.image), model=model, prompt_sha256=get_prompt('elena', 'elena').sha256,
-                                  gen=gen, raw='{}', emotion='fear'))
+            st.append(make_record(id=it.id, image_sha256=image_sha256(it.image), model=model,
+                                  prompt_sha256=get_prompt('elena', 'elena').sha256, gen=gen, raw='{}', emotion='fear'))
     s = run_elena(model, 'samples', out_dir=tmp_path / 'responses', progress=False)
     assert (s.items, s.skipped, s.done, sum(s.failed.values())) == (2, 2, 0, 0)
 
 
 def test_stopped_run_exits_1_with_one_line(tmp_path):
-    "An error no retry can fix (a model the server does not have) stops the run: exit 1, one line saying what to do, nothing stored lost"
+    "An error no retry can fix (a model the server lacks) stops the run: exit 1, one line saying what to do"
     from elena.standins import StandIn, openai_handler
     with StandIn(openai_handler, models={'gemma-3-12b'}) as si:
-        r = subprocess.run([str(BIN / 'elena'), 'run', '--model', 'openai:gemma3', '--base-url', si.url + '/v1', '--dataset', 'folder',
-                            '--data-dir', str(images(tmp_path / 'imgs', 3)), '--out-dir', str(tmp_path / 'responses'), '--no-progress'],
-                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        r = elena_run('--model', 'openai:gemma3', '--base-url', si.url + '/v1', '--dataset', 'folder',
+                      '--data-dir', images(tmp_path / 'imgs', 3), '--out-dir', tmp_path / 'responses', '--no-progress',
+                      cwd=tmp_path)
     assert r.returncode == 1, r.stdout + r.stderr[-2000:]
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith('elena run: stopped:') and "does not serve the model 'gemma3'" in lines[0], r.stderr
+    assert len(lines) == 1 and lines[0].startswith('elena run: stopped:'), r.stderr
+    assert "does not serve the model 'gemma3'" in lines[0], r.stderr
+
+
+def test_offline_without_weights_stops_in_one_line(tmp_path):
+    """Without the weights and without the Hub, `elena run --model llama11b` stops at once with one line that names the
+    repository, its licence gate and the command that fetches it, leaving neither a response file nor a lock behind"""
+    env = {**os.environ, 'HF_HOME': str(tmp_path / 'hf'), 'HF_HUB_OFFLINE': '1'}
+    r = elena_run('--model', 'llama11b', '--dataset', 'folder', '--data-dir', images(tmp_path / 'imgs', 2),
+                  '--out-dir', tmp_path / 'offline', env=env, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr[-2000:]
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    repo = 'meta-llama/Llama-3.2-11B-Vision-Instruct'
+    for part in (repo, 'licence', f'hf download {repo}', 'HF_HOME='): assert part in lines[0], (part, lines[0])
+    assert not (tmp_path / 'offline').exists() or not any(p.is_file() for p in (tmp_path / 'offline').rglob('*'))
