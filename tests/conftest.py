@@ -28,6 +28,10 @@ if 'ELENA_YUNET_UNAVAILABLE' not in os.environ:  # not yet resolved (a nested te
 if not os.environ.get('ELENA_REFERENCE') and (SHARED / 'reference' / 'elena_besst_gemini.json').is_file():
     os.environ['ELENA_REFERENCE'] = str(SHARED / 'reference' / 'elena_besst_gemini.json')
 
+# notebooks that need the YuNet model throughout: skipped, saying why, where it cannot be had; elsewhere the cells
+# that need it carry `#| yunet` and are skipped alone
+NEEDS_YUNET = {'08_yunet.ipynb', '09_masking.ipynb'}
+
 def yunet_missing() -> str|None:
     "Why the YuNet model is not available to the tests (None when it is)"
     return None if Path(os.environ.get('ELENA_YUNET', '/nonexistent')).is_file() else os.environ.get('ELENA_YUNET_UNAVAILABLE', 'ELENA_YUNET names no file')

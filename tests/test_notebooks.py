@@ -9,7 +9,7 @@ import sys
 import warnings
 from pathlib import Path
 import pytest
-from conftest import yunet_missing
+from conftest import NEEDS_YUNET, yunet_missing
 
 ROOT = Path(__file__).resolve().parent.parent
 cfg = configparser.ConfigParser(delimiters=['=']); cfg.read(ROOT / 'settings.ini')
@@ -31,9 +31,6 @@ def test_notebooks_found():
     names = {p.name for p in NOTEBOOKS}
     assert {'index.ipynb', '00_prompts.ipynb', '02_parse.ipynb', '01_vocab.ipynb', '90_cli.ipynb'} <= names, names
 
-# notebooks that need the YuNet model throughout: skipped, saying why, where it cannot be had (see conftest.py);
-# elsewhere the cells that need it carry `#| yunet` and are skipped alone
-NEEDS_YUNET = {'09_masking.ipynb', '08_yunet.ipynb'}
 
 @pytest.mark.parametrize('nb', NOTEBOOKS, ids=[str(p.relative_to(ROOT / 'nbs')) for p in NOTEBOOKS])
 def test_notebook(nb):
