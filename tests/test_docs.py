@@ -86,8 +86,9 @@ def rendered(processed, tmp_path_factory):
     src, out = processed[0], tmp_path_factory.mktemp('html')
     pages = sorted(src.rglob('*.ipynb'))
     for sub in sorted({p.parent for p in pages}):
+        here = [str(p) for p in pages if p.parent == sub]
         r = subprocess.run([sys.executable, '-m', 'jupyter', 'nbconvert', '--to', 'html',
-                            '--output-dir', str(out / sub.relative_to(src)), *[str(p) for p in pages if p.parent == sub]],
+                            '--output-dir', str(out / sub.relative_to(src)), *here],
                            capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stderr[-4000:]
     return out

@@ -16,7 +16,8 @@ import pytest
 from conftest import NEEDS_YUNET, yunet_missing
 
 ROOT = Path(__file__).resolve().parent.parent
-cfg = configparser.ConfigParser(delimiters=['=']); cfg.read(ROOT / 'settings.ini')
+cfg = configparser.ConfigParser(delimiters=['='])
+cfg.read(ROOT / 'settings.ini')
 SKIP = cfg['DEFAULT']['tst_flags'].split()
 FORCE = os.environ.get('ELENA_TEST_FLAGS', '').split()
 NOTEBOOKS = sorted(p for p in (ROOT / 'nbs').rglob('*.ipynb')
@@ -40,7 +41,8 @@ def test_notebooks_found():
 def test_notebook(nb):
     why = yunet_missing()
     if why and nb.name in NEEDS_YUNET: pytest.skip(f"{nb.name}: {why}")
-    if why and '#| yunet' in nb.read_text(encoding='utf-8'): warnings.warn(f"{nb.name}: cells marked '#| yunet' skipped: {why}")
+    if why and '#| yunet' in nb.read_text(encoding='utf-8'):
+        warnings.warn(f"{nb.name}: cells marked '#| yunet' skipped: {why}")
     skip = SKIP + (['yunet'] if why else [])
     r = subprocess.run([sys.executable, '-c', RUNNER, str(nb), ' '.join(skip), ' '.join(FORCE)],
                        capture_output=True, text=True, cwd=ROOT, timeout=1800)
@@ -73,7 +75,8 @@ def save_twice(nb: Path, tmp: Path) -> tuple[list, list]:
 def test_saved_outputs_repeat_on_a_progress_bar(tmp_path):
     "A cell that shows a progress bar and times itself saves the same outputs twice, the bar left out"
     nb = tmp_path / 'bar.ipynb'
-    cells = ["from tqdm.auto import tqdm\nimport time", "for i in tqdm(range(3), desc='working'):\n    time.sleep(0.01)",
+    cells = ["from tqdm.auto import tqdm\nimport time",
+             "for i in tqdm(range(3), desc='working'):\n    time.sleep(0.01)",
              "print('three steps done')"]
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), nb)
     first, second = save_twice(nb, tmp_path)
