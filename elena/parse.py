@@ -150,7 +150,7 @@ _Reader.key, _Reader.member = _key, _member
 
 # %% ../nbs/02_parse.ipynb #0d41260d
 def _container(self, i:int, close:str) -> tuple[dict|list, int]:
-    "The object or list opening at `i` and closing with `close`, and where it ends; cut off: `Truncated` with its members"
+    "The object or list opening at `i` and closing with `close`, and where it ends (cut off: `Truncated`)"
     out, i = ({} if close == '}' else []), i + 1
     while True:
         i = self.ws(i)
