@@ -95,11 +95,15 @@ def rendered(processed, tmp_path_factory):
 
 
 def test_every_notebook_renders(processed, rendered):
+    "Every page has a title (nbdev moves the notebook's H1 into the page's front matter) and renders its cells"
     missing = {l.split(':')[0] for l in processed[1]}
     for p in DOCS:
-        if str(p.relative_to(NBS)) in missing: continue  # reported by test_every_notebook_processes
-        html = rendered / p.relative_to(NBS).with_suffix('.html')
-        assert html.stat().st_size > 1000 and '<h1' in html.read_text(encoding='utf-8'), p
+        if str(p.relative_to(NBS)) in missing:
+            continue  # reported by test_every_notebook_processes
+        first = json.loads((processed[0] / p.relative_to(NBS)).read_text(encoding='utf-8'))['cells'][0]
+        assert first['cell_type'] == 'raw' and re.search(r'^title: \S', ''.join(first['source']), re.M), p
+        html = (rendered / p.relative_to(NBS).with_suffix('.html')).read_text(encoding='utf-8')
+        assert 'jp-Cell' in html, p
 
 
 def slug(s: str) -> str:
