@@ -54,7 +54,8 @@ sync-check: setup
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean && $(BIN)/python tools/sync_readme.py --check
 	@git status --porcelain --untracked-files=all -- elena nbs README.md | grep . && { echo "nbdev_export/nbdev_clean changed the files above: run 'make export' and commit"; exit 1; } || true
 
-# execute the notebooks and keep their outputs (the docs site shows saved outputs), then clean them
+# execute the notebooks and keep their outputs (the docs site shows saved outputs), then clean them; progress bars
+# are left out, so a second `make outputs` changes no file (tests/test_notebooks.py checks that on one notebook)
 outputs: setup
 	$(BIN)/python tools/save_outputs.py && $(BIN)/nbdev_clean && $(BIN)/python tools/sync_readme.py
 
