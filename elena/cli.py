@@ -44,6 +44,7 @@ def _prompts_args(p:argparse.ArgumentParser):
     p.add_argument('--masked', action='store_true', help="the variant for images whose faces are hidden")
     p.add_argument('--json', action='store_true', help="print id, sha256, text and answer schema as JSON")
 
+# %% ../nbs/90_cli.ipynb #95feda5b
 def _prompts_run(a:argparse.Namespace) -> int:
     from elena.prompts import get_prompt
     p = get_prompt(a.prompt, a.labels, a.masked)
@@ -55,11 +56,12 @@ def _prompts_run(a:argparse.Namespace) -> int:
     print(json.dumps(d, indent=2, ensure_ascii=False))
     return 0
 
-# %% ../nbs/90_cli.ipynb #2c8b6653
+# %% ../nbs/90_cli.ipynb #6e7dcea8
 def _parse_args(p:argparse.ArgumentParser):
     p.add_argument('files', nargs='*', help="files holding one model reply each (none: read standard input)")
     _labels_arg(p, help="label set the emotion must fall in")
 
+# %% ../nbs/90_cli.ipynb #3ec9160f
 def _parse_run(a:argparse.Namespace) -> int:
     from elena.parse import parse_response
     if dirs := [f for f in a.files if Path(f).is_dir()]:
@@ -71,10 +73,11 @@ def _parse_run(a:argparse.Namespace) -> int:
         print(json.dumps(d | ({'extra': r.extra} if r.extra else {}), ensure_ascii=False))
     return 0
 
-# %% ../nbs/90_cli.ipynb #e614dd13
+# %% ../nbs/90_cli.ipynb #97a5f700
 def _demo_args(p:argparse.ArgumentParser):
     _labels_arg(p, help="label set for prompts and parsing")
 
+# %% ../nbs/90_cli.ipynb #266b7af1
 def _demo_run(a:argparse.Namespace) -> int:
     from elena.parse import parse_response
     from elena.prompts import get_prompt
@@ -88,11 +91,12 @@ def _demo_run(a:argparse.Namespace) -> int:
         print(f"  {ex['id']:18} emotion={str(r.emotion):10} issues={'; '.join(r.issues) or '-'}")
     return 0
 
-# %% ../nbs/90_cli.ipynb #403b4fcd
+# %% ../nbs/90_cli.ipynb #6ceb0988
 def _merge_args(p:argparse.ArgumentParser):
     p.add_argument('files', nargs='+', help="shard files of one run")
     p.add_argument('--out', help="file to merge into (default: the shard name without '.shard-i-of-n')")
 
+# %% ../nbs/90_cli.ipynb #3c0ee524
 def _merge_run(a:argparse.Namespace) -> int:
     import re
     from elena.store import merge_shards
@@ -105,7 +109,7 @@ def _merge_run(a:argparse.Namespace) -> int:
     print(f"merged {merge_shards(a.files, out)} new record(s) into {out}")
     return 0
 
-# %% ../nbs/90_cli.ipynb #266b7af1
+# %% ../nbs/90_cli.ipynb #948086fb
 def _run_what(p:argparse.ArgumentParser, required:bool=False):
     "What a run asks: the model, the dataset (`required`: no default), the condition, the prompt and the label set"
     p.add_argument('--model', required=True, help="registry name or hf:<repo>, openai:<model>, gemini:<model id>")
@@ -114,7 +118,7 @@ def _run_what(p:argparse.ArgumentParser, required:bool=False):
     p.add_argument('--prompt', default='elena', choices=PROMPT_KINDS)
     _labels_arg(p)
 
-# %% ../nbs/90_cli.ipynb #d51e12cb
+# %% ../nbs/90_cli.ipynb #9d14c89f
 def _run_options(p:argparse.ArgumentParser):
     "How a run asks; `elena slurm` passes the ones given on to its tasks"
     add = p.add_argument
@@ -136,7 +140,7 @@ def _run_options(p:argparse.ArgumentParser):
     add('--max-memory', help="local models: cap per GPU for the layers spread over them, e.g. '0=75GiB,1=75GiB'")
     add('--quantize', choices=QUANTIZATIONS, help="local models: load the weights in 8 or 4 bits (bitsandbytes, CUDA)")
 
-# %% ../nbs/90_cli.ipynb #ed3ab3b6
+# %% ../nbs/90_cli.ipynb #1f8a0ed0
 def _run_args(p:argparse.ArgumentParser):
     _run_what(p)
     p.add_argument('--out-dir', help="response store root (default: responses/ in the project)")
@@ -150,7 +154,7 @@ def _backend_options(a:argparse.Namespace) -> dict:
     keys = ('rpm', 'tpm', 'rpd', 'tier', 'max_memory', 'quantize')
     return {k: getattr(a, k) for k in keys if getattr(a, k, None) is not None}
 
-# %% ../nbs/90_cli.ipynb #52777b59
+# %% ../nbs/90_cli.ipynb #de4c0db5
 def _run_run(a:argparse.Namespace) -> int:
     from elena.backends import StopRun
     from elena.run import run_elena
@@ -162,13 +166,14 @@ def _run_run(a:argparse.Namespace) -> int:
     print(s)
     return 0  # recorded errors are work done (asked again next time); only a stopped run (StopRun, above) fails
 
-# %% ../nbs/90_cli.ipynb #9d14c89f
+# %% ../nbs/90_cli.ipynb #496c3a86
 def _datasets_args(p:argparse.ArgumentParser):
     sub = p.add_subparsers(dest='action', metavar='ACTION', required=True)
     c = sub.add_parser('check', help="load a dataset and print counts per split and label, and every problem found")
     _dataset_args(c, required=True)
     c.add_argument('--label-map', help="label-map overrides: 'native=label,...' or a JSON file")
 
+# %% ../nbs/90_cli.ipynb #31f4e5bc
 def _datasets_run(a:argparse.Namespace) -> int:
     from collections import Counter
     from elena.data import check_images, load_dataset
@@ -183,7 +188,7 @@ def _datasets_run(a:argparse.Namespace) -> int:
         for p in ps: print(f"  {p.kind}: {p.file}" + (f" [{p.row}]" if p.row is not None else '') + f": {p.message}")
     return 1 if any(not p.warning for p in ds.problems) else 0
 
-# %% ../nbs/90_cli.ipynb #de4c0db5
+# %% ../nbs/90_cli.ipynb #ac405f1e
 def _import_legacy_args(p:argparse.ArgumentParser):
     p.add_argument('file', help="the released JSON file, one object keyed by image file name")
     _dataset_args(p, required=True, data_dir=None)
@@ -192,6 +197,7 @@ def _import_legacy_args(p:argparse.ArgumentParser):
     _labels_arg(p, help="label set the answers are read against")
     p.add_argument('--condition', default='original', choices=CONDITIONS, help="were the faces masked?")
 
+# %% ../nbs/90_cli.ipynb #2e252224
 def _import_legacy_run(a:argparse.Namespace) -> int:
     from elena.legacy import import_legacy
     from elena.store import store_path
@@ -201,7 +207,7 @@ def _import_legacy_run(a:argparse.Namespace) -> int:
     print(f"{len(recs)} records written to {out}; {failed} failed items kept with an error")
     return 0
 
-# %% ../nbs/90_cli.ipynb #9e20532c
+# %% ../nbs/90_cli.ipynb #10da11b5
 def _evaluate_args(p:argparse.ArgumentParser):
     p.add_argument('responses', nargs='+', help="response JSONL files, one run each; the first two are also compared")
     _dataset_args(p, required=True, data_dir="the dataset folder (besst: optional, gold comes from the file names)")
@@ -210,6 +216,7 @@ def _evaluate_args(p:argparse.ArgumentParser):
     p.add_argument('--out', help="folder for the CSV tables and evaluation.json (default: beside the first file)")
     p.add_argument('--n-boot', type=int, default=1000, help="bootstrap resamples for the intervals")
 
+# %% ../nbs/90_cli.ipynb #c7d4c3a0
 def _evaluate_run(a:argparse.Namespace) -> int:
     from elena.evaluate import evaluate, format_report, write_results
     res = evaluate(a.responses, a.dataset, a.data_dir, a.labels, a.label_map, a.n_boot)
@@ -219,7 +226,7 @@ def _evaluate_run(a:argparse.Namespace) -> int:
     print('\nwritten: ' + ', '.join(str(p) for p in write_results(res, out)))
     return 0
 
-# %% ../nbs/90_cli.ipynb #12aaa151
+# %% ../nbs/90_cli.ipynb #84630324
 def _mask_args(p:argparse.ArgumentParser):
     p.add_argument('--input', required=True, help="folder of images, walked recursively")
     p.add_argument('--output', required=True, help="folder for the masked images and faces.jsonl")
@@ -231,6 +238,7 @@ def _mask_args(p:argparse.ArgumentParser):
     p.add_argument('--engine', choices=YUNET_ENGINES, help="runs the detector (default: onnxruntime if installed)")
     _yunet_arg(p)
 
+# %% ../nbs/90_cli.ipynb #4cfe2514
 def _mask_run(a:argparse.Namespace) -> int:
     from elena.masking import mask_folder
     s = _call(mask_folder, a)
@@ -240,7 +248,7 @@ def _mask_run(a:argparse.Namespace) -> int:
         print(f"elena mask: {s['errors']} image(s) could not be read: see status 'error' in {where}", file=sys.stderr)
     return 1 if s['errors'] else 0
 
-# %% ../nbs/90_cli.ipynb #ac405f1e
+# %% ../nbs/90_cli.ipynb #318346c8
 def _attention_args(p:argparse.ArgumentParser):
     add = p.add_argument
     add('--model', required=True, help="a local model: llama11b, gemma3-12b, hf:<repo>, tiny-llama, tiny-gemma3")
@@ -263,6 +271,7 @@ def _attention_args(p:argparse.ArgumentParser):
     add('--max-new-tokens', type=int, default=24, help="answer length for --query :answer (default: 24)")
     add('--out', required=True, help="output folder")
 
+# %% ../nbs/90_cli.ipynb #de309db2
 def _attention_run(a:argparse.Namespace) -> int:
     from elena.attention_maps import attention_folder
     r = _call(attention_folder, a)
@@ -271,7 +280,7 @@ def _attention_run(a:argparse.Namespace) -> int:
     print(f"{r['ok']} of {r['asked']} maps -> {r['path']}{kept}{rnd}")
     return 0 if r['ok'] else 1
 
-# %% ../nbs/90_cli.ipynb #a21486fe
+# %% ../nbs/90_cli.ipynb #ecaf373a
 def _figures_args(p:argparse.ArgumentParser):
     p.add_argument('--responses', default='responses', help="the response store to read")
     p.add_argument('--figures', default='figures', help="where figures (PNG, PDF) and tables/ (CSV) go")
@@ -280,6 +289,7 @@ def _figures_args(p:argparse.ArgumentParser):
     p.add_argument('--data-dirs', help="dataset folders, e.g. 'heco=/data/HECO,emotic=/data/EMOTIC'")
     p.add_argument('--reference', help="the authors' released outputs (default: $ELENA_REFERENCE)")
 
+# %% ../nbs/90_cli.ipynb #9de2ff08
 def _figures_run(a:argparse.Namespace) -> int:
     for flag, path in (('--responses', a.responses), ('--attention', a.attention)):
         if path and not Path(path).is_dir():
@@ -293,7 +303,7 @@ def _figures_run(a:argparse.Namespace) -> int:
     print(f"executed notebooks in {a.out}; figures in {a.figures}")
     return 0 if (rep.status == 'ok').all() else 1
 
-# %% ../nbs/90_cli.ipynb #1968a20b
+# %% ../nbs/90_cli.ipynb #afd5397e
 def _argv(a:argparse.Namespace, add_args) -> list[str]:
     "The flags of `add_args` that `a` sets to other than their defaults, as a command line"
     p = argparse.ArgumentParser(add_help=False)
@@ -307,7 +317,7 @@ def _argv(a:argparse.Namespace, add_args) -> list[str]:
         else: out += [act.option_strings[0], str(v)]
     return out
 
-# %% ../nbs/90_cli.ipynb #ffb1daf3
+# %% ../nbs/90_cli.ipynb #1e83036c
 _RESOURCES = ('partition', 'gres', 'time', 'mem', 'cpus-per-task', 'account')  # sbatch options of the array tasks
 
 def _slurm_args(p:argparse.ArgumentParser):
@@ -321,7 +331,7 @@ def _slurm_args(p:argparse.ArgumentParser):
     _run_options(p)
     p.add_argument('sbatch_options', nargs='*', metavar='-- SBATCH_OPTION', help="after --: for every job")
 
-# %% ../nbs/90_cli.ipynb #e509eab0
+# %% ../nbs/90_cli.ipynb #cc2d624a
 def _slurm_run(a:argparse.Namespace) -> int:
     from elena.slurm import plan, sbatch_lines, submit, write_scripts
     res = {k: getattr(a, k.replace('-', '_')) for k in _RESOURCES}
@@ -341,7 +351,7 @@ def _slurm_run(a:argparse.Namespace) -> int:
     print("a task that failed or ran out of time: submit the same command again; it asks only what is not yet answered")
     return 0
 
-# %% ../nbs/90_cli.ipynb #527a9464
+# %% ../nbs/90_cli.ipynb #19ee2a1e
 def _status_args(p:argparse.ArgumentParser):
     p.add_argument('responses', nargs='?', default='responses', help="the response store (default: responses/)")
     p.add_argument('--data-dirs',
@@ -349,6 +359,7 @@ def _status_args(p:argparse.ArgumentParser):
     p.add_argument('--watch', nargs='?', type=float, const=60.0, metavar='SECONDS',
                    help="refresh the table every SECONDS (default 60) until interrupted")
 
+# %% ../nbs/90_cli.ipynb #874b6fa3
 def _status_run(a:argparse.Namespace) -> int:
     import datetime
     import time
@@ -367,7 +378,7 @@ def _status_run(a:argparse.Namespace) -> int:
             time.sleep(a.watch)
     except KeyboardInterrupt: return 0
 
-# %% ../nbs/90_cli.ipynb #92abaf82
+# %% ../nbs/90_cli.ipynb #bba32921
 SUBCOMMANDS = {
     'demo': ("Show the prompts and parse example replies (offline)", _demo_args, _demo_run),
     'run': ("Run a model over a dataset and store every answer (resumable)", _run_args, _run_run),
@@ -389,7 +400,7 @@ SUBCOMMANDS = {
                _status_args, _status_run),
 }
 
-# %% ../nbs/90_cli.ipynb #6c0d6ba0
+# %% ../nbs/90_cli.ipynb #d97c1f4d
 def build_parser(command:str|None=None, # add only this subcommand's arguments (None: every subcommand's)
                 ) -> argparse.ArgumentParser:
     "The `elena` argument parser with every subcommand of `SUBCOMMANDS`"
@@ -402,7 +413,7 @@ def build_parser(command:str|None=None, # add only this subcommand's arguments (
         p.set_defaults(_run=run)
     return ap
 
-# %% ../nbs/90_cli.ipynb #ecaf373a
+# %% ../nbs/90_cli.ipynb #1060f390
 def _one_line(e:BaseException, # what a subcommand raised
              ) -> str:
     "`e` as one line for the user: the file or setting it concerns and what to do"
@@ -417,7 +428,7 @@ def _one_line(e:BaseException, # what a subcommand raised
     if isinstance(e, (OSError, ValueError, RuntimeError)): return msg  # ELENA's own messages say what to do
     return f"{type(e).__name__}: {msg} (an unexpected error: run again with --debug for the traceback, and report it)"
 
-# %% ../nbs/90_cli.ipynb #9de2ff08
+# %% ../nbs/90_cli.ipynb #29ab893f
 def main(argv:list[str]|None=None, # arguments (default: the command line)
         ) -> int:
     "Run the `elena` command line; returns the exit status. Errors are one line on stderr (tracebacks: `--debug`)"
