@@ -4,24 +4,26 @@
 
 # %% ../nbs/19_attention_maps.ipynb #ce7fd600
 from __future__ import annotations
-import argparse
 import hashlib
+import io
 import json
-import os
-import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 import cv2
 import numpy as np
-from .attention import (aggregate_bias, face_bias, fuse_heads, gemma_tokens_to_grid, grid_to_image, mllama_encoder_layout,
-                             mllama_geometry, mllama_keys_to_canvas, rollout)
-from .local import model_inputs, prompt_text
+import pandas as pd
+from .attention import (aggregate_bias, face_bias, fuse_heads, gemma_tokens_to_grid, grid_to_image,
+                             mllama_encoder_layout, mllama_geometry, mllama_keys_to_canvas, rollout)
+from .files import atomic_write, read_image, safe_name, write_image
+from .local import load_image, model_inputs, prompt_text
+from .prompts import get_prompt
 
 # %% auto #0
-__all__ = ['ROWS_ATTENTION', 'attention_layers', 'attention_implementation', 'rows_attention', 'capture', 'query_positions',
-           'vision_layers', 'carry_back', 'vision_rollout', 'attention_maps', 'overlay', 'save_maps', 'attention_args',
-           'attention_run']
+__all__ = ['ROWS_ATTENTION', 'ATTENTION_FILE', 'MAIN_MAPS', 'attention_layers', 'attention_implementation', 'rows_attention',
+           'capture', 'query_positions', 'vision_layers', 'carry_back', 'vision_rollout', 'attention_maps', 'overlay',
+           'save_maps', 'attention_summary', 'write_attention_summary', 'read_attention_summaries', 'attention_items',
+           'face_boxes', 'measure_image', 'image_records', 'attention_folder']
 
 # %% ../nbs/19_attention_maps.ipynb #9f0914af
 def attention_layers(model) -> dict:
@@ -243,8 +245,6 @@ def overlay(image:np.ndarray, # RGB image (height × width × 3, uint8)
     return out
 
 # %% ../nbs/19_attention_maps.ipynb #1a2f92da
-def _safe(s:str) -> str: return re.sub(r'[^A-Za-z0-9_-]+', '-', s).strip('-') or 'x'
-
 def save_maps(result:dict, # from `attention_maps`
               image, # the PIL image the maps lie on
               out:str|Path, # the output folder
@@ -254,116 +254,215 @@ def save_maps(result:dict, # from `attention_maps`
               alpha:float=0.5, # overlay weight
              ) -> dict:
     "Write an overlay PNG per map and one `.npz` of the raw keys and maps; names encode image, model, method, layer and query"
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    base = f"{_safe(stem)}.{_safe(model)}.{result['method']}-{result['fuse']}"
-    q, note = _safe(result['query']), ('RANDOM WEIGHTS: not a result' if random_weights else None)
+    out = Path(out)
+    tail = '.random' if random_weights else ''
+    base = f"{safe_name(stem)}.{safe_name(model)}.{result['method']}-{result['fuse']}"
+    q = safe_name(result['query'])
+    note = 'RANDOM WEIGHTS: not a result' if random_weights else None
     pngs = {}
     for layer, m in result['maps'].items():
-        p = out / f"{base}.{layer}.{q}{'.random' if random_weights else ''}.png"
-        cv2.imwrite(str(p), overlay(np.asarray(image), m, alpha, note=note)); pngs[layer] = p.name
-    npz = out / f"{base}.{q}{'.random' if random_weights else ''}.npz"
-    np.savez_compressed(npz, random_weights=random_weights, **{f'keys_{k}': v for k, v in result['keys'].items()},
-                        **{f'map_{k}': v.astype(np.float16) for k, v in result['maps'].items()})
-    return {'overlays': pngs, 'npz': npz.name}
+        pngs[layer] = write_image(out / f"{base}.{layer}.{q}{tail}.png", overlay(np.asarray(image), m, alpha, note=note)).name
+    arrays = {f'keys_{k}': v for k, v in result['keys'].items()}
+    arrays |= {f'map_{k}': v.astype(np.float16) for k, v in result['maps'].items()}
+    buf = io.BytesIO()
+    np.savez_compressed(buf, random_weights=random_weights, **arrays)
+    return {'overlays': pngs, 'npz': atomic_write(out / f"{base}.{q}{tail}.npz", buf.getvalue()).name}
 
-# %% ../nbs/19_attention_maps.ipynb #29837f22
-def attention_args(p:argparse.ArgumentParser):
-    "Add the arguments of `elena attention` to `p`"
-    p.add_argument('--model', required=True, help="a model of the registry: llama11b, gemma3-12b, hf:<repo>, tiny-llama, tiny-gemma3")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument('--image', help="one image file")
-    src.add_argument('--dataset', help="a dataset name (see `elena datasets`)")
-    p.add_argument('--data-dir', default=None, help="the dataset folder")
-    p.add_argument('--limit', type=int, default=None, help="the first N images of the dataset only")
-    p.add_argument('--method', choices=('raw', 'rollout'), default='raw', help="per-layer maps and their mean, or attention rollout (Gemma-3: over the decoder; Llama-3.2-Vision: the cross-attention carried back through the vision encoder)")
-    p.add_argument('--fuse', choices=('mean', 'max'), default='mean', help="head fusion (default: mean)")
-    p.add_argument('--query', default='emotion', help="a word of the prompt, ':answer' (generated span) or ':prompt' (default: emotion)")
-    p.add_argument('--prompt', default='elena', help="prompt kind (default: elena)")
-    p.add_argument('--labels', default='elena', help="label set (default: elena)")
-    p.add_argument('--faces', default=None, help="faces.jsonl of `elena mask` (or its folder) with the face boxes; default: detect with YuNet")
-    p.add_argument('--masked-dir', default=None, help="output folder of `elena mask`: also measure the masked copies, on the same boxes")
-    p.add_argument('--pad', type=float, default=0.05, help="box padding, as the masking used (default: 0.05)")
-    p.add_argument('--yunet', default=None, help="the YuNet ONNX file for detection on the fly")
-    p.add_argument('--max-new-tokens', type=int, default=24, help="answer length for --query :answer (default: 24)")
-    p.add_argument('--out', required=True, help="output folder")
+# %% ../nbs/19_attention_maps.ipynb #fa0c0002
+ATTENTION_FILE = 'attention.json'  # the summary `elena attention` writes in its output folder
+MAIN_MAPS = ('all', 'rollout')  # the map whose measures a record carries: mean over layers, or the rollout
 
-# %% ../nbs/19_attention_maps.ipynb #cbe0a84e
+# %% ../nbs/19_attention_maps.ipynb #fa0c0003
+def attention_summary(settings:dict, # model, method, fuse and query of the run
+                      records:list[dict], # one per image and condition (with 'error' where it failed)
+                      random_weights:bool, # whether the model's weights are random
+                     ) -> dict:
+    "What `attention.json` holds: the settings, the random-weights flag and note, the records and their facial bias per condition"
+    note = 'random weights: these maps show the machinery only, never a finding' if random_weights else None
+    ok = [r for r in records if 'error' not in r]
+    return {**settings, 'random_weights': random_weights, 'note': note, 'images': records, 'aggregate': aggregate_bias(ok)}
+
+# %% ../nbs/19_attention_maps.ipynb #fa0c0005
+def write_attention_summary(out:str|Path, # the output folder of `elena attention`
+                            summary:dict, # from `attention_summary`
+                           ) -> Path:
+    "Write `summary` whole as `out`/attention.json (UTF-8 JSON); its path"
+    return atomic_write(Path(out) / ATTENTION_FILE, json.dumps(summary, indent=1, ensure_ascii=False))
+
+# %% ../nbs/19_attention_maps.ipynb #fa0c0006
+def read_attention_summaries(folder:str|Path, # where `elena attention` wrote its attention.json files (searched recursively)
+                            ) -> pd.DataFrame:
+    "One row per measured image and condition: the record, its run's settings, `overlay` (the main map's path) and `file`"
+    rows = []
+    for p in sorted(Path(folder).rglob(ATTENTION_FILE)) if Path(folder).is_dir() else []:
+        try: d = json.loads(p.read_text(encoding='utf-8'))
+        except (ValueError, OSError): continue
+        if not isinstance(d, dict) or not isinstance(d.get('images'), list): continue
+        run = {k: d.get(k) for k in ('model', 'method', 'fuse', 'query', 'random_weights')}
+        for r in d['images']:
+            if not isinstance(r, dict) or 'face_bias_ratio' not in r: continue
+            main = next((k for k in MAIN_MAPS if k in r.get('overlays', {})), None)
+            rows.append(run | r | {'overlay': str(p.parent / r['overlays'][main]) if main else None, 'file': str(p)})
+    return pd.DataFrame(rows)
+
+# %% ../nbs/19_attention_maps.ipynb #fa0c0009
+def attention_items(image:str|Path|None=None, # one image file
+                    dataset:str|None=None, # or a dataset name (see `elena datasets`)
+                    data_dir:str|Path|None=None, # the dataset's folder
+                    limit:int|None=None, # the first N images of the dataset only
+                   ) -> list[tuple[str, Path]]:
+    "The (id, path) of every image to measure; a mistake in the request fails here, before any model loads"
+    if limit is not None and limit < 1:
+        raise ValueError(f"--limit {limit}: give a number of images of 1 or more, or leave it out for all")
+    if image is not None and not Path(image).is_file():
+        raise FileNotFoundError(f"--image {image}: no such file; give an image file")
+    if image is not None:
+        return [(Path(image).name, Path(image))]
+    if dataset is None:
+        raise ValueError("give an image (--image) or a dataset (--dataset)")
+    from elena.data import load_dataset
+    items = [(it.id, it.image) for it in load_dataset(dataset, data_dir).items if it.image is not None][:limit]
+    if not items:
+        raise ValueError(f"{dataset}: no images found in {data_dir}; pass the folder that holds the dataset with --data-dir")
+    return items
+
+# %% ../nbs/19_attention_maps.ipynb #51c2b1a0
 def _earlier(out:Path, # the output folder of `elena attention`
              settings:dict, # model, method, fuse and query of this run
             ) -> dict:
     "The records of `out`/attention.json by (image, condition), refusing a summary of other settings; fails now if `out` cannot be written"
     where = next(p for p in (out, *out.parents) if p.exists())  # the folder itself, or the one it will be made in
     tempfile.TemporaryDirectory(dir=where).cleanup()  # fails now if nothing can be written there; leaves nothing behind
-    f = out / 'attention.json'
-    if not f.is_file() or not f.stat().st_size: return {}
+    f = out / ATTENTION_FILE
+    if not f.is_file() or not f.stat().st_size:
+        return {}
     try: s = json.loads(f.read_text(encoding='utf-8'))
-    except ValueError as e: raise ValueError(f"{f}: not readable as JSON ({e}); move it away, or choose another --out") from None
+    except ValueError as e:
+        raise ValueError(f"{f}: not readable as JSON ({e}); move it away, or choose another --out") from None
     if (old := {k: s.get(k) for k in settings}) != settings:
-        raise ValueError(f"{f} holds a run with other settings ({old}) than this one ({settings}): choose another --out to keep both")
+        msg = f"{f} holds a run with other settings ({old}) than this one ({settings})"
+        raise ValueError(f"{msg}: choose another --out to keep both")
     return {(r.get('image'), r.get('condition')): r for r in s.get('images', [])}
 
-# %% ../nbs/19_attention_maps.ipynb #9aad6006
+# %% ../nbs/19_attention_maps.ipynb #d4f0c2a1
 def _stem(iid:str, path:Path, cond:str) -> str:
     "File names of one image's maps: its id, a short hash of its path (ids that sanitize alike stay apart) and the condition"
-    return f"{Path(iid).with_suffix('').as_posix()}-{hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:8]}.{cond}"
+    digest = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:8]
+    return f"{Path(iid).with_suffix('').as_posix()}-{digest}.{cond}"
 
-# %% ../nbs/19_attention_maps.ipynb #f8101410
+# %% ../nbs/19_attention_maps.ipynb #a81f3c20
 def _faces_lookup(path):
     "Face records by image id and by file name, from the faces.jsonl of `elena mask` (the file, under any name, or its folder)"
     from elena.masking import read_faces
-    if path is None: return None
-    if not (Path(path).is_file() or (Path(path)/'faces.jsonl').is_file()):
-        raise FileNotFoundError(f"{path}: no such file, and no faces.jsonl in it; give the faces.jsonl that `elena mask` wrote, or its folder")
+    if path is None:
+        return None
+    if not (Path(path).is_file() or (Path(path) / 'faces.jsonl').is_file()):
+        raise FileNotFoundError(f"{path}: no such file, and no faces.jsonl in it; "
+                                "give the faces.jsonl that `elena mask` wrote, or its folder")
     recs, _ = read_faces(path)
     return {**{Path(k).name: v for k, v in recs.items()}, **recs}
 
-def attention_run(a:argparse.Namespace) -> int:
-    "Run `elena attention`: maps, overlays and `attention.json` with the facial bias per image and per condition"
+# %% ../nbs/19_attention_maps.ipynb #fa0c000f
+def face_boxes(iid:str, # the image's id
+               path:Path, # its file
+               lookup:dict|None, # face records by id and file name (from a faces.jsonl), or None
+               yunet:str|Path|None=None, # the YuNet ONNX file, for detection when the lookup has no record
+              ) -> list[list[int]]:
+    "The face boxes [x, y, w, h] of one image: its record in `lookup` (by id, else by file name), else YuNet's"
+    rec = (lookup or {}).get(iid) or (lookup or {}).get(Path(iid).name)
+    if rec is None:
+        from elena.yunet import detect_faces
+        rec = {'faces': detect_faces(read_image(path), model=yunet)}
+    return [f['box'] for f in rec['faces']]
+
+# %% ../nbs/19_attention_maps.ipynb #fa0c0012
+def measure_image(backend, # a loaded local backend: `model`, `processor`, `random_weights`
+                  path:Path, # the image
+                  prompt, # an `elena.prompts.Prompt`
+                  boxes:list, # its face boxes
+                  out:Path, # where the overlays and the `.npz` go
+                  stem:str, # their name part (`_stem`)
+                  name:str, # the model's name, in the file names
+                  method:str='raw', fuse:str='mean', query:str='emotion', # as for `attention_maps`
+                  pad:float=0.05, # box padding, as the masking used
+                  max_new_tokens:int=24, # for ':answer'
+                 ) -> dict:
+    "The measures of one image: size, the main map's facial bias, `per_layer`, the query tokens, the files written"
+    img = load_image(path)
+    res = attention_maps(backend.model, backend.processor, img, prompt, query, method, fuse, max_new_tokens)
+    per_layer = {k: face_bias(m, boxes, pad) for k, m in res['maps'].items()}
+    main = next(k for k in MAIN_MAPS if k in per_layer)
+    files = save_maps(res, img, out, stem, name, bool(backend.random_weights))
+    r = {'width': img.size[0], 'height': img.size[1], **per_layer[main], 'per_layer': per_layer,
+         'query_positions': res['query_positions'], 'query_tokens': res['query_tokens'], 'answer': res['answer'], **files}
+    if res['sources']:
+        r['sources'] = res['sources']  # Mllama rollout: the shares that are no pixel
+    return r
+
+# %% ../nbs/19_attention_maps.ipynb #fa0c0014
+def image_records(backend, # a loaded local backend
+                  iid:str, path:Path, # the image's id and file
+                  lookup:dict|None, # face records (`_faces_lookup`), or None for YuNet
+                  out:Path, # the output folder
+                  name:str, # the model's name
+                  masked_dir:str|Path|None=None, # output folder of `elena mask`: its copy is measured too
+                  prompt:str='elena', labels:str='elena', # prompt kind and label set
+                  yunet:str|Path|None=None, # the YuNet ONNX file for detection
+                  **how, # method, fuse, query, pad, max_new_tokens for `measure_image`
+                 ) -> list[dict]:
+    "The records of one image: original and, with `masked_dir`, masked, on the same boxes; a failure is a record's `error`"
+    try: boxes = face_boxes(iid, path, lookup, yunet)
+    except Exception as e:
+        return [{'id': iid, 'image': str(path), 'error': f"faces: {type(e).__name__}: {e}"}]
+    conds = [('original', Path(path), False)] + ([('masked', Path(masked_dir) / iid, True)] if masked_dir else [])
+    recs = []
+    for cond, p, masked in conds:
+        r = {'id': iid, 'condition': cond, 'image': str(p), 'random_weights': bool(backend.random_weights), 'faces': boxes}
+        try: r.update(measure_image(backend, p, get_prompt(prompt, labels, masked), boxes, out, _stem(iid, path, cond), name, **how))
+        except Exception as e: r['error'] = f"{type(e).__name__}: {e}"
+        recs.append(r)
+    return recs
+
+# %% ../nbs/19_attention_maps.ipynb #fa0c0017
+def _merge(kept:dict, # an earlier run's records by (image, condition), from `_earlier`
+           records:list[dict], # this call's records
+          ) -> tuple[list[dict], int]:
+    "The earlier records not asked again, then this call's; and how many earlier ones were kept"
+    asked = {(r.get('image'), r.get('condition')) for r in records}
+    old = [r for k, r in kept.items() if k not in asked]
+    return old + records, len(old)
+
+# %% ../nbs/19_attention_maps.ipynb #fa0c0018
+def attention_folder(model:str, # a model of the registry: llama11b, gemma3-12b, hf:<repo>, tiny-llama, tiny-gemma3
+                     out:str|Path, # the output folder
+                     image:str|Path|None=None, # one image file, or
+                     dataset:str|None=None, # a dataset name
+                     data_dir:str|Path|None=None, # the dataset folder
+                     limit:int|None=None, # the first N images of the dataset only
+                     method:str='raw', # per-layer maps and their mean, or 'rollout'
+                     fuse:str='mean', # head fusion, 'mean' or 'max'
+                     query:str='emotion', # a word of the prompt, ':answer' or ':prompt'
+                     prompt:str='elena', labels:str='elena', # prompt kind and label set
+                     faces:str|Path|None=None, # faces.jsonl of `elena mask` (or its folder); None: detect with YuNet
+                     masked_dir:str|Path|None=None, # output folder of `elena mask`: its copies are measured too
+                     pad:float=0.05, # box padding, as the masking used
+                     yunet:str|Path|None=None, # the YuNet ONNX file for detection on the fly
+                     max_new_tokens:int=24, # answer length for ':answer'
+                    ) -> dict:
+    "`elena attention`: maps, overlays and `attention.json`; its `path`, the maps made now (`ok`), records `asked` and `kept`"
     from elena.backends import get_backend
-    from elena.data import load_dataset
-    from elena.local import load_image
-    from elena.prompts import get_prompt
-    if a.limit is not None and a.limit < 1: raise ValueError(f"--limit {a.limit}: give a number of images of 1 or more, or leave it out for all")
-    if a.image and not Path(a.image).is_file(): raise FileNotFoundError(f"--image {a.image}: no such file; give an image file")
-    known, masked = _faces_lookup(a.faces), _faces_lookup(a.masked_dir)
-    out, records, settings = Path(a.out), [], {'model': a.model, 'method': a.method, 'fuse': a.fuse, 'query': a.query}
-    kept = _earlier(out, settings)  # before the model loads: a folder that cannot be written, or another run's summary, fails now
-    if a.image: items = [(Path(a.image).name, Path(a.image))]
-    else: items = [(it.id, it.image) for it in load_dataset(a.dataset, a.data_dir).items if it.image is not None][:a.limit]
-    if not items: raise ValueError(f"{a.dataset}: no images found in {a.data_dir}; pass the folder that holds the dataset with --data-dir")
-    be = get_backend(a.model).load(); rnd = bool(getattr(be, 'random_weights', False))
-    _check_method(be.model.config, a.method)  # once, before any image
-    for iid, path in items:
-        conds = [('original', path, False)] + ([('masked', Path(a.masked_dir) / iid, True)] if a.masked_dir else [])
-        try:
-            rec = (known or masked or {}).get(iid) or (known or masked or {}).get(Path(iid).name)
-            if rec is None:
-                from elena.masking import read_image
-                from elena.yunet import detect_faces
-                rec = {'faces': detect_faces(read_image(path), model=a.yunet)}
-            boxes = [f['box'] for f in rec['faces']]
-        except Exception as e:
-            records.append({'id': iid, 'image': str(path), 'error': f"faces: {type(e).__name__}: {e}"}); continue
-        for cond, p, is_masked in conds:
-            r = {'id': iid, 'condition': cond, 'image': str(p), 'random_weights': rnd, 'faces': boxes}
-            try:
-                img = load_image(p)
-                res = attention_maps(be.model, be.processor, img, get_prompt(a.prompt, a.labels, is_masked), a.query, a.method, a.fuse, a.max_new_tokens)
-                per_layer = {k: face_bias(m, boxes, a.pad) for k, m in res['maps'].items()}
-                r.update(width=img.size[0], height=img.size[1], **per_layer['rollout' if a.method == 'rollout' else 'all'], per_layer=per_layer,
-                         query_positions=res['query_positions'], query_tokens=res['query_tokens'], answer=res['answer'],
-                         **save_maps(res, img, out, _stem(iid, path, cond), a.model, rnd))
-                if res['sources']: r['sources'] = res['sources']  # Mllama rollout: the shares that are no pixel
-            except Exception as e: r['error'] = f"{type(e).__name__}: {e}"
-            records.append(r)
-    new, now_ok = {(r.get('image'), r.get('condition')) for r in records}, sum('error' not in r for r in records)
-    records = [r for k, r in kept.items() if k not in new] + records  # an earlier run's images are kept; those asked again, replaced
-    ok = [r for r in records if 'error' not in r]
-    summary = {**settings, 'random_weights': rnd,
-               'note': ('random weights: these maps show the machinery only, never a finding' if rnd else None),
-               'images': records, 'aggregate': aggregate_bias(ok)}
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / '.attention.json.part'; tmp.write_text(json.dumps(summary, indent=1, ensure_ascii=False)); os.replace(tmp, out / 'attention.json')
-    print(f"{now_ok} of {len(records) - len(kept.keys() - new)} maps -> {out/'attention.json'}" + (f" (with {len(kept.keys() - new)} kept from before)" if kept.keys() - new else '')
-          + ("  (random weights: not a result)" if rnd else ''))
-    return 0 if now_ok else 1
+    settings = {'model': model, 'method': method, 'fuse': fuse, 'query': query}
+    items = attention_items(image, dataset, data_dir, limit)
+    lookup = _faces_lookup(faces) or _faces_lookup(masked_dir)
+    out = Path(out)
+    kept = _earlier(out, settings)  # before the model loads
+    be = get_backend(model).load()
+    _check_method(be.model.config, method)  # once, before any image
+    how = dict(method=method, fuse=fuse, query=query, pad=pad, max_new_tokens=max_new_tokens)
+    records = [r for iid, path in items
+               for r in image_records(be, iid, path, lookup, out, model, masked_dir, prompt, labels, yunet, **how)]
+    merged, n_kept = _merge(kept, records)
+    rnd = bool(be.random_weights)
+    path = write_attention_summary(out, attention_summary(settings, merged, rnd))
+    ok = sum('error' not in r for r in records)
+    return {'path': path, 'ok': ok, 'asked': len(records), 'kept': n_kept, 'random_weights': rnd}

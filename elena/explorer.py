@@ -9,10 +9,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from .results import find_runs, exclude_random, answers, parse_data_dirs, attention_summaries
+from .attention_maps import read_attention_summaries
+from .files import read_image
+from .results import find_runs, exclude_random, answers, parse_data_dirs
 from .evaluate import gold_table, match_items, match_key
 from .data import load_dataset
-from .masking import read_image, read_faces, mask_image
+from .masking import read_faces, mask_image
 
 # %% auto #0
 __all__ = ['Browser', 'explorer']
@@ -27,7 +29,7 @@ class Browser:
                 ):
         self.runs = exclude_random(find_runs(responses), quiet=True)
         self.dirs, self.faces = parse_data_dirs(data_dirs), read_faces(faces)[0] if faces else {}
-        self.att = attention_summaries(attention) if attention else pd.DataFrame()
+        self.att = read_attention_summaries(attention) if attention else pd.DataFrame()
         self.table, self.correct, self.emotion, self.page = pd.DataFrame(), None, None, 0
         if len(self.runs): self.select(*self.runs.iloc[0][['model', 'dataset', 'condition', 'prompt']])
 

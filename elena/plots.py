@@ -101,7 +101,7 @@ def silhouettes(shares:pd.DataFrame, # from `region_shares`: emotions as rows, r
     return fig
 
 # %% ../nbs/21_plots.ipynb #3ad9ff0c
-def methods_figure(att:pd.DataFrame, # from `elena.results.attention_summaries`: id, model, condition, method, overlay, face_bias_ratio
+def methods_figure(att:pd.DataFrame, # from `elena.attention_maps.read_attention_summaries`: id, model, condition, method, overlay, face_bias_ratio
                    methods:list=('raw', 'rollout'), # the methods shown, left to right
                    n:int=4, # images shown at most
                   ) -> plt.Figure|None:

@@ -4,7 +4,6 @@
 
 # %% ../nbs/23_slurm.ipynb #653d227e
 from __future__ import annotations
-import argparse
 import json
 import os
 import shlex
@@ -15,39 +14,45 @@ from pathlib import Path
 from .store import safe_name, store_path
 
 # %% auto #0
-__all__ = ['elena_command', 'check_weights', 'SlurmPlan', 'plan', 'write_scripts', 'sbatch_lines', 'submit', 'slurm_args',
-           'slurm_run']
+__all__ = ['elena_command', 'check_weights', 'SlurmPlan', 'plan', 'write_scripts', 'sbatch_lines', 'submit']
 
 # %% ../nbs/23_slurm.ipynb #4b8c3a20
 def elena_command() -> list[str]:
-    "The command that runs this environment's `elena`: its console script, else this Python calling `elena.cli.main`"
+    "The command that runs this environment's `elena`: its console script, else this Python running `elena`"
     script = Path(sys.executable).parent/'elena'
     if script.is_file() and os.access(script, os.X_OK): return [str(script)]
-    return [sys.executable, '-c', 'import sys; from elena.cli import main; sys.exit(main())']
+    return [sys.executable, '-m', 'elena']
 
 # %% ../nbs/23_slurm.ipynb #1560d796
+def _missing(folder:Path|None) -> list[str]:
+    "The weight files `folder` lacks: those its safetensors index names, else any weights at all"
+    if folder is None or not (folder/'config.json').exists(): return ['config.json']
+    index = folder/'model.safetensors.index.json'
+    if index.exists():
+        files = set(json.loads(index.read_text())['weight_map'].values())
+        return sorted(f for f in files if not (folder/f).exists())
+    if any(folder.glob('*.safetensors')) or any(folder.glob('pytorch_model*.bin')): return []
+    return ['*.safetensors']
+
 def check_weights(model_id:str, # a Hub repository id, or a local folder
                   revision:str|None=None, # branch, tag or commit (None: main)
                   cache_dir:str|Path|None=None, # the Hub cache (None: huggingface_hub's, from HF_HOME / HF_HUB_CACHE)
                  ) -> Path:
-    "The folder holding every weight file of `model_id`; FileNotFoundError saying how to download them where some are missing"
+    "The folder holding every weight file of `model_id`; else FileNotFoundError saying how to download them"
     from huggingface_hub import try_to_load_from_cache
     from huggingface_hub.constants import HF_HUB_CACHE
     if Path(model_id).is_dir(): folder = Path(model_id)
     else:
         p = try_to_load_from_cache(model_id, 'config.json', cache_dir=cache_dir, revision=revision)
         folder = Path(p).parent if isinstance(p, str) else None
-    missing = ['config.json']
-    if folder is not None and (folder/'config.json').exists():
-        index = folder/'model.safetensors.index.json'
-        if index.exists(): missing = sorted(f for f in set(json.loads(index.read_text())['weight_map'].values()) if not (folder/f).exists())
-        else: missing = [] if any(folder.glob('*.safetensors')) or any(folder.glob('pytorch_model*.bin')) else ['*.safetensors']
-    if not missing: return folder
+    if not (missing := _missing(folder)): return folder
     where = Path(cache_dir or HF_HUB_CACHE)
-    raise FileNotFoundError(f"the weights of {model_id} are not complete in the Hub cache the compute nodes will read ({where}; "
-                            f"missing {', '.join(missing[:3])}{' …' if len(missing) > 3 else ''}): download them on a login node with "
-                            f"`hf download {model_id}{f' --revision {revision}' if revision else ''}` (the same HF_HOME; gated models need "
-                            f"`hf auth login` and the licence accepted on the Hub), then run this again")
+    some = ', '.join(missing[:3]) + (' …' if len(missing) > 3 else '')
+    get = f"hf download {model_id}" + (f" --revision {revision}" if revision else '')
+    raise FileNotFoundError(f"the weights of {model_id} are not complete in the Hub cache the compute nodes will read "
+                            f"({where}; missing {some}): download them on a login node with `{get}` (the same "
+                            "HF_HOME; gated models need `hf auth login` and the licence accepted on the Hub), "
+                            "then run this again")
 
 # %% ../nbs/23_slurm.ipynb #3a29eb1a
 @dataclass
@@ -66,50 +71,61 @@ class SlurmPlan:
     workdir: Path = field(default_factory=Path.cwd)  # where the jobs start
     items: int = 0  # items in the dataset, all shards together
 
+# %% ../nbs/23_slurm.ipynb #dc3c61f7
+_ENV = ('PYTHONPATH', 'HF_HOME', 'HF_HUB_CACHE', 'ELENA_CACHE', 'ELENA_YUNET', 'XDG_CACHE_HOME')  # exported to the jobs
+
+def _check(model:str, dataset:str, data_dir, labels:str, shards:int):
+    "The dataset, and whether the model is a local one (its weights checked): fails on the login node, not in N tasks"
+    from elena.backends import resolve_model
+    from elena.data import load_dataset
+    from elena.prompts import resolve_labels
+    if shards < 1: raise ValueError(f"--shards must be 1 or more, got {shards}")
+    path, kw = resolve_model(model)
+    resolve_labels(labels)
+    ds = load_dataset(dataset, data_dir)
+    local = path == 'elena.local:TransformersBackend'
+    if local: check_weights(kw['model_id'])
+    return ds, local
+
 # %% ../nbs/23_slurm.ipynb #7d77a584
 def plan(model:str, dataset:str, data_dir:str|Path|None, condition:str, prompt:str, labels:str, # as for `elena run`
          shards:int, # array tasks
          out_dir:str|Path|None=None, # response store root (default: responses/ in the project)
-         resources:dict|None=None, # sbatch option -> value for the tasks: partition, gres, time, mem, cpus-per-task, account
+         resources:dict|None=None, # sbatch option -> value for the tasks: partition, gres, time, mem, ...
          extra:list[str]|None=None, # further sbatch options
          run_options:list[str]|None=None, # further `elena run` options, e.g. ['--base-url', URL]
          yunet:str|None=None, # the YuNet file for the masked condition
         ) -> SlurmPlan:
     "The plan of the sbatch scripts of one run: settings checked, weights of local models checked, absolute paths"
-    from elena.backends import resolve_model
-    from elena.data import load_dataset
-    from elena.prompts import resolve_labels
     from elena.run import masked_cache, project_root
-    if shards < 1: raise ValueError(f"--shards must be 1 or more, got {shards}")
-    path, kw = resolve_model(model)
-    resolve_labels(labels)
-    ds = load_dataset(dataset, data_dir)  # a wrong name or folder fails here, on the login node, not in N queued tasks
-    local = path == 'elena.local:TransformersBackend'
-    if local: check_weights(kw['model_id'])
+    ds, local = _check(model, dataset, data_dir, labels, shards)
     root = project_root()
     out = Path(out_dir) if out_dir is not None else root/'responses'
     out = (out if out.is_absolute() else root/out).resolve()
     data_dir = str(Path(data_dir).resolve()) if data_dir else None
-    run = [*elena_command(), 'run', '--model', model, '--dataset', dataset, *(['--data-dir', data_dir] if data_dir else []),
-           '--condition', condition, '--prompt', prompt, '--labels', labels, '--out-dir', str(out), '--no-progress',
-           *(['--yunet', yunet] if yunet else []), *(run_options or [])]
+    yu = ['--yunet', yunet] if yunet else []
+    what = ['--model', model, '--dataset', dataset, *(['--data-dir', data_dir] if data_dir else []),
+            '--condition', condition, '--prompt', prompt, '--labels', labels]
+    run = [*elena_command(), 'run', *what, '--out-dir', str(out), '--no-progress', *yu, *(run_options or [])]
     mask = None
     if condition == 'masked':
-        src = ds.root
-        mask = [*elena_command(), 'mask', '--input', str(src), '--output', str(masked_cache(src, dataset)), *(['--yunet', yunet] if yunet else [])]
-    env = {k: os.environ[k] for k in ('PYTHONPATH', 'HF_HOME', 'HF_HUB_CACHE', 'ELENA_CACHE', 'ELENA_YUNET', 'XDG_CACHE_HOME') if os.environ.get(k)}
-    if local: env['HF_HUB_OFFLINE'] = '1'  # the weights come from the cache checked above; nothing is fetched on compute nodes
+        mask = [*elena_command(), 'mask', '--input', str(ds.root), '--output', str(masked_cache(ds.root, dataset)), *yu]
+    env = {k: os.environ[k] for k in _ENV if os.environ.get(k)}
+    if local: env['HF_HUB_OFFLINE'] = '1'  # the weights come from the cache checked above: nothing is fetched
     name = '-'.join(safe_name(x) for x in (model, dataset, condition, prompt))
-    return SlurmPlan(name, out/'slurm', run, shards, [store_path(out, model, dataset, condition, prompt, (i, shards)) for i in range(shards)],
-                     store_path(out, model, dataset, condition, prompt), mask, {k: v for k, v in (resources or {}).items() if v},
-                     list(extra or []), env, items=len(ds.items))
+    files = [store_path(out, model, dataset, condition, prompt, (i, shards)) for i in range(shards)]
+    res = {k: v for k, v in (resources or {}).items() if v}
+    merged = store_path(out, model, dataset, condition, prompt)
+    return SlurmPlan(name, out/'slurm', run, shards, files, merged, mask, res, list(extra or []), env,
+                     items=len(ds.items))
 
 # %% ../nbs/23_slurm.ipynb #16b20954
 def _script(pl:SlurmPlan, job:str, options:dict, body:list[list[str]|str]) -> str:
     "One sbatch script: #SBATCH lines, the environment, then the commands"
     lines = ['#!/bin/bash', f"#SBATCH --job-name=elena-{job}-{pl.name}"[:200], f"#SBATCH --chdir={pl.workdir}"]
     lines += [f"#SBATCH --{k}={v}" for k, v in options.items()] + [f"#SBATCH {x}" for x in pl.extra]
-    lines += ['# written by `elena slurm`; submit it with sbatch (elena slurm --submit does, with the dependencies)', 'set -euo pipefail']
+    lines.append('# written by `elena slurm`; submit it with sbatch (elena slurm --submit does, with the dependencies)')
+    lines.append('set -euo pipefail')
     lines += [f"export {k}={shlex.quote(str(v))}" for k, v in pl.env.items()]
     return '\n'.join(lines + [x if isinstance(x, str) else shlex.join(x) for x in body]) + '\n'
 
@@ -117,7 +133,7 @@ def _script(pl:SlurmPlan, job:str, options:dict, body:list[list[str]|str]) -> st
 def write_scripts(pl:SlurmPlan) -> dict[str, Path]:
     "Write the array, merge (and mask) scripts of `pl` under `pl.folder`; returns job kind -> script path"
     pl.folder.mkdir(parents=True, exist_ok=True)
-    log = lambda s: str(pl.folder/f"{pl.name}-{s}.log")
+    def log(s): return str(pl.folder/f"{pl.name}-{s}.log")
     task = {**pl.resources, 'array': f"0-{pl.shards - 1}", 'output': log('%A_%a')}
     scripts = {'array': _script(pl, 'run', task, [shlex.join(pl.run) + f' --shard "$SLURM_ARRAY_TASK_ID/{pl.shards}"'])}
     few = {k: v for k, v in pl.resources.items() if k in ('partition', 'account')}
@@ -138,7 +154,8 @@ def sbatch_lines(paths:dict[str, Path], # job kind -> script, from `write_script
     "The shell lines that submit `paths` with their dependencies"
     q = lambda k: shlex.quote(str(paths[k]))
     lines = [f"mask=$(sbatch --parsable {q('mask')})"] if 'mask' in paths else []
-    lines.append(f"array=$(sbatch --parsable {'--dependency=afterok:${mask%%;*} ' if 'mask' in paths else ''}{q('array')})")
+    after = '--dependency=afterok:${mask%%;*} ' if 'mask' in paths else ''
+    lines.append(f"array=$(sbatch --parsable {after}{q('array')})")
     lines.append(f"sbatch --dependency=afterok:${{array%%;*}} --kill-on-invalid-dep=yes {q('merge')}")
     return lines
 
@@ -148,7 +165,7 @@ def submit(paths:dict[str, Path], # job kind -> script, from `write_scripts`
           ) -> dict[str, str]:
     "Submit `paths` with their dependencies; returns job kind -> job id"
     ids = {}
-    def one(kind, *opts):
+    def one(kind, *opts):  # one sbatch call; the job id is what --parsable prints before ';'
         r = subprocess.run([sbatch, '--parsable', *opts, str(paths[kind])], capture_output=True, text=True)
         if r.returncode: raise RuntimeError(f"sbatch refused {paths[kind]}: {(r.stderr or r.stdout).strip()}")
         ids[kind] = r.stdout.strip().split(';')[0]
@@ -156,49 +173,3 @@ def submit(paths:dict[str, Path], # job kind -> script, from `write_scripts`
     one('array', *([f"--dependency=afterok:{ids['mask']}"] if 'mask' in paths else []))
     one('merge', f"--dependency=afterok:{ids['array']}", '--kill-on-invalid-dep=yes')
     return ids
-
-# %% ../nbs/23_slurm.ipynb #f724039d
-def slurm_args(p:argparse.ArgumentParser):
-    "Add the arguments of `elena slurm` to `p`"
-    p.add_argument('--model', required=True, help="registry name or hf:<repo>, openai:<model>, gemini:<model id>")
-    p.add_argument('--dataset', required=True, help="besst, heco, emotic, folder or samples")
-    p.add_argument('--data-dir', default=None, help="the dataset folder, as the compute nodes see it (not needed for samples)")
-    p.add_argument('--condition', default='original', choices=['original', 'masked'])
-    p.add_argument('--prompt', default='elena', choices=['elena', 'stepwise', 'naive'])
-    p.add_argument('--labels', default='elena', help="label set: elena, heco, emotic, or a comma-separated list")
-    p.add_argument('--shards', type=int, required=True, help="array tasks: task i runs elena run --shard i/N")
-    p.add_argument('--out-dir', default=None, help="response store root (default: responses/ in the project); scripts go to its slurm/")
-    p.add_argument('--partition', default=None, help="sbatch --partition of the tasks (default: the cluster's)")
-    p.add_argument('--gres', default=None, help="sbatch --gres of the tasks, e.g. gpu:1 (local models)")
-    p.add_argument('--time', default=None, help="sbatch --time of each task, e.g. 04:00:00")
-    p.add_argument('--mem', default=None, help="sbatch --mem of each task, e.g. 64G")
-    p.add_argument('--cpus-per-task', type=int, default=None, help="sbatch --cpus-per-task, e.g. 8")
-    p.add_argument('--account', default=None, help="sbatch --account")
-    p.add_argument('--submit', action='store_true', help="call sbatch now (default: write the scripts and print the sbatch lines)")
-    p.add_argument('--base-url', default=None, help="elena run --base-url (the server of openai:<model>)")
-    p.add_argument('--batch-size', type=int, default=None, help="elena run --batch-size (images per generate call)")
-    p.add_argument('--max-new-tokens', type=int, default=None, help="elena run --max-new-tokens")
-    p.add_argument('--yunet', default=None, help="YuNet model file for --condition masked, as the nodes see it")
-    p.add_argument('--max-memory', default=None, help="elena run --max-memory (e.g. '0=75GiB,1=75GiB' over two GPUs)")
-    p.add_argument('--quantize', default=None, choices=['8bit', '4bit'], help="elena run --quantize")
-    p.add_argument('sbatch_options', nargs='*', metavar='-- SBATCH_OPTION', help="after --: further sbatch options for every job")
-
-# %% ../nbs/23_slurm.ipynb #a5b35137
-def slurm_run(a:argparse.Namespace) -> int:
-    "Run `elena slurm`: write the scripts, then submit them (--submit) or print how to"
-    run_opts = [x for k, v in (('--base-url', a.base_url), ('--batch-size', a.batch_size), ('--max-new-tokens', a.max_new_tokens),
-                               ('--max-memory', a.max_memory), ('--quantize', a.quantize))
-                if v is not None for x in (k, str(v))]
-    res = {'partition': a.partition, 'gres': a.gres, 'time': a.time, 'mem': a.mem, 'cpus-per-task': a.cpus_per_task, 'account': a.account}
-    pl = plan(a.model, a.dataset, a.data_dir, a.condition, a.prompt, a.labels, a.shards, a.out_dir, res, a.sbatch_options, run_opts, a.yunet)
-    paths = write_scripts(pl)
-    print(f"{pl.items} items of {a.dataset} in {pl.shards} task(s), about {-(-pl.items // pl.shards)} each")
-    print(f"wrote {', '.join(str(p) for p in paths.values())}")
-    if not a.submit:
-        print("submit them with (or run the same command with --submit):\n  " + '\n  '.join(sbatch_lines(paths)))
-        return 0
-    ids = submit(paths)
-    print(' '.join(f"{k} job {v}" for k, v in ids.items()) + f" ({pl.shards} task(s); the merge starts when every task has succeeded)")
-    print(f"watch: squeue -j {','.join(ids.values())}   |   elena status {pl.folder.parent}   |   logs: {pl.folder}/{pl.name}-*.log")
-    print("a task that failed or ran out of time: submit the same command again; it asks only what is not yet answered")
-    return 0

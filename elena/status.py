@@ -4,17 +4,15 @@
 
 # %% ../nbs/24_status.ipynb #2ef9e932
 from __future__ import annotations
-import argparse
 import datetime as _dt
 import re
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from .store import CONDITIONS, read_records
 
 # %% auto #0
-__all__ = ['run_files', 'run_status', 'status_table', 'status_args', 'status_run']
+__all__ = ['run_files', 'run_status', 'status_table']
 
 # %% ../nbs/24_status.ipynb #24d85d39
 _NAME = re.compile(r'(?P<condition>[^-]+)-(?P<prompt>.+?)(?:\.shard-(?P<i>\d+)-of-(?P<n>\d+))?\.jsonl')
@@ -26,7 +24,8 @@ def run_files(root:str|Path, # the responses folder
     for p in sorted(Path(root).glob('*/*/*.jsonl')):
         m = _NAME.fullmatch(p.name)
         if not m or m['condition'] not in CONDITIONS: continue
-        r = runs.setdefault((p.parent.parent.name, p.parent.name, m['condition'], m['prompt']), {'file': None, 'shards': []})
+        key = (p.parent.parent.name, p.parent.name, m['condition'], m['prompt'])
+        r = runs.setdefault(key, {'file': None, 'shards': []})
         if m['i'] is None: r['file'] = p
         else: r['shards'].append(p)
     return runs
@@ -38,30 +37,35 @@ def _when(r:dict) -> _dt.datetime|None:
     except (KeyError, TypeError, ValueError): return None
     return t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)
 
+def _row(files:dict, now:_dt.datetime) -> dict:
+    "The counts of one run from its file and shard files (`run_files`), the latest record of each item counting"
+    merged = read_records(files['file']) if files['file'] else []
+    shards = {p: read_records(p) for p in files['shards']}
+    have = {(r.get('id'), r.get('created_at')) for r in merged}
+    unmerged = {p.name: sum((r.get('id'), r.get('created_at')) not in have for r in recs) for p, recs in shards.items()}
+    every = merged + [r for recs in shards.values() for r in recs]
+    latest = {r['id']: r for r in sorted(every, key=lambda r: r.get('created_at') or '') if 'id' in r}
+    times = [t for t in {(r.get('id'), r.get('created_at')): _when(r) for r in every}.values() if t]
+    return dict(model=next((r['model'] for r in latest.values() if r.get('model')), None), latest=latest,
+                answered=sum(not r.get('error') for r in latest.values()),
+                failed=Counter((r['error'] or {}).get('type', 'Error') for r in latest.values() if r.get('error')),
+                unmerged={k: v for k, v in unmerged.items() if v}, last_write=max(times, default=None),
+                last_hour=sum(now - _dt.timedelta(hours=1) <= t <= now for t in times),
+                random_weights=any(r.get('random_weights') for r in latest.values()))
+
 def run_status(root:str|Path, # the responses folder
-               data_dirs:str|dict|None=None, # dataset folders, 'heco=/data/HECO,emotic=/data/EMOTIC': counts what is still to ask
+               data_dirs:str|dict|None=None, # dataset folders, 'heco=/data/HECO,...': counts what is still to ask
                now:_dt.datetime|None=None, # the time the last hour ends at (default: now)
               ) -> list[dict]:
-    "One dict per run of `root`: model, dataset, condition, prompt, answered, failed (error type -> count), to_ask, unmerged, last_write, last_hour"
+    "One dict per run of `root`: model, dataset, condition, prompt, answered, failed, to_ask, unmerged, last_write..."
     from elena.results import parse_data_dirs
     dirs, now = parse_data_dirs(data_dirs), now or _dt.datetime.now(_dt.timezone.utc)
     rows, items = [], {}  # items: dataset -> its ids, loaded once for all its runs
     for (mdir, dataset, condition, prompt), f in run_files(root).items():
-        merged = read_records(f['file']) if f['file'] else []
-        shards = {p: read_records(p) for p in f['shards']}
-        have = {(r.get('id'), r.get('created_at')) for r in merged}
-        unmerged = {p.name: sum((r.get('id'), r.get('created_at')) not in have for r in recs) for p, recs in shards.items()}
-        every = merged + [r for recs in shards.values() for r in recs]
-        latest = {r['id']: r for r in sorted(every, key=lambda r: r.get('created_at') or '') if 'id' in r}
-        written = {(r.get('id'), r.get('created_at')): _when(r) for r in every}
-        times = [t for t in written.values() if t]
-        failed = Counter((r['error'] or {}).get('type', 'Error') for r in latest.values() if r.get('error'))
-        answered = sum(not r.get('error') for r in latest.values())
-        rows.append(dict(model=next((r['model'] for r in latest.values() if r.get('model')), mdir), dataset=dataset, condition=condition,
-                         prompt=prompt, answered=answered, failed=failed, to_ask=_to_ask(dataset, dirs, latest, items),
-                         unmerged={k: v for k, v in unmerged.items() if v}, last_write=max(times, default=None),
-                         last_hour=sum(now - _dt.timedelta(hours=1) <= t <= now for t in times),
-                         random_weights=any(r.get('random_weights') for r in latest.values())))
+        r = _row(f, now)
+        latest = r.pop('latest')
+        rows.append(dict(r, model=r['model'] or mdir, dataset=dataset, condition=condition, prompt=prompt,
+                         to_ask=_to_ask(dataset, dirs, latest, items)))
     return rows
 
 # %% ../nbs/24_status.ipynb #c90d1e67
@@ -72,48 +76,37 @@ def _to_ask(dataset:str, dirs:dict, latest:dict, items:dict) -> int|None:
     if dataset not in items:
         try: items[dataset] = {it.id for it in load_dataset(dataset, dirs.get(dataset)).items}
         except (FileNotFoundError, ValueError) as e:
-            print(f"elena status: {dataset}: {e}", file=sys.stderr); items[dataset] = None
+            print(f"elena status: {dataset}: {e}", file=sys.stderr)
+            items[dataset] = None
     if items[dataset] is None: return None
     return sum(1 for i in items[dataset] if i not in latest or latest[i].get('error'))
 
 # %% ../nbs/24_status.ipynb #4f953bde
 def _ago(t:_dt.datetime|None, now:_dt.datetime) -> str:
+    "`t` and how long before `now` it was"
     if t is None: return '-'
     s = (now - t).total_seconds()
-    return t.strftime('%Y-%m-%d %H:%M') + (f" ({s / 60:.0f} min ago)" if s < 7200 else f" ({s / 3600:.0f} h ago)" if s < 172800 else f" ({s / 86400:.0f} days ago)")
+    ago = f"{s / 60:.0f} min" if s < 7200 else f"{s / 3600:.0f} h" if s < 172800 else f"{s / 86400:.0f} days"
+    return t.strftime('%Y-%m-%d %H:%M') + f" ({ago} ago)"
+
+def _cells(r:dict, now:_dt.datetime) -> tuple[str, ...]:
+    "One row of the table"
+    failed = ', '.join(f'{k} {v}' for k, v in r['failed'].most_common())
+    model = r['model'] + (' (random weights)' if r['random_weights'] else '')
+    return (model, r['dataset'], r['condition'], r['prompt'],
+            str(r['answered']), f"{sum(r['failed'].values())}" + (f" ({failed})" if failed else ''),
+            '?' if r['to_ask'] is None else str(r['to_ask']),
+            f"{len(r['unmerged'])} ({sum(r['unmerged'].values())} records)" if r['unmerged'] else '-',
+            _ago(r['last_write'], now), f"{r['last_hour']}/h")
 
 def status_table(rows:list[dict], # from `run_status`
                  now:_dt.datetime|None=None, # for the ages of the last writes
                 ) -> str:
     "`rows` as an aligned text table, one line per run"
     now = now or _dt.datetime.now(_dt.timezone.utc)
-    head = ('model', 'dataset', 'condition', 'prompt', 'answered', 'failed', 'to ask', 'unmerged shards', 'last write (UTC)', 'last hour')
-    body = [(r['model'] + (' (random weights)' if r['random_weights'] else ''), r['dataset'], r['condition'], r['prompt'], str(r['answered']),
-             f"{sum(r['failed'].values())}" + (f" ({', '.join(f'{k} {v}' for k, v in r['failed'].most_common())})" if r['failed'] else ''),
-             '?' if r['to_ask'] is None else str(r['to_ask']),
-             f"{len(r['unmerged'])} ({sum(r['unmerged'].values())} records)" if r['unmerged'] else '-',
-             _ago(r['last_write'], now), f"{r['last_hour']}/h") for r in rows]
+    head = ('model', 'dataset', 'condition', 'prompt', 'answered', 'failed', 'to ask', 'unmerged shards',
+            'last write (UTC)', 'last hour')
+    body = [_cells(r, now) for r in rows]
     if not body: return 'no runs'
     w = [max(len(x[k]) for x in [head, *body]) for k in range(len(head))]
     return '\n'.join('  '.join(x[k].ljust(w[k]) for k in range(len(head))).rstrip() for x in [head, *body])
-
-# %% ../nbs/24_status.ipynb #517f254a
-def status_args(p:argparse.ArgumentParser):
-    "Add the arguments of `elena status` to `p`"
-    p.add_argument('responses', nargs='?', default='responses', help="the response store (default: responses/)")
-    p.add_argument('--data-dirs', default=None, help="dataset folders, e.g. 'heco=/data/HECO,emotic=/data/EMOTIC': count what is still to ask")
-    p.add_argument('--watch', nargs='?', type=float, const=60.0, default=None, metavar='SECONDS',
-                   help="refresh the table every SECONDS (default 60) until interrupted")
-
-# %% ../nbs/24_status.ipynb #2d97d23c
-def status_run(a:argparse.Namespace) -> int:
-    "Run `elena status`: print the table once, or every --watch seconds until interrupted"
-    if not Path(a.responses).is_dir(): raise FileNotFoundError(f"no response store at {a.responses}: pass the folder elena run wrote to (--out-dir)")
-    try:
-        while True:
-            now = _dt.datetime.now(_dt.timezone.utc)
-            table = status_table(run_status(a.responses, a.data_dirs, now), now)
-            if a.watch is None: print(table); return 0
-            print(f"\x1b[H\x1b[2J{a.responses} at {now:%Y-%m-%d %H:%M:%S} UTC (every {a.watch:g} s; Ctrl-C stops)\n{table}", flush=True)
-            time.sleep(a.watch)
-    except KeyboardInterrupt: return 0

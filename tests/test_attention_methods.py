@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 import cv2
 import numpy as np
-from elena.results import figures_report
+from elena.figures import figures_report
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

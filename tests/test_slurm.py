@@ -194,15 +194,6 @@ def test_resubmission_asks_only_what_is_missing(cluster, tmp_path):
     assert any(f'skipped 1 already answered, answered {len(lost)}' in t for t in logs.values()), logs
 
 
-@pytest.mark.parametrize('command', ['slurm', 'status'])
-def test_help_imports_no_torch_or_cv2(command):
-    code = (f"import sys\nfrom elena.cli import main\ntry: main(['{command}', '--help'])\nexcept SystemExit: pass\n"
-            "print('torch' in sys.modules, 'cv2' in sys.modules, 'transformers' in sys.modules)")
-    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0 and r.stdout.splitlines()[-1] == 'False False False', r.stdout + r.stderr
-    assert '--shards' in r.stdout or '--watch' in r.stdout
-
-
 def test_masked_condition_masks_once_before_the_array(cluster, tmp_path):
     "--condition masked: one mask job hides the faces, the array waits for it (afterok), and no task masks an image again"
     yunet = os.environ.get('ELENA_YUNET', '')
