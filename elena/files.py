@@ -49,7 +49,7 @@ def _truncated_jpeg(data:bytes) -> bool:
 # %% ../nbs/04a_files.ipynb #ad8f5ed4
 def read_image(path:str|Path, # an image file
               ) -> np.ndarray:
-    "The image in `path` as OpenCV decodes it (BGR), upright (EXIF orientation applied); alpha, gray and 16 bit kept"
+    "`path` decoded by OpenCV (BGR, gray and 16 bit kept); JPEG upright by EXIF, PNG/WebP/TIFF as stored with alpha"
     import cv2
     path = Path(path)
     data = path.read_bytes()
