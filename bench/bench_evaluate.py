@@ -1,4 +1,4 @@
-"""Time `elena.evaluate.evaluate` end to end on 100,000 synthetic response records (issue 4: under 5 s).
+"""Time `elena.evaluate.evaluate` end to end on 100,000 synthetic response records (the aim: under 5 s).
 
 Writes a BESST-style run (ids are BESST file names, so the gold labels come from the names and no images are needed):
 reading the JSONL, building gold from the ids, scoring, per-class metrics, bootstrap intervals (1000 resamples),
