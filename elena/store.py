@@ -13,13 +13,14 @@ import re
 import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
+from .files import atomic_write
 try: from orjson import loads as _loads  # about three times faster than json on large response files
 except ImportError: from json import loads as _loads
 
 # %% auto #0
 __all__ = ['RECORD_FIELDS', 'CONDITIONS', 'safe_name', 'store_path', 'image_sha256', 'make_record', 'NotJSONL', 'check_jsonl',
-           'StoreLocked', 'ResponseStore', 'read_records', 'latest_records', 'resume_key', 'done_ids', 'parse_shard',
-           'in_shard', 'merge_shards']
+           'StoreLocked', 'ResponseStore', 'write_records', 'read_records', 'latest_records', 'resume_key', 'done_ids',
+           'parse_shard', 'in_shard', 'merge_shards']
 
 # %% ../nbs/07_store.ipynb #6c9b63f7
 RECORD_FIELDS = ('id', 'image_sha256', 'dataset', 'condition', 'model', 'model_revision', 'backend', 'prompt_id',
@@ -92,6 +93,10 @@ def check_jsonl(path:str|Path, # a file that should hold response records, one J
         f"released outputs like these are converted with `elena import-legacy {path} --dataset DATASET --model MODEL`")
 
 # %% ../nbs/07_store.ipynb #00e4b852
+def _line(record:dict) -> str:
+    "One record as one line of the response file"
+    return json.dumps(record, ensure_ascii=False) + '\n'
+
 class StoreLocked(RuntimeError):
     "Another process is writing the same response file"
 
@@ -119,12 +124,22 @@ class ResponseStore:
     def append(self, record:dict):
         "Write `record` as one line, then flush and fsync"
         if self._f is None: raise RuntimeError("ResponseStore is not open: use `with ResponseStore(path) as store:`")
-        self._f.write(json.dumps(record, ensure_ascii=False) + '\n')
+        self._f.write(_line(record))
         self._f.flush(); os.fsync(self._f.fileno())
 
     def __exit__(self, *exc):
         if self._f: self._f.close(); self._f = None
         if self._lock: fcntl.flock(self._lock, fcntl.LOCK_UN); self._lock.close(); self._lock = None
+
+# %% ../nbs/07_store.ipynb #71fff7c1
+def write_records(path:str|Path, # a response file that does not exist yet
+                  records:Iterable[dict], # response records
+                 ) -> Path:
+    "Write `records` as a new response file, one line each, whole or not at all; an existing file is never overwritten"
+    path = Path(path)
+    if path.exists():
+        raise FileExistsError(f"{path} exists already: stored responses are never overwritten")
+    return atomic_write(path, ''.join(_line(r) for r in records))
 
 # %% ../nbs/07_store.ipynb #e8db4b98
 def read_records(path:str|Path, # a response JSONL file
