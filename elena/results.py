@@ -39,7 +39,7 @@ def _run_row(p:Path) -> dict|None:
 # %% ../nbs/20_results.ipynb #0ba25ed3
 def find_runs(root:str|Path, # the responses folder: <root>/<model>/<dataset>/<condition>-<prompt>.jsonl
              ) -> pd.DataFrame:
-    "One row per response file under `root` (shards left out): model, dataset, condition, prompt, path, items, random weights"
+    "One row per response file under `root` (no shards): model, dataset, condition, prompt, path, n, random weights"
     files = sorted(Path(root).glob('*/*/*.jsonl')) if Path(root).is_dir() else []
     return pd.DataFrame([r for p in files if (r := _run_row(p))], columns=RUN_COLUMNS)
 
@@ -47,8 +47,9 @@ def find_runs(root:str|Path, # the responses folder: <root>/<model>/<dataset>/<c
 def provenance(runs:pd.DataFrame, # from `find_runs`
                root:str|Path|None=None, # the folder they were found in
               ) -> str:
-    "Which files, models, datasets and item counts a notebook reads, and whether each comes from a real model or random weights"
-    kind = lambda r: 'RANDOM WEIGHTS (test model: output is noise, never a result)' if r.random_weights else 'real model'
+    "Which files, models, datasets and item counts a notebook reads, and whether each is a real model's or random"
+    rnd = 'RANDOM WEIGHTS (test model: output is noise, never a result)'
+    kind = lambda r: rnd if r.random_weights else 'real model'
     lines = [f"data: {len(runs)} response file(s)" + (f" under {root}" if root is not None else '')]
     lines += [f"  {r.path}: model {r.model}, dataset {r.dataset}, {r.condition}/{r.prompt}, {r.n} items, {kind(r)}"
               for r in runs.itertuples()]
@@ -70,7 +71,7 @@ def exclude_random(runs:pd.DataFrame, # from `find_runs`
 # %% ../nbs/20_results.ipynb #316a5924
 def answers(runs:pd.DataFrame, # from `find_runs`
            ) -> pd.DataFrame:
-    "One row per item of every run (`read_responses`: the last record written): run columns, id, key, emotion, failed, `ANSWER_FIELDS`"
+    "One row per item of every run (its last record): run columns, id, key, emotion, failed and the `ANSWER_FIELDS`"
     cols = ['model', 'dataset', 'condition', 'prompt', 'path', 'id', 'key', 'emotion', 'failed', *ANSWER_FIELDS]
     run = lambda r: dict(model=r.model, dataset=r.dataset, condition=r.condition, prompt=r.prompt, path=r.path)
     frames = [read_responses(r.path).assign(**run(r)) for r in runs.itertuples()]
@@ -83,7 +84,7 @@ _PART_RE = re.compile(r"\b(" + '|'.join(sorted(_PART_WORDS, key=len, reverse=Tru
 # %% ../nbs/20_results.ipynb #597e0ccd
 def mentioned_parts(text:str|None, # a narrative or description
                    ) -> list[str]:
-    "Body parts of the vocabulary named in `text`, in order, as `normalize_body_part` writes them (plurals and synonyms included)"
+    "Body parts of the vocabulary named in `text`, in order, as `normalize_body_part` writes them"
     if not isinstance(text, str):
         return []
     return [normalize_body_part(m.group(0)) for m in _PART_RE.finditer(text)]
@@ -110,7 +111,7 @@ def score_runs(runs:pd.DataFrame, # from `find_runs` (random-weight runs already
                data_dirs:str|Mapping|None=None, # dataset folders (besst needs none: gold is in the file names)
                n_boot:int=1000, # bootstrap resamples for the intervals
               ) -> tuple[pd.DataFrame, dict]:
-    "Accuracy and macro-F1 with 95% intervals per run, and each run's evaluation by path; a run that cannot be scored is named"
+    "Accuracy and macro-F1 with 95% intervals per run, and each run's evaluation by path; a run not scored is named"
     dirs, rows, full = parse_data_dirs(data_dirs), [], {}
     for r in runs.itertuples():
         try: res = evaluate([r.path], r.dataset, dirs.get(r.dataset), n_boot=n_boot)
@@ -118,8 +119,9 @@ def score_runs(runs:pd.DataFrame, # from `find_runs` (random-weight runs already
             print(f"not scored: {r.path}: {e}")
             continue
         s = full[r.path] = res['runs'][r.path]
-        rows.append(dict(model=r.model, dataset=r.dataset, condition=r.condition, prompt=r.prompt, n_scored=s['n_scored'],
-                         coverage=s['coverage'], accuracy=s['accuracy'], acc_lo=s['accuracy_ci'][0],
+        rows.append(dict(model=r.model, dataset=r.dataset, condition=r.condition, prompt=r.prompt,
+                         n_scored=s['n_scored'], coverage=s['coverage'], accuracy=s['accuracy'],
+                         acc_lo=s['accuracy_ci'][0],
                          acc_hi=s['accuracy_ci'][1], macro_f1=s['macro_f1'], f1_lo=s['macro_f1_ci'][0],
                          f1_hi=s['macro_f1_ci'][1], path=r.path))
     return pd.DataFrame(rows, columns=SCORE_COLUMNS), full
@@ -130,7 +132,7 @@ COMPARISONS = {'elena − naive': ('prompt', 'naive', 'elena'), 'masked − orig
 # %% ../nbs/20_results.ipynb #731e3af9
 def run_pairs(table:pd.DataFrame, # from `score_runs`: model, dataset, condition, prompt, path
              ) -> list[dict]:
-    "Per `COMPARISONS` entry, the pairs of runs that differ in its setting only: comparison, model, dataset, the shared setting, paths a, b"
+    "Per `COMPARISONS` entry, the runs differing in its setting only: comparison, model, dataset, the other, a, b"
     pairs = []
     for what, (col, a, b) in COMPARISONS.items():
         other = 'condition' if col == 'prompt' else 'prompt'
