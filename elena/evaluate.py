@@ -15,33 +15,39 @@ import pandas as pd
 from .prompts import resolve_labels
 from .labelmaps import native_taxonomy
 from .data import Dataset, load_dataset, majority_label
-from .metrics import single_label, any_match, multilabel_f1, mcnemar, vad_agreement, narrative_checks, body_parts_table
-from .store import RECORD_FIELDS, read_records
+from .metrics import single_label, any_match, multilabel_f1, paired_runs, vad_agreement, narrative_checks, body_parts_table
+from .files import atomic_write
+from .store import read_records
 
 # %% auto #0
-__all__ = ['ANSWER_FIELDS', 'match_key', 'read_responses', 'gold_table', 'match_items', 'score_run', 'evaluate', 'summary_frame',
-           'per_class_frame', 'write_results', 'format_report']
+__all__ = ['ANSWER_FIELDS', 'RESULT_FILES', 'match_key', 'read_responses', 'gold_table', 'match_items', 'score_run', 'evaluate',
+           'summary_frame', 'per_class_frame', 'write_results', 'read_results', 'format_report']
 
 # %% ../nbs/17_evaluate.ipynb #2b42ba7c
 def match_key(ids:pd.Series) -> pd.Series:
     "Ids with a 'masked_' prefix of the file name removed: the key that joins responses to items"
     ids = ids.astype(str)
-    return ids.str.replace(r'(^|/)masked_', r'\1', regex=True) if ids.str.contains('masked_', regex=False).any() else ids
+    if not ids.str.contains('masked_', regex=False).any():
+        return ids
+    return ids.str.replace(r'(^|/)masked_', r'\1', regex=True)
 
 # %% ../nbs/17_evaluate.ipynb #749264ee
-ANSWER_FIELDS = ('narrative', 'explicit_description', 'implicit_description', 'body_parts', 'valence', 'arousal', 'dominance')  # read from `parsed`
+ANSWER_FIELDS = ('narrative', 'explicit_description', 'implicit_description', 'body_parts',
+                 'valence', 'arousal', 'dominance')  # the parts of an answer read from `parsed`
 
 # %% ../nbs/17_evaluate.ipynb #787f26fc
 def read_responses(path:str|Path, # a JSONL file of response records
                   ) -> pd.DataFrame:
     "One row per item (the last record written wins): id, key, emotion, failed, model, condition, prompt_id and the `ANSWER_FIELDS`"
     path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"Responses file {path} not found")
+    if not path.is_file():
+        raise FileNotFoundError(f"Responses file {path} not found")
     recs = read_records(path)  # refuses JSON documents and records without an id, naming the file and line
     P = [r.get('parsed') if isinstance(r.get('parsed'), dict) else {} for r in recs]
+    stored = ('model', 'condition', 'prompt_id', 'dataset', 'created_at', 'labels')
     df = pd.DataFrame({'id': [str(r['id']) for r in recs], 'emotion': [r.get('emotion') for r in recs],
                        'failed': [r.get('error') is not None for r in recs],
-                       **{k: [r.get(k) for r in recs] for k in ('model', 'condition', 'prompt_id', 'dataset', 'created_at', 'labels')},
+                       **{k: [r.get(k) for r in recs] for k in stored},
                        **{k: [p.get(k) for p in P] for k in ANSWER_FIELDS}})
     df = df.drop_duplicates('id', keep='last').reset_index(drop=True)
     df.insert(1, 'key', match_key(df.id))
@@ -52,8 +58,9 @@ def gold_table(ds:Dataset, # a loaded dataset
                native:bool=False, # use native labels (runs in the dataset's own taxonomy)
               ) -> pd.DataFrame:
     "Per item key: split, gold (majority), gold_set (any agent), n_agents, gold valence/arousal/dominance"
-    rows = [(i.id, i.split, majority_label(a['native'] for a in i.agents) if native else i.label, i.native if native else i.labels,
-             len(i.agents), *(i.vad or (np.nan,) * 3)) for i in ds.items]
+    gold = lambda i: majority_label(a['native'] for a in i.agents) if native else i.label
+    rows = [(i.id, i.split, gold(i), i.native if native else i.labels, len(i.agents), *(i.vad or (np.nan,) * 3))
+            for i in ds.items]
     df = pd.DataFrame(rows, columns=['id', 'split', 'gold', 'gold_set', 'n_agents', 'g_valence', 'g_arousal', 'g_dominance'])
     df['key'] = match_key(df.id)
     return df.drop_duplicates('key').set_index('key')
@@ -62,41 +69,61 @@ def gold_table(ds:Dataset, # a loaded dataset
 def match_items(keys:pd.Series, # answer keys (`read_responses`' key: the id without a masked_ prefix)
                 items:pd.Index, # item keys (the index of `gold_table`)
                ) -> pd.DataFrame:
-    "Per answer: the item it matches (by relative path, else by a file name that only one item has) and how: 'path', 'name' or None"
+    "Per answer: the item it matches (by relative path, else by a file name only one item has) and how: 'path', 'name' or None"
     keys = keys.astype(str).reset_index(drop=True)
     names = pd.Series(items.astype(str), index=items).str.rsplit('/', n=1).str[-1]
     unique = pd.Series(names.index, index=names.to_numpy())[~names.duplicated(keep=False).to_numpy()]
     by_path = keys.where(keys.isin(items))
     by_name = keys.str.rsplit('/', n=1).str[-1].map(unique).where(by_path.isna())
-    out = pd.DataFrame({'item': by_path.fillna(by_name), 'how': np.where(by_path.notna(), 'path', np.where(by_name.notna(), 'name', ''))})
+    how = np.where(by_path.notna(), 'path', np.where(by_name.notna(), 'name', ''))
+    out = pd.DataFrame({'item': by_path.fillna(by_name), 'how': how})
     return out.astype(object).where(out.item.notna(), None)
 
 # %% ../nbs/17_evaluate.ipynb #53572529
+def _joined(resp:pd.DataFrame, gold:pd.DataFrame) -> pd.DataFrame:
+    "The answers with their item and gold columns; one answer per item, a path match before a name match"
+    m = match_items(resp.key, gold.index)
+    j = resp.reset_index(drop=True).assign(item=m.item, how=m.how)
+    j = j.merge(gold.drop(columns='id'), left_on='item', right_index=True, how='left')
+    path_first = j.sort_values('how', key=lambda s: s.ne('path'), kind='stable')
+    return j[j.item.isna() | ~path_first.item.duplicated().sort_index()]
+
+def _counts(resp, j, known, gold) -> dict:
+    "How many answers there were, matched (by path, by name), unknown, without gold, failed; items left unanswered"
+    return dict(n_responses=len(resp), n_matched=len(known), n_by_path=int(known.how.eq('path').sum()),
+                n_by_name=int(known.how.eq('name').sum()), n_unknown_ids=int(j.item.isna().sum()),
+                unknown_example=next(iter(j.id[j.item.isna()]), None), n_no_gold=int(known.gold.isna().sum()),
+                n_failed=int(known.failed.sum()), n_missing=int(len(gold) - len(known)))
+
+def _agents(res, pred, scored, labels):
+    "Agent matches: any person's label, the majority's, per-category F1 against gold sets"
+    res['majority_match'] = res['accuracy']
+    res['any_agent_match'] = float(any_match(pred, scored.gold_set.tolist()).mean()) if len(scored) else np.nan
+    res['multi_agent_items'] = int((scored.n_agents > 1).sum())
+    res['multi_label_items'] = int((scored.gold_set.map(len) > 1).sum())
+    if res['multi_label_items']:
+        res['per_category'] = multilabel_f1(pred, scored.gold_set.tolist(), labels)
+
 def score_run(resp:pd.DataFrame, # from `read_responses`
               gold:pd.DataFrame, # from `gold_table`
               labels:Sequence[str], # the label set of the run
               n_boot:int=1000, # bootstrap resamples
              ) -> dict:
-    "Every metric of one run over the answers that match an item: headline scores, agent matches, VAD, narrative and body-part checks"
+    "Every metric of one run over the answers that match an item: headline scores, agent matches, VAD, narratives, body parts"
     labels = list(labels)
-    m = match_items(resp.key, gold.index)
-    j = resp.reset_index(drop=True).assign(item=m.item, how=m.how).merge(gold.drop(columns='id'), left_on='item', right_index=True, how='left')
-    j = j[j.item.isna() | ~j.sort_values('how', key=lambda s: s.ne('path'), kind='stable').item.duplicated().sort_index()]  # one answer per item, a path match first
-    known = j[j.item.notna()]; scored = known[known.gold.notna()]
+    j = _joined(resp, gold)
+    known = j[j.item.notna()]
+    scored = known[known.gold.notna()]
     pred = scored.emotion.where(scored.emotion.isin(labels) & ~scored.failed, None).tolist()
-    res = dict(n_responses=len(resp), n_matched=len(known), n_by_path=int(known.how.eq('path').sum()), n_by_name=int(known.how.eq('name').sum()),
-               n_unknown_ids=int(j.item.isna().sum()), unknown_example=next(iter(j.id[j.item.isna()]), None), n_no_gold=int(known.gold.isna().sum()),
-               n_failed=int(known.failed.sum()), n_missing=int(len(gold) - len(known)), **single_label(scored.gold.tolist(), pred, labels, n_boot))
+    res = _counts(resp, j, known, gold) | single_label(scored.gold.tolist(), pred, labels, n_boot)
     res['n_scored'] = res.pop('n')
-    if not res['n_scored']: res.update(accuracy=np.nan, macro_f1=np.nan, accuracy_ci=(np.nan, np.nan), macro_f1_ci=(np.nan, np.nan))
+    if not res['n_scored']:
+        res.update(accuracy=np.nan, macro_f1=np.nan, accuracy_ci=(np.nan, np.nan), macro_f1_ci=(np.nan, np.nan))
     res['models'] = sorted({f"{m or '?'}/{c or '?'}" for m, c in zip(resp.model, resp.condition) if m or c})
-    res['majority_match'] = res['accuracy']
-    res['any_agent_match'] = float(any_match(pred, scored.gold_set.tolist()).mean()) if len(scored) else np.nan
-    res['multi_agent_items'] = int((scored.n_agents > 1).sum())
-    res['multi_label_items'] = int((scored.gold_set.map(len) > 1).sum())
-    if res['multi_label_items']: res['per_category'] = multilabel_f1(pred, scored.gold_set.tolist(), labels)
+    _agents(res, pred, scored, labels)
+    vad, g_vad = ['valence', 'arousal', 'dominance'], ['g_valence', 'g_arousal', 'g_dominance']
     if scored[['g_valence', 'valence']].notna().all(axis=1).any():
-        res['vad'] = vad_agreement(scored[['valence', 'arousal', 'dominance']].to_numpy(float), scored[['g_valence', 'g_arousal', 'g_dominance']].to_numpy(float))
+        res['vad'] = vad_agreement(scored[vad].to_numpy(float), scored[g_vad].to_numpy(float))
     res['narratives'] = narrative_checks(known.narrative.tolist(), known.emotion.tolist(), known.body_parts.tolist())
     res['body_parts'] = body_parts_table(known.emotion.tolist(), known.body_parts.tolist())
     res['correct'] = pd.Series(np.array(pred, dtype=object) == scored.gold.to_numpy(), index=scored.item.to_numpy())
@@ -106,64 +133,78 @@ def score_run(resp:pd.DataFrame, # from `read_responses`
 @contextlib.contextmanager
 def _gc_paused():
     "Pause the cyclic garbage collector: building 100,000s of small objects otherwise triggers many full passes"
-    was = gc.isenabled(); gc.disable()
-    try: yield
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
     finally:
-        if was: gc.enable()
-
-def evaluate(paths:Sequence[str|Path], # response JSONL files, one run each
-             dataset:str, # dataset name
-             data_dir:str|Path|None=None, # dataset folder (besst: optional, gold comes from the ids)
-             labels:str|Sequence[str]|None=None, # label set the runs were asked with (None: as stored in the records, else 'elena')
-             label_map:str|None=None, # label-map overrides
-             n_boot:int=1000, # bootstrap resamples
-            ) -> dict:
-    "Score each run against the dataset's gold labels; pair the first two runs"
-    with _gc_paused(): return _evaluate(paths, dataset, data_dir, labels, label_map, n_boot)
+        if was:
+            gc.enable()
 
 def _stored_labels(runs) -> tuple[str, ...]:
     "The one label set the records name, 'elena' when they name none; an error when they disagree"
     sets = {tuple(l) for r in runs.values() for l in r['labels'].dropna() if isinstance(l, (list, tuple))}
-    if len(sets) > 1: raise ValueError(f"The responses were asked with {len(sets)} different label sets: pass --labels to say which to score against")
+    if len(sets) > 1:
+        raise ValueError(f"The responses were asked with {len(sets)} different label sets: "
+                         "pass --labels to say which to score against")
     return resolve_labels(list(sets.pop())) if sets else resolve_labels('elena')
 
 def _check_matches(path, r, dataset, data_dir, gold):
     "Refuse a run none of whose answers matches an item; warn about the answers that match nothing"
     where = f"{dataset}" + (f" in {data_dir}" if data_dir is not None else '')
     if r['n_unknown_ids'] and not r['n_matched']:
-        raise ValueError(f"{path}: none of its {r['n_responses']} answers matches an item of {where} (answer id {r['unknown_example']!r}, dataset id "
-                         f"{gold.id.iloc[0]!r}); pass the folder the answers' ids are relative to with --data-dir, or the --dataset they belong to")
+        raise ValueError(f"{path}: none of its {r['n_responses']} answers matches an item of {where} (answer id "
+                         f"{r['unknown_example']!r}, dataset id {gold.id.iloc[0]!r}); pass the folder the answers' ids "
+                         "are relative to with --data-dir, or the --dataset they belong to")
     if r['n_unknown_ids']:
-        warnings.warn(f"{path}: {r['n_unknown_ids']} of {r['n_responses']} answers match no item of {where}, e.g. {r['unknown_example']!r} "
-                      f"(dataset ids look like {gold.id.iloc[0]!r}); they are left out of every count and score", stacklevel=3)
+        warnings.warn(f"{path}: {r['n_unknown_ids']} of {r['n_responses']} answers match no item of {where}, "
+                      f"e.g. {r['unknown_example']!r} (dataset ids look like {gold.id.iloc[0]!r}); "
+                      "they are left out of every count and score", stacklevel=3)
 
+# %% ../nbs/17_evaluate.ipynb #6dc2fc4b
 def _evaluate(paths, dataset, data_dir, labels, label_map, n_boot):
     names = [str(p) if [str(q) for q in paths].count(str(p)) == 1 else f"{p} #{i + 1}" for i, p in enumerate(paths)]
     runs = {n: read_responses(p) for n, p in zip(names, paths)}
     labels = resolve_labels(labels) if labels is not None else _stored_labels(runs)
     ids = pd.concat([r.id for r in runs.values()]).unique().tolist() if dataset == 'besst' and data_dir is None else None
-    if (empty := [p for p, r in runs.items() if r.empty]): raise ValueError(f"{empty[0]}: no response records")
+    empty = [p for p, r in runs.items() if r.empty]
+    if empty:
+        raise ValueError(f"{empty[0]}: no response records")
     ds = load_dataset(dataset, data_dir, ids=ids, mapping=label_map, images=False)
     native = native_taxonomy(dataset, labels)
     gold = gold_table(ds, native)
     out = dict(dataset=dataset, labels=list(labels), native=native, problems=ds.problem_counts(),
                runs={p: score_run(r, gold, labels, n_boot) for p, r in runs.items()})
-    for p, r in out['runs'].items(): _check_matches(p, r, dataset, data_dir, gold)
+    for p, r in out['runs'].items():
+        _check_matches(p, r, dataset, data_dir, gold)
     if len(runs) >= 2:
         (pa, a), (pb, b) = list(out['runs'].items())[:2]
-        both = a['correct'].index.intersection(b['correct'].index)
-        out['paired'] = dict(a=pa, b=pb, **mcnemar(a['correct'][both].to_numpy(bool), b['correct'][both].to_numpy(bool), n_boot))
+        out['paired'] = dict(a=pa, b=pb, **paired_runs(a['correct'], b['correct'], n_boot))
     return out
+
+# %% ../nbs/17_evaluate.ipynb #be432dff
+def evaluate(paths:Sequence[str|Path], # response JSONL files, one run each
+             dataset:str, # dataset name
+             data_dir:str|Path|None=None, # dataset folder (besst: optional, gold comes from the ids)
+             labels:str|Sequence[str]|None=None, # label set the runs were asked with (None: as the records say, else 'elena')
+             label_map:str|None=None, # label-map overrides
+             n_boot:int=1000, # bootstrap resamples
+            ) -> dict:
+    "Score each run against the dataset's gold labels; pair the first two runs (`elena.metrics.paired_runs`)"
+    with _gc_paused():
+        return _evaluate(paths, dataset, data_dir, labels, label_map, n_boot)
 
 # %% ../nbs/17_evaluate.ipynb #aa634103
 def summary_frame(res:dict, # from `evaluate`
                  ) -> pd.DataFrame:
     "One row per run: counts, coverage, accuracy and macro-F1 with intervals, agent matches"
-    return pd.DataFrame([dict(run=Path(p).name, n_items=r['n_responses'], n_scored=r['n_scored'], n_failed=r['n_failed'],
-                              n_no_gold=r['n_no_gold'], n_unknown_ids=r['n_unknown_ids'], coverage=r['coverage'],
-                              accuracy=r['accuracy'], acc_lo=r['accuracy_ci'][0], acc_hi=r['accuracy_ci'][1], macro_f1=r['macro_f1'],
-                              f1_lo=r['macro_f1_ci'][0], f1_hi=r['macro_f1_ci'][1], any_agent=r['any_agent_match'],
-                              names_emotion=r['narratives']['names_emotion'], n_by_path=r['n_by_path'], n_by_name=r['n_by_name']) for p, r in res['runs'].items()])
+    row = lambda p, r: dict(
+        run=Path(p).name, n_items=r['n_responses'], n_scored=r['n_scored'], n_failed=r['n_failed'],
+        n_no_gold=r['n_no_gold'], n_unknown_ids=r['n_unknown_ids'], coverage=r['coverage'],
+        accuracy=r['accuracy'], acc_lo=r['accuracy_ci'][0], acc_hi=r['accuracy_ci'][1],
+        macro_f1=r['macro_f1'], f1_lo=r['macro_f1_ci'][0], f1_hi=r['macro_f1_ci'][1], any_agent=r['any_agent_match'],
+        names_emotion=r['narratives']['names_emotion'], n_by_path=r['n_by_path'], n_by_name=r['n_by_name'])
+    return pd.DataFrame([row(p, r) for p, r in res['runs'].items()])
 
 # %% ../nbs/17_evaluate.ipynb #34316d0d
 def per_class_frame(res:dict, # from `evaluate`
@@ -173,45 +214,87 @@ def per_class_frame(res:dict, # from `evaluate`
 
 # %% ../nbs/17_evaluate.ipynb #34d776bf
 def _jsonable(x):
-    if isinstance(x, pd.DataFrame): return x.reset_index().to_dict('records')
-    if isinstance(x, pd.Series): return None
-    if isinstance(x, dict): return {str(k): _jsonable(v) for k, v in x.items() if not isinstance(v, pd.Series)}
-    if isinstance(x, (list, tuple)): return [_jsonable(v) for v in x]
-    if isinstance(x, (np.integer, np.floating)): x = x.item()
+    "`evaluate`'s result as JSON values: tables as lists of rows, per-item Series left out, NaN as null"
+    if isinstance(x, pd.DataFrame):
+        return x.reset_index().to_dict('records')
+    if isinstance(x, pd.Series):
+        return None
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items() if not isinstance(v, pd.Series)}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.integer, np.floating)):
+        x = x.item()
     return None if isinstance(x, float) and np.isnan(x) else x
 
+# %% ../nbs/17_evaluate.ipynb #3f8177b5
+RESULT_FILES = ('summary.csv', 'per_class.csv', 'body_parts.csv', 'evaluation.json')  # what `write_results` writes
+
+# %% ../nbs/17_evaluate.ipynb #0983e5ef
 def write_results(res:dict, # from `evaluate`
-                  out:str|Path, # folder to write summary.csv, per_class.csv and evaluation.json into
+                  out:str|Path, # folder to write the `RESULT_FILES` into
                  ) -> list[Path]:
     "Write the evaluation as CSV tables (summary, per class, body parts) and one JSON file; returns the paths written"
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    summary_frame(res).to_csv(out/'summary.csv', index=False); per_class_frame(res).to_csv(out/'per_class.csv', index=False)
-    pd.concat([r['body_parts'].assign(run=Path(p).name) for p, r in res['runs'].items()], ignore_index=True).to_csv(out/'body_parts.csv', index=False)
-    (out/'evaluation.json').write_text(json.dumps(_jsonable(res), indent=1, ensure_ascii=False), encoding='utf-8')
-    return [out/'summary.csv', out/'per_class.csv', out/'body_parts.csv', out/'evaluation.json']
+    out = Path(out)
+    parts = pd.concat([r['body_parts'].assign(run=Path(p).name) for p, r in res['runs'].items()], ignore_index=True)
+    tables = [summary_frame(res), per_class_frame(res), parts]
+    texts = [t.to_csv(index=False) for t in tables] + [json.dumps(_jsonable(res), indent=1, ensure_ascii=False)]
+    return [atomic_write(out/name, text) for name, text in zip(RESULT_FILES, texts)]
+
+# %% ../nbs/17_evaluate.ipynb #436782b6
+def read_results(folder:str|Path, # where `write_results` (or `elena evaluate --out`) wrote
+                ) -> dict:
+    "The tables `summary`, `per_class`, `body_parts` (DataFrames) and `evaluation` (the JSON) that `write_results` wrote"
+    folder = Path(folder)
+    missing = [n for n in RESULT_FILES if not (folder/n).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{folder}: no {', '.join(missing)}; write them with `elena evaluate ... --out {folder}`")
+    out = {n.split('.')[0]: pd.read_csv(folder/n) for n in RESULT_FILES[:3]}
+    out['evaluation'] = json.loads((folder/'evaluation.json').read_text(encoding='utf-8'))
+    return out
 
 # %% ../nbs/17_evaluate.ipynb #3b51eac3
+def _f(x) -> str:
+    "A score to three decimals, '-' where there is none"
+    return '-' if x is None or (isinstance(x, float) and np.isnan(x)) else f'{x:.3f}'
+
+def _run_lines(p:str, r:dict, native:bool) -> list[str]:
+    "The report's lines for one run"
+    models = ', '.join(r['models']) or 'model not recorded'
+    lines = ['', f"{Path(p).name} ({models}): {r['n_responses']} items, {r['n_scored']} scored, {r['n_failed']} failed, "
+                 f"{r['n_no_gold']} without gold, {r['n_unknown_ids']} not in the dataset, "
+                 f"{r['n_missing']} dataset items without a response",
+             f"  matched to the dataset by path {r['n_by_path']}, by file name {r['n_by_name']}",
+             f"  coverage {_f(r['coverage'])}  accuracy {_f(r['accuracy'])} [{_f(r['accuracy_ci'][0])}, "
+             f"{_f(r['accuracy_ci'][1])}]  macro-F1 {_f(r['macro_f1'])} [{_f(r['macro_f1_ci'][0])}, {_f(r['macro_f1_ci'][1])}]"]
+    if r['multi_label_items']:
+        lines.append(f"  matches any agent (hit rate) {_f(r['any_agent_match'])}  matches the majority {_f(r['majority_match'])}"
+                     f"  ({r['multi_agent_items']} images with several people, {r['multi_label_items']} with several gold labels)")
+    if native and 'per_category' in r:
+        pc = r['per_category']
+        lines.append('  per-category F1 against the gold sets: '
+                     + '  '.join(f"{l} {_f(v)}" for l, v in pc.f1.items() if pc.support[l]))
+    pc = r['per_class']
+    lines.append('  per class: ' + '  '.join(f"{l} {_f(v) if pc.support[l] else '-'}" for l, v in pc.f1.items()))
+    n = r['narratives']
+    lines.append(f"  narratives naming their emotion {_f(n['names_emotion'])} (of {n['n_narratives']}); "
+                 f"body parts all in the narrative {_f(n['parts_in_narrative'])}")
+    if 'vad' in r:
+        lines.append('  VAD ' + '  '.join(f"{d}: r {_f(v.pearson)} rho {_f(v.spearman)} MAE {_f(v.mae)}"
+                                          for d, v in r['vad'].iterrows()))
+    return lines
+
 def format_report(res:dict, # from `evaluate`
                  ) -> str:
     "The evaluation as readable text tables"
-    f = lambda x: '-' if x is None or (isinstance(x, float) and np.isnan(x)) else f'{x:.3f}'
     lines = [f"dataset {res['dataset']}, labels {'native' if res['native'] else 'ELENA'} ({len(res['labels'])})"
              + (f"; dataset problems: {res['problems']}" if res['problems'] else '')]
     for p, r in res['runs'].items():
-        lines += ['', f"{Path(p).name} ({', '.join(r['models']) or 'model not recorded'}): {r['n_responses']} items, {r['n_scored']} scored, {r['n_failed']} failed, "
-                  f"{r['n_no_gold']} without gold, {r['n_unknown_ids']} not in the dataset, {r['n_missing']} dataset items without a response",
-                  f"  matched to the dataset by path {r['n_by_path']}, by file name {r['n_by_name']}",
-                  f"  coverage {f(r['coverage'])}  accuracy {f(r['accuracy'])} [{f(r['accuracy_ci'][0])}, {f(r['accuracy_ci'][1])}]"
-                  f"  macro-F1 {f(r['macro_f1'])} [{f(r['macro_f1_ci'][0])}, {f(r['macro_f1_ci'][1])}]"]
-        if r['multi_label_items']: lines.append(f"  matches any agent (hit rate) {f(r['any_agent_match'])}  matches the majority {f(r['majority_match'])}  "
-                                                f"({r['multi_agent_items']} images with several people, {r['multi_label_items']} with several gold labels)")
-        if res['native'] and 'per_category' in r: lines.append('  per-category F1 against the gold sets: ' + '  '.join(f"{l} {f(v)}" for l, v in r['per_category'].f1.items() if r['per_category'].support[l]))
-        lines.append('  per class: ' + '  '.join(f"{l} {f(v) if r['per_class'].support[l] else '-'}" for l, v in r['per_class'].f1.items()))
-        n = r['narratives']
-        lines.append(f"  narratives naming their emotion {f(n['names_emotion'])} (of {n['n_narratives']}); body parts all in the narrative {f(n['parts_in_narrative'])}")
-        if 'vad' in r: lines.append('  VAD ' + '  '.join(f"{d}: r {f(v.pearson)} rho {f(v.spearman)} MAE {f(v.mae)}" for d, v in r['vad'].iterrows()))
-    if (pr := res.get('paired')):
-        lines += ['', f"paired over {pr['n']} items: {Path(pr['a']).name} {f(pr['accuracy_a'])} vs {Path(pr['b']).name} {f(pr['accuracy_b'])}: "
-                  f"difference {f(pr['difference'])} [{f(pr['difference_ci'][0])}, {f(pr['difference_ci'][1])}], "
-                  f"discordant {pr['only_a']}/{pr['only_b']}, McNemar exact p = {pr['p_value']:.3g}"]
+        lines += _run_lines(p, r, res['native'])
+    pr = res.get('paired')
+    if pr:
+        lines += ['', f"paired over {pr['n']} items: {Path(pr['a']).name} {_f(pr['accuracy_a'])} vs "
+                      f"{Path(pr['b']).name} {_f(pr['accuracy_b'])}: difference {_f(pr['difference'])} "
+                      f"[{_f(pr['difference_ci'][0])}, {_f(pr['difference_ci'][1])}], "
+                      f"discordant {pr['only_a']}/{pr['only_b']}, McNemar exact p = {pr['p_value']:.3g}"]
     return '\n'.join(lines)

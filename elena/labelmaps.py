@@ -7,14 +7,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Iterable, Mapping
+from .names import DATASETS
 from .prompts import ELENA_LABELS, HECO_LABELS, EMOTIC_LABELS, resolve_labels
 
 # %% auto #0
-__all__ = ['DATASETS', 'BESST_LETTERS', 'HECO_TO_ELENA', 'EMOTIC_TO_ELENA', 'NATIVE_LABELS', 'NATIVE_FIXES', 'native_label',
+__all__ = ['BESST_LETTERS', 'HECO_TO_ELENA', 'EMOTIC_TO_ELENA', 'NATIVE_LABELS', 'NATIVE_FIXES', 'native_label',
            'parse_label_map', 'label_map', 'map_labels', 'native_taxonomy']
-
-# %% ../nbs/05_labelmaps.ipynb #90410628
-DATASETS = ('besst', 'heco', 'emotic', 'folder', 'samples')
 
 # %% ../nbs/05_labelmaps.ipynb #446307d0
 BESST_LETTERS = {'A': 'fear', 'E': 'disgust', 'F': 'happiness', 'N': 'neutral', 'T': 'sadness', 'U': 'surprise', 'W': 'anger'}
@@ -33,7 +31,9 @@ EMOTIC_TO_ELENA = {
     'suffering': 'sadness', 'surprise': 'surprise', 'sympathy': None, 'yearning': 'sadness'}
 
 # %% ../nbs/05_labelmaps.ipynb #65f8f21d
-NATIVE_LABELS = {'besst': ELENA_LABELS, 'heco': HECO_LABELS, 'emotic': EMOTIC_LABELS}
+NATIVE_LABELS = {'besst': ELENA_LABELS, 'heco': HECO_LABELS, 'emotic': EMOTIC_LABELS}  # each dataset's own categories
+
+# %% ../nbs/05_labelmaps.ipynb #de656978
 NATIVE_FIXES = {'happinesst': 'happiness', 'doubt / confusion': 'doubt/confusion', 'doubt_confusion': 'doubt/confusion'}
 
 # %% ../nbs/05_labelmaps.ipynb #8b5ef07a
@@ -49,18 +49,25 @@ def native_label(s:str, # a category as an annotation file spells it, e.g. 'Happ
 def parse_label_map(spec:str|Mapping|None, # 'a=b,c=d', a path to a JSON object, a mapping, or None
                    ) -> dict[str, str|None]:
     "Overrides of a label map from a 'native=label' list, a JSON file or a mapping"
-    if spec is None or spec == '': return {}
-    if isinstance(spec, Mapping): pairs = dict(spec)
+    if spec is None or spec == '':
+        return {}
+    if isinstance(spec, Mapping):
+        pairs = dict(spec)
     elif Path(spec).suffix == '.json' or Path(spec).is_file():
-        try: pairs = json.loads(Path(spec).read_text(encoding='utf-8'))
-        except (OSError, ValueError) as e: raise ValueError(f"Cannot read the label map {spec}: {e}. Give a JSON object like {{\"peace\": \"happiness\"}}") from e
+        try:
+            pairs = json.loads(Path(spec).read_text(encoding='utf-8'))
+        except (OSError, ValueError) as e:
+            raise ValueError(f"Cannot read the label map {spec}: {e}. "
+                             f"Give a JSON object like {{\"peace\": \"happiness\"}}") from e
     else:
         pairs = {}
         for part in filter(None, (p.strip() for p in str(spec).split(','))):
-            if '=' not in part: raise ValueError(f"Label map entry {part!r} has no '=': write native=label, e.g. peace=happiness")
-            k, v = part.split('=', 1); pairs[k] = v
-    return {' '.join(str(k).split()).lower(): (None if v is None or str(v).strip().lower() in ('', 'none', 'null') else str(v).strip().lower())
-            for k, v in pairs.items()}
+            if '=' not in part:
+                raise ValueError(f"Label map entry {part!r} has no '=': write native=label, e.g. peace=happiness")
+            k, v = part.split('=', 1)
+            pairs[k] = v
+    label = lambda v: None if v is None or str(v).strip().lower() in ('', 'none', 'null') else str(v).strip().lower()
+    return {' '.join(str(k).split()).lower(): label(v) for k, v in pairs.items()}
 
 # %% ../nbs/05_labelmaps.ipynb #52744bf2
 def label_map(dataset:str, # 'besst', 'heco' or 'emotic'
@@ -68,11 +75,14 @@ def label_map(dataset:str, # 'besst', 'heco' or 'emotic'
              ) -> dict[str, str|None]:
     "The map from `dataset`'s native categories to ELENA labels, with `overrides` applied"
     base = {'besst': {l: l for l in ELENA_LABELS}, 'heco': HECO_TO_ELENA, 'emotic': EMOTIC_TO_ELENA}
-    if dataset not in base: raise ValueError(f"No label map for dataset {dataset!r}: maps exist for {sorted(base)}")
+    if dataset not in base:
+        raise ValueError(f"No label map for dataset {dataset!r}: maps exist for {sorted(base)}")
     out = dict(base[dataset])
     for k, v in parse_label_map(overrides).items():
-        if k not in out: raise ValueError(f"Label map override {k!r} is not a {dataset} category; the categories are {sorted(out)}")
-        if v is not None and v not in ELENA_LABELS: raise ValueError(f"Label map override {k}={v}: {v!r} is not an ELENA label {ELENA_LABELS}")
+        if k not in out:
+            raise ValueError(f"Label map override {k!r} is not a {dataset} category; the categories are {sorted(out)}")
+        if v is not None and v not in ELENA_LABELS:
+            raise ValueError(f"Label map override {k}={v}: {v!r} is not an ELENA label {ELENA_LABELS}")
         out[k] = v
     return out
 

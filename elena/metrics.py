@@ -11,24 +11,28 @@ import pandas as pd
 from .vocab import EMOTION_SURFACES, normalize_body_part, body_region
 
 # %% auto #0
-__all__ = ['NONE', 'confusion', 'scores', 'bootstrap_ci', 'single_label', 'mcnemar', 'any_match', 'multilabel_f1',
-           'vad_agreement', 'body_parts_table', 'narrative_checks']
+__all__ = ['NONE', 'confusion', 'scores', 'bootstrap', 'mean_ci', 'bootstrap_ci', 'single_label', 'mcnemar', 'paired_runs',
+           'any_match', 'multilabel_f1', 'vad_agreement', 'body_parts_table', 'narrative_checks']
 
 # %% ../nbs/16_metrics.ipynb #ee04f678
-NONE = '(none)'
+NONE = '(none)'  # the column of items without a valid prediction
 
+# %% ../nbs/16_metrics.ipynb #78cbfddf
 def confusion(gold:Sequence[str], # gold labels, all in `labels`
               pred:Sequence[str|None], # predictions; None or anything outside `labels` counts as no valid prediction
               labels:Sequence[str], # the label set
              ) -> pd.DataFrame:
     "Confusion counts: gold labels as rows, predicted labels and '(none)' as columns"
-    labels = list(labels); k = len(labels)
-    g = pd.Categorical(np.asarray(gold, dtype=object), categories=labels)
-    if (bad := g.codes < 0).any(): raise ValueError(f"Gold labels outside the label set: {sorted(set(np.asarray(gold, dtype=object)[bad]))}")
-    p = pd.Categorical(np.asarray(pred, dtype=object), categories=labels).codes.astype(np.int64)
+    labels = pd.Index(list(labels))
+    k = len(labels)
+    gold = np.asarray(gold, dtype=object)
+    g = labels.get_indexer(gold)
+    if (g < 0).any():
+        raise ValueError(f"Gold labels outside the label set: {sorted(set(gold[g < 0]))}")
+    p = labels.get_indexer(np.asarray(pred, dtype=object))  # -1 for None and for anything outside `labels`
     p[p < 0] = k
-    cm = np.bincount(g.codes.astype(np.int64) * (k + 1) + p, minlength=k * (k + 1)).reshape(k, k + 1)
-    return pd.DataFrame(cm, index=pd.Index(labels, name='gold'), columns=pd.Index(labels + [NONE], name='predicted'))
+    cm = np.bincount(g * (k + 1) + p, minlength=k * (k + 1)).reshape(k, k + 1)
+    return pd.DataFrame(cm, index=labels.rename('gold'), columns=pd.Index([*labels, NONE], name='predicted'))
 
 # %% ../nbs/16_metrics.ipynb #6720adb9
 def scores(cm:np.ndarray, # confusion counts, shape (..., K, K+1) as from `confusion`
@@ -48,25 +52,38 @@ def scores(cm:np.ndarray, # confusion counts, shape (..., K, K+1) as from `confu
     return dict(accuracy=acc, macro_f1=macro, precision=precision, recall=recall, f1=f1, support=support)
 
 # %% ../nbs/16_metrics.ipynb #98ed90f4
-def _resample(cells:np.ndarray, n_boot:int, seed:int) -> np.ndarray|None:
-    "`n_boot` multinomial resamples of the counts in `cells`, each of the shape of `cells` (None: no counts or no resamples)"
-    cells = np.asarray(cells); n = int(cells.sum())
-    if n == 0 or n_boot <= 0: return None
-    return np.random.default_rng(seed).multinomial(n, cells.ravel() / n, size=n_boot).reshape(n_boot, *cells.shape)
+def bootstrap(counts:np.ndarray, # how many items fall in each cell (any shape), e.g. confusion counts
+              stat, # function of a stack of resampled counts, shape (n_boot, *counts.shape), giving (n_boot,) values
+              n_boot:int=1000, # number of resamples (0: no interval)
+              level:float=0.95, # confidence level
+              seed:int=0, # random seed, for reproducible intervals
+             ) -> tuple[float, float]:
+    "Percentile bootstrap interval of `stat` over resamples of the items, drawn as multinomial counts; NaNs without items"
+    counts = np.asarray(counts)
+    n = int(counts.sum())
+    if n == 0 or n_boot <= 0:
+        return (np.nan, np.nan)
+    draws = np.random.default_rng(seed).multinomial(n, counts.ravel() / n, size=n_boot).reshape(n_boot, *counts.shape)
+    return tuple(float(v) for v in np.percentile(stat(draws), [(1 - level) / 2 * 100, (1 + level) / 2 * 100]))
 
-def _interval(x:np.ndarray, level:float) -> tuple[float, float]:
-    "The central `level` percentile interval of `x`"
-    return tuple(float(v) for v in np.percentile(x, [(1 - level) / 2 * 100, (1 + level) / 2 * 100]))
+# %% ../nbs/16_metrics.ipynb #c93efd01
+def mean_ci(x:Sequence[float], # one value per item
+            n_boot:int=1000, # number of resamples (0: no interval)
+            level:float=0.95, # confidence level
+            seed:int=0, # random seed
+           ) -> tuple[float, float]:
+    "Percentile bootstrap interval of the mean of `x` (items resampled with replacement, by `bootstrap`)"
+    values, counts = np.unique(np.asarray(x, dtype=float), return_counts=True)
+    return bootstrap(counts, lambda d: d @ values / len(x), n_boot, level, seed)
 
+# %% ../nbs/16_metrics.ipynb #0b5824e3
 def bootstrap_ci(cm:np.ndarray, # confusion counts (K, K+1)
                  n_boot:int=1000, # number of bootstrap resamples (0: no interval)
                  level:float=0.95, # confidence level
                  seed:int=0, # random seed, for reproducible intervals
                 ) -> dict[str, tuple[float, float]]:
-    "Percentile bootstrap intervals for accuracy and macro-F1"
-    if (draws := _resample(cm, n_boot, seed)) is None: return {'accuracy': (np.nan, np.nan), 'macro_f1': (np.nan, np.nan)}
-    s = scores(draws)
-    return {m: _interval(s[m], level) for m in ('accuracy', 'macro_f1')}
+    "Percentile bootstrap intervals for accuracy and macro-F1 (the same resamples for both)"
+    return {m: bootstrap(cm, lambda d: scores(d)[m], n_boot, level, seed) for m in ('accuracy', 'macro_f1')}
 
 # %% ../nbs/16_metrics.ipynb #90b12695
 def single_label(gold:Sequence[str], # gold labels
@@ -76,8 +93,11 @@ def single_label(gold:Sequence[str], # gold labels
                  seed:int=0, # bootstrap seed
                 ) -> dict:
     "Accuracy, macro-F1 (with 95% bootstrap intervals), coverage, per-class scores and confusion"
-    cm = confusion(gold, pred, labels); s = scores(cm.values); ci = bootstrap_ci(cm.values, n_boot, seed=seed)
-    n = int(cm.values.sum()); valid = n - int(cm[NONE].sum())
+    cm = confusion(gold, pred, labels)
+    s = scores(cm.values)
+    ci = bootstrap_ci(cm.values, n_boot, seed=seed)
+    n = int(cm.values.sum())
+    valid = n - int(cm[NONE].sum())
     per = pd.DataFrame({k: s[k] for k in ('precision', 'recall', 'f1', 'support')}, index=pd.Index(list(labels), name='label'))
     return dict(n=n, n_valid=valid, coverage=valid / n if n else np.nan, accuracy=float(s['accuracy']),
                 accuracy_ci=ci['accuracy'], macro_f1=float(s['macro_f1']), macro_f1_ci=ci['macro_f1'],
@@ -97,11 +117,20 @@ def mcnemar(correct_a:Sequence[bool], # per item: was run A right?
     cells = np.array([(a & b).sum(), (a & ~b).sum(), (~a & b).sum(), (~a & ~b).sum()])
     n, only_a, only_b = a.size, int(cells[1]), int(cells[2])
     p = binomtest(min(only_a, only_b), only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
-    d = _resample(cells, n_boot, seed)
+    ci = bootstrap(cells, lambda d: (d[:, 2] - d[:, 1]) / n, n_boot, level, seed)
     return dict(n=n, accuracy_a=a.mean() if n else np.nan, accuracy_b=b.mean() if n else np.nan,
-                difference=(only_b - only_a) / n if n else np.nan,
-                difference_ci=(np.nan, np.nan) if d is None else _interval((d[:, 2] - d[:, 1]) / n, level),
+                difference=(only_b - only_a) / n if n else np.nan, difference_ci=ci,
                 only_a=only_a, only_b=only_b, p_value=float(p))
+
+# %% ../nbs/16_metrics.ipynb #52a64bc2
+def paired_runs(correct_a:pd.Series, # per item of run A (the index): was it right?
+                correct_b:pd.Series, # the same for run B
+                n_boot:int=1000, # bootstrap resamples for the interval of the difference
+                seed:int=0, # bootstrap seed
+               ) -> dict:
+    "`mcnemar` over the items both runs scored (the common index), in run A's order"
+    both = correct_a.index.intersection(correct_b.index, sort=False)
+    return mcnemar(correct_a[both].to_numpy(bool), correct_b[both].to_numpy(bool), n_boot, seed)
 
 # %% ../nbs/16_metrics.ipynb #e5f9bf1f
 def any_match(pred:Sequence[str|None], # one prediction per item
@@ -116,14 +145,17 @@ def multilabel_f1(pred:Sequence[str|None], # one predicted label per item
                   labels:Sequence[str], # the label set
                  ) -> pd.DataFrame:
     "Per-category precision, recall, F1 and support of single predictions against gold label sets"
-    labels = list(labels); idx = {l: i for i, l in enumerate(labels)}; n = len(pred)
-    G = np.zeros((n, len(labels)), bool); P = np.zeros((n, len(labels)), bool)
+    labels = list(labels)
+    idx = {l: i for i, l in enumerate(labels)}
+    G = np.zeros((len(pred), len(labels)), bool)
+    P = np.zeros_like(G)
     for i, (p, g) in enumerate(zip(pred, gold_sets)):
         G[i, [idx[x] for x in g if x in idx]] = True
         if p in idx: P[i, idx[p]] = True
     tp, fp, fn = (P & G).sum(0), (P & ~G).sum(0), (~P & G).sum(0)
     with np.errstate(divide='ignore', invalid='ignore'):
-        prec, rec = np.where(tp + fp > 0, tp / (tp + fp), 0.0), np.where(tp + fn > 0, tp / (tp + fn), 0.0)
+        prec = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+        rec = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
         f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
     return pd.DataFrame(dict(precision=prec, recall=rec, f1=f1, support=G.sum(0)), index=pd.Index(labels, name='label'))
 
@@ -136,10 +168,12 @@ def vad_agreement(pred:np.ndarray, # (n, 3) predicted valence, arousal, dominanc
     pred, gold = np.asarray(pred, float).reshape(-1, 3), np.asarray(gold, float).reshape(-1, 3)
     rows = []
     for j, dim in enumerate(('valence', 'arousal', 'dominance')):
-        ok = np.isfinite(pred[:, j]) & np.isfinite(gold[:, j]); x, y = pred[ok, j], gold[ok, j]
+        ok = np.isfinite(pred[:, j]) & np.isfinite(gold[:, j])
+        x, y = pred[ok, j], gold[ok, j]
         corr = len(x) >= 3 and x.std() > 0 and y.std() > 0
         rows.append(dict(dim=dim, n=int(ok.sum()), pearson=stats.pearsonr(x, y)[0] if corr else np.nan,
-                         spearman=stats.spearmanr(x, y)[0] if corr else np.nan, mae=np.abs(x - y).mean() if len(x) else np.nan))
+                         spearman=stats.spearmanr(x, y)[0] if corr else np.nan,
+                         mae=np.abs(x - y).mean() if len(x) else np.nan))
     return pd.DataFrame(rows).set_index('dim')
 
 # %% ../nbs/16_metrics.ipynb #90c3f317
@@ -147,29 +181,40 @@ def body_parts_table(emotions:Sequence[str|None], # predicted emotion per answer
                      body_parts:Sequence[Sequence[str]|None], # the `body_parts` list per answer (None: not given)
                     ) -> pd.DataFrame:
     "Counts of normalised body parts and their regions per predicted emotion, most frequent first"
-    rows = [(e, str(bp)) for e, bps in zip(emotions, body_parts) if isinstance(e, str) and isinstance(bps, list) for bp in bps]
-    if not rows: return pd.DataFrame(columns=['emotion', 'part', 'region', 'count'])
+    rows = [(e, str(bp)) for e, bps in zip(emotions, body_parts) if isinstance(e, str) and isinstance(bps, list)
+            for bp in bps]
+    if not rows:
+        return pd.DataFrame(columns=['emotion', 'part', 'region', 'count'])
     df = pd.DataFrame(rows, columns=['emotion', 'raw'])
     norm = {r: normalize_body_part(r) for r in df.raw.unique()}  # each distinct spelling is normalised once
     df['part'] = df.raw.map(norm)
     df['region'] = df.part.map({p: body_region(p) for p in set(norm.values()) if p})
-    out = df.dropna(subset=['part']).groupby(['emotion', 'part', 'region'], dropna=False).size().rename('count').reset_index()
+    out = df.dropna(subset=['part']).groupby(['emotion', 'part', 'region'], dropna=False).size()
+    out = out.rename('count').reset_index()
     return out.sort_values(['emotion', 'count', 'part'], ascending=[True, False, True], ignore_index=True)
 
 # %% ../nbs/16_metrics.ipynb #864c9870
-_SURFACE_RE = {e: re.compile(r'\b(?:' + '|'.join(sorted((re.escape(w.lower()) for w in {e, *ws}), key=len, reverse=True)) + r')\b')
-               for e, ws in EMOTION_SURFACES.items()}  # matched against lower-cased text: twice as fast as re.I
+def _words(e, ws):
+    "A regex matching any of the words, longest first, as whole words (matched against lower-cased text)"
+    return re.compile(r'\b(?:' + '|'.join(sorted((re.escape(w.lower()) for w in {e, *ws}), key=len, reverse=True)) + r')\b')
+
+_SURFACE_RE = {e: _words(e, ws) for e, ws in EMOTION_SURFACES.items()}  # lower-cased text: twice as fast as re.I
+
+def _covered(text:str, parts:list, norm:dict) -> bool:
+    "Does every body part appear in `text`, as written or normalised? (`norm` caches the normalised forms)"
+    t = text.lower()
+    return all(str(b).lower().strip() in t or (norm.get(b) or norm.setdefault(b, normalize_body_part(str(b)) or '\0')) in t
+               for b in parts)
 
 def narrative_checks(narratives:Sequence[str|None], # the narrative per answer
                      emotions:Sequence[str|None], # predicted emotion per answer
                      body_parts:Sequence[Sequence[str]|None]|None=None, # body_parts per answer, where given
                     ) -> dict:
     "Share of narratives naming their emotion outright, and share whose body_parts all appear in the narrative"
-    named = [bool(_SURFACE_RE[e].search(t.lower())) for t, e in zip(narratives, emotions) if isinstance(t, str) and t and e in _SURFACE_RE]
+    text = lambda t: isinstance(t, str) and t
+    named = [bool(_SURFACE_RE[e].search(t.lower())) for t, e in zip(narratives, emotions) if text(t) and e in _SURFACE_RE]
     norm = {}
-    def covered(t, bps):
-        t = t.lower()
-        return all(str(b).lower().strip() in t or (norm.get(b) or norm.setdefault(b, normalize_body_part(str(b)) or '\0')) in t for b in bps)
-    parts = [covered(t, bps) for t, bps in zip(narratives, body_parts or [None] * len(narratives)) if isinstance(t, str) and t and isinstance(bps, list) and bps]
+    parts = [_covered(t, bps, norm) for t, bps in zip(narratives, body_parts or [None] * len(narratives))
+             if text(t) and isinstance(bps, list) and bps]
     return dict(n_narratives=len(named), names_emotion=float(np.mean(named)) if named else np.nan,
                 n_with_parts=len(parts), parts_in_narrative=float(np.mean(parts)) if parts else np.nan)
