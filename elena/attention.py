@@ -8,6 +8,7 @@ import math
 import cv2
 import numpy as np
 from .masking import pad_box
+from .metrics import mean_ci
 
 # %% auto #0
 __all__ = ['FUSIONS', 'BIAS_FIELDS', 'mllama_geometry', 'mllama_keys_to_grid', 'mllama_keys_to_canvas', 'gemma_tokens_to_grid',
@@ -24,7 +25,7 @@ def mllama_geometry(config, # a `MllamaConfig` (its `vision_config` gives the pa
                     image_processor, # the model's Mllama image processor (tile side, maximum tiles)
                     width:int, height:int, # the original image's size in pixels
                    ) -> dict:
-    "Tiles (rows, cols), patches per tile side, tokens per tile, the resized image on the canvas, as the processor has it"
+    "Tiles (rows, cols), patches per tile side, tokens per tile, the resized image on the canvas (the processor's)"
     from transformers.models.mllama.image_processing_pil_mllama import get_image_size_fit_to_canvas
     from transformers.models.mllama.image_processing_pil_mllama import get_optimal_tiled_canvas
     vc, tile = config.vision_config, _size(image_processor)
@@ -118,7 +119,7 @@ def encoder_rollout(local:list, # per local layer a (tokens × tokens) head-fuse
                     taps:list, # the local layers whose states join the output (`intermediate_layers_indices`)
                     residual:float=0.5, # weight of the identity
                    ) -> np.ndarray:
-    "Rollout of Mllama's vision output over its input tokens: mean over the output's parts of the rollout to their depth"
+    "Rollout of Mllama's vision output over its input tokens: mean over its parts of the rollout to their depth"
     parts = [rollout(list(local) + list(global_), residual)] + [rollout(list(local)[:i + 1], residual) for i in taps]
     return np.mean(parts, 0)
 
@@ -140,21 +141,26 @@ def face_bias(amap:np.ndarray, # attention density over the image (height × wid
             'face_bias_ratio': att / area if att is not None and area > 0 else None, 'n_faces': len(boxes)}
 
 # %% ../nbs/18_attention.ipynb #dafad0fc
-BIAS_FIELDS = ('face_attention_share', 'face_area_share', 'face_bias_ratio')
+BIAS_FIELDS = ('face_attention_share', 'face_area_share', 'face_bias_ratio')  # the measures `face_bias` gives
 
+# %% ../nbs/18_attention.ipynb #dafad0fd
+def _summary(x:np.ndarray, n_boot:int, level:float, seed:int) -> dict:
+    "n, mean, median and the bootstrap interval of the mean (`elena.metrics.mean_ci`) of the values `x`"
+    if not len(x):
+        return {'n': 0, 'mean': None, 'median': None, 'ci': [None, None]}
+    ci = mean_ci(x, n_boot, level, seed)
+    return {'n': len(x), 'mean': float(x.mean()), 'median': float(np.median(x)), 'ci': [float(v) for v in ci]}
+
+# %% ../nbs/18_attention.ipynb #dafad0fe
 def aggregate_bias(records:list, # per image: a dict with `condition` and the `BIAS_FIELDS`
                    n_boot:int=2000, # bootstrap resamples
                    level:float=0.95, # confidence level
                    seed:int=0, # for reproducible intervals
                   ) -> dict:
     "Per condition and measure: n, mean, median and a bootstrap CI of the mean"
-    rng, out = np.random.default_rng(seed), {}
-    q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
+    out = {}
     for cond in sorted({r['condition'] for r in records}):
-        out[cond] = {}
-        for f in BIAS_FIELDS:
-            x = np.array([r[f] for r in records if r['condition'] == cond and r.get(f) is not None], np.float64)
-            if not len(x): out[cond][f] = {'n': 0, 'mean': None, 'median': None, 'ci': [None, None]}; continue
-            boots = x[rng.integers(0, len(x), (n_boot, len(x)))].mean(1)
-            out[cond][f] = {'n': len(x), 'mean': float(x.mean()), 'median': float(np.median(x)), 'ci': [float(v) for v in np.percentile(boots, q)]}
+        got = [r for r in records if r['condition'] == cond]
+        vals = {f: np.array([r[f] for r in got if r.get(f) is not None], np.float64) for f in BIAS_FIELDS}
+        out[cond] = {f: _summary(x, n_boot, level, seed) for f, x in vals.items()}
     return out

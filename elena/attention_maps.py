@@ -235,18 +235,6 @@ def _stem(iid:str, path:Path, cond:str) -> str:
     digest = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:8]
     return f"{Path(iid).with_suffix('').as_posix()}-{digest}.{cond}"
 
-# %% ../nbs/19_attention_maps.ipynb #a81f3c20
-def _faces_lookup(path):
-    "Face records by image id and by file name, from `elena mask`'s faces.jsonl (the file, any name, or its folder)"
-    from elena.masking import read_faces
-    if path is None:
-        return None
-    if not (Path(path).is_file() or (Path(path) / 'faces.jsonl').is_file()):
-        raise FileNotFoundError(f"{path}: no such file, and no faces.jsonl in it; "
-                                "give the faces.jsonl that `elena mask` wrote, or its folder")
-    recs, _ = read_faces(path)
-    return {**{Path(k).name: v for k, v in recs.items()}, **recs}
-
 # %% ../nbs/19_attention_maps.ipynb #fa0c000f
 def face_boxes(iid:str, # the image's id
                path:Path, # its file
@@ -287,7 +275,7 @@ def measure_image(backend, # a loaded local backend: `model`, `processor`, `rand
 # %% ../nbs/19_attention_maps.ipynb #fa0c0014
 def image_records(backend, # a loaded local backend
                   iid:str, path:Path, # the image's id and file
-                  lookup:dict|None, # face records (`_faces_lookup`), or None for YuNet
+                  lookup:dict|None, # face records (`elena.masking.faces_lookup`), or None for YuNet
                   out:Path, # the output folder
                   name:str, # the model's name
                   masked_dir:str|Path|None=None, # output folder of `elena mask`: its copy is measured too
@@ -338,9 +326,10 @@ def attention_folder(model:str, # a model of the registry: llama11b, gemma3-12b,
                     ) -> dict:
     "`elena attention`: maps, overlays and `attention.json`; its `path`, maps made now (`ok`), records `asked`, `kept`"
     from elena.backends import get_backend
+    from elena.masking import faces_lookup
     settings = {'model': model, 'method': method, 'fuse': fuse, 'query': query}
     items = attention_items(image, dataset, data_dir, limit)
-    lookup = _faces_lookup(faces) or _faces_lookup(masked_dir)
+    lookup = faces_lookup(faces) or faces_lookup(masked_dir)
     out = Path(out)
     kept = _earlier(out, settings)  # before the model loads
     be = get_backend(model).load()

@@ -10,7 +10,7 @@ from typing import Mapping
 import pandas as pd
 from .store import CONDITIONS, read_records, latest_records
 from .evaluate import ANSWER_FIELDS, evaluate, read_responses
-from .metrics import mcnemar
+from .metrics import paired_runs
 from .vocab import BODY_PART_SYNONYMS, BODY_REGIONS, normalize_body_part
 
 # %% auto #0
@@ -154,9 +154,7 @@ def paired_deltas(table:pd.DataFrame, # from `score_runs`
     "Per pair of `run_pairs`: accuracy of a and b on the items both answered, b − a with a 95% interval, McNemar's p"
     rows = []
     for p in run_pairs(table):
-        ca, cb = full[p['a']]['correct'], full[p['b']]['correct']
-        both = ca.index.intersection(cb.index)
-        r = mcnemar(ca[both].to_numpy(bool), cb[both].to_numpy(bool), n_boot)
+        r = paired_runs(full[p['a']]['correct'], full[p['b']]['correct'], n_boot)
         rows.append({**{k: v for k, v in p.items() if k not in ('a', 'b')}, 'n_paired': r['n'],
                      'accuracy_a': r['accuracy_a'], 'accuracy_b': r['accuracy_b'], 'difference': r['difference'],
                      'diff_lo': r['difference_ci'][0], 'diff_hi': r['difference_ci'][1], 'only_a': r['only_a'],
