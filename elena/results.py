@@ -4,6 +4,7 @@
 
 # %% ../nbs/20_results.ipynb #40a3d5e3
 from __future__ import annotations
+import os
 import re
 from pathlib import Path
 from typing import Mapping
@@ -45,14 +46,16 @@ def find_runs(root:str|Path, # the responses folder: <root>/<model>/<dataset>/<c
 
 # %% ../nbs/20_results.ipynb #fea28d5f
 def provenance(runs:pd.DataFrame, # from `find_runs`
-               root:str|Path|None=None, # the folder they were found in
+               root:str|Path|None=None, # the folder they were found in (then their paths are shown relative to it)
+               name:str|None=None, # how to call `root` in the first line (default: its path)
               ) -> str:
     "Which files, models, datasets and item counts a notebook reads, and whether each is a real model's or random"
     rnd = 'RANDOM WEIGHTS (test model: output is noise, never a result)'
     kind = lambda r: rnd if r.random_weights else 'real model'
-    lines = [f"data: {len(runs)} response file(s)" + (f" under {root}" if root is not None else '')]
-    lines += [f"  {r.path}: model {r.model}, dataset {r.dataset}, {r.condition}/{r.prompt}, {r.n} items, {kind(r)}"
-              for r in runs.itertuples()]
+    shown = lambda p: Path(os.path.relpath(p, root)).as_posix() if root is not None else p
+    lines = [f"data: {len(runs)} response file(s)" + (f" under {name or root}" if root is not None else '')]
+    lines += [f"  {shown(r.path)}: model {r.model}, dataset {r.dataset}, {r.condition}/{r.prompt}, {r.n} items, "
+              + kind(r) for r in runs.itertuples()]
     if len(runs):
         lines.append(f"  models: {', '.join(sorted(set(runs.model)))}; items in all: {int(runs.n.sum())}")
     return '\n'.join(lines)
