@@ -1,4 +1,4 @@
-"""Attention capture (issue 7): peak memory of forward hooks that keep head-fused query rows versus `output_attentions=True`,
+"""Attention capture: peak memory of forward hooks that keep head-fused query rows versus `output_attentions=True`,
 side by side in one run, on the same model, image and prompt.
 
     python bench/bench_attention.py            # CPU: tiny-gemma3 and tiny-llama at an attention-heavy geometry (random weights)
@@ -7,15 +7,15 @@ side by side in one run, on the same model, image and prompt.
     python bench/bench_attention.py --method rollout --full   # CUDA: the same at Llama-3.2-11B-Vision's full sizes
 
 Each contender runs in its own fresh process: build the model, process Grace Hopper's portrait with the ELENA prompt, then
-reset the peak and run one forward pass without cache, either through `elena.attention_maps.capture` (sdpa for the
+reset the peak and run one forward pass without cache, either through `elena.attention_capture.capture` (sdpa for the
 outputs, softmax weights only for the 'emotion' rows over the image keys, fused over heads in a forward hook at once) or
 eager with `output_attentions=True` (every layer's full weights returned; the same rows are then taken from them, so both
 end with the same maps). Reported: the peak over that pass above the memory held before it (CPU: the kernel's peak RSS, VmHWM, reset
 through /proc/self/clear_refs; CUDA: torch's peak allocated). The weights are random: only memory is measured.
 
-With --method rollout (Mllama only), the pass also carries the 'emotion' rows back through the vision encoder (issue 17), three ways,
+With --method rollout (Mllama only), the pass also carries the 'emotion' rows back through the vision encoder, three ways,
 each ending with the same map (checked: the parent compares the children's rows):
-- carry-back: `elena.attention_maps.vision_rollout`: hooks keep each vision layer's queries and keys; after the pass the text rows
+- carry-back: `elena.attention_capture.vision_rollout`: hooks keep each vision layer's queries and keys; after the pass the text rows
   are carried back layer by layer, each layer's matrix built a block of rows at a time, never whole;
 - forward: hooks accumulate C <- A~ C layer by layer during the pass (each layer's fused matrix built block-wise, then one full
   layer matrix, the running product and the tap sum held), then the text rows times C;
@@ -59,7 +59,7 @@ def forward_rollout(model, inputs, rows, residual=0.5, block=256):
     "The alternative: C <- A~ C accumulated inside the hooks during the pass, then the text rows times C (mean over the parts)"
     import torch
     from elena.attention import fuse_heads, mllama_encoder_layout
-    from elena.attention_maps import capture, vision_layers
+    from elena.attention_capture import capture, vision_layers
     lay, mods = mllama_encoder_layout(model.config.vision_config), vision_layers(model)
     st, hs = {'C': None, 'S': None}, []
     def layer(j, m):
@@ -97,7 +97,7 @@ def stored_rollout(model, inputs, rows):
     "The memory-heavy way: eager attention, every vision layer's full weights kept, fused and composed afterwards"
     import torch
     from elena.attention import fuse_heads, mllama_encoder_layout
-    from elena.attention_maps import attention_implementation, vision_layers
+    from elena.attention_capture import attention_implementation, vision_layers
     lay, mods, kept = mllama_encoder_layout(model.config.vision_config), vision_layers(model), []
     hs = [m.register_forward_hook(lambda _m, a, o: kept.append(o[1])) for m in mods]
     try:
@@ -121,7 +121,7 @@ def _rss(field):
 def child(kind, mode, full, method='raw'):
     import torch
     import matplotlib.cbook
-    from elena.attention_maps import attention_implementation, attention_layers, capture, query_positions
+    from elena.attention_capture import attention_implementation, attention_layers, capture, query_positions
     from elena.local import load_image, model_inputs, prompt_text
     from elena.prompts import get_prompt
     from elena.tiny import build_tiny
@@ -142,7 +142,7 @@ def child(kind, mode, full, method='raw'):
         with open('/proc/self/clear_refs', 'w') as f: f.write('5')  # reset VmHWM to the current RSS
         base = _rss('VmRSS:')
     if mode == 'carry-back':
-        from elena.attention_maps import vision_rollout
+        from elena.attention_capture import vision_rollout
         got = vision_rollout(model, inputs, rows)
     elif mode == 'forward': got = forward_rollout(model, inputs, rows)
     elif mode == 'output_attentions' and method == 'rollout': got = stored_rollout(model, inputs, rows)
@@ -154,7 +154,7 @@ def child(kind, mode, full, method='raw'):
     rec = {'kind': kind, 'mode': mode, 'tokens': len(ids), 'layers': len(attention_layers(model)), 'kept_layers': len(got), 'peak_mib': peak / 2**20}
     if method == 'rollout':
         from elena.attention import mllama_encoder_layout
-        from elena.attention_maps import vision_layers
+        from elena.attention_capture import vision_layers
         lay = mllama_encoder_layout(cfg.vision_config)
         rec.update(encoder_tokens=lay['tiles'] * lay['padded'], vision_layers=len(vision_layers(model)), rows={str(i): got[i].tolist() for i in got})
     print(json.dumps(rec))

@@ -8,6 +8,7 @@ import math
 import cv2
 import numpy as np
 from .masking import pad_box
+from .metrics import mean_ci
 
 # %% auto #0
 __all__ = ['FUSIONS', 'BIAS_FIELDS', 'mllama_geometry', 'mllama_keys_to_grid', 'mllama_keys_to_canvas', 'gemma_tokens_to_grid',
@@ -19,28 +20,32 @@ def _size(improc) -> int:
     s = improc.size
     return int(s['height'] if isinstance(s, dict) else s.height)
 
+# %% ../nbs/18_attention.ipynb #b18a0001
 def mllama_geometry(config, # a `MllamaConfig` (its `vision_config` gives the patch side)
                     image_processor, # the model's Mllama image processor (tile side, maximum tiles)
                     width:int, height:int, # the original image's size in pixels
                    ) -> dict:
-    "Tiles (rows, cols), patches per tile side, tokens per tile and the resized image area on the canvas, as the processor lays out an image"
-    from transformers.models.mllama.image_processing_pil_mllama import get_image_size_fit_to_canvas, get_optimal_tiled_canvas
+    "Tiles (rows, cols), patches per tile side, tokens per tile, the resized image on the canvas (the processor's)"
+    from transformers.models.mllama.image_processing_pil_mllama import get_image_size_fit_to_canvas
+    from transformers.models.mllama.image_processing_pil_mllama import get_optimal_tiled_canvas
     vc, tile = config.vision_config, _size(image_processor)
-    if tile != vc.image_size: raise ValueError(f"processor tiles of {tile} px but the vision model expects {vc.image_size} px")
+    if tile != vc.image_size:
+        raise ValueError(f"processor tiles of {tile} px but the vision model expects {vc.image_size} px")
     P = tile // vc.patch_size
     ch, cw = (int(v) for v in get_optimal_tiled_canvas(int(height), int(width), image_processor.max_image_tiles, tile))
     rh, rw = get_image_size_fit_to_canvas(int(height), int(width), ch, cw, tile)
-    return {'tile': tile, 'patch': vc.patch_size, 'per_side': P, 'tokens_per_tile': P * P + 1, 'tiles': (ch // tile, cw // tile),
-            'resized': (int(rh), int(rw)), 'size': (int(width), int(height))}
+    return {'tile': tile, 'patch': vc.patch_size, 'per_side': P, 'tokens_per_tile': P * P + 1,
+            'tiles': (ch // tile, cw // tile), 'resized': (int(rh), int(rw)), 'size': (int(width), int(height))}
 
 # %% ../nbs/18_attention.ipynb #021799df
-def mllama_keys_to_grid(keys:np.ndarray, # weights over one image's keys: tiles × (class token + P×P patches), padding tiles included
+def mllama_keys_to_grid(keys:np.ndarray, # weights over one image's keys: tiles × (class + P×P patches), padding too
                         geom:dict, # from `mllama_geometry`
                        ) -> np.ndarray:
     "The patch grid of the whole canvas (rows × cols of patches), class tokens dropped and padding tiles zeroed"
     k = np.asarray(keys, dtype=np.float32).reshape(-1, geom['tokens_per_tile'])
     (nh, nw), P = geom['tiles'], geom['per_side']
-    if len(k) < nh * nw: raise ValueError(f"{len(k)} tiles of keys but the image needs {nh}×{nw}")
+    if len(k) < nh * nw:
+        raise ValueError(f"{len(k)} tiles of keys but the image needs {nh}×{nw}")
     return k[:nh * nw, 1:].reshape(nh, nw, P, P).transpose(0, 2, 1, 3).reshape(nh * P, nw * P)
 
 # %% ../nbs/18_attention.ipynb #087fda1f
@@ -58,9 +63,11 @@ def gemma_tokens_to_grid(tokens:np.ndarray, # weights over the image's soft toke
                          config, # a `Gemma3Config` (`mm_tokens_per_image`)
                         ) -> np.ndarray:
     "The square row-major grid of Gemma-3's image soft tokens"
-    n = int(config.mm_tokens_per_image); side = math.isqrt(n)
+    n = int(config.mm_tokens_per_image)
+    side = math.isqrt(n)
     t = np.asarray(tokens, dtype=np.float32)
-    if side * side != n or t.size != n: raise ValueError(f"{t.size} weights for {n} soft tokens (a square grid is needed)")
+    if side * side != n or t.size != n:
+        raise ValueError(f"{t.size} weights for {n} soft tokens (a square grid is needed)")
     return t.reshape(side, side)
 
 # %% ../nbs/18_attention.ipynb #c5b53b7d
@@ -99,19 +106,20 @@ def rollout(layers:list, # per layer a (tokens × tokens) head-fused attention m
 # %% ../nbs/18_attention.ipynb #85af4567
 def mllama_encoder_layout(vision_config, # a `MllamaVisionConfig`
                          ) -> dict:
-    "The sequence Mllama's vision encoder runs on: tiles, tokens per tile (class + P×P), padded to a multiple of 8, its two stacks and the tapped local layers"
+    "Mllama's vision sequence: tiles, tokens per tile (class + P×P; padded to 8), its two stacks, the tapped layers"
     vc = vision_config
     n = (vc.image_size // vc.patch_size) ** 2 + 1
-    return {'tiles': int(vc.max_num_tiles), 'tokens': n, 'padded': n + (8 - n % 8) % 8, 'local': int(vc.num_hidden_layers),
-            'global': int(vc.num_global_layers), 'taps': [int(i) for i in vc.intermediate_layers_indices]}
+    return {'tiles': int(vc.max_num_tiles), 'tokens': n, 'padded': n + (8 - n % 8) % 8,
+            'local': int(vc.num_hidden_layers), 'global': int(vc.num_global_layers),
+            'taps': [int(i) for i in vc.intermediate_layers_indices]}
 
 # %% ../nbs/18_attention.ipynb #3cd66fab
 def encoder_rollout(local:list, # per local layer a (tokens × tokens) head-fused matrix, first layer first
                     global_:list, # per global layer, likewise
-                    taps:list, # the local layers whose states are concatenated into the output (`intermediate_layers_indices`)
+                    taps:list, # the local layers whose states join the output (`intermediate_layers_indices`)
                     residual:float=0.5, # weight of the identity
                    ) -> np.ndarray:
-    "Rollout of Mllama's vision output tokens over its input tokens: the mean, over the concatenated parts, of the rollout up to each part's depth"
+    "Rollout of Mllama's vision output over its input tokens: mean over its parts of the rollout to their depth"
     parts = [rollout(list(local) + list(global_), residual)] + [rollout(list(local)[:i + 1], residual) for i in taps]
     return np.mean(parts, 0)
 
@@ -121,31 +129,38 @@ def face_bias(amap:np.ndarray, # attention density over the image (height × wid
               pad:float=0.05, # share of each box's size added on each side, as the masking does
              ) -> dict:
     "`face_attention_share`, `face_area_share` and `face_bias_ratio` (None where there is no face or no mass)"
-    amap = np.asarray(amap, np.float64); H, W = amap.shape
+    amap = np.asarray(amap, np.float64)
+    H, W = amap.shape
     inside = np.zeros((H, W), bool)
     for b in boxes:
-        x0, y0, x1, y1 = pad_box(list(b), pad, W, H); inside[y0:y1, x0:x1] = True
+        x0, y0, x1, y1 = pad_box(list(b), pad, W, H)
+        inside[y0:y1, x0:x1] = True
     total, area = float(amap.sum()), float(inside.mean())
     att = float(amap[inside].sum() / total) if total > 0 else None
     return {'face_attention_share': att, 'face_area_share': area,
             'face_bias_ratio': att / area if att is not None and area > 0 else None, 'n_faces': len(boxes)}
 
 # %% ../nbs/18_attention.ipynb #dafad0fc
-BIAS_FIELDS = ('face_attention_share', 'face_area_share', 'face_bias_ratio')
+BIAS_FIELDS = ('face_attention_share', 'face_area_share', 'face_bias_ratio')  # the measures `face_bias` gives
 
+# %% ../nbs/18_attention.ipynb #dafad0fd
+def _summary(x:np.ndarray, n_boot:int, level:float, seed:int) -> dict:
+    "n, mean, median and the bootstrap interval of the mean (`elena.metrics.mean_ci`) of the values `x`"
+    if not len(x):
+        return {'n': 0, 'mean': None, 'median': None, 'ci': [None, None]}
+    ci = mean_ci(x, n_boot, level, seed)
+    return {'n': len(x), 'mean': float(x.mean()), 'median': float(np.median(x)), 'ci': [float(v) for v in ci]}
+
+# %% ../nbs/18_attention.ipynb #dafad0fe
 def aggregate_bias(records:list, # per image: a dict with `condition` and the `BIAS_FIELDS`
                    n_boot:int=2000, # bootstrap resamples
                    level:float=0.95, # confidence level
                    seed:int=0, # for reproducible intervals
                   ) -> dict:
     "Per condition and measure: n, mean, median and a bootstrap CI of the mean"
-    rng, out = np.random.default_rng(seed), {}
-    q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
+    out = {}
     for cond in sorted({r['condition'] for r in records}):
-        out[cond] = {}
-        for f in BIAS_FIELDS:
-            x = np.array([r[f] for r in records if r['condition'] == cond and r.get(f) is not None], np.float64)
-            if not len(x): out[cond][f] = {'n': 0, 'mean': None, 'median': None, 'ci': [None, None]}; continue
-            boots = x[rng.integers(0, len(x), (n_boot, len(x)))].mean(1)
-            out[cond][f] = {'n': len(x), 'mean': float(x.mean()), 'median': float(np.median(x)), 'ci': [float(v) for v in np.percentile(boots, q)]}
+        got = [r for r in records if r['condition'] == cond]
+        vals = {f: np.array([r[f] for r in got if r.get(f) is not None], np.float64) for f in BIAS_FIELDS}
+        out[cond] = {f: _summary(x, n_boot, level, seed) for f, x in vals.items()}
     return out

@@ -17,53 +17,65 @@ from .data import load_dataset
 from .masking import read_faces, mask_image
 
 # %% auto #0
-__all__ = ['Browser', 'explorer']
+__all__ = ['Browser', 'answer_table', 'explorer']
 
 # %% ../nbs/22_explorer.ipynb #3b3e0038
+def _gold_and_images(dataset:str, # the run's dataset
+                     data_dir:str|None, # its folder, or None for the bundled ones and BESST's file names
+                     keys:list[str], # the answers' keys
+                    ) -> tuple[dict, dict, Path|None]:
+    "Gold label and image per answer key, matched as `elena evaluate` does (path, else a unique file name); the root"
+    ids = keys if dataset == 'besst' and data_dir is None else None
+    try: ds = load_dataset(dataset, data_dir, ids=ids, images=False)
+    except (FileNotFoundError, ValueError):
+        return {}, {}, None
+    g = gold_table(ds)
+    m = match_items(pd.Series(keys), g.index)
+    img = dict(zip(match_key(pd.Series([i.id for i in ds.items], dtype=str)), (i.image for i in ds.items)))
+    matched = [(k, i) for k, i in zip(keys, m.item) if i is not None]
+    gold = {k: g.gold[i] for k, i in matched if pd.notna(g.gold[i])}
+    return gold, {k: img[i] for k, i in matched if img.get(i) is not None}, ds.root
+
+# %% ../nbs/22_explorer.ipynb #3b3e0039
 class Browser:
     "One run's answers with gold labels, filtered and paged: the state behind `explorer`"
     def __init__(self, responses:str|Path, # the response store
                  data_dirs:str|dict|None=None, # dataset folders ('besst=/data/BESST,...'): images and gold labels
                  faces:str|Path|None=None, # a `mask_folder` output folder: its faces.jsonl boxes are drawn as the mask
-                 attention:str|Path|None=None, # folder of attention summaries (an `overlay` image per item, when written)
+                 attention:str|Path|None=None, # folder of attention summaries (an overlay image per item, when written)
                 ):
         self.runs = exclude_random(find_runs(responses), quiet=True)
-        self.dirs, self.faces = parse_data_dirs(data_dirs), read_faces(faces)[0] if faces else {}
+        self.dirs = parse_data_dirs(data_dirs)
+        self.faces = read_faces(faces)[0] if faces else {}
         self.att = read_attention_summaries(attention) if attention else pd.DataFrame()
         self.table, self.correct, self.emotion, self.page = pd.DataFrame(), None, None, 0
-        if len(self.runs): self.select(*self.runs.iloc[0][['model', 'dataset', 'condition', 'prompt']])
+        if len(self.runs):
+            self.select(*self.runs.iloc[0][['model', 'dataset', 'condition', 'prompt']])
 
     def select(self, model, dataset, condition, prompt):
         "Show the run with these names (all filters cleared)"
-        run = self.runs[(self.runs.model == model) & (self.runs.dataset == dataset) & (self.runs.condition == condition) & (self.runs.prompt == prompt)]
-        if run.empty: raise ValueError(f"no run {model}/{dataset}/{condition}-{prompt} among the stored real-model runs")
+        r = self.runs
+        run = r[(r.model == model) & (r.dataset == dataset) & (r.condition == condition) & (r.prompt == prompt)]
+        if run.empty:
+            raise ValueError(f"no run {model}/{dataset}/{condition}-{prompt} among the stored real-model runs")
         self.run, a = run.iloc[0], answers(run)
-        self.root, self.images = None, {}
-        a['gold'] = a.key.map(self._gold(dataset, a.key.tolist()))
+        gold, self.images, self.root = _gold_and_images(dataset, self.dirs.get(dataset), a.key.tolist())
+        a['gold'] = a.key.map(gold)
         a['correct'] = (a.emotion == a.gold).where(a.gold.notna())
         self.table, self.correct, self.emotion, self.page = a.sort_values('id', ignore_index=True), None, None, 0
 
-    def _gold(self, dataset, keys) -> dict:
-        "Gold label per answer key, the answers matched to the items as `elena evaluate` matches them (path, else a unique file name)"
-        d = self.dirs.get(dataset)
-        try: ds = load_dataset(dataset, d, ids=keys if dataset == 'besst' and d is None else None, images=False)
-        except (FileNotFoundError, ValueError): return {}
-        self.root = ds.root  # where the images are: the given folder, or the dataset's own (the bundled samples)
-        g = gold_table(ds); m = match_items(pd.Series(keys), g.index)
-        img = dict(zip(match_key(pd.Series([i.id for i in ds.items], dtype=str)), (i.image for i in ds.items)))
-        self.images = {k: img.get(i) for k, i in zip(keys, m.item) if i is not None and img.get(i) is not None}
-        return {k: g.gold[i] for k, i in zip(keys, m.item) if i is not None and pd.notna(g.gold[i])}
-
     def filter(self, correct:bool|None=None, emotion:str|None=None):
-        "Keep the correct (True) or incorrect (False) answers, and those whose gold or answer is `emotion`; None keeps all"
+        "Keep the correct (True) or incorrect (False) answers, and those whose gold or answer is `emotion`; None: all"
         self.correct, self.emotion, self.page = correct, emotion, 0
 
     @property
     def items(self) -> pd.DataFrame:
         "The answers passing the filters"
         t = self.table
-        if self.correct is not None and len(t): t = t[t.correct == self.correct]
-        if self.emotion and len(t): t = t[(t.gold == self.emotion) | (t.emotion == self.emotion)]
+        if self.correct is not None and len(t):
+            t = t[t.correct == self.correct]
+        if self.emotion and len(t):
+            t = t[(t.gold == self.emotion) | (t.emotion == self.emotion)]
         return t
 
     def go(self, step:int):
@@ -79,51 +91,80 @@ class Browser:
     def image(self) -> np.ndarray|None:
         "The current image (BGR), faces covered where `faces` holds boxes for it; None when the image file is not found"
         c, d = self.current, self.dirs.get(self.run.dataset) or self.root
-        if c is None or d is None: return None
-        p = self.images.get(c['key']) or next((Path(d)/n for n in (c['id'], c['key']) if (Path(d)/n).is_file()), None)
-        if p is None: return None
+        if c is None or d is None:
+            return None
+        near = (Path(d) / n for n in (c['id'], c['key']) if (Path(d) / n).is_file())
+        p = self.images.get(c['key']) or next(near, None)
+        if p is None:
+            return None
         img, f = read_image(p), self.faces.get(c['key']) or self.faces.get(c['id'])
         return mask_image(img, f['faces']) if f and f.get('faces') else img
+
+    def _att(self) -> pd.DataFrame:
+        "The attention summaries of this run's model"
+        a = self.att
+        return a[a.model == self.run.model] if len(a) and 'model' in a else a
 
     @property
     def methods(self) -> list:
         "The attention methods ('raw', 'rollout') whose summaries name overlays for this run's model"
-        a = self.att
-        if a.empty or not {'method', 'overlay'} <= set(a): return []
-        return sorted(set(a[(a.get('model', self.run.model) == self.run.model) & a.overlay.notna()].method.dropna()))
+        a = self._att()
+        if a.empty or not {'method', 'overlay'} <= set(a):
+            return []
+        return sorted(set(a[a.overlay.notna()].method.dropna()))
 
     def overlay(self, method:str|None=None, # only a summary of this attention method ('raw', 'rollout'); None: any
                ) -> Path|None:
         "The attention overlay image of the current item, when a summary names one"
-        c = self.current
-        if c is None or self.att.empty or 'overlay' not in self.att: return None
-        m = self.att[self.att.id.isin([c['id'], c['key']]) & (self.att.get('model', self.run.model) == self.run.model)]
-        if method is not None: m = m[m.get('method') == method] if 'method' in m else m.iloc[:0]
-        p = next((Path(x) for x in m.overlay if isinstance(x, str) and Path(x).is_file()), None)
-        return p
+        c, a = self.current, self._att()
+        if c is None or a.empty or 'overlay' not in a:
+            return None
+        m = a[a.id.isin([c['id'], c['key']])]
+        if method is not None:
+            m = m[m.get('method') == method] if 'method' in m else m.iloc[:0]
+        return next((Path(x) for x in m.overlay if isinstance(x, str) and Path(x).is_file()), None)
 
 # %% ../nbs/22_explorer.ipynb #f27d8575
 def _png(img:np.ndarray|None, width:int=480) -> bytes:
-    if img is None: return b''
+    "`img` as PNG bytes, at most `width` pixels wide; b'' for no image"
+    if img is None:
+        return b''
     h, w = img.shape[:2]
-    if w > width: img = cv2.resize(img, (width, int(h * width / w)), interpolation=cv2.INTER_AREA)
+    if w > width:
+        img = cv2.resize(img, (width, int(h * width / w)), interpolation=cv2.INTER_AREA)
     return cv2.imencode('.png', img)[1].tobytes()
 
+# %% ../nbs/22_explorer.ipynb #f27d8576
+def answer_table(c:dict, # an answer, as `Browser.current` gives it
+                ) -> str:
+    "The answer as an HTML table: image, gold, answer, correct, narrative, descriptions, body parts (no value: a dash)"
+    shown = lambda v: '—' if v is None or (isinstance(v, float) and np.isnan(v)) else v  # a dash, not nan
+    fields = [('image', c['id']), ('gold', c['gold']), ('answer', c['emotion']), ('correct', c['correct']),
+              ('narrative', c['narrative']), ('explicit', c['explicit_description']),
+              ('implicit', c['implicit_description']), ('body parts', ', '.join(map(str, c['body_parts'] or [])))]
+    th = "<th style='text-align:left;vertical-align:top'>"
+    rows = ''.join(f"<tr>{th}{k}</th><td>{html.escape(str(shown(v)))}</td></tr>" for k, v in fields)
+    return f'<table>{rows}</table>'
+
+# %% ../nbs/22_explorer.ipynb #f27d8578
 def explorer(responses:str|Path='responses', # the response store
              data_dirs:str|dict|None=None, # dataset folders ('besst=/data/BESST,...'): images and gold labels
              faces:str|Path|None=None, # a `mask_folder` output folder (face boxes)
              attention:str|Path|None=None, # folder of attention summaries
             ):
-    "An ipywidgets browser of stored answers: run choice, filters, paging, image with face mask and attention overlay, the answer"
+    "An ipywidgets browser of stored answers: run, filters, paging, image with face mask and attention overlay, answer"
     import ipywidgets as W
     b = Browser(responses, data_dirs, faces, attention)
-    if b.runs.empty: return W.HTML(f"No real-model response files under {html.escape(str(responses))}.")
-    dd = {k: W.Dropdown(options=sorted(b.runs[k].unique()), value=b.run[k], description=k) for k in ('model', 'dataset', 'condition', 'prompt')}
+    if b.runs.empty:
+        return W.HTML(f"No real-model response files under {html.escape(str(responses))}.")
+    dd = {k: W.Dropdown(options=sorted(b.runs[k].unique()), value=b.run[k], description=k)
+          for k in ('model', 'dataset', 'condition', 'prompt')}
     # a dropdown shows nothing for the value None, so 'all' is a value of its own, mapped to None for `Browser.filter`
     correct = W.Dropdown(options=['all', 'correct', 'incorrect'], value='all', description='answers')
-    labels = lambda: ['all'] + sorted(set(b.table.gold.dropna()) | set(b.table.emotion.dropna()))  # those of the run shown
+    labels = lambda: ['all'] + sorted(set(b.table.gold.dropna()) | set(b.table.emotion.dropna()))  # the run's own
     emotion = W.Dropdown(options=labels(), value='all', description='emotion')
-    filters = lambda: ({'all': None, 'correct': True, 'incorrect': False}[correct.value], None if emotion.value == 'all' else emotion.value)
+    kept = {'all': None, 'correct': True, 'incorrect': False}
+    filters = lambda: (kept[correct.value], None if emotion.value == 'all' else emotion.value)
     prev, nxt, where = W.Button(description='◀ previous'), W.Button(description='next ▶'), W.Label()
     img, ovl, ovl2, text = W.Image(format='png'), W.Image(format='png'), W.Image(format='png'), W.HTML()
     both = ' | '.join(b.methods)  # every method's overlay side by side
@@ -131,31 +172,36 @@ def explorer(responses:str|Path='responses', # the response store
     def show(*_):
         c = b.current
         where.value = f"{b.page + 1 if c else 0} of {len(b.items)}"
-        img.value, ms = _png(b.image()), (b.methods if maps.value == both else [maps.value if b.methods else None])
+        img.value = _png(b.image())
+        ms = b.methods if maps.value == both else [maps.value if b.methods else None]
         for w, m in zip((ovl, ovl2), ms + [False]):
             p = b.overlay(m) if m is not False else None
             w.value = _png(read_image(p)) if p else b''
-        for w in (img, ovl, ovl2): w.layout.display = None if w.value else 'none'  # no broken-image icon where there is no image
-        if c is None: text.value = '<i>nothing matches the filters</i>'; return
-        shown = lambda v: '—' if v is None or (isinstance(v, float) and np.isnan(v)) else v  # no gold label: a dash, not nan
-        row = lambda k, v: f"<tr><th style='text-align:left;vertical-align:top'>{k}</th><td>{html.escape(str(shown(v)))}</td></tr>"
-        text.value = '<table>' + ''.join(row(k, v) for k, v in [('image', c['id']), ('gold', c['gold']), ('answer', c['emotion']),
-                     ('correct', c['correct']), ('narrative', c['narrative']), ('explicit', c['explicit_description']),
-                     ('implicit', c['implicit_description']), ('body parts', ', '.join(map(str, c['body_parts'] or [])))]) + '</table>'
-    def refilter(_=None): b.filter(*filters()); show()
+        for w in (img, ovl, ovl2):
+            w.layout.display = None if w.value else 'none'  # no broken-image icon where there is no image
+        text.value = answer_table(c) if c is not None else '<i>nothing matches the filters</i>'
+    def refilter(_=None):
+        b.filter(*filters())
+        show()
     def choose(_):
         try: b.select(*(dd[k].value for k in dd))
-        except ValueError as e: text.value = html.escape(str(e)); return
+        except ValueError as e:
+            text.value = html.escape(str(e))
+            return
         emotion.unobserve(refilter, 'value')
-        keep, emotion.options = emotion.value, labels()  # the new run's labels; its filter kept where the run has that label
+        keep, emotion.options = emotion.value, labels()  # the new run's labels; its filter kept where it has that label
         emotion.value = keep if keep in emotion.options else 'all'
         emotion.observe(refilter, 'value')
         refilter()
-    for w in dd.values(): w.observe(choose, 'value')
-    for w in (correct, emotion): w.observe(refilter, 'value')
+    for w in dd.values():
+        w.observe(choose, 'value')
+    for w in (correct, emotion):
+        w.observe(refilter, 'value')
     maps.observe(show, 'value')
-    prev.on_click(lambda _: (b.go(-1), show())); nxt.on_click(lambda _: (b.go(1), show()))
+    prev.on_click(lambda _: (b.go(-1), show()))
+    nxt.on_click(lambda _: (b.go(1), show()))
     show()
-    ui = W.VBox([W.HBox(list(dd.values()) + [maps]), W.HBox([correct, emotion, prev, nxt, where]), W.HBox([img, ovl, ovl2]), text])
+    ui = W.VBox([W.HBox(list(dd.values()) + [maps]), W.HBox([correct, emotion, prev, nxt, where]),
+                 W.HBox([img, ovl, ovl2]), text])
     ui.browser = b
     return ui

@@ -88,9 +88,9 @@ def run_figures(responses:str|Path='responses', # the response store
                 figures:str|Path='figures', # where figures and tables go
                 out:str|Path='runs/paper', # where the executed notebooks go
                 notebooks:str|Path=PAPER_NBS, # folder of the paper notebooks
-                **params, # more parameters (attention, data_dirs, reference, n_boot...), for the notebooks that declare them
+                **params, # more parameters (attention, data_dirs, reference, n_boot...), for those who declare them
                ) -> pd.DataFrame:
-    "Execute every paper notebook with papermill; one row per notebook: status, figures and tables saved, what it skipped"
+    "Execute every paper notebook with papermill; one row each: status, figures and tables saved, what it skipped"
     given = {k: v for k, v in params.items() if v is not None}
     given |= {k: str(Path(v).resolve()) for k, v in given.items() if k in ('attention', 'reference') and v}
     given |= dict(responses=str(Path(responses).resolve()), figures=str(Path(figures).resolve()))

@@ -21,11 +21,14 @@ def score_bars(table:pd.DataFrame, # from `elena.results.score_runs`
     "Accuracy and macro-F1 per run (model / dataset / condition / prompt) with their 95% bootstrap intervals"
     lab = table.model + ' / ' + table.dataset + ' / ' + table.condition + ' / ' + table.prompt
     fig, axes = plt.subplots(1, 2, figsize=(10, 0.45 * len(table) + 1.2), sharey=True, squeeze=False)
-    for ax, (m, lo, hi, name) in zip(axes[0], [('accuracy', 'acc_lo', 'acc_hi', 'accuracy'), ('macro_f1', 'f1_lo', 'f1_hi', 'macro-F1')]):
-        y = np.arange(len(table)); v = table[m].to_numpy(float)
+    measures = [('accuracy', 'acc_lo', 'acc_hi', 'accuracy'), ('macro_f1', 'f1_lo', 'f1_hi', 'macro-F1')]
+    for ax, (m, lo, hi, name) in zip(axes[0], measures):
+        y = np.arange(len(table))
+        v = table[m].to_numpy(float)
         err = np.vstack([v - table[lo].to_numpy(float), table[hi].to_numpy(float) - v])
         ax.barh(y, v, xerr=np.nan_to_num(err), color='#4c72b0', capsize=3)
-        ax.set_yticks(y, lab); ax.set_xlim(0, 1); ax.set_xlabel(name); ax.invert_yaxis()
+        ax.set(yticks=y, yticklabels=lab, xlim=(0, 1), xlabel=name)
+        ax.invert_yaxis()
     fig.tight_layout()
     return fig
 
@@ -36,8 +39,9 @@ def confusion_figure(cm:pd.DataFrame, # from `elena.metrics.confusion`: gold row
     "Confusion matrix as a heat map of row shares (each gold label's answers), annotated with counts"
     share = cm.div(cm.sum(axis=1).replace(0, np.nan), axis=0)
     fig, ax = plt.subplots(figsize=(1 + 0.8 * cm.shape[1], 1 + 0.6 * cm.shape[0]))
-    sns.heatmap(share, annot=cm.values, fmt='d', cmap='Blues', vmin=0, vmax=1, cbar_kws={'label': 'share of the gold label'}, ax=ax)
-    ax.set_xlabel('predicted'); ax.set_ylabel('gold'); ax.set_title(title)
+    sns.heatmap(share, annot=cm.values, fmt='d', cmap='Blues', vmin=0, vmax=1,
+                cbar_kws={'label': 'share of the gold label'}, ax=ax)
+    ax.set(xlabel='predicted', ylabel='gold', title=title)
     fig.tight_layout()
     return fig
 
@@ -47,10 +51,14 @@ def region_shares(bp:pd.DataFrame, # from `elena.metrics.body_parts_table`: emot
                   top:int|None=None, # keep the `top` most frequent columns
                  ) -> pd.DataFrame:
     "Per emotion (rows): the share of its body-part mentions falling in each region (or part); rows sum to 1"
-    if bp.empty: return pd.DataFrame()
+    if bp.empty:
+        return pd.DataFrame()
     t = bp.pivot_table(index='emotion', columns=by, values='count', aggfunc='sum', fill_value=0)
-    if by == 'region': t = t.reindex(columns=[r for r in BODY_REGION_NAMES if r in t.columns] + [c for c in t.columns if c not in BODY_REGION_NAMES])
-    if top: t = t[t.sum().sort_values(ascending=False).index[:top]]
+    if by == 'region':  # the vocabulary's order of regions first
+        t = t.reindex(columns=[r for r in BODY_REGION_NAMES if r in t.columns]
+                      + [c for c in t.columns if c not in BODY_REGION_NAMES])
+    if top:
+        t = t[t.sum().sort_values(ascending=False).index[:top]]
     return t.div(t.sum(axis=1).replace(0, np.nan), axis=0).fillna(0)
 
 # %% ../nbs/21_plots.ipynb #87912b40
@@ -60,7 +68,7 @@ def share_heatmap(shares:pd.DataFrame, # from `region_shares`
     "Heat map of body-part or body-region shares per emotion"
     fig, ax = plt.subplots(figsize=(1.5 + 0.9 * shares.shape[1], 1 + 0.5 * shares.shape[0]))
     sns.heatmap(shares, annot=True, fmt='.2f', cmap='magma_r', vmin=0, ax=ax, cbar_kws={'label': 'share of mentions'})
-    ax.set_title(title); ax.set_ylabel('predicted emotion'); ax.set_xlabel('')
+    ax.set(title=title, ylabel='predicted emotion', xlabel='')
     fig.tight_layout()
     return fig
 
@@ -72,6 +80,7 @@ _SHAPES = {'head/face': [('circle', (0.5, 0.88), 0.08)],
                             ('circle', (0.255, 0.35), 0.035), ('circle', (0.745, 0.35), 0.035)],
            'legs & feet': [('rect', (0.37, 0.04, 0.11, 0.37)), ('rect', (0.52, 0.04, 0.11, 0.37))]}
 
+# %% ../nbs/21_plots.ipynb #c21a0001
 def silhouette(ax, # a matplotlib axes
                shares:Mapping[str, float], # region -> share, as a row of `region_shares`
                title:str='', # e.g. the emotion
@@ -84,8 +93,12 @@ def silhouette(ax, # a matplotlib axes
     for region, shapes in _SHAPES.items():
         for kind, xy, *rest in shapes:
             kw = dict(facecolor=cm(norm(shares.get(region, 0))), edgecolor=edge, linewidth=3)
-            ax.add_patch(patches.Circle(xy, rest[0], **kw) if kind == 'circle' else patches.FancyBboxPatch(xy[:2], xy[2], xy[3], boxstyle='round,pad=0.01', **kw))
-    ax.set_xlim(0.1, 0.9); ax.set_ylim(0, 1); ax.set_aspect('equal'); ax.axis('off'); ax.set_title(title)
+            if kind == 'circle':
+                ax.add_patch(patches.Circle(xy, rest[0], **kw))
+            else:
+                ax.add_patch(patches.FancyBboxPatch(xy[:2], xy[2], xy[3], boxstyle='round,pad=0.01', **kw))
+    ax.set(xlim=(0.1, 0.9), ylim=(0, 1), aspect='equal', title=title)
+    ax.axis('off')
     return ax
 
 # %% ../nbs/21_plots.ipynb #e5461e61
@@ -93,31 +106,37 @@ def silhouettes(shares:pd.DataFrame, # from `region_shares`: emotions as rows, r
                 title:str='', # figure title
                ) -> plt.Figure:
     "One silhouette per emotion, on a shared colour scale"
-    n = len(shares); vmax = float(shares.values.max()) or 1.0
+    n = len(shares)
+    vmax = float(shares.values.max()) or 1.0
     fig, axes = plt.subplots(1, n + 1, figsize=(2 * n + 1, 3.2), gridspec_kw={'width_ratios': [1] * n + [0.08]})
-    for ax, (emo, row) in zip(axes, shares.iterrows()): silhouette(ax, row.to_dict(), emo, vmax)
+    for ax, (emo, row) in zip(axes, shares.iterrows()):
+        silhouette(ax, row.to_dict(), emo, vmax)
     fig.colorbar(plt.cm.ScalarMappable(plt.Normalize(0, vmax), 'magma_r'), cax=axes[-1], label='share of mentions')
     fig.suptitle(title)
     return fig
 
 # %% ../nbs/21_plots.ipynb #3ad9ff0c
-def methods_figure(att:pd.DataFrame, # from `elena.attention_maps.read_attention_summaries`: id, model, condition, method, overlay, face_bias_ratio
+def methods_figure(att:pd.DataFrame, # from `read_attention_summaries`: id, model, condition, method, overlay, ratio
                    methods:list=('raw', 'rollout'), # the methods shown, left to right
                    n:int=4, # images shown at most
                   ) -> plt.Figure|None:
-    "The main overlays of each method on the same image, model and condition, side by side; None when no image has all the methods"
+    "The main overlays of each method on the same image, model and condition, side by side; None: no image has them all"
     from pathlib import Path
     methods, key = list(methods), ['id', 'model', 'condition']
-    if att.empty or not set(key + ['method', 'overlay']) <= set(att): return None
+    if att.empty or not set(key + ['method', 'overlay']) <= set(att):
+        return None
     a = att[att.method.isin(methods) & att.overlay.map(lambda p: isinstance(p, str) and Path(p).is_file())]
     groups = [g.set_index('method') for _, g in a.groupby(key, sort=True) if set(methods) <= set(g.method)][:n]
-    if not groups: return None
+    if not groups:
+        return None
     fig, axes = plt.subplots(len(groups), len(methods), figsize=(3 * len(methods), 3 * len(groups)), squeeze=False)
     for row, g in zip(axes, groups):
         for ax, m in zip(row, methods):
             r = g.loc[[m]].iloc[0]  # the first, should a method have two summaries of this image
             ratio = r.get('face_bias_ratio')
-            ax.imshow(plt.imread(r.overlay)); ax.axis('off')
-            ax.set_title(f"{m}: {r.id} ({r.condition})\nfacial-bias ratio {'—' if ratio is None or pd.isna(ratio) else f'{ratio:.2f}'}", fontsize=8)
+            shown = '—' if ratio is None or pd.isna(ratio) else f'{ratio:.2f}'
+            ax.imshow(plt.imread(r.overlay))
+            ax.axis('off')
+            ax.set_title(f"{m}: {r.id} ({r.condition})\nfacial-bias ratio {shown}", fontsize=8)
     fig.tight_layout()
     return fig

@@ -4,13 +4,14 @@
 
 # %% ../nbs/20_results.ipynb #40a3d5e3
 from __future__ import annotations
+import os
 import re
 from pathlib import Path
 from typing import Mapping
 import pandas as pd
 from .store import CONDITIONS, read_records, latest_records
 from .evaluate import ANSWER_FIELDS, evaluate, read_responses
-from .metrics import mcnemar
+from .metrics import paired_runs
 from .vocab import BODY_PART_SYNONYMS, BODY_REGIONS, normalize_body_part
 
 # %% auto #0
@@ -39,19 +40,22 @@ def _run_row(p:Path) -> dict|None:
 # %% ../nbs/20_results.ipynb #0ba25ed3
 def find_runs(root:str|Path, # the responses folder: <root>/<model>/<dataset>/<condition>-<prompt>.jsonl
              ) -> pd.DataFrame:
-    "One row per response file under `root` (shards left out): model, dataset, condition, prompt, path, items, random weights"
+    "One row per response file under `root` (no shards): model, dataset, condition, prompt, path, n, random weights"
     files = sorted(Path(root).glob('*/*/*.jsonl')) if Path(root).is_dir() else []
     return pd.DataFrame([r for p in files if (r := _run_row(p))], columns=RUN_COLUMNS)
 
 # %% ../nbs/20_results.ipynb #fea28d5f
 def provenance(runs:pd.DataFrame, # from `find_runs`
-               root:str|Path|None=None, # the folder they were found in
+               root:str|Path|None=None, # the folder they were found in (then their paths are shown relative to it)
+               name:str|None=None, # how to call `root` in the first line (default: its path)
               ) -> str:
-    "Which files, models, datasets and item counts a notebook reads, and whether each comes from a real model or random weights"
-    kind = lambda r: 'RANDOM WEIGHTS (test model: output is noise, never a result)' if r.random_weights else 'real model'
-    lines = [f"data: {len(runs)} response file(s)" + (f" under {root}" if root is not None else '')]
-    lines += [f"  {r.path}: model {r.model}, dataset {r.dataset}, {r.condition}/{r.prompt}, {r.n} items, {kind(r)}"
-              for r in runs.itertuples()]
+    "Which files, models, datasets and item counts a notebook reads, and whether each is a real model's or random"
+    rnd = 'RANDOM WEIGHTS (test model: output is noise, never a result)'
+    kind = lambda r: rnd if r.random_weights else 'real model'
+    shown = lambda p: Path(os.path.relpath(p, root)).as_posix() if root is not None else p
+    lines = [f"data: {len(runs)} response file(s)" + (f" under {name or root}" if root is not None else '')]
+    lines += [f"  {shown(r.path)}: model {r.model}, dataset {r.dataset}, {r.condition}/{r.prompt}, {r.n} items, "
+              + kind(r) for r in runs.itertuples()]
     if len(runs):
         lines.append(f"  models: {', '.join(sorted(set(runs.model)))}; items in all: {int(runs.n.sum())}")
     return '\n'.join(lines)
@@ -70,7 +74,7 @@ def exclude_random(runs:pd.DataFrame, # from `find_runs`
 # %% ../nbs/20_results.ipynb #316a5924
 def answers(runs:pd.DataFrame, # from `find_runs`
            ) -> pd.DataFrame:
-    "One row per item of every run (`read_responses`: the last record written): run columns, id, key, emotion, failed, `ANSWER_FIELDS`"
+    "One row per item of every run (its last record): run columns, id, key, emotion, failed and the `ANSWER_FIELDS`"
     cols = ['model', 'dataset', 'condition', 'prompt', 'path', 'id', 'key', 'emotion', 'failed', *ANSWER_FIELDS]
     run = lambda r: dict(model=r.model, dataset=r.dataset, condition=r.condition, prompt=r.prompt, path=r.path)
     frames = [read_responses(r.path).assign(**run(r)) for r in runs.itertuples()]
@@ -83,7 +87,7 @@ _PART_RE = re.compile(r"\b(" + '|'.join(sorted(_PART_WORDS, key=len, reverse=Tru
 # %% ../nbs/20_results.ipynb #597e0ccd
 def mentioned_parts(text:str|None, # a narrative or description
                    ) -> list[str]:
-    "Body parts of the vocabulary named in `text`, in order, as `normalize_body_part` writes them (plurals and synonyms included)"
+    "Body parts of the vocabulary named in `text`, in order, as `normalize_body_part` writes them"
     if not isinstance(text, str):
         return []
     return [normalize_body_part(m.group(0)) for m in _PART_RE.finditer(text)]
@@ -110,7 +114,7 @@ def score_runs(runs:pd.DataFrame, # from `find_runs` (random-weight runs already
                data_dirs:str|Mapping|None=None, # dataset folders (besst needs none: gold is in the file names)
                n_boot:int=1000, # bootstrap resamples for the intervals
               ) -> tuple[pd.DataFrame, dict]:
-    "Accuracy and macro-F1 with 95% intervals per run, and each run's evaluation by path; a run that cannot be scored is named"
+    "Accuracy and macro-F1 with 95% intervals per run, and each run's evaluation by path; a run not scored is named"
     dirs, rows, full = parse_data_dirs(data_dirs), [], {}
     for r in runs.itertuples():
         try: res = evaluate([r.path], r.dataset, dirs.get(r.dataset), n_boot=n_boot)
@@ -118,8 +122,9 @@ def score_runs(runs:pd.DataFrame, # from `find_runs` (random-weight runs already
             print(f"not scored: {r.path}: {e}")
             continue
         s = full[r.path] = res['runs'][r.path]
-        rows.append(dict(model=r.model, dataset=r.dataset, condition=r.condition, prompt=r.prompt, n_scored=s['n_scored'],
-                         coverage=s['coverage'], accuracy=s['accuracy'], acc_lo=s['accuracy_ci'][0],
+        rows.append(dict(model=r.model, dataset=r.dataset, condition=r.condition, prompt=r.prompt,
+                         n_scored=s['n_scored'], coverage=s['coverage'], accuracy=s['accuracy'],
+                         acc_lo=s['accuracy_ci'][0],
                          acc_hi=s['accuracy_ci'][1], macro_f1=s['macro_f1'], f1_lo=s['macro_f1_ci'][0],
                          f1_hi=s['macro_f1_ci'][1], path=r.path))
     return pd.DataFrame(rows, columns=SCORE_COLUMNS), full
@@ -130,7 +135,7 @@ COMPARISONS = {'elena − naive': ('prompt', 'naive', 'elena'), 'masked − orig
 # %% ../nbs/20_results.ipynb #731e3af9
 def run_pairs(table:pd.DataFrame, # from `score_runs`: model, dataset, condition, prompt, path
              ) -> list[dict]:
-    "Per `COMPARISONS` entry, the pairs of runs that differ in its setting only: comparison, model, dataset, the shared setting, paths a, b"
+    "Per `COMPARISONS` entry, the runs differing in its setting only: comparison, model, dataset, the other, a, b"
     pairs = []
     for what, (col, a, b) in COMPARISONS.items():
         other = 'condition' if col == 'prompt' else 'prompt'
@@ -152,9 +157,7 @@ def paired_deltas(table:pd.DataFrame, # from `score_runs`
     "Per pair of `run_pairs`: accuracy of a and b on the items both answered, b − a with a 95% interval, McNemar's p"
     rows = []
     for p in run_pairs(table):
-        ca, cb = full[p['a']]['correct'], full[p['b']]['correct']
-        both = ca.index.intersection(cb.index)
-        r = mcnemar(ca[both].to_numpy(bool), cb[both].to_numpy(bool), n_boot)
+        r = paired_runs(full[p['a']]['correct'], full[p['b']]['correct'], n_boot)
         rows.append({**{k: v for k, v in p.items() if k not in ('a', 'b')}, 'n_paired': r['n'],
                      'accuracy_a': r['accuracy_a'], 'accuracy_b': r['accuracy_b'], 'difference': r['difference'],
                      'diff_lo': r['difference_ci'][0], 'diff_hi': r['difference_ci'][1], 'only_a': r['only_a'],

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from elena.attention_maps import attention_summary, write_attention_summary
 from elena.store import make_record, store_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,12 +17,14 @@ IDS = ['001mA_0.jpg', '002wF_0.jpg', '003mT_0.jpg', '004wA_0.jpg', '005mW_0.jpg'
 
 
 def fixture(root, model, condition, prompt, emotions, random_weights=False):
-    p = store_path(root, model, 'besst', condition, prompt); p.parent.mkdir(parents=True, exist_ok=True)
+    p = store_path(root, model, 'besst', condition, prompt)
+    p.parent.mkdir(parents=True, exist_ok=True)
     ids = [('masked_' if condition == 'masked' else '') + i for i in IDS]
     recs = [make_record(id=i, dataset='besst', condition=condition, model=model, prompt_id=f'{prompt}-v1', emotion=e,
                         random_weights=random_weights,
                         parsed=dict(emotion=e, narrative=f'Fixture narrative: {e}, hands clenched, shoulders raised.',
-                                    explicit_description='fixture: hands clenched', implicit_description='fixture: tense',
+                                    explicit_description='fixture: hands clenched',
+                                    implicit_description='fixture: tense',
                                     body_parts=['hands', 'shoulders', 'face'][:1 + n % 3]))
             for n, (i, e) in enumerate(zip(ids, emotions))]
     p.write_text(''.join(json.dumps(r) + '\n' for r in recs))
@@ -33,25 +36,31 @@ def test_elena_figures_on_fixture_responses(tmp_path):
     fixture(resp, 'fixture-model', 'original', 'naive', ['fear', 'happiness', 'fear', 'anger', 'anger', 'happiness'])
     fixture(resp, 'fixture-model', 'masked', 'elena', ['fear', 'sadness', 'sadness', 'anger', 'anger', 'neutral'])
     fixture(resp, 'tiny-gemma3', 'original', 'elena', ['disgust'] * 6, random_weights=True)
-    att.mkdir()  # attention.json in the form `elena attention` writes it (its records checked on real output in nbs/19_attention_maps.ipynb)
-    (att / 'attention.json').write_text(json.dumps({'model': 'fixture-model', 'method': 'raw', 'fuse': 'mean', 'query': 'emotion',
-                                                    'random_weights': False, 'images': [{'id': i, 'condition': c, 'face_bias_ratio': r}
-                                                    for i in IDS for c, r in (('original', 2.5), ('masked', 0.8))]}))
-    r = subprocess.run([str(BIN / 'elena'), 'figures', '--responses', str(resp), '--figures', str(figs), '--out', str(tmp_path / 'runs'),
-                        '--attention', str(att)], capture_output=True, text=True, timeout=600)
+    # attention.json written by its own writer, as `elena attention` writes it (see 19_attention_maps)
+    settings = {'model': 'fixture-model', 'method': 'raw', 'fuse': 'mean', 'query': 'emotion'}
+    ratios = (('original', 2.5), ('masked', 0.8))
+    recs = [{'id': i, 'condition': c, 'face_bias_ratio': r} for i in IDS for c, r in ratios]
+    write_attention_summary(att, attention_summary(settings, recs, random_weights=False))
+    args = ['--responses', str(resp), '--figures', str(figs), '--out', str(tmp_path / 'runs'), '--attention', str(att)]
+    r = subprocess.run([str(BIN / 'elena'), 'figures', *args], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr[-4000:]
     report = r.stdout
-    assert 'Kernel is running over TCP' not in r.stderr and 'Unable to parse' not in r.stderr, r.stderr[-4000:]  # only what a user needs
+    for noise in ('Kernel is running over TCP', 'Unable to parse'):  # only what a user needs
+        assert noise not in r.stderr, r.stderr[-4000:]
     for nb in ('accuracy', 'confusion', 'anatomy', 'narratives', 'attention'):
         line = next(l for l in report.splitlines() if l.startswith(nb + ':'))
         assert line.startswith(f'{nb}: ok') and ' 0 figure(s)' not in line, report
     assert 'no data: skipped: VAD agreement' in report, report
-    for name in ('accuracy', 'confusion-fixture-model-besst-original-elena', 'anatomy-fixture-model-original-silhouette', 'attention_face_bias'):
+    made = ('accuracy', 'confusion-fixture-model-besst-original-elena', 'anatomy-fixture-model-original-silhouette',
+            'attention_face_bias')
+    for name in made:
         assert (figs / f'{name}.png').stat().st_size > 0 and (figs / f'{name}.pdf').stat().st_size > 0, name
     acc = pd.read_csv(figs / 'tables' / 'accuracy.csv')
     assert set(acc.model) == {'fixture-model'}  # the random-weight run is never tabled
-    assert dict(zip(acc.condition + '-' + acc.prompt, acc.accuracy.round(3))) == {'original-elena': 1.0, 'original-naive': 0.5, 'masked-elena': 0.667}
+    got = dict(zip(acc.condition + '-' + acc.prompt, acc.accuracy.round(3)))
+    assert got == {'original-elena': 1.0, 'original-naive': 0.5, 'masked-elena': 0.667}
     deltas = pd.read_csv(figs / 'tables' / 'accuracy_deltas.csv')
-    assert deltas.set_index('comparison').difference.round(3).to_dict() == {'elena − naive': 0.5, 'masked − original': -0.333}
+    got = deltas.set_index('comparison').difference.round(3).to_dict()
+    assert got == {'elena − naive': 0.5, 'masked − original': -0.333}
     executed = (tmp_path / 'runs' / 'accuracy.ipynb').read_text()
     assert 'RANDOM WEIGHTS' in executed and 'left out 1 run(s) of random-weight test models' in executed
