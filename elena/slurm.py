@@ -14,7 +14,7 @@ from pathlib import Path
 from .store import safe_name, store_path
 
 # %% auto #0
-__all__ = ['elena_command', 'check_weights', 'SlurmPlan', 'plan', 'write_scripts', 'sbatch_lines', 'submit']
+__all__ = ['elena_command', 'weights_in_cache', 'SlurmPlan', 'plan', 'write_scripts', 'sbatch_lines', 'submit']
 
 # %% ../nbs/23_slurm.ipynb #4b8c3a20
 def elena_command() -> list[str]:
@@ -34,7 +34,7 @@ def _missing(folder:Path|None) -> list[str]:
     if any(folder.glob('*.safetensors')) or any(folder.glob('pytorch_model*.bin')): return []
     return ['*.safetensors']
 
-def check_weights(model_id:str, # a Hub repository id, or a local folder
+def weights_in_cache(model_id:str, # a Hub repository id, or a local folder
                   revision:str|None=None, # branch, tag or commit (None: main)
                   cache_dir:str|Path|None=None, # the Hub cache (None: huggingface_hub's, from HF_HOME / HF_HUB_CACHE)
                  ) -> Path:
@@ -84,7 +84,7 @@ def _check(model:str, dataset:str, data_dir, labels:str, shards:int):
     resolve_labels(labels)
     ds = load_dataset(dataset, data_dir)
     local = path == 'elena.local:TransformersBackend'
-    if local: check_weights(kw['model_id'])
+    if local: weights_in_cache(kw['model_id'])
     return ds, local
 
 # %% ../nbs/23_slurm.ipynb #7d77a584
