@@ -121,7 +121,7 @@ def load_dataset(name:str, # one of `DATASETS`
 def _unreadable(path:Path) -> str|None:
     "Why `path` cannot be read as an image (as `read_image` says it), or None"
     try:
-        read_image(path)
+        read_image(path, reduced=True)
     except ValueError as e:
         return str(e).removeprefix(f"{path}: ")
     except OSError as e:

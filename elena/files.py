@@ -48,6 +48,7 @@ def _truncated_jpeg(data:bytes) -> bool:
 
 # %% ../nbs/04a_files.ipynb #ad8f5ed4
 def read_image(path:str|Path, # an image file
+               reduced:bool=False, # JPEG decoded at 1/8 size: a quick check that it decodes, pixels not needed
               ) -> np.ndarray:
     "`path` decoded by OpenCV (BGR, gray and 16 bit kept); JPEG upright by EXIF, PNG/WebP/TIFF as stored with alpha"
     import cv2
@@ -59,6 +60,8 @@ def read_image(path:str|Path, # an image file
         raise ValueError(f"{path}: truncated JPEG (no end-of-image marker after the last scan); re-export or remove it")
     alpha = path.suffix.lower() in ('.png', '.webp', '.tif', '.tiff')
     flags = cv2.IMREAD_UNCHANGED if alpha else cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH
+    if reduced and not alpha:
+        flags = cv2.IMREAD_REDUCED_COLOR_8
     img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     if img is None or img.size == 0:
         raise ValueError(f"{path}: not an image OpenCV can decode ({len(data)} bytes starting {data[:8]!r}); "
