@@ -16,7 +16,7 @@ from .metrics import mean_ci
 __all__ = ['FUSIONS', 'REGION_FIELDS', 'BIAS_FIELDS', 'SHIFT_FIELDS', 'mllama_geometry', 'mllama_keys_to_grid',
            'mllama_keys_to_canvas', 'gemma_tokens_to_grid', 'grid_to_image', 'fuse_heads', 'rollout',
            'mllama_encoder_layout', 'encoder_rollout', 'face_bias', 'region_masks', 'region_bias', 'agent_boxes',
-           'people_lookup', 'dataset_people', 'aggregate_bias', 'paired_shifts']
+           'people_lookup', 'dataset_people', 'person_boxes', 'aggregate_bias', 'paired_shifts']
 
 # %% ../nbs/18_attention.ipynb #daee60cd
 def _size(improc) -> int:
@@ -218,6 +218,16 @@ def dataset_people(dataset:str|None, # a dataset name, or None (one image)
     if dataset not in ('heco', 'emotic'): return {}
     from elena.data import load_dataset
     return {it.id: agent_boxes(it.agents) for it in load_dataset(dataset, data_dir).items}
+
+# %% ../nbs/18_attention.ipynb #2dc329e6
+def person_boxes(iid:str, # the image's id
+                 lookup:dict|None, # from `people_lookup` (by id and file name), or None
+                 annotated:dict, # from `dataset_people` (by id)
+                ) -> list|None:
+    "An image's person boxes: the people file's (by id, else by file name), else the dataset's; None if neither knows"
+    for src, key in ((lookup or {}, iid), (lookup or {}, Path(iid).name), (annotated, iid)):
+        if key in src: return src[key]
+    return None
 
 # %% ../nbs/18_attention.ipynb #dafad0fc
 BIAS_FIELDS = ('face_attention_share', 'face_area_share', 'face_bias_ratio')  # the measures `face_bias` gives
