@@ -178,7 +178,7 @@ def _stack(ax, bars:list):
         for r in REGIONS:
             m, lo, hi = t.loc[r, ['mean', 'lo', 'hi']].astype(float)
             ax.barh(y, m, left=left, color=_REGION_COLOURS[r], label=r if y == 0 else None)
-            ax.errorbar(left + m, y, xerr=[[m - lo], [hi - m]], color='black', capsize=3, lw=1)
+            ax.errorbar(left + m, y, xerr=[[max(m - lo, 0)], [max(hi - m, 0)]], color='black', capsize=3, lw=1)
             left += m
     ax.set(yticks=range(len(bars)), yticklabels=[b[0] for b in bars], xlim=(0, 1), xlabel='share')
     ax.invert_yaxis()
@@ -207,7 +207,7 @@ def regions_figure(shares:pd.DataFrame, # from `attention_regions`
             continue
         p = p.reindex(list(REGIONS))
         m = p['mean'].to_numpy(float)
-        err = np.nan_to_num(np.vstack([m - p['lo'].to_numpy(float), p['hi'].to_numpy(float) - m]))
+        err = np.nan_to_num(np.vstack([m - p['lo'].to_numpy(float), p['hi'].to_numpy(float) - m])).clip(0)
         ax2.barh(range(3), np.nan_to_num(m), xerr=err, color=[_REGION_COLOURS[r] for r in REGIONS], capsize=3)
         ax2.axvline(0, color='black', lw=0.8)
         ax2.set(yticks=range(3), yticklabels=list(REGIONS), xlabel='masked − original attention share (paired)')

@@ -247,3 +247,36 @@ def test_emotic_layout_and_people_file(tmp_path):
     r = json.loads(rep['path'].read_text())['images'][0]
     reg = regions(W, H, faces['mscoco/images/f1.jpg'], [[0, 0, 160, 240]], 0.05)
     assert r['people'] == [[0, 0, 160, 240]] and abs(r['body_area_share'] - (reg == 1).mean()) < 1e-12
+
+# the paper notebook's figure, from stored attention.json files only (written by `elena attention`'s own writer)
+def region_summaries(att, random_weights):
+    from elena.attention_maps import attention_summary, write_attention_summary
+    rng, recs = np.random.default_rng(0), []
+    for i in range(6):
+        f, b = 0.5 + 0.05 * rng.random(), 0.3
+        for cond, df, db in (('original', 0, 0), ('masked', -0.3, 0.2)):
+            recs.append({'id': f'{i}.jpg', 'condition': cond, 'face_attention_share': f + df, 'face_area_share': 0.1,
+                         'face_bias_ratio': (f + df) / 0.1, 'body_attention_share': b + db, 'body_area_share': 0.3,
+                         'body_bias_ratio': (b + db) / 0.3, 'context_attention_share': 1 - f - df - b - db,
+                         'context_area_share': 0.6, 'n_people': 1, 'overlays': {}})
+    settings = {'model': 'fixture-model', 'method': 'raw', 'fuse': 'mean', 'query': 'emotion'}
+    write_attention_summary(att, attention_summary(settings, recs, random_weights=random_weights))
+
+def test_paper_figure_from_stored_summaries(tmp_path):
+    from test_attention_methods import papermill
+    region_summaries(tmp_path / 'att', random_weights=False)  # fixture numbers, not results
+    rep = papermill(tmp_path, tmp_path / 'att')
+    assert (tmp_path / 'figures' / 'attention_regions.png').stat().st_size > 0, rep
+    import pandas as pd
+    paired = pd.read_csv(tmp_path / 'figures' / 'tables' / 'attention_regions_paired.csv').set_index('region')
+    assert np.allclose(paired.loc[['face', 'body', 'context'], 'mean'], [-0.3, 0.2, 0.1]) and set(paired.n) == {6}
+    shares = pd.read_csv(tmp_path / 'figures' / 'tables' / 'attention_regions.csv')
+    area = shares[(shares.kind == 'area') & (shares.condition == 'masked')].set_index('region')['mean']
+    assert np.allclose(area[['face', 'body', 'context']], [0.1, 0.3, 0.6])
+
+def test_paper_figure_never_shows_random_weights(tmp_path):
+    from test_attention_methods import papermill
+    region_summaries(tmp_path / 'att', random_weights=True)
+    rep = papermill(tmp_path, tmp_path / 'att')
+    assert any(l.startswith('attention regions') for l in rep['skipped']), rep
+    assert not (tmp_path / 'figures' / 'attention_regions.png').exists()
