@@ -5,15 +5,18 @@
 # %% ../nbs/18_attention.ipynb #02ae7254
 from __future__ import annotations
 import math
+from pathlib import Path
 import cv2
 import numpy as np
+from .faces import faces_lookup
 from .masking import pad_box
 from .metrics import mean_ci
 
 # %% auto #0
-__all__ = ['FUSIONS', 'BIAS_FIELDS', 'mllama_geometry', 'mllama_keys_to_grid', 'mllama_keys_to_canvas', 'gemma_tokens_to_grid',
-           'grid_to_image', 'fuse_heads', 'rollout', 'mllama_encoder_layout', 'encoder_rollout', 'face_bias',
-           'aggregate_bias']
+__all__ = ['FUSIONS', 'REGION_FIELDS', 'BIAS_FIELDS', 'SHIFT_FIELDS', 'mllama_geometry', 'mllama_keys_to_grid',
+           'mllama_keys_to_canvas', 'gemma_tokens_to_grid', 'grid_to_image', 'fuse_heads', 'rollout',
+           'mllama_encoder_layout', 'encoder_rollout', 'face_bias', 'region_masks', 'region_bias', 'agent_boxes',
+           'people_lookup', 'dataset_people', 'person_boxes', 'aggregate_bias', 'paired_shifts']
 
 # %% ../nbs/18_attention.ipynb #daee60cd
 def _size(improc) -> int:
@@ -140,6 +143,92 @@ def face_bias(amap:np.ndarray, # attention density over the image (height × wid
     return {'face_attention_share': att, 'face_area_share': area,
             'face_bias_ratio': att / area if att is not None and area > 0 else None, 'n_faces': len(boxes)}
 
+# %% ../nbs/18_attention.ipynb #c7d8ef8e
+REGION_FIELDS = ('body_attention_share', 'body_area_share', 'body_bias_ratio',
+                 'context_attention_share', 'context_area_share')  # the measures `region_bias` adds to `face_bias`'s
+
+# %% ../nbs/18_attention.ipynb #43bff0f4
+def _paint(mask:np.ndarray, box, pad:float):
+    "Set the pixels of `box` [x, y, w, h], padded by `pad` and clipped to `mask`, to True"
+    H, W = mask.shape
+    x0, y0, x1, y1 = pad_box(list(box), pad, W, H)
+    mask[y0:max(y0, y1), x0:max(x0, x1)] = True  # a box wholly outside the image paints nothing
+
+# %% ../nbs/18_attention.ipynb #a83424c2
+def region_masks(height:int, width:int, # the image's size in pixels
+                 faces:list, # face boxes [x, y, w, h]
+                 people:list|None, # person boxes [x, y, w, h]; None or []: no body region
+                 pad:float=0.05, # share of each face box's size added on each side, as the masking does
+                ) -> tuple[np.ndarray, np.ndarray|None]:
+    "Boolean masks of the face region (padded face boxes) and the body region (person boxes minus face; None without)"
+    face = np.zeros((int(height), int(width)), bool)
+    for b in faces: _paint(face, b, pad)
+    if not people: return face, None
+    body = np.zeros_like(face)
+    for b in people: _paint(body, b, 0)
+    return face, body & ~face
+
+# %% ../nbs/18_attention.ipynb #41336769
+def region_bias(amap:np.ndarray, # attention density over the image (height × width), non-negative
+                faces:list, # face boxes [x, y, w, h]
+                people:list|None, # person boxes [x, y, w, h]; None or []: body and context unknown
+                pad:float=0.05, # padding of the face boxes
+               ) -> dict:
+    "`face_bias`'s measures and `REGION_FIELDS`: face, body and context shares of attention and of area"
+    amap = np.asarray(amap, np.float64)
+    out = face_bias(amap, faces, pad) | {'n_people': len(people or [])}
+    face, body = region_masks(*amap.shape, faces, people, pad)
+    if body is None: return out | dict.fromkeys(REGION_FIELDS)
+    ctx, total = ~(face | body), float(amap.sum())
+    share = lambda m: float(amap[m].sum() / total) if total > 0 else None
+    att, area = share(body), float(body.mean())
+    return out | {'body_attention_share': att, 'body_area_share': area,
+                  'body_bias_ratio': att / area if att is not None and area > 0 else None,
+                  'context_attention_share': share(ctx), 'context_area_share': float(ctx.mean())}
+
+# %% ../nbs/18_attention.ipynb #e498ce4b
+def agent_boxes(agents:list, # `Item.agents`: per person a dict whose 'box' is [x1, y1, x2, y2] or None
+               ) -> list[list[float]]:
+    "The person boxes [x, y, w, h] of the agents that have a box"
+    return [[x0, y0, x1 - x0, y1 - y0] for x0, y0, x1, y1 in (a['box'] for a in agents if a.get('box'))]
+
+# %% ../nbs/18_attention.ipynb #e0a8b6f4
+def people_lookup(path:str|Path|None, # a people file (JSON lines: id and 'people', each with a 'box'); None: none
+                 ) -> dict[str, list]|None:
+    "Person boxes [x, y, w, h] by image id and by file name, by `faces_lookup`'s rules; None for None"
+    if path is None: return None
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"--people {path}: no such file; give a JSON-lines file with one line per image: "
+                                '{"id": ..., "people": [{"box": [x, y, w, h]}, ...]}')
+    out = {}
+    for k, rec in faces_lookup(path).items():
+        ppl = rec.get('people')
+        ok = isinstance(ppl, list) and all(isinstance(p, dict) and isinstance(p.get('box'), list)
+                                           and len(p['box']) == 4 for p in ppl)
+        if not ok:
+            raise ValueError(f"{path}: image {k}: 'people' must be a list of {{\"box\": [x, y, w, h]}}; fix that line")
+        out[k] = [[float(v) for v in p['box']] for p in ppl]
+    return out
+
+# %% ../nbs/18_attention.ipynb #b6211be1
+def dataset_people(dataset:str|None, # a dataset name, or None (one image)
+                   data_dir:str|Path|None=None, # its folder
+                  ) -> dict[str, list]:
+    "Person boxes [x, y, w, h] by item id of the dataset's annotations (HECO, EMOTIC); {} when it has none"
+    if dataset not in ('heco', 'emotic'): return {}
+    from elena.data import load_dataset
+    return {it.id: agent_boxes(it.agents) for it in load_dataset(dataset, data_dir).items}
+
+# %% ../nbs/18_attention.ipynb #2dc329e6
+def person_boxes(iid:str, # the image's id
+                 lookup:dict|None, # from `people_lookup` (by id and file name), or None
+                 annotated:dict, # from `dataset_people` (by id)
+                ) -> list|None:
+    "An image's person boxes: the people file's (by id, else by file name), else the dataset's; None if neither knows"
+    for src, key in ((lookup or {}, iid), (lookup or {}, Path(iid).name), (annotated, iid)):
+        if key in src: return src[key]
+    return None
+
 # %% ../nbs/18_attention.ipynb #dafad0fc
 BIAS_FIELDS = ('face_attention_share', 'face_area_share', 'face_bias_ratio')  # the measures `face_bias` gives
 
@@ -152,15 +241,34 @@ def _summary(x:np.ndarray, n_boot:int, level:float, seed:int) -> dict:
     return {'n': len(x), 'mean': float(x.mean()), 'median': float(np.median(x)), 'ci': [float(v) for v in ci]}
 
 # %% ../nbs/18_attention.ipynb #dafad0fe
-def aggregate_bias(records:list, # per image: a dict with `condition` and the `BIAS_FIELDS`
+def aggregate_bias(records:list, # per image: a dict with `condition`, the `BIAS_FIELDS` and the `REGION_FIELDS`
                    n_boot:int=2000, # bootstrap resamples
                    level:float=0.95, # confidence level
                    seed:int=0, # for reproducible intervals
                   ) -> dict:
-    "Per condition and measure: n, mean, median and a bootstrap CI of the mean"
+    "Per condition and measure (face, body, context): n, mean, median and a bootstrap CI of the mean"
     out = {}
     for cond in sorted({r['condition'] for r in records}):
         got = [r for r in records if r['condition'] == cond]
-        vals = {f: np.array([r[f] for r in got if r.get(f) is not None], np.float64) for f in BIAS_FIELDS}
+        vals = {f: np.array([r[f] for r in got if r.get(f) is not None], np.float64)
+                for f in BIAS_FIELDS + REGION_FIELDS}
         out[cond] = {f: _summary(x, n_boot, level, seed) for f, x in vals.items()}
+    return out
+
+# %% ../nbs/18_attention.ipynb #3a68b92d
+SHIFT_FIELDS = ('face_attention_share', 'body_attention_share', 'context_attention_share')  # paired by `paired_shifts`
+
+# %% ../nbs/18_attention.ipynb #1c72a6ac
+def paired_shifts(records:list, # per image and condition: `id`, `condition` and the `SHIFT_FIELDS`
+                  n_boot:int=2000, level:float=0.95, seed:int=0, # as for `aggregate_bias`
+                  base:str='original', other:str='masked', # the conditions compared: `other` minus `base`
+                 ) -> dict:
+    "Per share: n, mean, median and bootstrap CI of `other` − `base` over the images measured in both"
+    by = {c: {r['id']: r for r in records if r.get('condition') == c} for c in (base, other)}
+    both = [i for i in by[base] if i in by[other]]
+    out = {}
+    for f in SHIFT_FIELDS:
+        x = [by[other][i][f] - by[base][i][f] for i in both
+             if by[base][i].get(f) is not None and by[other][i].get(f) is not None]
+        out[f] = _summary(np.array(x, np.float64), n_boot, level, seed)
     return out

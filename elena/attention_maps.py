@@ -12,7 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from .attention import aggregate_bias, face_bias, gemma_tokens_to_grid, grid_to_image, mllama_geometry
+from .attention import aggregate_bias, gemma_tokens_to_grid, grid_to_image, mllama_geometry, region_bias
+from .attention import dataset_people, paired_shifts, people_lookup, person_boxes
 from .attention import mllama_keys_to_canvas, rollout
 from .attention_capture import capture, query_positions, vision_rollout
 from .files import atomic_write, read_image, safe_name, write_image
@@ -160,11 +161,14 @@ def attention_summary(settings:dict, # model, method, fuse and query of the run
                       records:list[dict], # one per image and condition (with 'error' where it failed)
                       random_weights:bool, # whether the model's weights are random
                      ) -> dict:
-    "What `attention.json` holds: settings, random-weights flag and note, the records, their facial bias per condition"
+    "What `attention.json` holds: settings, random-weights flag and notes, the records, their shares per condition, paired"
     note = 'random weights: these maps show the machinery only, never a finding' if random_weights else None
     ok = [r for r in records if 'error' not in r]
-    return {**settings, 'random_weights': random_weights, 'note': note, 'images': records,
-            'aggregate': aggregate_bias(ok)}
+    n = sum(not r.get('n_people') for r in ok)
+    body = (f"{n} of {len(ok)} records have no person boxes: their body and context shares are null (give a people "
+            "file with --people, or a dataset that annotates people: heco, emotic)") if n else None
+    return {**settings, 'random_weights': random_weights, 'note': note, 'body_note': body, 'images': records,
+            'aggregate': aggregate_bias(ok), 'paired': paired_shifts(ok)}
 
 # %% ../nbs/19_attention_maps.ipynb #fa0c0005
 def write_attention_summary(out:str|Path, # the output folder of `elena attention`
@@ -259,11 +263,12 @@ def measure_image(backend, # a loaded local backend: `model`, `processor`, `rand
                   method:str='raw', fuse:str='mean', query:str='emotion', # as for `attention_maps`
                   pad:float=0.05, # box padding, as the masking used
                   max_new_tokens:int=24, # for ':answer'
+                  people:list|None=None, # its person boxes [x, y, w, h] (None: unknown)
                  ) -> dict:
-    "The measures of one image: size, the main map's facial bias, `per_layer`, the query tokens, the files written"
+    "The measures of one image: size, the main map's face/body/context shares, `per_layer`, query tokens, files"
     img = load_image(path)
     res = attention_maps(backend.model, backend.processor, img, prompt, query, method, fuse, max_new_tokens)
-    per_layer = {k: face_bias(m, boxes, pad) for k, m in res['maps'].items()}
+    per_layer = {k: region_bias(m, boxes, people, pad) for k, m in res['maps'].items()}
     main = next(k for k in MAIN_MAPS if k in per_layer)
     files = save_maps(res, img, out, stem, name, bool(backend.random_weights))
     r = {'width': img.size[0], 'height': img.size[1], **per_layer[main], 'per_layer': per_layer,
@@ -281,6 +286,7 @@ def image_records(backend, # a loaded local backend
                   masked_dir:str|Path|None=None, # output folder of `elena mask`: its copy is measured too
                   prompt:str='elena', labels:str='elena', # prompt kind and label set
                   yunet:str|Path|None=None, # the YuNet ONNX file for detection
+                  people:list|None=None, # its person boxes [x, y, w, h], the same in both conditions (None: unknown)
                   **how, # method, fuse, query, pad, max_new_tokens for `measure_image`
                  ) -> list[dict]:
     "One image's records: original and, with `masked_dir`, masked, on the same boxes; a failure is its `error`"
@@ -291,9 +297,9 @@ def image_records(backend, # a loaded local backend
     recs = []
     for cond, p, masked in conds:
         r = {'id': iid, 'condition': cond, 'image': str(p), 'random_weights': bool(backend.random_weights),
-             'faces': boxes}
+             'faces': boxes, 'people': people}
         ask = get_prompt(prompt, labels, masked)
-        try: r.update(measure_image(backend, p, ask, boxes, out, _stem(iid, path, cond), name, **how))
+        try: r.update(measure_image(backend, p, ask, boxes, out, _stem(iid, path, cond), name, people=people, **how))
         except Exception as e: r['error'] = f"{type(e).__name__}: {e}"
         recs.append(r)
     return recs
@@ -320,25 +326,28 @@ def attention_folder(model:str, # a model of the registry: llama11b, gemma3-12b,
                      prompt:str='elena', labels:str='elena', # prompt kind and label set
                      faces:str|Path|None=None, # faces.jsonl of `elena mask` (or its folder); None: detect with YuNet
                      masked_dir:str|Path|None=None, # output folder of `elena mask`: its copies are measured too
+                     people:str|Path|None=None, # a people file (person boxes); default: the dataset's (heco, emotic)
                      pad:float=0.05, # box padding, as the masking used
                      yunet:str|Path|None=None, # the YuNet ONNX file for detection on the fly
                      max_new_tokens:int=24, # answer length for ':answer'
                     ) -> dict:
-    "`elena attention`: maps, overlays and `attention.json`; its `path`, maps made now (`ok`), records `asked`, `kept`"
+    "`elena attention`: maps, overlays, `attention.json`; its `path`, maps made (`ok`), records `asked`, `kept`, `body_note`"
     from elena.backends import get_backend
     from elena.masking import faces_lookup
     settings = {'model': model, 'method': method, 'fuse': fuse, 'query': query}
     items = attention_items(image, dataset, data_dir, limit)
     lookup = faces_lookup(faces) or faces_lookup(masked_dir)
+    plook, annotated = people_lookup(people), dataset_people(dataset, data_dir)
     out = Path(out)
     kept = _earlier(out, settings)  # before the model loads
     be = get_backend(model).load()
     _check_method(be.model.config, method)  # once, before any image
     how = dict(method=method, fuse=fuse, query=query, pad=pad, max_new_tokens=max_new_tokens)
-    records = [r for iid, path in items
-               for r in image_records(be, iid, path, lookup, out, model, masked_dir, prompt, labels, yunet, **how)]
+    records = [r for iid, path in items for r in image_records(be, iid, path, lookup, out, model, masked_dir, prompt,
+                                                               labels, yunet, person_boxes(iid, plook, annotated), **how)]
     merged, n_kept = _merge(kept, records)
     rnd = bool(be.random_weights)
-    path = write_attention_summary(out, attention_summary(settings, merged, rnd))
-    ok = sum('error' not in r for r in records)
-    return {'path': path, 'ok': ok, 'asked': len(records), 'kept': n_kept, 'random_weights': rnd}
+    summary = attention_summary(settings, merged, rnd)
+    path, ok = write_attention_summary(out, summary), sum('error' not in r for r in records)
+    return {'path': path, 'ok': ok, 'asked': len(records), 'kept': n_kept, 'random_weights': rnd,
+            'body_note': summary['body_note']}

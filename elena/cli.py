@@ -266,6 +266,8 @@ def _attention_args(p:argparse.ArgumentParser):
     _labels_arg(p, help="label set (default: elena)")
     add('--faces', help="faces.jsonl of `elena mask` (or its folder) with the face boxes; default: detect with YuNet")
     add('--masked-dir', help="output folder of `elena mask`: also measure the masked copies, on the same boxes")
+    add('--people', help="a people file: one JSON line per image, {\"id\": ..., \"people\": [{\"box\": [x, y, w, h]}]}, "
+                         "for the body shares; default: the dataset's person boxes (heco, emotic)")
     add('--pad', type=float, default=0.05, help="box padding, as the masking used (default: 0.05)")
     _yunet_arg(p)
     add('--max-new-tokens', type=int, default=24, help="answer length for --query :answer (default: 24)")
@@ -278,6 +280,7 @@ def _attention_run(a:argparse.Namespace) -> int:
     kept = f" (with {r['kept']} kept from before)" if r['kept'] else ''
     rnd = "  (random weights: not a result)" if r['random_weights'] else ''
     print(f"{r['ok']} of {r['asked']} maps -> {r['path']}{kept}{rnd}")
+    if r.get('body_note'): print(f"note: {r['body_note']}")
     return 0 if r['ok'] else 1
 
 # %% ../nbs/90_cli.ipynb #ecaf373a

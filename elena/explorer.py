@@ -9,15 +9,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+from fastcore.basics import patch
 from .attention_maps import read_attention_summaries
 from .files import read_image
 from .results import find_runs, exclude_random, answers, parse_data_dirs
 from .evaluate import gold_table, match_items, match_key
 from .data import load_dataset
-from .masking import read_faces, mask_image
+from .masking import read_faces, mask_image, pad_box
 
 # %% auto #0
-__all__ = ['Browser', 'answer_table', 'explorer']
+__all__ = ['Browser', 'draw_regions', 'answer_table', 'explorer']
 
 # %% ../nbs/22_explorer.ipynb #3b3e0038
 def _gold_and_images(dataset:str, # the run's dataset
@@ -124,6 +125,34 @@ class Browser:
             m = m[m.get('method') == method] if 'method' in m else m.iloc[:0]
         return next((Path(x) for x in m.overlay if isinstance(x, str) and Path(x).is_file()), None)
 
+# %% ../nbs/22_explorer.ipynb #e655f65a
+def draw_regions(img:np.ndarray, # a BGR image (an overlay)
+                 faces:list, # face boxes [x, y, w, h], drawn padded by `pad` in red
+                 people:list, # person boxes [x, y, w, h], drawn in green
+                 pad:float=0.05, # the face boxes' padding, as the masking and the shares use it
+                ) -> np.ndarray:
+    "A copy of `img` with the person boxes (green) and padded face boxes (red) outlined"
+    out, (H, W) = img.copy(), img.shape[:2]
+    for boxes, p, colour in ((people, 0, (0, 200, 0)), (faces, pad, (0, 0, 255))):
+        for b in boxes:
+            x0, y0, x1, y1 = pad_box(list(b), p, W, H)
+            if x1 > x0 and y1 > y0: cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), colour, 2)
+    return out
+
+# %% ../nbs/22_explorer.ipynb #ead48423
+@patch
+def region_boxes(self:Browser, method:str|None=None, # as for `Browser.overlay`
+                ) -> tuple[list, list]:
+    "The face and person boxes of the attention record whose overlay `overlay` shows; ([], []) where there is none"
+    c, a = self.current, self._att()
+    if c is None or a.empty or 'overlay' not in a:
+        return [], []
+    m = a[a.id.isin([c['id'], c['key']]) & a.overlay.map(lambda x: isinstance(x, str) and Path(x).is_file())]
+    if method is not None:
+        m = m[m.get('method') == method] if 'method' in m else m.iloc[:0]
+    r = m.iloc[0] if len(m) else {}
+    return tuple(r[k] if k in r and isinstance(r[k], list) else [] for k in ('faces', 'people'))
+
 # %% ../nbs/22_explorer.ipynb #f27d8575
 def _png(img:np.ndarray|None, width:int=480) -> bytes:
     "`img` as PNG bytes, at most `width` pixels wide; b'' for no image"
@@ -176,7 +205,7 @@ def explorer(responses:str|Path='responses', # the response store
         ms = b.methods if maps.value == both else [maps.value if b.methods else None]
         for w, m in zip((ovl, ovl2), ms + [False]):
             p = b.overlay(m) if m is not False else None
-            w.value = _png(read_image(p)) if p else b''
+            w.value = _png(draw_regions(read_image(p), *b.region_boxes(m))) if p else b''
         for w in (img, ovl, ovl2):
             w.layout.display = None if w.value else 'none'  # no broken-image icon where there is no image
         text.value = answer_table(c) if c is not None else '<i>nothing matches the filters</i>'

@@ -11,9 +11,11 @@ import matplotlib.pyplot as plt
 from matplotlib import patches
 import seaborn as sns
 from .vocab import BODY_REGION_NAMES
+from .attention import aggregate_bias, paired_shifts
 
 # %% auto #0
-__all__ = ['score_bars', 'confusion_figure', 'region_shares', 'share_heatmap', 'silhouette', 'silhouettes', 'methods_figure']
+__all__ = ['REGIONS', 'score_bars', 'confusion_figure', 'region_shares', 'share_heatmap', 'silhouette', 'silhouettes',
+           'methods_figure', 'attention_regions', 'regions_figure']
 
 # %% ../nbs/21_plots.ipynb #4797d8f2
 def score_bars(table:pd.DataFrame, # from `elena.results.score_runs`
@@ -139,4 +141,78 @@ def methods_figure(att:pd.DataFrame, # from `read_attention_summaries`: id, mode
             ax.axis('off')
             ax.set_title(f"{m}: {r.id} ({r.condition})\nfacial-bias ratio {shown}", fontsize=8)
     fig.tight_layout()
+    return fig
+
+# %% ../nbs/21_plots.ipynb #d09f388b
+REGIONS = ('face', 'body', 'context')  # the three regions of `elena.attention.region_bias`, in drawing order
+
+# %% ../nbs/21_plots.ipynb #c9148099
+def attention_regions(att:pd.DataFrame, # from `read_attention_summaries`: model, method, id, condition and the shares
+                      n_boot:int=2000, # bootstrap resamples
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "Per model, method, condition, region and kind (attention, area): n, mean, CI; and the paired changes per region"
+    need = {'model', 'method', 'id', 'condition', 'body_attention_share'}
+    if att.empty or not need <= set(att):
+        return pd.DataFrame(), pd.DataFrame()
+    a = att[att.body_attention_share.notna()]
+    shares, paired = [], []
+    for (model, method), g in a.groupby(['model', 'method'], sort=True):
+        recs = g.astype(object).where(g.notna(), None).to_dict('records')
+        run = {'model': model, 'method': method}
+        for cond, s in aggregate_bias(recs, n_boot).items():
+            shares += [run | {'condition': cond, 'region': r, 'kind': k, 'n': v['n'], 'mean': v['mean'],
+                              'lo': v['ci'][0], 'hi': v['ci'][1]}
+                       for r in REGIONS for k in ('attention', 'area') for v in [s[f'{r}_{k}_share']]]
+        for r, v in paired_shifts(recs, n_boot).items():
+            paired.append(run | {'region': r.split('_')[0], 'n': v['n'], 'mean': v['mean'], 'lo': v['ci'][0],
+                                 'hi': v['ci'][1]})
+    return pd.DataFrame(shares), pd.DataFrame(paired)
+
+# %% ../nbs/21_plots.ipynb #484ea02f
+_REGION_COLOURS = {'face': '#c44e52', 'body': '#55a868', 'context': '#8c8c8c'}
+
+def _stack(ax, bars:list):
+    "Stacked horizontal bars, one per (label, table of region → mean, lo, hi), each segment's interval at its end"
+    for y, (label, t) in enumerate(bars):
+        left = 0.0
+        for r in REGIONS:
+            m, lo, hi = t.loc[r, ['mean', 'lo', 'hi']].astype(float)
+            ax.barh(y, m, left=left, color=_REGION_COLOURS[r], label=r if y == 0 else None)
+            ax.errorbar(left + m, y, xerr=[[max(m - lo, 0)], [max(hi - m, 0)]], color='black', capsize=3, lw=1)
+            left += m
+    ax.set(yticks=range(len(bars)), yticklabels=[b[0] for b in bars], xlim=(0, 1), xlabel='share')
+    ax.invert_yaxis()
+
+# %% ../nbs/21_plots.ipynb #8965701a
+def regions_figure(shares:pd.DataFrame, # from `attention_regions`
+                   paired:pd.DataFrame, # from `attention_regions`
+                  ) -> plt.Figure|None:
+    "Per run: stacked face/body/context shares (original, masked, area) with intervals, and the paired changes"
+    if shares.empty:
+        return None
+    runs = shares[['model', 'method']].drop_duplicates().values.tolist()
+    fig, axes = plt.subplots(len(runs), 2, figsize=(11, 2.4 * len(runs) + 0.8), squeeze=False,
+                             gridspec_kw={'width_ratios': [3, 2]})
+    for (ax, ax2), (model, method) in zip(axes, runs):
+        t = shares[(shares.model == model) & (shares.method == method)]
+        conds = [c for c in ('original', 'masked') if c in set(t.condition)]
+        pick = lambda c, k: t[(t.condition == c) & (t.kind == k)].set_index('region')
+        bars = [(f'{c} attention', pick(c, 'attention')) for c in conds] + [('area', pick(conds[0], 'area'))]
+        _stack(ax, bars)
+        ax.set_title(f'{model} / {method}', fontsize=10)
+        p = paired[(paired.model == model) & (paired.method == method)].set_index('region') if len(paired) else None
+        if p is None or p['n'].max() == 0:
+            ax2.text(0.5, 0.5, 'no image measured in both conditions', ha='center', va='center')
+            ax2.axis('off')
+            continue
+        p = p.reindex(list(REGIONS))
+        m = p['mean'].to_numpy(float)
+        err = np.nan_to_num(np.vstack([m - p['lo'].to_numpy(float), p['hi'].to_numpy(float) - m])).clip(0)
+        ax2.barh(range(3), np.nan_to_num(m), xerr=err, color=[_REGION_COLOURS[r] for r in REGIONS], capsize=3)
+        ax2.axvline(0, color='black', lw=0.8)
+        ax2.set(yticks=range(3), yticklabels=list(REGIONS), xlabel='masked − original attention share (paired)')
+        ax2.set_title(f"n = {int(p['n'].max())} images", fontsize=9)
+        ax2.invert_yaxis()
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc='upper center', ncol=3, fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
     return fig

@@ -49,6 +49,7 @@ CASES = [
     ('parse a folder', 'parse {d}/photos', 2, 'is a folder'),
     ('attention image typo', 'attention --model tiny-gemma3 --image {d}/photos/hoper.jpg --out {d}/att', 2, '--image'),
     ('attention limit 0', 'attention --model tiny-gemma3 --dataset samples --limit 0 --out {d}/att', 2, '--limit 0'),
+    ('attention people typo', 'attention --model tiny-gemma3 --image {d}/photos/hopper.jpg --people {d}/people.jsonl --out {d}/att', 2, '--people'),
     ('attention read-only', 'attention --model tiny-gemma3 --image {d}/photos/hopper.jpg --out {ro}/att', 1, 'make it writable'),
 ]
 
