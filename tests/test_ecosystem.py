@@ -33,3 +33,60 @@ def test_bare_hub_id_reaches_the_weights_check(tmp_path):
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 2 and len(lines) == 1, r.stderr[-2000:]
     assert 'Unknown model' not in lines[0] and f'hf download {repo}' in lines[0] and 'HF_HUB_OFFLINE' in lines[0], lines[0]
+
+
+BESST_IDS = ['070mU_45.jpg', '051wW_45.jpg', '017wA_90_2.jpg', '024wF_90.jpg', '003wH_45.jpg']  # gold from the names:
+# surprise, anger, fear, happiness (German initials: Überraschung, Wut, Angst, Freude), and H: no gold
+
+
+def besst_run(path, answers, model='gemini-2.5-flash'):
+    "A response file as `elena run` writes it (the store's own writer), BESST ids, one answer per id (None: failed)"
+    from elena.prompts import get_prompt
+    from elena.store import make_record, write_records
+    p = get_prompt('elena')
+    write_records(path, [make_record(id=i, model=model, dataset='besst', condition='original', prompt_id=p.id,
+                                     prompt_sha256=p.sha256, model_revision='001', gen={'temperature': 0.0},
+                                     emotion=e, raw=f'{{"emotion": "{e}"}}' if e else '',
+                                     error=None if e else {'type': 'unparsed', 'message': 'no label'})
+                         for i, e in zip(BESST_IDS, answers)])
+    return path
+
+
+def test_evaluate_writes_provenance_and_items(tmp_path):
+    "evaluation.json names its provenance (contract keys); items.csv alone gives each run's accuracy again"
+    a = besst_run(tmp_path / 'a.jsonl', ['surprise', 'anger', 'fear', 'sadness', None])
+    b = besst_run(tmp_path / 'b.jsonl', ['surprise', 'sadness', 'anger', 'fear', 'happiness'], model='meta-llama/Llama-3.2-11B-Vision-Instruct')
+    r = elena('evaluate', a, b, '--dataset', 'besst', '--out', tmp_path / 'ev', '--n-boot', '50')
+    assert r.returncode == 0, r.stderr
+    ev = json.loads((tmp_path / 'ev' / 'evaluation.json').read_text())
+    assert {'elena_version', 'git_commit', 'created_at', 'command'} <= set(ev)
+    assert ev['command'] == f'elena evaluate {a} {b} --dataset besst --out {tmp_path / "ev"} --n-boot 50'
+    from elena.prompts import get_prompt
+    run_a = ev['runs'][str(a)]
+    assert {k: run_a[k] for k in ('prompt_id', 'prompt_sha256', 'model', 'model_revision', 'gen')} == dict(
+        prompt_id='elena-v2', prompt_sha256=get_prompt('elena').sha256, model='gemini-2.5-flash', model_revision='001',
+        gen={'temperature': 0.0})
+    items = pd.read_csv(tmp_path / 'ev' / 'items.csv')
+    assert set(items.columns) >= {'run', 'id', 'gold', 'gold_set', 'answer', 'correct'}
+    scored = items[items.gold.notna()]
+    acc = scored.groupby('run').correct.mean()
+    assert acc.to_dict() == pytest.approx({'a.jsonl': ev['runs'][str(a)]['accuracy'], 'b.jsonl': ev['runs'][str(b)]['accuracy']})
+    assert acc['a.jsonl'] == pytest.approx(3 / 4) and acc['b.jsonl'] == pytest.approx(1 / 4)  # by hand from the names
+
+
+def test_evaluate_json(tmp_path):
+    a = besst_run(tmp_path / 'a.jsonl', ['surprise', 'anger', 'fear', 'sadness', None])
+    r = elena('evaluate', a, '--dataset', 'besst', '--out', tmp_path / 'ev', '--json', '--n-boot', '0')
+    assert r.returncode == 0, r.stderr
+    ev = json.loads(r.stdout)  # stdout holds the JSON alone
+    assert ev == json.loads((tmp_path / 'ev' / 'evaluation.json').read_text())
+    assert ev['runs'][str(a)]['n_scored'] == 4 and 'written:' in r.stderr
+
+
+def test_status_json(tmp_path):
+    besst_run(tmp_path / 'responses' / 'gemini-2.5-flash' / 'besst' / 'original-elena.jsonl', ['surprise', None, 'fear', 'anger', 'fear'])
+    r = elena('status', tmp_path / 'responses', '--json')
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert [(x['model'], x['dataset'], x['condition'], x['prompt'], x['answered'], x['failed']) for x in rows] == [
+        ('gemini-2.5-flash', 'besst', 'original', 'elena', 4, {'unparsed': 1})]
