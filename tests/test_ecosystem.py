@@ -90,3 +90,35 @@ def test_status_json(tmp_path):
     rows = json.loads(r.stdout)
     assert [(x['model'], x['dataset'], x['condition'], x['prompt'], x['answered'], x['failed']) for x in rows] == [
         ('gemini-2.5-flash', 'besst', 'original', 'elena', 4, {'unparsed': 1})]
+
+
+def test_records_frame(tmp_path):
+    from elena.store import records_frame
+    f = besst_run(tmp_path / 'a.jsonl', ['surprise', 'anger', 'fear', 'sadness', None])
+    df = records_frame(f)
+    assert len(df) == 5 and df.id.tolist() == BESST_IDS and df['gen.temperature'].tolist() == [0.0] * 5
+    assert df['error.type'].fillna('-').tolist() == ['-'] * 4 + ['unparsed']
+
+
+WITHOUT_FCNTL = """
+import sys
+sys.modules['fcntl'] = None  # as on Windows: `import fcntl` fails
+from elena.cli import main
+from elena.store import ResponseStore, make_record, records_frame
+assert len(records_frame(sys.argv[1])) == 5
+status = main(['evaluate', sys.argv[1], '--dataset', 'besst', '--out', sys.argv[2], '--n-boot', '0'])
+try:
+    with ResponseStore(sys.argv[3]) as st: st.append(make_record(id='x.jpg'))
+except RuntimeError as e: print('refused:', e)
+sys.exit(status)
+"""
+
+
+def test_reading_works_without_fcntl(tmp_path):
+    "Where `fcntl` cannot be imported (Windows), reading and evaluating stored responses work; writing stops in one line"
+    f = besst_run(tmp_path / 'a.jsonl', ['surprise', 'anger', 'fear', 'sadness', None])
+    r = subprocess.run([sys.executable, '-c', WITHOUT_FCNTL, str(f), str(tmp_path / 'ev'), str(tmp_path / 'new.jsonl')],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert 'accuracy 0.750' in r.stdout and (tmp_path / 'ev' / 'items.csv').is_file(), r.stdout
+    assert 'refused: writing a response file takes a POSIX file lock (fcntl)' in r.stdout, r.stdout
