@@ -242,6 +242,23 @@ def _evaluate_run(a:argparse.Namespace) -> int:
     print(('' if a.json else '\n') + 'written: ' + ', '.join(str(p) for p in written), file=sys.stderr if a.json else sys.stdout)
     return 0
 
+# %% ../nbs/90_cli.ipynb #e068bc9b
+def _export_args(p:argparse.ArgumentParser):
+    p.add_argument('responses', nargs='+', help="response JSONL files, one run each")
+    p.add_argument('--format', required=True, choices=['lmms-eval'], help="the harness whose files to write")
+    _dataset_args(p, required=True, data_dir="the dataset folder (besst: optional, gold comes from the file names)")
+    _labels_arg(p, None, "label set the runs used: elena, heco, emotic or a list (default: as stored, else elena)")
+    p.add_argument('--label-map', help="label-map overrides: 'native=label,...' or a JSON file")
+    p.add_argument('--out', default='logs', help="output folder, lmms-eval's --output_path (default: logs/)")
+
+# %% ../nbs/90_cli.ipynb #e25ea3dd
+def _export_run(a:argparse.Namespace) -> int:
+    from elena.export import export_lmms_eval
+    paths = export_lmms_eval(a.responses, a.dataset, a.out, a.data_dir, a.labels, a.label_map,
+                             command=_command('export', a, _export_args))
+    print('written: ' + ', '.join(str(p) for p in paths))
+    return 0
+
 # %% ../nbs/90_cli.ipynb #84630324
 def _mask_args(p:argparse.ArgumentParser):
     p.add_argument('--input', required=True, help="folder of images, walked recursively")
@@ -417,6 +434,8 @@ SUBCOMMANDS = {
     'import-legacy': ("Convert the authors' released outputs into response records",
                       _import_legacy_args, _import_legacy_run),
     'evaluate': ("Score response files against a dataset's gold labels", _evaluate_args, _evaluate_run),
+    'export': ("Write runs as another harness's files: lmms-eval's samples JSONL and results JSON",
+               _export_args, _export_run),
     'mask': ("Hide the faces in a folder of images and record them in faces.jsonl", _mask_args, _mask_run),
     'figures': ("Run every paper notebook (nbs/paper) with papermill; report the figures made and those skipped",
                 _figures_args, _figures_run),

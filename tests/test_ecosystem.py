@@ -122,3 +122,49 @@ def test_reading_works_without_fcntl(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert 'accuracy 0.750' in r.stdout and (tmp_path / 'ev' / 'items.csv').is_file(), r.stdout
     assert 'refused: writing a response file takes a POSIX file lock (fcntl)' in r.stdout, r.stdout
+
+
+READ_BACK = """
+import json, sys
+from lmms_eval.baselines.loader import load_baseline  # lmms-eval's own reader of a samples file and its results file
+scores, results = load_baseline(sys.argv[1], sys.argv[2])
+print(json.dumps({'scores': {str(k): v for k, v in scores.items()}, 'results': results}))
+"""
+
+
+def lmms_eval_path() -> str|None:
+    "Where lmms-eval can be imported from: this interpreter, or ELENA_LMMS_EVAL_PATH (a `pip install --target` folder)"
+    import importlib.util
+    if importlib.util.find_spec('lmms_eval'): return ''
+    d = os.environ.get('ELENA_LMMS_EVAL_PATH')
+    return d if d and (Path(d) / 'lmms_eval').is_dir() else None
+
+
+def test_export_lmms_eval(tmp_path):
+    """`elena export --format lmms-eval` writes lmms-eval's samples JSONL and results JSON; lmms-eval's own loader
+    (`lmms_eval.baselines.load_baseline`, which finds the results file beside the samples by lmms-eval's naming) reads
+    them back, and its own comparison of filtered_resps with target gives ELENA's per-item scores"""
+    a = besst_run(tmp_path / 'a.jsonl', ['surprise', 'anger', 'sadness', 'happiness', None])
+    r = elena('export', a, '--format', 'lmms-eval', '--dataset', 'besst', '--out', tmp_path / 'logs')
+    assert r.returncode == 0, r.stderr
+    folder = tmp_path / 'logs' / 'gemini-2.5-flash'
+    samples_file = next(folder.glob('*_samples_*.jsonl'))
+    results_file = next(folder.glob('*_results.json'))
+    task = 'elena_besst_original_elena_v2'
+    assert samples_file.name == results_file.name.replace('results.json', f'samples_{task}.jsonl')
+    samples = [json.loads(l) for l in samples_file.read_text().splitlines()]
+    assert [(s['doc_id'], s['target'], s['filtered_resps'], s['exact_match']) for s in samples] == [
+        (0, 'surprise', 'surprise', 1.0), (1, 'anger', 'anger', 1.0), (2, 'fear', 'sadness', 0.0), (3, 'happiness', 'happiness', 1.0)]
+    results = json.loads(results_file.read_text())
+    assert results['results'][task]['exact_match,none'] == pytest.approx(0.75)
+    assert results['config']['elena_command'].startswith('elena export') and 'git_hash' in results
+    if (where := lmms_eval_path()) is None:
+        pytest.skip("lmms-eval is not importable: pip install lmms-eval (or, its loaders needing only the standard library, "
+                    "pip install --no-deps --target DIR lmms-eval and set ELENA_LMMS_EVAL_PATH=DIR)")
+    env = {**os.environ, 'PYTHONPATH': os.pathsep.join(x for x in (where, os.environ.get('PYTHONPATH', '')) if x)}
+    back = subprocess.run([sys.executable, '-c', READ_BACK, str(samples_file), task], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert back.returncode == 0, back.stderr[-2000:]
+    got = json.loads(back.stdout.splitlines()[-1])
+    assert got['results'] == results
+    assert got['scores'] == {str(s['doc_id']): s['exact_match'] for s in samples}
