@@ -11,6 +11,7 @@ import dataclasses
 import importlib.util
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -67,6 +68,33 @@ def _timed(read, replies):
     return time.perf_counter() - t0
 
 
+def perturbed(replies, n, seed):
+    """`n` replies made from the well-formed JSON ones with 1-4 random faults each: comments, a comma dropped, a block
+    comment, a second object, braces in prose before, single quotes and a bare key, the closing brace cut, one smart
+    quote pair, a blank line, a doubled comma; the gold record stays that of the reply they were made from"""
+    rng = random.Random(seed)
+    base = [r for r in replies if r['kind'] in ('strict JSON', 'fenced JSON', 'Llama prose, unfenced', 'Gemma prose, fenced',
+                                                'single quotes', 'unescaped newlines, pretty printed')]
+    def fault(t, o):
+        commas = [k for k, c in enumerate(t) if c == ',']
+        return [lambda: t.replace(', "', ', // note\n "', 1) if rng.random() < .5 else t.replace(',\n', ', # note\n', 1),
+                lambda: (lambda k: t[:k] + t[k + 1:])(rng.choice(commas)) if commas else t,
+                lambda: t.replace('{', '{\n/* answer */\n', 1), lambda: t + '\n\n{"note": "done"}',
+                lambda: 'Sure! {here} is the JSON:\n' + t,
+                lambda: t.replace('"emotion"', "'emotion'").replace('"valence"', 'valence'),
+                lambda: t.rstrip('`\n}') if rng.random() < .3 else t,
+                lambda: t.replace('"', '\u201c', 1).replace('":', '\u201d:', 1), lambda: t.replace('.", ', '.",\n\n', 1),
+                lambda: t.replace(', "', ',, "', 1)][o]()
+    out = []
+    for _ in range(n):
+        r = rng.choice(base)
+        t = r['reply']
+        for o in rng.sample(range(10), rng.randint(1, 4)):
+            t = fault(t, o)
+        out.append(dict(reply=t, gold=r['gold']))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--before', default='17f6db8', help='git revision of the parser before json-repair')
@@ -79,6 +107,15 @@ def main():
                        ('ELENA reader + json-repair fallback (now)', lambda t: now.parse_response(t).record)]:
         f, w, ms = score(read, replies)
         print(f'{name:42} {f:4d} fields {w:3d} replies right   {ms:.2f} ms/reply')
+    fuzz = perturbed(replies, 1000, 0)
+    print(f'{len(fuzz)} perturbed replies (seed 0), {len(fuzz) * len(SCHEMA_KEYS)} fields')
+    for name, read in [('ELENA reader alone (before)', lambda t: before(t).record), ('json-repair alone', repair_only),
+                       ('ELENA reader + json-repair fallback (now)', lambda t: now.parse_response(t).record)]:
+        f, w, ms = score(read, fuzz)
+        print(f'{name:42} {f:5d} fields {w:4d} replies right   {ms:.2f} ms/reply')
+    worse = sum(sum(now.parse_response(r['reply']).record[k] == r['gold'][k] for k in SCHEMA_KEYS)
+                < sum(repair_only(r['reply'])[k] == r['gold'][k] for k in SCHEMA_KEYS) for r in fuzz)
+    print(f'replies where the parser now gets fewer fields right than json-repair alone: {worse}')
     ref = Path(os.environ.get('ELENA_REFERENCE', ROOT.parent / 'shared/reference/elena_besst_gemini.json'))
     if not ref.exists():
         return print(f'{ref.name} not found: Gemini comparison skipped')

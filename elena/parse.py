@@ -52,11 +52,11 @@ class _Reader:
         return i
 
     def closes(self, j:int) -> bool:
-        "Does the quote at `j` end its string: is it followed by `,` `}` `]` `:`, a line end or the end of the text?"
+        "Does the quote at `j` end its string: is it followed by `,` `}` `]` `:`, a line end, the end of the text, or (a comma missing) the same quote after a space?"
         k = j + 1
         while k < len(self.s) and self.s[k] in ' \t':
             k += 1
-        return k >= len(self.s) or self.s[k] in ',}]:\n\r'
+        return k >= len(self.s) or self.s[k] in ',}]:\n\r' or (k > j + 1 and self.s[k] == self.s[j])
 
 # %% ../nbs/02_parse.ipynb #fbdccd6f
 def _value(self, i:int) -> tuple[Any, int]:
@@ -71,7 +71,7 @@ def _value(self, i:int) -> tuple[Any, int]:
         return self.string(i)
     m = _NUM.match(self.s, i)
     end = self.ws(m.end()) if m else None
-    if m and (end >= len(self.s) or self.s[end] in ',}]'):
+    if m and (end >= len(self.s) or self.s[end] in ',}]' or (end > m.end() and self.s[end] in '"\'')):  # last: a comma missing
         t = m.group()
         return (float(t) if any(ch in t for ch in '.eE') else int(t)), m.end()
     return self.bare(i)
@@ -82,6 +82,8 @@ def _bare(self, i:int) -> tuple[Any, int]:
     if not m:
         raise Malformed(f'unexpected {self.s[i]!r} at {i}')
     word = m.group().strip()
+    if word.startswith(('//', '#', '/*')):
+        raise Malformed(f'a comment at {i}')  # not a value: left to json-repair, which drops comments
     if word.lower() in _LITERALS:
         return _LITERALS[word.lower()], m.end()
     self.note('unquoted value')
@@ -206,11 +208,11 @@ def find_json_objects(text:str, # model reply
     return out
 
 # %% ../nbs/02_parse.ipynb #04e7581c
-_SMART_OPEN = re.compile('([{\\[,:]\\s*)[\u201c\u201d\u2018\u2019]')
+_SMART_OPEN = re.compile('([{\\[,:\\n]\\s*|\\*/\\s*)[\u201c\u201d\u2018\u2019]')
 _SMART_CLOSE = re.compile('[\u201c\u201d\u2018\u2019](\\s*[,:}\\]])')
 
 def _straight(text:str) -> str:
-    "`text` with the smart quotes that open or close a JSON string (after `{[,:`, before `,:}]`) made straight"
+    "`text` with the smart quotes that open or close a JSON string (after `{[,:`, a line break or a comment, before `,:}]`) made straight"
     return _SMART_CLOSE.sub(r'"\1', _SMART_OPEN.sub(r'\1"', text))
 
 def _balanced_end(text:str, start:int) -> int|None:
