@@ -234,7 +234,10 @@ def repair_json_object(text:str, # model reply
     tries = [tail[:end - start], tail] if end else [tail]
     best, log = None, []
     for t in tries:
-        v, lg = json_repair.loads(t, logging=True)
+        try:
+            v, lg = json_repair.loads(t, logging=True)
+        except (ValueError, RecursionError, IndexError, TypeError):  # parse_response never raises on model text
+            continue
         v = next((x for x in v if isinstance(x, dict)), None) if isinstance(v, list) else v
         if isinstance(v, dict) and (best is None or len(v) > len(best)):
             best, log = v, lg
