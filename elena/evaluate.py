@@ -168,10 +168,12 @@ def _gc_paused():
 def evaluation_provenance(command:str, # the command (or call) that made the evaluation
                          ) -> dict:
     "Where an evaluation comes from: `elena_version`, `git_commit` (of ELENA's checkout, None where not known), `created_at`, `command`"
-    try:
-        head = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=Path(elena.__file__).parent, capture_output=True, text=True,
-                              timeout=10)
-        commit = head.stdout.strip() if head.returncode == 0 else None
+    here = Path(elena.__file__).resolve().parent
+    try:  # only ELENA's own checkout: an installed copy may sit inside another project's repository
+        git = subprocess.run(['git', 'rev-parse', '--show-toplevel', 'HEAD'], cwd=here, capture_output=True, text=True,
+                             timeout=10)
+        top, commit = (git.stdout.split() + [None, None])[:2] if git.returncode == 0 else (None, None)
+        commit = commit if top and Path(top).resolve() == here.parent else None
     except (OSError, subprocess.SubprocessError):
         commit = None
     return dict(elena_version=__version__, git_commit=commit or None, command=command,

@@ -60,6 +60,9 @@ def test_evaluate_writes_provenance_and_items(tmp_path):
     assert r.returncode == 0, r.stderr
     ev = json.loads((tmp_path / 'ev' / 'evaluation.json').read_text())
     assert {'elena_version', 'git_commit', 'created_at', 'command'} <= set(ev)
+    root = Path(__file__).resolve().parent.parent
+    head = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=root, capture_output=True, text=True)
+    assert ev['git_commit'] == (head.stdout.strip() if head.returncode == 0 else None)  # None outside a checkout
     assert ev['command'] == f'elena evaluate {a} {b} --dataset besst --out {tmp_path / "ev"} --n-boot 50'
     from elena.prompts import get_prompt
     run_a = ev['runs'][str(a)]
