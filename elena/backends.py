@@ -5,6 +5,7 @@
 # %% ../nbs/10_backends.ipynb #51aaf1a2
 from __future__ import annotations
 import importlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -85,16 +86,18 @@ SCHEMES = {
 }
 
 # %% ../nbs/10_backends.ipynb #a55f75fc
-def resolve_model(name:str, # a registry name ('llama11b') or 'scheme:model' ('openai:gemma-3-12b')
+def resolve_model(name:str, # a registry name ('llama11b'), 'scheme:model' ('openai:gemma-3-12b') or a Hub id ('org/name')
                  ) -> tuple[str, dict]:
-    "The backend class path and settings for model `name`; unknown names fail with the list of valid ones"
+    "The backend class path and settings for model `name` (a bare Hub id 'org/name' is 'hf:org/name'); unknown names fail with the list of valid ones"
     if name in MODELS:
         return MODELS[name]
+    if re.fullmatch(r'[A-Za-z0-9][\w.-]*/[\w.-]+', name):  # registry names never hold a '/': the spelling of transformers' from_pretrained
+        return SCHEMES['hf'], {'model_id': name}
     scheme, sep, rest = name.partition(':')
     if sep and scheme in SCHEMES and rest:
         return SCHEMES[scheme], {'model_id': rest}
     schemes = ', '.join(f"'{s}:<model>'" for s in SCHEMES)
-    raise ValueError(f"Unknown model {name!r}. Valid names: {', '.join(MODELS)}; or {schemes}")
+    raise ValueError(f"Unknown model {name!r}. Valid names: {', '.join(MODELS)}; or {schemes}; or a Hugging Face id 'org/name'")
 
 # %% ../nbs/10_backends.ipynb #fa09195f
 def get_backend(name:str, # a registry name or 'scheme:model'

@@ -9,6 +9,7 @@ import errno
 import importlib.resources
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from .names import ATTENTION_METHODS, CONDITIONS, DATASETS, FILLS, FUSIONS, QUANTIZATIONS, YUNET_ENGINES
@@ -215,15 +216,47 @@ def _evaluate_args(p:argparse.ArgumentParser):
     p.add_argument('--label-map', help="label-map overrides: 'native=label,...' or a JSON file")
     p.add_argument('--out', help="folder for the CSV tables and evaluation.json (default: beside the first file)")
     p.add_argument('--n-boot', type=int, default=1000, help="bootstrap resamples for the intervals")
+    p.add_argument('--json', action='store_true', help="print evaluation.json (scores and provenance) instead of the report")
 
 # %% ../nbs/90_cli.ipynb #c7d4c3a0
+def _command(name:str, a:argparse.Namespace, add_args) -> str:
+    "The command line `elena NAME ...` that `a` stands for (arguments, then the options not at their defaults)"
+    p = argparse.ArgumentParser(add_help=False)
+    add_args(p)
+    words = ['elena', name]
+    for act in p._actions:
+        v = getattr(a, act.dest)
+        if act.option_strings and v == act.default: continue
+        words += act.option_strings[:1] + ([] if act.nargs == 0 else [str(x) for x in (v if isinstance(v, list) else [v])])
+    return shlex.join(words)
+
 def _evaluate_run(a:argparse.Namespace) -> int:
     from elena.evaluate import evaluate, format_report, write_results
-    res = evaluate(a.responses, a.dataset, a.data_dir, a.labels, a.label_map, a.n_boot)
-    print(format_report(res))
+    res = evaluate(a.responses, a.dataset, a.data_dir, a.labels, a.label_map, a.n_boot,
+                   command=_command('evaluate', a, _evaluate_args))
+    if not a.json: print(format_report(res))
     first = Path(a.responses[0])
     out = Path(a.out) if a.out else first.with_name(first.stem + '_eval')
-    print('\nwritten: ' + ', '.join(str(p) for p in write_results(res, out)))
+    written = write_results(res, out)
+    if a.json: print(written[3].read_text(encoding='utf-8'))  # evaluation.json
+    print(('' if a.json else '\n') + 'written: ' + ', '.join(str(p) for p in written), file=sys.stderr if a.json else sys.stdout)
+    return 0
+
+# %% ../nbs/90_cli.ipynb #e068bc9b
+def _export_args(p:argparse.ArgumentParser):
+    p.add_argument('responses', nargs='+', help="response JSONL files, one run each")
+    p.add_argument('--format', required=True, choices=['lmms-eval'], help="the harness whose files to write")
+    _dataset_args(p, required=True, data_dir="the dataset folder (besst: optional, gold comes from the file names)")
+    _labels_arg(p, None, "label set the runs used: elena, heco, emotic or a list (default: as stored, else elena)")
+    p.add_argument('--label-map', help="label-map overrides: 'native=label,...' or a JSON file")
+    p.add_argument('--out', default='logs', help="output folder, lmms-eval's --output_path (default: logs/)")
+
+# %% ../nbs/90_cli.ipynb #e25ea3dd
+def _export_run(a:argparse.Namespace) -> int:
+    from elena.export import export_lmms_eval
+    paths = export_lmms_eval(a.responses, a.dataset, a.out, a.data_dir, a.labels, a.label_map,
+                             command=_command('export', a, _export_args))
+    print('written: ' + ', '.join(str(p) for p in paths))
     return 0
 
 # %% ../nbs/90_cli.ipynb #84630324
@@ -361,18 +394,30 @@ def _status_args(p:argparse.ArgumentParser):
                    help="dataset folders, e.g. 'heco=/data/HECO,emotic=/data/EMOTIC': count what is still to ask")
     p.add_argument('--watch', nargs='?', type=float, const=60.0, metavar='SECONDS',
                    help="refresh the table every SECONDS (default 60) until interrupted")
+    p.add_argument('--json', action='store_true', help="print the runs as a JSON list, one object per run (not with --watch)")
 
 # %% ../nbs/90_cli.ipynb #874b6fa3
+def _status_json(rows:list[dict]) -> str:
+    "`run_status`'s rows as JSON: failures by type, the last write as ISO time"
+    conv = lambda r: r | dict(failed=dict(r['failed'].most_common()), last_write=r['last_write'] and r['last_write'].isoformat())
+    return json.dumps([conv(r) for r in rows], indent=1, ensure_ascii=False)
+
 def _status_run(a:argparse.Namespace) -> int:
     import datetime
     import time
     from elena.status import run_status, status_table
     if not Path(a.responses).is_dir():
         raise FileNotFoundError(f"no response store at {a.responses}: pass the folder elena run wrote to (--out-dir)")
+    if a.json and a.watch is not None:
+        raise ValueError("--json prints the runs once: leave out --watch")
     try:
         while True:
             now = datetime.datetime.now(datetime.timezone.utc)
-            table = status_table(run_status(a.responses, a.data_dirs, now), now)
+            rows = run_status(a.responses, a.data_dirs, now)
+            if a.json and a.watch is None:
+                print(_status_json(rows))
+                return 0
+            table = status_table(rows, now)
             if a.watch is None:
                 print(table)
                 return 0
@@ -392,6 +437,8 @@ SUBCOMMANDS = {
     'import-legacy': ("Convert the authors' released outputs into response records",
                       _import_legacy_args, _import_legacy_run),
     'evaluate': ("Score response files against a dataset's gold labels", _evaluate_args, _evaluate_run),
+    'export': ("Write runs as another harness's files: lmms-eval's samples JSONL and results JSON",
+               _export_args, _export_run),
     'mask': ("Hide the faces in a folder of images and record them in faces.jsonl", _mask_args, _mask_run),
     'figures': ("Run every paper notebook (nbs/paper) with papermill; report the figures made and those skipped",
                 _figures_args, _figures_run),

@@ -5,13 +5,17 @@
 # %% ../nbs/17_evaluate.ipynb #9f91f0c9
 from __future__ import annotations
 import contextlib
+import datetime as _dt
 import gc
 import json
+import subprocess
 import warnings
 from pathlib import Path
 from typing import Sequence
 import numpy as np
 import pandas as pd
+import elena
+from . import __version__
 from .prompts import resolve_labels
 from .labelmaps import native_taxonomy
 from .data import Dataset, load_dataset, majority_label
@@ -21,8 +25,9 @@ from .files import atomic_write
 from .store import read_records
 
 # %% auto #0
-__all__ = ['ANSWER_FIELDS', 'RESULT_FILES', 'match_key', 'read_responses', 'gold_table', 'match_items', 'score_run', 'evaluate',
-           'summary_frame', 'per_class_frame', 'write_results', 'read_results', 'format_report']
+__all__ = ['ANSWER_FIELDS', 'RUN_PROVENANCE', 'RESULT_FILES', 'match_key', 'read_responses', 'gold_table', 'match_items',
+           'score_run', 'evaluation_provenance', 'evaluate', 'summary_frame', 'per_class_frame', 'items_frame',
+           'write_results', 'read_results', 'format_report']
 
 # %% ../nbs/17_evaluate.ipynb #2b42ba7c
 def match_key(ids:pd.Series) -> pd.Series:
@@ -45,7 +50,7 @@ def read_responses(path:str|Path, # a JSONL file of response records
         raise FileNotFoundError(f"Responses file {path} not found")
     recs = read_records(path)  # refuses JSON documents and records without an id, naming the file and line
     P = [r.get('parsed') if isinstance(r.get('parsed'), dict) else {} for r in recs]
-    stored = ('model', 'condition', 'prompt_id', 'dataset', 'created_at', 'labels')
+    stored = ('model', 'condition', 'prompt_id', 'dataset', 'created_at', 'labels', 'prompt_sha256', 'model_revision', 'gen')
     df = pd.DataFrame({'id': [str(r['id']) for r in recs], 'emotion': [r.get('emotion') for r in recs],
                        'failed': [r.get('error') is not None for r in recs],
                        **{k: [r.get(k) for r in recs] for k in stored},
@@ -97,6 +102,21 @@ def _counts(resp, j, known, gold) -> dict:
                 unknown_example=next(iter(j.id[j.item.isna()]), None), n_no_gold=int(known.gold.isna().sum()),
                 n_failed=int(known.failed.sum()), n_missing=int(len(gold) - len(known)))
 
+RUN_PROVENANCE = ('prompt_id', 'prompt_sha256', 'model', 'model_revision', 'gen')  # per run, from its records
+
+def _one(values:list):
+    "The value every record holds (None where none does), else the sorted distinct values"
+    seen = list({json.dumps(v, sort_keys=True): v for v in values if v is not None}.values())
+    return seen[0] if len(seen) == 1 else sorted(seen, key=str) or None
+
+def _items(known, pred, labels) -> pd.DataFrame:
+    "One row per answer matched to an item: id, item, gold, gold_set, answer (None: failed or not a label), failed, correct"
+    answer = known.emotion.where(known.emotion.isin(labels) & ~known.failed, None)
+    gold_set = known.gold_set.map(lambda s: ';'.join(sorted(s)) if isinstance(s, (list, tuple, set)) else None)
+    correct = (answer == known.gold).astype(object).where(known.gold.notna(), None)
+    return pd.DataFrame({'id': known.id, 'item': known.item, 'gold': known.gold, 'gold_set': gold_set,
+                         'answer': answer, 'failed': known.failed, 'correct': correct}).reset_index(drop=True)
+
 def _agents(res, pred, scored, labels):
     "Agent matches: any person's label, the majority's, per-category F1 against gold sets"
     res['majority_match'] = res['accuracy']
@@ -128,6 +148,8 @@ def score_run(resp:pd.DataFrame, # from `read_responses`
         res['vad'] = vad_agreement(scored[vad].to_numpy(float), scored[g_vad].to_numpy(float))
     res['narratives'] = narrative_checks(known.narrative.tolist(), known.emotion.tolist(), known.body_parts.tolist())
     res['body_parts'] = body_parts_table(known.emotion.tolist(), known.body_parts.tolist())
+    res |= {k: _one(resp[k].tolist()) if k in resp else None for k in RUN_PROVENANCE}
+    res['items'] = _items(known, pred, labels)
     res['correct'] = pd.Series(np.array(pred, dtype=object) == scored.gold.to_numpy(), index=scored.item.to_numpy())
     return res
 
@@ -142,6 +164,20 @@ def _gc_paused():
     finally:
         if was:
             gc.enable()
+
+def evaluation_provenance(command:str, # the command (or call) that made the evaluation
+                         ) -> dict:
+    "Where an evaluation comes from: `elena_version`, `git_commit` (of ELENA's checkout, None where not known), `created_at`, `command`"
+    here = Path(elena.__file__).resolve().parent
+    try:  # only ELENA's own checkout: an installed copy may sit inside another project's repository
+        git = subprocess.run(['git', 'rev-parse', '--show-toplevel', 'HEAD'], cwd=here, capture_output=True, text=True,
+                             timeout=10)
+        top, commit = (git.stdout.split() + [None, None])[:2] if git.returncode == 0 else (None, None)
+        commit = commit if top and Path(top).resolve() == here.parent else None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return dict(elena_version=__version__, git_commit=commit or None, command=command,
+                created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds'))
 
 def _stored_labels(runs) -> tuple[str, ...]:
     "The one label set the records name, 'elena' when they name none; an error when they disagree"
@@ -192,10 +228,14 @@ def evaluate(paths:Sequence[str|Path], # response JSONL files, one run each
              labels:str|Sequence[str]|None=None, # label set the runs were asked with (None: as the records say)
              label_map:str|None=None, # label-map overrides
              n_boot:int=1000, # bootstrap resamples
+             command:str|None=None, # what made it, for the provenance (None: this call, written out)
             ) -> dict:
     "Score each run against the dataset's gold labels; pair the first two runs (`elena.metrics.paired_runs`)"
+    args = dict(paths=[str(p) for p in paths], dataset=dataset, data_dir=data_dir and str(data_dir), labels=labels,
+                label_map=label_map, n_boot=n_boot)
+    prov = evaluation_provenance(command or 'elena.evaluate.evaluate(' + ', '.join(f'{k}={v!r}' for k, v in args.items()) + ')')
     with _gc_paused():
-        return _evaluate(paths, dataset, data_dir, labels, label_map, n_boot)
+        return prov | _evaluate(paths, dataset, data_dir, labels, label_map, n_boot)
 
 # %% ../nbs/17_evaluate.ipynb #aa634103
 def summary_frame(res:dict, # from `evaluate`
@@ -216,15 +256,23 @@ def per_class_frame(res:dict, # from `evaluate`
     blocks = [r['per_class'].reset_index().assign(run=Path(p).name) for p, r in res['runs'].items()]
     return pd.concat(blocks, ignore_index=True)
 
+def items_frame(res:dict, # from `evaluate`
+               ) -> pd.DataFrame:
+    "One row per answer matched to an item, per run: run, model, prompt_id, id, item, gold, gold_set, answer, failed, correct"
+    blocks = [r['items'].assign(run=Path(p).name, model=str(r['model']), prompt_id=str(r['prompt_id']))
+              for p, r in res['runs'].items()]
+    cols = ['run', 'model', 'prompt_id', 'id', 'item', 'gold', 'gold_set', 'answer', 'failed', 'correct']
+    return pd.concat(blocks, ignore_index=True)[cols]
+
 # %% ../nbs/17_evaluate.ipynb #34d776bf
 def _jsonable(x):
-    "`evaluate`'s result as JSON values: tables as lists of rows, per-item Series left out, NaN as null"
+    "`evaluate`'s result as JSON values: tables as lists of rows, per-item Series and tables left out, NaN as null"
     if isinstance(x, pd.DataFrame):
         return x.reset_index().to_dict('records')
     if isinstance(x, pd.Series):
         return None
     if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items() if not isinstance(v, pd.Series)}
+        return {str(k): _jsonable(v) for k, v in x.items() if not isinstance(v, pd.Series) and k != 'items'}
     if isinstance(x, (list, tuple)):
         return [_jsonable(v) for v in x]
     if isinstance(x, (np.integer, np.floating)):
@@ -232,30 +280,33 @@ def _jsonable(x):
     return None if isinstance(x, float) and np.isnan(x) else x
 
 # %% ../nbs/17_evaluate.ipynb #3f8177b5
-RESULT_FILES = ('summary.csv', 'per_class.csv', 'body_parts.csv', 'evaluation.json')  # what `write_results` writes
+RESULT_FILES = ('summary.csv', 'per_class.csv', 'body_parts.csv', 'evaluation.json', 'items.csv')  # what `write_results` writes
 
 # %% ../nbs/17_evaluate.ipynb #0983e5ef
 def write_results(res:dict, # from `evaluate`
                   out:str|Path, # folder to write the `RESULT_FILES` into
                  ) -> list[Path]:
-    "Write the evaluation as CSV tables (summary, per class, body parts) and one JSON file; returns the paths written"
+    "Write the evaluation as CSV tables (summary, per class, body parts, items) and one JSON file with its provenance; returns the paths written"
     out = Path(out)
     parts = pd.concat([r['body_parts'].assign(run=Path(p).name) for p, r in res['runs'].items()], ignore_index=True)
     tables = [summary_frame(res), per_class_frame(res), parts]
-    texts = [t.to_csv(index=False) for t in tables] + [json.dumps(_jsonable(res), indent=1, ensure_ascii=False)]
+    texts = [t.to_csv(index=False) for t in tables] + [json.dumps(_jsonable(res), indent=1, ensure_ascii=False),
+                                                        items_frame(res).to_csv(index=False)]
     return [atomic_write(out/name, text) for name, text in zip(RESULT_FILES, texts)]
 
 # %% ../nbs/17_evaluate.ipynb #436782b6
 def read_results(folder:str|Path, # where `write_results` (or `elena evaluate --out`) wrote
                 ) -> dict:
-    "The tables `summary`, `per_class`, `body_parts` (DataFrames) and `evaluation` (JSON) that `write_results` wrote"
+    "The tables `summary`, `per_class`, `body_parts`, `items` (DataFrames) and `evaluation` (JSON) that `write_results` wrote"
     folder = Path(folder)
-    missing = [n for n in RESULT_FILES if not (folder/n).is_file()]
+    missing = [n for n in RESULT_FILES[:4] if not (folder/n).is_file()]  # items.csv: read where it is (newer)
     if missing:
         raise FileNotFoundError(f"{folder}: no {', '.join(missing)}; "
                                 f"write them with `elena evaluate ... --out {folder}`")
     out = {n.split('.')[0]: pd.read_csv(folder/n) for n in RESULT_FILES[:3]}
     out['evaluation'] = json.loads((folder/'evaluation.json').read_text(encoding='utf-8'))
+    if (folder/'items.csv').is_file():
+        out['items'] = pd.read_csv(folder/'items.csv')
     return out
 
 # %% ../nbs/17_evaluate.ipynb #3b51eac3

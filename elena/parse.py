@@ -6,14 +6,15 @@
 from __future__ import annotations
 import json
 import re
+import json_repair
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 from .prompts import ELENA_LABELS, SCHEMA_KEYS, resolve_labels
 from .vocab import normalize_emotion, normalize_body_part, body_region, BODY_REGION_NAMES
 
 # %% auto #0
-__all__ = ['KEY_ALIASES', 'LEGACY_KEYS', 'Truncated', 'Malformed', 'read_json_like', 'find_json_objects', 'schema_key',
-           'read_key_lines', 'ParseResult', 'parse_response']
+__all__ = ['KEY_ALIASES', 'LEGACY_KEYS', 'Truncated', 'Malformed', 'read_json_like', 'find_json_objects', 'repair_json_object',
+           'schema_key', 'read_key_lines', 'ParseResult', 'parse_response']
 
 # %% ../nbs/02_parse.ipynb #db5133af
 class Truncated(Exception):
@@ -51,11 +52,11 @@ class _Reader:
         return i
 
     def closes(self, j:int) -> bool:
-        "Does the quote at `j` end its string: is it followed by `,` `}` `]` `:`, a line end or the end of the text?"
+        "Does the quote at `j` end its string: is it followed by `,` `}` `]` `:`, a line end, the end of the text, or (a comma missing) the same quote after a space?"
         k = j + 1
         while k < len(self.s) and self.s[k] in ' \t':
             k += 1
-        return k >= len(self.s) or self.s[k] in ',}]:\n\r'
+        return k >= len(self.s) or self.s[k] in ',}]:\n\r' or (k > j + 1 and self.s[k] == self.s[j])
 
 # %% ../nbs/02_parse.ipynb #fbdccd6f
 def _value(self, i:int) -> tuple[Any, int]:
@@ -70,7 +71,7 @@ def _value(self, i:int) -> tuple[Any, int]:
         return self.string(i)
     m = _NUM.match(self.s, i)
     end = self.ws(m.end()) if m else None
-    if m and (end >= len(self.s) or self.s[end] in ',}]'):
+    if m and (end >= len(self.s) or self.s[end] in ',}]' or (end > m.end() and self.s[end] in '"\'')):  # last: a comma missing
         t = m.group()
         return (float(t) if any(ch in t for ch in '.eE') else int(t)), m.end()
     return self.bare(i)
@@ -81,6 +82,8 @@ def _bare(self, i:int) -> tuple[Any, int]:
     if not m:
         raise Malformed(f'unexpected {self.s[i]!r} at {i}')
     word = m.group().strip()
+    if word.startswith(('//', '#', '/*')):
+        raise Malformed(f'a comment at {i}')  # not a value: left to json-repair, which drops comments
     if word.lower() in _LITERALS:
         return _LITERALS[word.lower()], m.end()
     self.note('unquoted value')
@@ -204,6 +207,52 @@ def find_json_objects(text:str, # model reply
         i = end
     return out
 
+# %% ../nbs/02_parse.ipynb #04e7581c
+_SMART_OPEN = re.compile('([{\\[,:\\n]\\s*|\\*/\\s*)[\u201c\u201d\u2018\u2019]')
+_SMART_CLOSE = re.compile('[\u201c\u201d\u2018\u2019](\\s*[,:}\\]])')
+
+def _straight(text:str) -> str:
+    "`text` with the smart quotes that open or close a JSON string (after `{[,:`, a line break or a comment, before `,:}]`) made straight"
+    return _SMART_CLOSE.sub(r'"\1', _SMART_OPEN.sub(r'\1"', text))
+
+def _balanced_end(text:str, start:int) -> int|None:
+    "Where the object opening at `start` closes, counting braces alone (None: the text ends first)"
+    depth = 0
+    for j in range(start, len(text)):
+        depth += {'{': 1, '}': -1}.get(text[j], 0)
+        if depth == 0:
+            return j + 1
+    return None
+
+def repair_json_object(text:str, # model reply
+                       start:int=0, # where the object opens
+                      ) -> tuple[dict|None, list[str]]:
+    "The first object json-repair reads from `text` at `start` (smart quotes made straight, a cut-off string or list dropped), and notes on what it repaired"
+    end, tail, notes = _balanced_end(text, start), _straight(text[start:]), ['read by json-repair']
+    if tail != text[start:]:
+        notes.append('smart quotes as delimiters')
+    tries = [tail[:end - start], tail] if end else [tail]
+    best, log = None, []
+    for t in tries:
+        try:
+            v, lg = json_repair.loads(t, logging=True)
+        except (ValueError, RecursionError, IndexError, TypeError):  # parse_response never raises on model text
+            continue
+        v = next((x for x in v if isinstance(x, dict)), None) if isinstance(v, list) else v
+        if isinstance(v, dict) and (best is None or len(v) > len(best)):
+            best, log = v, lg
+    if best is None:
+        return None, []
+    notes += [f"json-repair: {e['text'][:70]}" for e in log]
+    last = list(best.values())[-1] if best else None
+    cut = (isinstance(last, str) and any('closing quote' in e['text'] for e in log)
+           or isinstance(last, list) and not text.rstrip().endswith((']', '}')))
+    if end is None and cut:
+        best.pop(list(best)[-1])
+        notes.append('truncated JSON: dropped the cut-off field')
+    return best, list(dict.fromkeys(notes))
+
+
 # %% ../nbs/02_parse.ipynb #043103ad
 KEY_ALIASES = {'category': 'emotion', 'emotion_category': 'emotion', 'emotion_label': 'emotion', 'label': 'emotion',
                'predicted_emotion': 'emotion', 'bodyparts': 'body_parts', 'body_part': 'body_parts',
@@ -219,7 +268,8 @@ def schema_key(k:str, # a key as the model wrote it: 'Body Parts', 'bodyParts', 
     return KEY_ALIASES.get(k, k)
 
 # %% ../nbs/02_parse.ipynb #4345da09
-_LINE = re.compile(r'^\s*(?:(\d+)\s*[.)]\s*)?[*_#\s-]*([A-Za-z][A-Za-z _/-]{1,40}?)[*_\s]*:[*_\s]*(.*)$')
+_LINE = re.compile(r'^\s*(?:(\d+)\s*[.)]\s*)?[*_#•\s-]*([A-Za-z][A-Za-z _/-]{1,40}?)[*_\s]*:[*_\s]*(.*)$')
+_HEADING = re.compile(r'^\s*#{1,6}\s*[*_]*([A-Za-z][A-Za-z _/-]{1,40}?)[*_\s]*$')
 LEGACY_KEYS = ('embodied_emotion',)
 
 def read_key_lines(text:str, # model reply in 'Key: value' lines, numbered or not
@@ -227,13 +277,17 @@ def read_key_lines(text:str, # model reply in 'Key: value' lines, numbered or no
     "Fields of the 'Key: value' lines with a schema key, an alias or a legacy key; and were the lines numbered?"
     known, out, cur, numbered = set(SCHEMA_KEYS) | set(LEGACY_KEYS), {}, None, False
     for line in text.splitlines():
-        m = _LINE.match(line)
+        m, h = _LINE.match(line), _HEADING.match(line)
         if m and schema_key(m.group(2)) in known:
             cur = schema_key(m.group(2))
             out[cur] = m.group(3).strip().strip('*').strip()
             numbered |= bool(m.group(1))
+        elif h and schema_key(h.group(1)) in known:
+            cur = schema_key(h.group(1))
+            out[cur] = ''
         elif cur and line.strip():
-            out[cur] = (out[cur] + ' ' + line.strip()).strip()
+            # a list of body parts (a markdown bullet a line) stays one a line for `_parts` to split
+            out[cur] = (out[cur] + ('\n' if cur == 'body_parts' else ' ') + line.strip()).strip()
     return out, numbered
 
 # %% ../nbs/02_parse.ipynb #24400e6f
@@ -344,13 +398,24 @@ def _free_text(body:str, labels:tuple, issues:list) -> dict:
     issues.append(f'several labels in free text: {sorted(found)}' if found else 'no JSON object found')
     return {}
 
+def _repaired(body:str, issues:list) -> dict|None:
+    "The fields of the first object with schema keys that json-repair reads, where ELENA's reader found none"
+    for s in [m.start() for m in re.finditer('{', body)][:8]:
+        o, notes = repair_json_object(body, s)
+        if (k := _keyed(o)) is not None:
+            issues += notes + (['text around the JSON'] if body[:s].strip() else [])
+            return k
+    return None
+
 def _raw_answer(body:str, labels:tuple, issues:list) -> tuple[dict, bool]:
-    "The fields as the reply wrote them, from its JSON, its key lines or its free text; and was it structured?"
+    "The fields as the reply wrote them, from its JSON (ELENA's reader, then json-repair), its key lines or its free text; and was it structured?"
     if (hit := _pick(find_json_objects(body), issues)):
         raw, _, s, e, notes = hit
         issues += notes
         if body[:s].strip() or body[e:].strip():
             issues.append('text around the JSON')
+        return raw, True
+    if (raw := _repaired(body, issues)) is not None:
         return raw, True
     raw, numbered = read_key_lines(body)
     if raw:

@@ -4,11 +4,13 @@
 
 # %% ../nbs/20_results.ipynb #40a3d5e3
 from __future__ import annotations
+import json
 import os
 import re
 from pathlib import Path
 from typing import Mapping
 import pandas as pd
+from . import __version__
 from .store import CONDITIONS, read_records, latest_records
 from .evaluate import ANSWER_FIELDS, evaluate, read_responses
 from .metrics import paired_runs
@@ -19,9 +21,15 @@ __all__ = ['RUN_COLUMNS', 'SCORE_COLUMNS', 'COMPARISONS', 'DELTA_COLUMNS', 'find
            'mentioned_parts', 'parse_data_dirs', 'score_runs', 'run_pairs', 'paired_deltas']
 
 # %% ../nbs/20_results.ipynb #0ba25ed1
-RUN_COLUMNS = ['model', 'dataset', 'condition', 'prompt', 'path', 'n', 'random_weights']  # what `find_runs` gives
+RUN_COLUMNS = ['model', 'dataset', 'condition', 'prompt', 'path', 'n', 'random_weights',
+               'prompt_id', 'prompt_sha256', 'model_revision', 'gen']  # what `find_runs` gives
 
 # %% ../nbs/20_results.ipynb #0ba25ed2
+def _same(recs:list, k:str):
+    "The value of field `k` every record holds (None where none does), else the sorted distinct values"
+    seen = list({json.dumps(r.get(k), sort_keys=True): r.get(k) for r in recs if r.get(k) is not None}.values())
+    return seen[0] if len(seen) == 1 else sorted(seen, key=str) or None
+
 def _run_row(p:Path) -> dict|None:
     "The `RUN_COLUMNS` of one response file; None for a file that is no run (a shard, another name, no records)"
     cond, _, prompt = p.stem.partition('-')
@@ -35,7 +43,8 @@ def _run_row(p:Path) -> dict|None:
         return None
     model = next((r['model'] for r in recs if r.get('model')), p.parent.parent.name)
     return dict(model=model, dataset=p.parent.name, condition=cond, prompt=prompt, path=str(p), n=len(recs),
-                random_weights=any(r.get('random_weights') for r in recs))
+                random_weights=any(r.get('random_weights') for r in recs),
+                **{k: _same(recs, k) for k in ('prompt_id', 'prompt_sha256', 'model_revision', 'gen')})
 
 # %% ../nbs/20_results.ipynb #0ba25ed3
 def find_runs(root:str|Path, # the responses folder: <root>/<model>/<dataset>/<condition>-<prompt>.jsonl
@@ -49,15 +58,19 @@ def provenance(runs:pd.DataFrame, # from `find_runs`
                root:str|Path|None=None, # the folder they were found in (then their paths are shown relative to it)
                name:str|None=None, # how to call `root` in the first line (default: its path)
               ) -> str:
-    "Which files, models, datasets and item counts a notebook reads, and whether each is a real model's or random"
+    "Which files, models, datasets, prompts (id, sha256), revisions, generation settings and item counts a notebook reads, and whether each is a real model's or random"
     rnd = 'RANDOM WEIGHTS (test model: output is noise, never a result)'
     kind = lambda r: rnd if r.random_weights else 'real model'
     shown = lambda p: Path(os.path.relpath(p, root)).as_posix() if root is not None else p
     lines = [f"data: {len(runs)} response file(s)" + (f" under {name or root}" if root is not None else '')]
+    sha = lambda s: s[:12] if isinstance(s, str) else '-' if s is None else 'several'
+    made = lambda r: (f"; prompt {r.prompt_id or '-'} (sha256 {sha(r.prompt_sha256)}), revision {r.model_revision or '-'}, "
+                      f"gen {json.dumps(r.gen, sort_keys=True) if r.gen else '-'}")
     lines += [f"  {shown(r.path)}: model {r.model}, dataset {r.dataset}, {r.condition}/{r.prompt}, {r.n} items, "
-              + kind(r) for r in runs.itertuples()]
+              + kind(r) + made(r) for r in runs.itertuples()]
     if len(runs):
-        lines.append(f"  models: {', '.join(sorted(set(runs.model)))}; items in all: {int(runs.n.sum())}")
+        lines.append(f"  models: {', '.join(sorted(set(runs.model)))}; items in all: {int(runs.n.sum())}; "
+                     f"read with elena {__version__}")
     return '\n'.join(lines)
 
 # %% ../nbs/20_results.ipynb #31063cf3

@@ -5,7 +5,6 @@
 # %% ../nbs/07_store.ipynb #ef4ee7d9
 from __future__ import annotations
 import datetime as _dt
-import fcntl
 import hashlib
 import json
 import os
@@ -23,7 +22,7 @@ except ImportError:
 # %% auto #0
 __all__ = ['RECORD_FIELDS', 'store_path', 'image_sha256', 'make_record', 'NotJSONL', 'check_jsonl', 'StoreLocked',
            'ResponseStore', 'write_records', 'read_records', 'latest_records', 'resume_key', 'done_ids', 'parse_shard',
-           'in_shard', 'merge_shards']
+           'in_shard', 'merge_shards', 'records_frame']
 
 # %% ../nbs/07_store.ipynb #6c9b63f7
 RECORD_FIELDS = ('id', 'image_sha256', 'dataset', 'condition', 'model', 'model_revision', 'backend', 'prompt_id',
@@ -111,8 +110,18 @@ def _line(record:dict) -> str:
     "One record as one line of the response file"
     return json.dumps(record, ensure_ascii=False) + '\n'
 
+def _fcntl():
+    "The `fcntl` module, imported where a lock is taken: reading needs none, so Windows reads and evaluates stores"
+    try:
+        import fcntl
+    except ImportError:
+        raise RuntimeError("writing a response file takes a POSIX file lock (fcntl), which this system lacks: write "
+                           "runs on Linux or macOS (or WSL); reading and evaluating stored responses work here") from None
+    return fcntl
+
 def _lock(path:Path):
     "The open lock file of `path`, locked by this process (`StoreLocked` when another holds it)"
+    fcntl = _fcntl()
     lock = open(path.with_name(path.name + '.lock'), 'a+')
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -163,7 +172,7 @@ class ResponseStore:
             self._f.close()
             self._f = None
         if self._lock:
-            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            _fcntl().flock(self._lock, _fcntl().LOCK_UN)
             self._lock.close()
             self._lock = None
 
@@ -255,3 +264,15 @@ def merge_shards(paths:Sequence[str|Path], # shard files (any order)
         for r in todo:
             st.append(r)
     return len(todo)
+
+# %% ../nbs/07_store.ipynb #b5128e28
+def records_frame(path:str|Path, # a response JSONL file
+                  latest:bool=True, # one row per item, its latest record (False: every record, in file order)
+                 ):
+    "A run's records as one pandas DataFrame: the record fields as columns, nested ones spread out (`parsed.valence`)"
+    import pandas as pd  # here, not at the top: writing and reading records needs no pandas
+    recs = read_records(path)
+    recs = list(latest_records(recs).values()) if latest else recs
+    df = pd.json_normalize(recs, max_level=1)
+    return df.reindex(columns=[c for c in df.columns if c.split('.')[0] in RECORD_FIELDS] +
+                              [c for c in df.columns if c.split('.')[0] not in RECORD_FIELDS])

@@ -51,6 +51,7 @@ CASES = [
     ('attention limit 0', 'attention --model tiny-gemma3 --dataset samples --limit 0 --out {d}/att', 2, '--limit 0'),
     ('attention people typo', 'attention --model tiny-gemma3 --image {d}/photos/hopper.jpg --people {d}/people.jsonl --out {d}/att', 2, '--people'),
     ('attention read-only', 'attention --model tiny-gemma3 --image {d}/photos/hopper.jpg --out {ro}/att', 1, 'make it writable'),
+    ('status json watch', 'status {d}/responses --json --watch 5', 2, '--json prints the runs once: leave out --watch'),
 ]
 
 @pytest.mark.parametrize('name,args,status,says', CASES, ids=[c[0] for c in CASES])
