@@ -197,14 +197,28 @@ def read_records(path:str|Path, # a response JSONL file
         if not isinstance(rec, dict) or 'id' not in rec:
             raise ValueError(f"{path}:{n}: a record without 'id' ({line[:60].decode('utf-8', 'replace')}...); "
                              "every response record names its image in 'id'")
+        if not isinstance(rec['id'], (str, int)) or isinstance(rec['id'], bool):
+            raise ValueError(f"{path}:{n}: the record's 'id' is {type(rec['id']).__name__} {str(rec['id'])[:40]!r}, "
+                             "not a string naming its image: correct or delete that line")
         out.append(rec)
     return out
 
 # %% ../nbs/07_store.ipynb #306338c1
-def latest_records(records:Iterable[dict], # records in the order they were written
+def _written(record:dict) -> float:
+    "When `record` was written, in seconds since 1970 (UTC where its time carries no zone); -inf where it does not say"
+    try: t = _dt.datetime.fromisoformat(record['created_at'])
+    except (KeyError, TypeError, ValueError): return float('-inf')
+    return (t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)).timestamp()
+
+def latest_records(records:Iterable[dict], # records in the order they were written (files in order, lines in order)
                   ) -> dict[str, dict]:
-    "The latest record of each item id (later records replace earlier ones)"
-    return {r['id']: r for r in records}
+    "The latest record of each item id: the latest `created_at`; among equal times the one given last"
+    out, when = {}, {}
+    for r in records:
+        i, t = r['id'], _written(r)
+        if i not in out or t >= when[i]:
+            out[i], when[i] = r, t
+    return out
 
 # %% ../nbs/07_store.ipynb #ae9c3695
 def resume_key(record:dict) -> tuple:
@@ -249,8 +263,8 @@ def merge_shards(paths:Sequence[str|Path], # shard files (any order)
                 ) -> int:
     "Append to `out` the latest record of each item found in `paths` that `out` does not already hold; returns how many"
     have = latest_records(read_records(out))
-    new = latest_records(sorted((r for p in paths for r in read_records(p)), key=lambda r: r.get('created_at') or ''))
-    todo = [r for i, r in sorted(new.items()) if have.get(i) != r]
+    new = latest_records(r for p in paths for r in read_records(p))
+    todo = [r for i, r in sorted(new.items()) if have.get(i) != r and latest_records([have.get(i, r), r])[i] is r]
     with ResponseStore(out) as st:
         for r in todo:
             st.append(r)
