@@ -113,15 +113,21 @@ def _line(record:dict) -> str:
 
 def _lock(path:Path):
     "The open lock file of `path`, locked by this process (`StoreLocked` when another holds it)"
-    lock = open(path.with_name(path.name + '.lock'), 'a+')
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.seek(0)
-        holder = lock.read().strip() or 'unknown'
-        lock.close()
-        raise StoreLocked(f"{path} is being written by another process ({holder}). Wait for it to finish, "
-                          f"or write elsewhere (--out-dir), or split the work with --shard.") from None
+    name = path.with_name(path.name + '.lock')
+    while True:
+        lock = open(name, 'a+')
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or 'unknown'
+            lock.close()
+            raise StoreLocked(f"{path} is being written by another process ({holder}). Wait for it to finish, "
+                              f"or write elsewhere (--out-dir), or split the work with --shard.") from None
+        try: same = os.stat(name).st_ino == os.fstat(lock.fileno()).st_ino
+        except FileNotFoundError: same = False
+        if same: break
+        lock.close()  # the lock file was removed by a writer that wrote nothing: lock the new one
     lock.seek(0)
     lock.truncate()
     lock.write(f"pid {os.getpid()}")
@@ -147,6 +153,7 @@ class ResponseStore:
         check_jsonl(self.path)  # never append JSON lines to a JSON document
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = _lock(self.path)
+        self._new = not self.path.exists()
         self._f = _open_end(self.path)
         return self
 
@@ -162,6 +169,9 @@ class ResponseStore:
         if self._f:
             self._f.close()
             self._f = None
+            if self._new and self.path.stat().st_size == 0:  # nothing written (a model that failed to load)
+                self.path.unlink()
+                Path(self._lock.name).unlink()  # still locked: a waiting writer sees the inode change
         if self._lock:
             fcntl.flock(self._lock, fcntl.LOCK_UN)
             self._lock.close()

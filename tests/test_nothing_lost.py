@@ -55,3 +55,48 @@ def test_readers_take_latest_in_time(stale_after_new):
     assert row['answered'] == 3 and not row['failed'], row
     recs = read_records(p)
     assert done_ids(recs, 'm', None, None, {f'{k}.jpg': None for k in range(3)}) == {'0.jpg', '1.jpg', '2.jpg'}
+
+PHOTO = Path(__import__('matplotlib').cbook.get_sample_data('grace_hopper.jpg', asfileobj=False))
+
+def _images(d, n):
+    d.mkdir(parents=True, exist_ok=True)
+    for i in range(n): (d / f'img{i:04d}.jpg').write_bytes(PHOTO.read_bytes() + i.to_bytes(2, 'big'))  # distinct bytes
+    return d
+
+def test_second_run_refused_before_model_load(tmp_path):
+    "With the store held by another writer, a run is refused at once: it never gets to loading the model (whose weights are missing here)"
+    import fcntl, os
+    from elena.store import store_path
+    model = 'hf:nobody/no-such-model'
+    f = store_path(tmp_path / 'out', model, 'folder', 'original', 'elena')
+    f.parent.mkdir(parents=True)
+    env = {**os.environ, 'HF_HOME': str(tmp_path / 'hf'), 'HF_HUB_OFFLINE': '1'}
+    with open(f.with_name(f.name + '.lock'), 'a+') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        r = subprocess.run([ELENA, 'run', '--model', model, '--dataset', 'folder', '--data-dir', str(_images(tmp_path / 'imgs', 2)),
+                            '--out-dir', str(tmp_path / 'out'), '--no-progress'], capture_output=True, text=True, env=env, timeout=300)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1 and 'is being written by another process' in lines[0], r.stderr[-2000:]
+
+def test_run_finishing_while_another_loads_is_not_asked_twice(tmp_path, monkeypatch):
+    """Run B is loading its model when run A (another process, same output) starts: A is refused, B asks every image once.
+    Before, B decided what to ask before taking the lock, A answered everything meanwhile, and B asked it all again."""
+    from elena.openai_compat import OpenAIBackend
+    from elena.run import run_elena
+    from elena.standins import StandIn, openai_handler
+    from elena.store import read_records
+    imgs, out = _images(tmp_path / 'imgs', 4), tmp_path / 'responses'
+    other = []
+    with StandIn(openai_handler) as si:
+        url = si.url + '/v1'
+        def slow_load(self):  # the model loading of run B, during which run A comes and goes
+            other.append(subprocess.run([ELENA, 'run', '--model', 'openai:standin', '--base-url', url, '--dataset', 'folder',
+                                         '--data-dir', str(imgs), '--out-dir', str(out), '--no-progress'],
+                                        capture_output=True, text=True, timeout=120))
+            return self
+        monkeypatch.setattr(OpenAIBackend, 'load', slow_load, raising=False)
+        s = run_elena('openai:standin', 'folder', imgs, out_dir=out, base_url=url, progress=False)
+    recs = read_records(s.path)
+    assert sorted(r['id'] for r in recs) == [f'img{i:04d}.jpg' for i in range(4)], [r['id'] for r in recs]  # once each
+    assert len(si.requests) == 4
+    assert other[0].returncode == 1 and 'is being written by another process' in other[0].stderr, other[0].stderr[-2000:]
