@@ -100,3 +100,50 @@ def test_run_finishing_while_another_loads_is_not_asked_twice(tmp_path, monkeypa
     assert sorted(r['id'] for r in recs) == [f'img{i:04d}.jpg' for i in range(4)], [r['id'] for r in recs]  # once each
     assert len(si.requests) == 4
     assert other[0].returncode == 1 and 'is being written by another process' in other[0].stderr, other[0].stderr[-2000:]
+
+def _run_with(faults, tmp_path, n=3, timeout=60, **opts):
+    "run_elena over `n` photos against an OpenAI stand-in injecting `faults`; (summary, records, stand-in); fails, not hangs"
+    import threading
+    from elena.run import run_elena
+    from elena.standins import StandIn, openai_handler
+    from elena.store import read_records
+    imgs, got = _images(tmp_path / 'imgs', n), {}
+    with StandIn(openai_handler, faults=faults, slow_s=opts.pop('slow_s', 5.0)) as si:
+        def go():
+            try: got['s'] = run_elena('openai:standin', 'folder', imgs, out_dir=tmp_path / 'responses', base_url=si.url + '/v1',
+                                      progress=False, concurrency=1, backend_options={'backoff_base': 0.01, **opts})
+            except BaseException as e: got['e'] = e
+        t = threading.Thread(target=go, daemon=True); t.start(); t.join(timeout)
+        assert not t.is_alive(), f"the run still waits after {timeout} s"
+    if 'e' in got: raise got['e']
+    return got['s'], read_records(got['s'].path), si
+
+def test_content_parts_number_and_usage_words(tmp_path):
+    "content as text parts is the answer; a number is retried, then answered; a usage count in words costs nothing"
+    s, recs, si = _run_with({0: 'content_parts', 1: 'content_number', 3: 'usage_text'}, tmp_path)
+    assert (s.done, sum(s.failed.values()), s.parsed_ok) == (3, 0, 3), str(s)
+    assert [r['emotion'] for r in recs] == ['fear'] * 3 and all(r['error'] is None for r in recs)
+    assert len(si.requests) == 4  # the number was asked again
+    assert [r['usage'] for r in recs][2] == {'input': None, 'output': len(recs[2]['raw']) // 4}
+
+def test_drip_feeding_server_meets_a_deadline(tmp_path):
+    "A server sending one byte every 0.3 s never trips the 1 s read timeout; the whole request has a deadline"
+    s, recs, si = _run_with({0: 'drip', 1: 'drip'}, tmp_path, n=1, slow_s=3.0, timeout_s=1.0, max_tries=2)
+    assert [r['error']['type'] for r in recs] == ['Timeout'] and 'no complete answer within 2 s' in recs[0]['error']['message']
+
+def test_body_cut_short_is_not_a_silent_server(tmp_path):
+    "Every body cut short: each image's error says the server answered and cut it, the run is not stopped as 'not answering'"
+    s, recs, si = _run_with(lambda n, body: 'cut_body', tmp_path, n=3, max_tries=3, gone_after=2, gone_after_s=0)
+    assert {r['error']['type'] for r in recs} == {'BodyCutShort'} and len(recs) == 3, [r['error'] for r in recs]
+    assert 'answered but cut the body short' in recs[0]['error']['message']
+
+def test_retry_after_of_28_hours_stops_in_one_line(tmp_path):
+    "A 429 asking to wait 100000 s: `elena run` stops at once with one line saying what the server asked and what ELENA does"
+    from elena.standins import standin_process
+    with standin_process('openai', faults={0: 'retry_after_huge'}) as url:
+        r = subprocess.run([ELENA, 'run', '--model', 'openai:standin', '--base-url', url + '/v1', '--dataset', 'folder',
+                            '--data-dir', str(_images(tmp_path / 'imgs', 2)), '--out-dir', str(tmp_path / 'out'),
+                            '--no-progress'], capture_output=True, text=True, timeout=120)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and 'asked to wait 27.8 h' in lines[0] and 'waits at most 600 s' in lines[0], r.stderr[-2000:]
+    assert 'run the same command again later to resume' in lines[0]
