@@ -132,12 +132,18 @@ def mask_file(src:Path, dst:Path, # input image and where its masked copy goes
 # %% ../nbs/09_masking.ipynb #18e31caa
 def _check_folders(input:str|Path, output:str|Path, # as for `mask_folder`
                   ) -> tuple[Path, Path]:
-    "`input` and `output` resolved, once `input` is a folder and `output` is neither it nor a folder above it"
+    "`input` and `output` resolved, once `input` is a folder with images and `output` is neither it nor a folder above it"
     src, out = Path(input).resolve(), Path(output).resolve()
     if not src.is_dir(): raise FileNotFoundError(f"input folder {input}: no such folder")
-    if out == src or out in src.parents:
+    ident = lambda p: (lambda s: (s.st_dev, s.st_ino))(os.stat(p))  # the folder itself, however it is reached
+    if out == src or out in src.parents or any(p.exists() and ident(p) == ident(src) for p in (out, *out.parents)):
         raise ValueError(f"output folder {output} is the input folder or holds it (input {input}): "
                          f"choose an output folder outside the input")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--output {output} is a file: give a folder for the masked copies and faces.jsonl")
+    if not list_images(src, outside=out):
+        raise ValueError(f"input folder {input}: no images in it (looked for {', '.join(IMAGE_EXTS)}); "
+                         "give the folder that holds the photos")
     return src, out
 
 # %% ../nbs/09_masking.ipynb #2e28373d
@@ -145,8 +151,8 @@ def _check_values(fill:str, pad:float, score:float, max_side:int, # as for `mask
                  ):
     "Refuse the values that would do harm, saying which value to give instead"
     if fill not in FILLS: raise ValueError(f"unknown fill {fill!r}: use one of {', '.join(FILLS)}")
-    if not pad >= 0:
-        raise ValueError(f"pad {pad}: give a share of the box size of 0 or more (default 0.05); "
+    if not 0 <= pad < float('inf'):
+        raise ValueError(f"pad {pad}: give a share of the box size of 0 or more, finite (default 0.05); "
                          f"a negative pad leaves the face visible")
     if not 0 < score <= 1:
         raise ValueError(f"score {score}: give the lowest detector score that counts as a face, "

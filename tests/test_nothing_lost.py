@@ -147,3 +147,18 @@ def test_retry_after_of_28_hours_stops_in_one_line(tmp_path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and 'asked to wait 27.8 h' in lines[0] and 'waits at most 600 s' in lines[0], r.stderr[-2000:]
     assert 'run the same command again later to resume' in lines[0]
+
+def test_mask_output_is_input_through_a_bind_mount(tmp_path):
+    "The input folder mounted again elsewhere (same device and inode, another path): refused, the originals untouched"
+    import os
+    src, mnt = _images(tmp_path / 'photos', 1), tmp_path / 'mnt'
+    mnt.mkdir()
+    if subprocess.run(['mount', '--bind', str(src), str(mnt)], capture_output=True).returncode:
+        pytest.skip('mount --bind is not permitted here')
+    try:
+        before = (src / 'img0000.jpg').read_bytes()
+        r = subprocess.run([ELENA, 'mask', '--input', str(src), '--output', str(mnt)], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and 'is the input folder or holds it' in r.stderr, r.stderr[-2000:]
+        assert (src / 'img0000.jpg').read_bytes() == before and not (src / 'faces.jsonl').exists()
+    finally:
+        subprocess.run(['umount', str(mnt)])
