@@ -224,6 +224,9 @@ def _earlier(out:Path, # the output folder of `elena attention`
     try: s = json.loads(f.read_text(encoding='utf-8'))
     except ValueError as e:
         raise ValueError(f"{f}: not readable as JSON ({e}); move it away, or choose another --out") from None
+    if not isinstance(s, dict) or not isinstance(s.get('images', []), list) or not all(isinstance(r, dict) for r in s.get('images', [])):
+        raise ValueError(f"{f}: a JSON {type(s).__name__}, not an attention summary (an object with the run's settings "
+                         "and a list of image records); move it away, or choose another --out")
     if (old := {k: s.get(k) for k in settings}) != settings:
         msg = f"{f} holds a run with other settings ({old}) than this one ({settings})"
         raise ValueError(f"{msg}: choose another --out to keep both")

@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
 from .names import CONDITIONS
-from .files import atomic_write, safe_name
+from .files import atomic_write, json_line, safe_name
 try:
     from orjson import loads as _loads  # about three times faster than json on large response files
 except ImportError:
@@ -108,8 +108,8 @@ class StoreLocked(RuntimeError):
 
 # %% ../nbs/07_store.ipynb #eca63d04
 def _line(record:dict) -> str:
-    "One record as one line of the response file"
-    return json.dumps(record, ensure_ascii=False) + '\n'
+    "One record as one line of the response file (an image name that is not UTF-8 kept exactly, see `json_line`)"
+    return json_line(record)
 
 def _lock(path:Path):
     "The open lock file of `path`, locked by this process (`StoreLocked` when another holds it)"
@@ -199,7 +199,8 @@ def read_records(path:str|Path, # a response JSONL file
         if not line.strip():
             continue
         try:
-            rec = _loads(line)
+            try: rec = _loads(line)
+            except ValueError: rec = json.loads(line)  # orjson refuses the \udcXX escapes of names that are not UTF-8
         except ValueError as e:  # json's and orjson's decode errors are both ValueErrors
             warnings.warn(f"{path}:{n}: skipped an unreadable line ({e}); a run killed while writing leaves one, "
                           f"and the item is asked again on resume")
@@ -265,7 +266,7 @@ def in_shard(item_id:str, # the item's id
     "Does `item_id` belong to shard (i, n)? Decided by the sha256 of the id alone"
     if shard is None:
         return True
-    return int(hashlib.sha256(item_id.encode('utf-8')).hexdigest()[:15], 16) % shard[1] == shard[0]
+    return int(hashlib.sha256(os.fsencode(item_id)).hexdigest()[:15], 16) % shard[1] == shard[0]
 
 # %% ../nbs/07_store.ipynb #079b6f2f
 def merge_shards(paths:Sequence[str|Path], # shard files (any order)

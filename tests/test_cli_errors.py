@@ -24,6 +24,10 @@ def place(tmp_path_factory):
         st.append(make_record(id='astronaut.jpg', model='tiny-gemma3', emotion='happiness', raw='{"emotion": "happiness"}'))
     (d / 'masked').mkdir(); (d / 'masked' / 'faces.jsonl').write_text('{"id": "hopper.jpg", "status": "ok", "faces": []}\n')
     (d / 'att').mkdir(); (d / 'att' / 'attention.json').write_text('{"model": "tiny-gemma3", "images": []}')
+    (d / 'attlist').mkdir(); (d / 'attlist' / 'attention.json').write_text('[]')  # a JSON list, not a summary
+    (d / 'badfaces').mkdir(); (d / 'badfaces' / 'faces.jsonl').write_text('{"id": ["hopper.jpg"], "status": "ok", "faces": []}\n')
+    bad = d / 'badstore' / 'm' / 'samples' / 'original-elena.jsonl'; bad.parent.mkdir(parents=True)
+    bad.write_text('{"id": "a.jpg", "emotion": "fear"}\n{"id": {"file": "b.jpg"}, "emotion": "fear"}\n')
     if os.geteuid() == 0: ro = Path('/sys/elena-newcomer')  # root writes anywhere but under sysfs
     else: ro = d / 'readonly'; ro.mkdir(); ro.chmod(0o500)
     return d, ro
@@ -52,6 +56,9 @@ CASES = [
     ('parse a folder', 'parse {d}/photos', 2, 'is a folder'),
     ('attention image typo', 'attention --model tiny-gemma3 --image {d}/photos/hoper.jpg --out {d}/att', 2, '--image'),
     ('attention limit 0', 'attention --model tiny-gemma3 --dataset samples --limit 0 --out {d}/att', 2, '--limit 0'),
+    ('attention json list', 'attention --model tiny-gemma3 --image {d}/photos/hopper.jpg --out {d}/attlist', 2, 'attention.json: a JSON list, not an attention summary'),
+    ('faces line list id', 'mask --input {d}/photos --output {d}/badfaces', 2, "faces.jsonl:1: the line's 'id' is list"),
+    ('record dict id', 'status {d}/badstore', 2, "original-elena.jsonl:2: the record's 'id' is dict"),
     ('attention read-only', 'attention --model tiny-gemma3 --image {d}/photos/hopper.jpg --out {ro}/att', 1, 'make it writable'),
 ]
 

@@ -162,3 +162,55 @@ def test_mask_output_is_input_through_a_bind_mount(tmp_path):
         assert (src / 'img0000.jpg').read_bytes() == before and not (src / 'faces.jsonl').exists()
     finally:
         subprocess.run(['umount', str(mnt)])
+
+def _yunet_or_skip():
+    from conftest import yunet_missing
+    if yunet_missing(): pytest.skip(str(yunet_missing()))
+
+def test_names_that_are_not_utf8_are_masked_and_asked(tmp_path):
+    "`caf\\xe9.jpg` (Latin-1 bytes): masked and answered with the other images, its id kept to the byte, nothing asked twice"
+    import os
+    from elena.faces import read_faces
+    from elena.standins import standin_process
+    from elena.store import read_records
+    _yunet_or_skip()
+    imgs = _images(tmp_path / 'imgs', 3)
+    os.rename(imgs / 'img0001.jpg', os.fsencode(imgs) + b'/caf\xe9.jpg')
+    r = subprocess.run([ELENA, 'mask', '--input', str(imgs), '--output', str(tmp_path / 'masked')], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    faces, summary = read_faces(tmp_path / 'masked')
+    assert {os.fsencode(i): f['status'] for i, f in faces.items()} == {b'img0000.jpg': 'ok', b'caf\xe9.jpg': 'ok', b'img0002.jpg': 'ok'}
+    assert os.path.isfile(os.fsencode(tmp_path / 'masked') + b'/caf\xe9.jpg')
+    with standin_process('openai') as url:
+        for _ in range(2):
+            r = subprocess.run([ELENA, 'run', '--model', 'openai:standin', '--base-url', url + '/v1', '--dataset', 'folder',
+                                '--data-dir', str(imgs), '--out-dir', str(tmp_path / 'out'), '--no-progress'],
+                               capture_output=True, text=True, timeout=300)
+            assert r.returncode == 0, r.stderr[-2000:]
+    assert 'skipped 3 already answered' in r.stdout, r.stdout
+    recs = read_records(next((tmp_path / 'out').rglob('original-elena.jsonl')))
+    assert sorted(os.fsencode(x['id']) for x in recs) == [b'caf\xe9.jpg', b'img0000.jpg', b'img0002.jpg']
+    assert all(x['emotion'] == 'fear' and x['error'] is None for x in recs)
+
+def test_names_of_250_bytes_can_be_masked(tmp_path):
+    "An image name of 250 bytes (the longest a file name gets is 255): masked, its temporary name short enough"
+    from elena.faces import read_faces
+    _yunet_or_skip()
+    imgs = _images(tmp_path / 'imgs', 1)
+    name = 'é' * 123 + '.jpg'  # 250 bytes in UTF-8
+    (imgs / 'img0000.jpg').rename(imgs / name)
+    r = subprocess.run([ELENA, 'mask', '--input', str(imgs), '--output', str(tmp_path / 'masked')], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert read_faces(tmp_path / 'masked')[0][name]['status'] == 'ok' and (tmp_path / 'masked' / name).is_file()
+
+def test_atomic_write_syncs_file_and_folder(tmp_path, monkeypatch):
+    "The bytes are synced before the rename and the folder after it (a crash leaves the old file or the whole new one)"
+    import os
+    from elena.files import atomic_write
+    synced, real = [], os.fsync
+    def fsync(fd):  # the real fsync, noting what it synced
+        synced.append(os.readlink(f'/proc/self/fd/{fd}'))
+        return real(fd)
+    monkeypatch.setattr(os, 'fsync', fsync)
+    atomic_write(tmp_path / 'x.json', '{}')
+    assert len(synced) == 2 and synced[0].endswith('.part') and synced[1] == str(tmp_path), synced
