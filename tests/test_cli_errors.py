@@ -41,6 +41,7 @@ CASES = [
     ('limit -1', 'run --model tiny-gemma3 --limit -1 --out-dir {d}/responses', 2, '--limit -1'),
     ('empty data dir', 'run --model tiny-gemma3 --dataset folder --data-dir {d}/empty --out-dir {d}/responses', 2, 'no images'),
     ('missing data dir', 'run --model tiny-gemma3 --dataset folder --data-dir {d}/nowhere --out-dir {d}/responses', 2, 'nowhere'),
+    ('timeout 0', 'run --model openai:standin --timeout 0 --out-dir {d}/responses', 2, '--timeout 0: give the seconds'),
     ('store locked', 'run --model tiny-gemma3 --limit 1 --out-dir {d}/responses --no-progress', 1, 'is being written by another process'),
     ('read-only out', 'run --model tiny-gemma3 --limit 1 --out-dir {ro}/responses --no-progress', 1, 'make it writable'),
     ('no gemini key', 'run --model gemini-2.5-flash --limit 1 --out-dir {d}/responses --no-progress', 1, 'No Gemini API key'),
