@@ -4,6 +4,7 @@
 
 # %% ../nbs/09_masking.ipynb #e9bb5f2c
 from __future__ import annotations
+import errno
 import hashlib
 import json
 import os
@@ -127,7 +128,11 @@ def mask_file(src:Path, dst:Path, # input image and where its masked copy goes
         else: atomic_write(dst, Path(src).read_bytes())
         return rec | {'status': 'ok' if faces else 'no_face', 'message': ''}
     except (ValueError, OSError, cv2.error, MemoryError) as e:
-        return rec | {'status': 'error', 'message': str(e).strip() or type(e).__name__}
+        why = str(e).strip() or type(e).__name__
+        if getattr(e, 'errno', None) == errno.ENOSPC:
+            why = (f"no space left on the device holding {dst.parent}: this masked copy was not written (those written "
+                   "before are kept); free space there, then run elena mask again")
+        return rec | {'status': 'error', 'message': why}
 
 # %% ../nbs/09_masking.ipynb #18e31caa
 def _check_folders(input:str|Path, output:str|Path, # as for `mask_folder`

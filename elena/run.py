@@ -4,6 +4,7 @@
 
 # %% ../nbs/15_run.ipynb #058f01b1
 from __future__ import annotations
+import errno
 import hashlib
 import importlib.util
 import os
@@ -347,6 +348,14 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
             close_summary(s, be, batch, t0, stopped=True)
             kept = f"{s.done} answers stored now in {path} (kept); run the same command again to resume"
             stop = StopRun(e.kind, f"{e}. {kept}")
+            stop.summary = s
+            raise stop from None
+        except OSError as e:
+            if e.errno != errno.ENOSPC: raise
+            close_summary(s, be, batch, t0, stopped=True)
+            stop = StopRun('DiskFull', f"no space left on the device holding {path.parent}: the {s.done} answers stored "
+                                       f"now in {path} are kept (a record cut off while writing is asked again); free "
+                                       "space there or choose another --out-dir, then run the same command again to resume")
             stop.summary = s
             raise stop from None
     return close_summary(s, be, batch, t0)

@@ -167,7 +167,8 @@ class ResponseStore:
 
     def __exit__(self, *exc):
         if self._f:
-            self._f.close()
+            try: self._f.close()
+            except OSError: pass  # a full disk: the record being written is cut off (skipped on reading, asked again)
             self._f = None
             if self._new and self.path.stat().st_size == 0:  # nothing written (a model that failed to load)
                 self.path.unlink()

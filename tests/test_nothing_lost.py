@@ -214,3 +214,42 @@ def test_atomic_write_syncs_file_and_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(os, 'fsync', fsync)
     atomic_write(tmp_path / 'x.json', '{}')
     assert len(synced) == 2 and synced[0].endswith('.part') and synced[1] == str(tmp_path), synced
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    "A 96 KiB tmpfs: a disk that fills up"
+    d = tmp_path / 'disk'
+    d.mkdir()
+    if subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=96k', 'tmpfs', str(d)], capture_output=True).returncode:
+        pytest.skip('mounting a tmpfs is not permitted here')
+    yield d
+    subprocess.run(['umount', str(d)])
+
+def test_full_disk_names_the_folder_and_what_was_kept(tmp_path, tiny_disk):
+    "The disk fills during a run: one line naming the folder and the answers kept, which are all readable; a rerun resumes"
+    import warnings
+    from elena.standins import standin_process
+    from elena.store import read_records
+    with standin_process('openai') as url:
+        cmd = [ELENA, 'run', '--model', 'openai:standin', '--base-url', url + '/v1', '--dataset', 'folder', '--data-dir',
+               str(_images(tmp_path / 'imgs', 200)), '--out-dir', str(tiny_disk / 'out'), '--no-progress']
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1 and 'no space left on the device holding' in lines[0], r.stderr[-2000:]
+    f = next((tiny_disk / 'out').rglob('original-elena.jsonl'))
+    assert str(f.parent) in lines[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # the record cut off by the full disk
+        kept = [x for x in read_records(f) if x['error'] is None]
+    assert 0 < len(kept) < 200 and f'the {len(kept)} answers stored now in {f} are kept' in lines[0], lines[0]
+
+def test_full_disk_while_masking_says_so(tmp_path, tiny_disk):
+    "Masked copies that no longer fit: each such image's record names the folder that is full, not an unreadable image"
+    from elena.faces import read_faces
+    _yunet_or_skip()
+    r = subprocess.run([ELENA, 'mask', '--input', str(_images(tmp_path / 'imgs', 6)), '--output', str(tiny_disk / 'masked')],
+                       capture_output=True, text=True, timeout=300)
+    faces = read_faces(tiny_disk / 'masked')[0]
+    full = [f['message'] for f in faces.values() if f['status'] == 'error']
+    assert full and all(m.startswith(f"no space left on the device holding {tiny_disk / 'masked'}") for m in full), full
+    assert all((tiny_disk / 'masked' / i).is_file() for i, f in faces.items() if f['status'] == 'ok')  # those are kept
