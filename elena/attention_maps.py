@@ -331,6 +331,9 @@ def attention_folder(model:str, # a model of the registry: llama11b, gemma3-12b,
     from elena.backends import get_backend
     from elena.masking import faces_lookup
     settings = {'model': model, 'method': method, 'fuse': fuse, 'query': query}
+    if not 0 <= pad < float('inf'):
+        raise ValueError(f"--pad {pad}: give the box padding as a share of the box size, 0 or more and finite, "
+                         "as the masking used (default 0.05)")
     items = attention_items(image, dataset, data_dir, limit)
     lookup = faces_lookup(faces) or faces_lookup(masked_dir)
     out = Path(out)

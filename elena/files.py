@@ -86,14 +86,14 @@ def new_part(dst:Path, # the file that the temporary one will become
 
 # %% ../nbs/04a_files.ipynb #44a3b042
 def atomic_write(path:str|Path, # where the file goes (its folder is made)
-                 data:bytes|str, # the whole content (text is written as UTF-8)
+                 data:bytes|str, # the whole content (text as UTF-8; a name that is not UTF-8 as its own bytes)
                 ) -> Path:
     "Write `data` to `path` whole and durably: a temporary file beside it, synced, renamed into place, the folder synced"
     path = Path(path)
     part = new_part(path)
     try:
         with open(part, 'wb') as f:
-            f.write(data.encode('utf-8') if isinstance(data, str) else memoryview(data))
+            f.write(data.encode('utf-8', 'surrogateescape') if isinstance(data, str) else memoryview(data))
             f.flush()
             os.fsync(f.fileno())  # the bytes are on disk before the name says the file is there
         os.replace(part, path)

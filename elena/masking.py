@@ -314,8 +314,8 @@ def mask_folder(input:str|Path, # folder of images, walked recursively
                 only:Iterable[str]|None=None, # mask only these ids (paths relative to `input`), e.g. a run's items
                ) -> dict:
     "Mask the images under `input` into `output` and record each in faces.jsonl, resuming and sharing the work"
+    _check_values(fill, pad, score, max_side)  # the values first: the folder check lists the images
     src, out = _check_folders(input, output)
-    _check_values(fill, pad, score, max_side)
     engine = resolve_engine(engine)
     out.mkdir(parents=True, exist_ok=True)  # fails now if the folder cannot be written, before any work
     with Claims(out/'.mask.lock') as claims, FacesLog(out/FACES_FILE) as log:

@@ -225,11 +225,15 @@ def _written(record:dict) -> float:
 def latest_records(records:Iterable[dict], # records in the order they were written (files in order, lines in order)
                   ) -> dict[str, dict]:
     "The latest record of each item id: the latest `created_at`; among equal times the one given last"
-    out, when = {}, {}
+    out = {}
     for r in records:
-        i, t = r['id'], _written(r)
-        if i not in out or t >= when[i]:
-            out[i], when[i] = r, t
+        old = out.get(r['id'])
+        if old is not None:
+            t, u = r.get('created_at'), old.get('created_at')
+            same_form = isinstance(t, str) and isinstance(u, str) and len(t) == len(u) and t[-6:] == u[-6:] == '+00:00'
+            if not (t >= u if same_form else _written(r) >= _written(old)):  # ELENA's own times compare as text
+                continue
+        out[r['id']] = r
     return out
 
 # %% ../nbs/07_store.ipynb #ae9c3695

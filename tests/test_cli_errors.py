@@ -60,6 +60,7 @@ CASES = [
     ('attention json list', 'attention --model tiny-gemma3 --image {d}/photos/hopper.jpg --out {d}/attlist', 2, 'attention.json: a JSON list, not an attention summary'),
     ('faces line list id', 'mask --input {d}/photos --output {d}/badfaces', 2, "faces.jsonl:1: the line's 'id' is list"),
     ('record dict id', 'status {d}/badstore', 2, "original-elena.jsonl:2: the record's 'id' is dict"),
+    ('attention pad inf', 'attention --model tiny-gemma3 --image {d}/photos/hopper.jpg --out {d}/att2 --pad inf', 2, '--pad inf: give the box padding'),
     ('attention read-only', 'attention --model tiny-gemma3 --image {d}/photos/hopper.jpg --out {ro}/att', 1, 'make it writable'),
 ]
 
