@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 # %% auto #0
-__all__ = ['CANNED_ANSWER', 'FAULTS', 'ARRIVALS', 'canned_text', 'StandIn', 'openai_handler', 'prompt_tokens', 'gemini_handler',
-           'standin_process']
+__all__ = ['CANNED_ANSWER', 'FAULTS', 'OPENAI_FAULTS', 'ARRIVALS', 'canned_text', 'StandIn', 'openai_handler', 'prompt_tokens',
+           'gemini_handler', 'standin_process']
 
 # %% ../nbs/10b_standins.ipynb #e368dc12
 CANNED_ANSWER = json.dumps({
@@ -26,10 +26,10 @@ CANNED_ANSWER = json.dumps({
     'narrative': 'Canned text from a test server, not a model.',
     'body_parts': ['shoulders', 'hands', 'chest'], 'emotion': 'fear', 'valence': 3, 'arousal': 7, 'dominance': 3})
 FAULTS = ('ok', 'rate_limit', 'server_error', 'slow', 'fenced', 'truncated', 'empty', 'safety', 'bad_image',
-          'permission', 'daily_quota',
-          'content_parts', 'content_number', 'usage_text', 'retry_after_huge', 'retry_after_ms', 'drip', 'cut_body')
-# OpenAI only: content as a list of text parts or as a number, a usage count in words, a 429 asking for 28 hours or
-# in milliseconds, an answer sent one byte every `slow_s / 10` seconds, an answer whose body stops halfway
+          'permission', 'daily_quota')
+OPENAI_FAULTS = ('content_parts', 'content_number', 'usage_text', 'retry_after_huge', 'retry_after_ms', 'drip', 'cut_body')
+# the OpenAI stand-in's own: content as a list of text parts or as a number, a usage count in words, a 429 asking for
+# 28 hours or in milliseconds, an answer sent one byte every `slow_s / 10` seconds, an answer whose body stops halfway
 
 # %% ../nbs/10b_standins.ipynb #23d60cd4
 def canned_text(fault:str) -> str:
@@ -177,8 +177,8 @@ StandIn.admit = _admit
 def _fault_for(self:StandIn, n:int, body:dict) -> str:
     "The fault to inject for request number `n`"
     f = self._faults(n, body) if callable(self._faults) else self._faults.get(n, 'ok')
-    if f not in FAULTS:
-        raise ValueError(f"Unknown fault {f!r}: use one of {FAULTS}")
+    if f not in FAULTS + OPENAI_FAULTS:
+        raise ValueError(f"Unknown fault {f!r}: use one of {FAULTS + OPENAI_FAULTS}")
     return f
 
 StandIn.fault_for = _fault_for
