@@ -17,7 +17,7 @@ from .backends import Backend, ItemError, Reply, Request, Retryable, StopRun
 from .limits import RateLimiter, backoff_delay, estimate_tokens
 
 # %% auto #0
-__all__ = ['iterate_async', 'APIBackend']
+__all__ = ['iterate_async', 'APIBackend', 'long_wait_stop']
 
 # %% ../nbs/10c_api.ipynb #bb2e600b
 def iterate_async(agen_factory:Callable[[], AsyncIterator], # makes the async iterator to drain
@@ -266,14 +266,24 @@ def _send_ready(self:APIBackend, st:_Run, now:float) -> tuple[list, str|None, fl
 
 APIBackend._send_ready = _send_ready
 
+# %% ../nbs/10c_api.ipynb #a24c0e03
+def long_wait_stop(where:str, # the server, for the message
+                   retry:Retryable, # a failure after which the server asked to wait `retry.retry_after` seconds
+                   max_wait_s:float, # the longest wait ELENA sits out
+                  ) -> StopRun|None:
+    "The `StopRun` saying what the server asked and what ELENA does, for a wait over `max_wait_s`; None for others"
+    if retry.retry_after is None or retry.retry_after <= max_wait_s:
+        return None
+    asked = f"{retry.retry_after / 3600:.1f} h" if retry.retry_after >= 3600 else f"{retry.retry_after:.0f} s"
+    return StopRun(retry.kind, f"the server at {where} asked to wait {asked} before the next request ({retry.message}); "
+                               f"ELENA waits at most {max_wait_s:g} s, so it stops here: run the same command again "
+                               "later to resume")
+
 # %% ../nbs/10c_api.ipynb #92ad301e
 def _retry_later(self:APIBackend, st:_Run, it:_Item, retry:Retryable):
     "Put `it` aside for its backoff; a pause the server asks for holds every request; one longer than `max_wait_s` stops"
-    if retry.retry_after is not None and retry.retry_after > self.max_wait_s:
-        asked = f"{retry.retry_after / 3600:.1f} h" if retry.retry_after >= 3600 else f"{retry.retry_after:.0f} s"
-        return st.halt(StopRun(retry.kind, f"the server at {self.where} asked to wait {asked} before the next request "
-                                           f"({retry.message}); ELENA waits at most {self.max_wait_s:g} s, so it stops "
-                                           "here: run the same command again later to resume"))
+    if stop := long_wait_stop(self.where, retry, self.max_wait_s):
+        return st.halt(stop)
     delay = backoff_delay(it.tries, self.backoff_base, self.backoff_cap, retry.retry_after)
     now = time.monotonic()
     if retry.pause and retry.retry_after is not None and now + retry.retry_after > st.pause:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 from google import genai
 from google.genai import errors, types
-from .api import APIBackend
+from .api import APIBackend, long_wait_stop
 from .backends import ItemError, Reply, Request, Retryable, StopRun
 from .limits import backoff_delay, next_reset, retry_after
 
@@ -327,6 +327,8 @@ def _retrying(be:GeminiBackend, fn:Callable):
             f = api_failure(e, be._key)
             if not isinstance(f, Retryable) or attempt == be.max_tries:
                 raise f from None
+            if stop := long_wait_stop(be.where, f, be.max_wait_s):  # a Batch API call asking for hours: stop, saying so
+                raise stop from None
             time.sleep(backoff_delay(attempt, be.backoff_base, be.backoff_cap, f.retry_after))
 
 # %% ../nbs/14_gemini.ipynb #4803da85
