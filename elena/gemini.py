@@ -196,6 +196,8 @@ def _transport_failure(e:Exception, key:str|None) -> Exception|None:
     http = {c.__name__ for c in type(e).__mro__ if c.__module__.split('.')[0] in ('httpx', 'httpx2')}
     if 'TimeoutException' in http:
         return Retryable('Timeout', 'no answer from the Gemini API within the timeout')
+    if 'RemoteProtocolError' in http and 'message body' in str(e):  # it answered, but the body ended early
+        return Retryable('BodyCutShort', scrub(f'the Gemini API answered but cut the body short ({e})', key)[:300])
     if 'TransportError' in http:
         return Retryable('ConnectionError', scrub(f'{type(e).__name__}: {e}', key)[:300])
     return None
