@@ -1,7 +1,8 @@
 """The soak (issue 24): 2,000 images through `elena run` against an OpenAI-compatible stand-in (elena.standins, canned
 answers, not a model) that injects a fault into a seeded 10 % of its requests: 429s (Retry-After 0, in milliseconds,
 and of 28 hours), 500s, slow answers, answers dripped a byte at a time, bodies cut short, fenced, truncated, empty and
-refused answers, an unsupported image, content as text parts or as a number, usage counts in words. `elena run` is
+refused answers, an unsupported image, content as text parts or as a number, usage counts in words; two images
+have odd names (Latin-1 bytes, 250 bytes long). `elena run` is
 run again until nothing is left to ask; then every image has exactly one answer, and its latest record is that answer."""
 import collections
 import io
@@ -30,6 +31,9 @@ def test_soak_2000_items_with_faults(tmp_path):
         p = imgs / f'g{i // 100:02d}' / f'img{i:04d}.jpg'
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(buf.getvalue() + i.to_bytes(2, 'big'))  # distinct bytes, still a valid JPEG
+    odd = [b'caf\xe9.jpg', ('é' * 123 + '.jpg').encode()]  # a Latin-1 name, not UTF-8; a name of 250 bytes
+    for i, name in enumerate(odd):
+        os.rename(imgs / 'g00' / f'img{i:04d}.jpg', os.fsencode(imgs / 'g00') + b'/' + name)
     rng = random.Random(24)
     faults = {n: rng.choice(FAULTY) for n in range(4 * N) if rng.random() < 0.10}  # the n-th request's fault
     seen, runs = collections.Counter(), []
@@ -52,6 +56,7 @@ def test_soak_2000_items_with_faults(tmp_path):
     latest = latest_records(recs)
     answers = collections.Counter(x['id'] for x in recs if x['error'] is None)
     assert len(latest) == N and set(answers) == set(latest)  # nothing lost
+    assert {b'g00/' + name for name in odd} <= {os.fsencode(i) for i in latest}  # the odd names, to the byte
     assert set(answers.values()) == {1}  # exactly one answer per image, never asked again once answered
     assert all(x['error'] is None and x['emotion'] == 'fear' for x in latest.values())  # the latest record is the answer
     errors = collections.Counter(x['error']['type'] for x in recs if x['error'])
