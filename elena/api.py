@@ -17,7 +17,7 @@ from .backends import Backend, ItemError, Reply, Request, Retryable, StopRun
 from .limits import RateLimiter, backoff_delay, estimate_tokens
 
 # %% auto #0
-__all__ = ['iterate_async', 'APIBackend']
+__all__ = ['iterate_async', 'APIBackend', 'long_wait_stop']
 
 # %% ../nbs/10c_api.ipynb #bb2e600b
 def iterate_async(agen_factory:Callable[[], AsyncIterator], # makes the async iterator to drain
@@ -65,6 +65,7 @@ class APIBackend(Backend):
     "Backend for remote APIs: requests sent as the limits allow, retried with backoff, under a ceiling in flight"
     tiers: dict|None = None  # published usage tiers: name -> {model id: (rpm, tpm, rpd)} (subclasses)
     tpm_counts_output = False  # whether the output limit counts against tpm (OpenAI: max_tokens; Gemini: input only)
+    max_wait_s = 600.0  # the longest Retry-After ELENA waits out; a server asking more stops the run (resume later)
     def __init__(self, name, model_id, concurrency:int=256, rpm:int|None=None, rpd:int|None=None, tpm:int|None=None,
                  max_tries:int=6, backoff_base:float=1.0, backoff_cap:float=60.0, timeout_s:float=120.0,
                  rate_window_s:float=60.0, # `rpm` and `tpm` count per this many seconds (shorter in tests, benchmarks)
@@ -164,8 +165,12 @@ APIBackend._connection = _connection
 async def _try(self:APIBackend, it:_Item) -> tuple[Reply|None, Retryable|None]:
     "One try of one request: its reply (an error reply for a final failure), or the `Retryable` to retry it"
     t0 = time.monotonic()
+    deadline = 2 * self.timeout_s  # the whole exchange: a server sending a byte now and then never trips a read timeout
     try:
-        reply = await self.call(it.req, it.prepared)
+        reply = await asyncio.wait_for(self.call(it.req, it.prepared), deadline)
+    except (asyncio.TimeoutError, TimeoutError):
+        self._connection(False)
+        return None, Retryable('Timeout', f"no complete answer within {deadline:g} s from {self.where}")
     except Retryable as e:
         self._connection(e.kind == 'ConnectionError')
         return None, e
@@ -261,9 +266,24 @@ def _send_ready(self:APIBackend, st:_Run, now:float) -> tuple[list, str|None, fl
 
 APIBackend._send_ready = _send_ready
 
+# %% ../nbs/10c_api.ipynb #a24c0e03
+def long_wait_stop(where:str, # the server, for the message
+                   retry:Retryable, # a failure after which the server asked to wait `retry.retry_after` seconds
+                   max_wait_s:float, # the longest wait ELENA sits out
+                  ) -> StopRun|None:
+    "The `StopRun` saying what the server asked and what ELENA does, for a wait over `max_wait_s`; None for others"
+    if retry.retry_after is None or retry.retry_after <= max_wait_s:
+        return None
+    asked = f"{retry.retry_after / 3600:.1f} h" if retry.retry_after >= 3600 else f"{retry.retry_after:.0f} s"
+    return StopRun(retry.kind, f"the server at {where} asked to wait {asked} before the next request ({retry.message}); "
+                               f"ELENA waits at most {max_wait_s:g} s, so it stops here: run the same command again "
+                               "later to resume")
+
 # %% ../nbs/10c_api.ipynb #92ad301e
 def _retry_later(self:APIBackend, st:_Run, it:_Item, retry:Retryable):
-    "Put `it` aside for its backoff; a pause the server asks for holds every request"
+    "Put `it` aside for its backoff; a pause the server asks for holds every request; one longer than `max_wait_s` stops"
+    if stop := long_wait_stop(self.where, retry, self.max_wait_s):
+        return st.halt(stop)
     delay = backoff_delay(it.tries, self.backoff_base, self.backoff_cap, retry.retry_after)
     now = time.monotonic()
     if retry.pause and retry.retry_after is not None and now + retry.retry_after > st.pause:

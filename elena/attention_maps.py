@@ -228,6 +228,9 @@ def _earlier(out:Path, # the output folder of `elena attention`
     try: s = json.loads(f.read_text(encoding='utf-8'))
     except ValueError as e:
         raise ValueError(f"{f}: not readable as JSON ({e}); move it away, or choose another --out") from None
+    if not isinstance(s, dict) or not isinstance(s.get('images', []), list) or not all(isinstance(r, dict) for r in s.get('images', [])):
+        raise ValueError(f"{f}: a JSON {type(s).__name__}, not an attention summary (an object with the run's settings "
+                         "and a list of image records); move it away, or choose another --out")
     if (old := {k: s.get(k) for k in settings}) != settings:
         msg = f"{f} holds a run with other settings ({old}) than this one ({settings})"
         raise ValueError(f"{msg}: choose another --out to keep both")
@@ -335,6 +338,9 @@ def attention_folder(model:str, # a model of the registry: llama11b, gemma3-12b,
     from elena.backends import get_backend
     from elena.masking import faces_lookup
     settings = {'model': model, 'method': method, 'fuse': fuse, 'query': query}
+    if not 0 <= pad < float('inf'):
+        raise ValueError(f"--pad {pad}: give the box padding as a share of the box size, 0 or more and finite, "
+                         "as the masking used (default 0.05)")
     items = attention_items(image, dataset, data_dir, limit)
     lookup = faces_lookup(faces) or faces_lookup(masked_dir)
     plook, annotated = people_lookup(people), dataset_people(dataset, data_dir)

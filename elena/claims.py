@@ -6,6 +6,7 @@
 from __future__ import annotations
 import fcntl
 import hashlib
+import os
 from pathlib import Path
 
 # %% auto #0
@@ -15,7 +16,7 @@ __all__ = ['Claims']
 def _claim_at(i:str, # an item id, e.g. an image's path relative to the input folder
              ) -> int:
     "The byte of the lock file that stands for item `i` (byte 0 stands for the folder)"
-    return 1 + int(hashlib.sha256(i.encode()).hexdigest()[:12], 16)
+    return 1 + int(hashlib.sha256(os.fsencode(i)).hexdigest()[:12], 16)  # any name, UTF-8 or not
 
 # %% ../nbs/08b_claims.ipynb #0ba5e79f
 class Claims:

@@ -138,6 +138,8 @@ def _run_options(p:argparse.ArgumentParser):
     add('--force', action='store_true', help="ask again what is already answered")
     add('--batch', action='store_true', help="Gemini Batch API (half price, answers within hours)")
     add('--base-url', help="server for openai:<model>, or a Gemini endpoint")
+    add('--timeout', type=float, dest='timeout_s', metavar='SECONDS',
+        help="API requests: give up on a reply after this long without a byte, or twice this long in all (default 120)")
     add('--max-memory', help="local models: cap per GPU for the layers spread over them, e.g. '0=75GiB,1=75GiB'")
     add('--quantize', choices=QUANTIZATIONS, help="local models: load the weights in 8 or 4 bits (bitsandbytes, CUDA)")
 
@@ -152,7 +154,9 @@ def _run_args(p:argparse.ArgumentParser):
 
 def _backend_options(a:argparse.Namespace) -> dict:
     "The limit and loading flags that were given, as backend options"
-    keys = ('rpm', 'tpm', 'rpd', 'tier', 'max_memory', 'quantize')
+    keys = ('rpm', 'tpm', 'rpd', 'tier', 'max_memory', 'quantize', 'timeout_s')
+    if getattr(a, 'timeout_s', None) is not None and not 0 < a.timeout_s < float('inf'):
+        raise ValueError(f"--timeout {a.timeout_s:g}: give the seconds to wait for a reply, above 0 (default 120)")
     return {k: getattr(a, k) for k in keys if getattr(a, k, None) is not None}
 
 # %% ../nbs/90_cli.ipynb #de4c0db5

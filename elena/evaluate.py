@@ -22,7 +22,7 @@ from .data import Dataset, load_dataset, majority_label
 from .metrics import (single_label, any_match, multilabel_f1, paired_runs, vad_agreement, narrative_checks,
                            body_parts_table)
 from .files import atomic_write
-from .store import read_records
+from .store import latest_records, read_records
 
 # %% auto #0
 __all__ = ['ANSWER_FIELDS', 'RUN_PROVENANCE', 'RESULT_FILES', 'match_key', 'read_responses', 'gold_table', 'match_items',
@@ -44,18 +44,20 @@ ANSWER_FIELDS = ('narrative', 'explicit_description', 'implicit_description', 'b
 # %% ../nbs/17_evaluate.ipynb #787f26fc
 def read_responses(path:str|Path, # a JSONL file of response records
                   ) -> pd.DataFrame:
-    "One row per item (the last record written wins): id, key, emotion, failed, model, condition, ..., `ANSWER_FIELDS`"
+    "One row per item (its latest record, `elena.store.latest_records`): id, key, emotion, failed, model, ..., `ANSWER_FIELDS`"
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Responses file {path} not found")
     recs = read_records(path)  # refuses JSON documents and records without an id, naming the file and line
+    keep = {id(r) for r in latest_records(recs).values()}
+    recs = [r for r in recs if id(r) in keep]  # the latest in time, each where it stands in the file
     P = [r.get('parsed') if isinstance(r.get('parsed'), dict) else {} for r in recs]
     stored = ('model', 'condition', 'prompt_id', 'dataset', 'created_at', 'labels', 'prompt_sha256', 'model_revision', 'gen')
     df = pd.DataFrame({'id': [str(r['id']) for r in recs], 'emotion': [r.get('emotion') for r in recs],
                        'failed': [r.get('error') is not None for r in recs],
                        **{k: [r.get(k) for r in recs] for k in stored},
                        **{k: [p.get(k) for p in P] for k in ANSWER_FIELDS}})
-    df = df.drop_duplicates('id', keep='last').reset_index(drop=True)
+    df = df.reset_index(drop=True)
     df.insert(1, 'key', match_key(df.id))
     return df
 

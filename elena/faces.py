@@ -9,6 +9,7 @@ import json
 import threading
 from contextlib import contextmanager
 from pathlib import Path
+from .files import json_line
 
 # %% auto #0
 __all__ = ['FACES_FILE', 'FACES_FIELDS', 'SUMMARY_FIELDS', 'FacesLog', 'read_faces', 'faces_lookup']
@@ -44,17 +45,22 @@ SUMMARY_FIELDS = {  # the fields of a run's summary line, {"summary": {...}}; `m
 
 # %% ../nbs/08a_faces.ipynb #a9b3480a
 def _records(data:bytes, # lines of faces.jsonl
+             where:str='faces.jsonl', first:int=1, # the file and the number of its first line, for messages
             ) -> tuple[dict[str, dict], dict|None]:
     "The latest record per image id, and the last summary (None if none); a cut or foreign line is skipped"
     recs, summary = {}, None
-    for line in data.splitlines():
+    for n, line in enumerate(data.splitlines(), first):
         try:
             d = json.loads(line)
         except ValueError:  # a line cut short by a killed run
             continue
         if not isinstance(d, dict): continue
         if 'summary' in d: summary = d['summary']
-        elif 'id' in d: recs[d['id']] = d
+        elif 'id' in d:
+            if not isinstance(d['id'], str):
+                raise ValueError(f"{where}:{n}: the line's 'id' is {type(d['id']).__name__} {str(d['id'])[:40]!r}, "
+                                 "not an image's name: correct or delete that line")
+            recs[d['id']] = d
     return recs, summary
 
 # %% ../nbs/08a_faces.ipynb #58bb20d2
@@ -82,7 +88,7 @@ def _locked(f, # an open file
 class FacesLog:
     "The writer of faces.jsonl, shared by the jobs masking into one folder: whole lines appended under a lock"
     def __init__(self, path:str|Path): # the faces.jsonl file (made if missing)
-        self.path, self.pos, self.done = Path(path), 0, {}
+        self.path, self.pos, self.done, self.lines = Path(path), 0, {}, 0
         self.f, self._threads = open(self.path, 'a+b'), threading.Lock()
         with _locked(self.f, self._threads): _end_line(self.f)
         self.refresh()
@@ -90,7 +96,7 @@ class FacesLog:
     def write(self, rec:dict): # an image's line (`FACES_FIELDS`) or {'summary': ...} (`SUMMARY_FIELDS`)
         "Append `rec` as one JSON line, flushed at once"
         with _locked(self.f, self._threads):
-            self.f.write((json.dumps(rec, ensure_ascii=False) + '\n').encode())
+            self.f.write(json_line(rec).encode('utf-8'))
             self.f.flush()
 
     def refresh(self) -> dict[str, dict]:
@@ -100,7 +106,8 @@ class FacesLog:
             data = self.f.read()
         data = data[:data.rfind(b'\n') + 1]  # a line being written now is read next time
         self.pos += len(data)
-        self.done.update(_records(data)[0])
+        self.done.update(_records(data, str(self.path), self.lines + 1)[0])
+        self.lines += data.count(b'\n')
         return self.done
 
     def close(self):
@@ -115,7 +122,7 @@ def read_faces(output:str|Path, # an output folder of `mask_folder`, or its face
               ) -> tuple[dict[str, dict], dict|None]:
     "The latest record per image id in `output`/faces.jsonl, and the last summary (None if none)"
     f = Path(output) if Path(output).is_file() else Path(output)/FACES_FILE
-    return _records(f.read_bytes()) if f.exists() else ({}, None)
+    return _records(f.read_bytes(), str(f)) if f.exists() else ({}, None)
 
 # %% ../nbs/08a_faces.ipynb #227926ce
 def faces_lookup(path:str|Path|None, # faces.jsonl of `mask_folder` (under any name) or its folder; None: no lookup

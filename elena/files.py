@@ -4,6 +4,8 @@
 
 # %% ../nbs/04a_files.ipynb #181c726e
 from __future__ import annotations
+import hashlib
+import json
 import os
 import re
 import secrets
@@ -12,7 +14,7 @@ import numpy as np
 from .names import IMAGE_EXTS
 
 # %% auto #0
-__all__ = ['safe_name', 'is_hidden', 'list_images', 'read_image', 'new_part', 'atomic_write', 'write_image']
+__all__ = ['safe_name', 'is_hidden', 'list_images', 'read_image', 'new_part', 'atomic_write', 'json_line', 'write_image']
 
 # %% ../nbs/04a_files.ipynb #16de3989
 def safe_name(s:str, # a model, dataset or image name, e.g. 'hf:google/gemma-3-4b-it'
@@ -73,8 +75,9 @@ def new_part(dst:Path, # the file that the temporary one will become
             ) -> Path:
     "A new empty temporary file beside `dst` ('.NAME.XXXXXXXX.part'), with the permissions the umask gives"
     dst.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        part = dst.parent / f'.{dst.name}.{secrets.token_hex(4)}.part'
+    name = dst.name if len(os.fsencode(dst.name)) <= 200 else hashlib.sha256(os.fsencode(dst.name)).hexdigest()[:16]
+    while True:  # a name of up to 255 bytes has a temporary name of at most 215
+        part = dst.parent / f'.{name}.{secrets.token_hex(4)}.part'
         try:
             os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             return part
@@ -83,18 +86,35 @@ def new_part(dst:Path, # the file that the temporary one will become
 
 # %% ../nbs/04a_files.ipynb #44a3b042
 def atomic_write(path:str|Path, # where the file goes (its folder is made)
-                 data:bytes|str, # the whole content (text is written as UTF-8)
+                 data:bytes|str, # the whole content (text as UTF-8; a name that is not UTF-8 as its own bytes)
                 ) -> Path:
-    "Write `data` to `path` whole: under a temporary name beside it, then renamed into place"
+    "Write `data` to `path` whole and durably: a temporary file beside it, synced, renamed into place, the folder synced"
     path = Path(path)
     part = new_part(path)
     try:
-        part.write_bytes(data.encode('utf-8') if isinstance(data, str) else data)
+        with open(part, 'wb') as f:
+            f.write(data.encode('utf-8', 'surrogateescape') if isinstance(data, str) else memoryview(data))
+            f.flush()
+            os.fsync(f.fileno())  # the bytes are on disk before the name says the file is there
         os.replace(part, path)
+        d = os.open(path.parent, os.O_RDONLY)
+        try: os.fsync(d)  # and the rename too
+        finally: os.close(d)
     finally:
         if part.exists():
             part.unlink()
     return path
+
+# %% ../nbs/04a_files.ipynb #001ce086
+def json_line(obj, # a JSON-able record
+             ) -> str:
+    "`obj` as one line of JSON (non-ASCII text as it is; escaped where a string holds a name that is not UTF-8)"
+    s = json.dumps(obj, ensure_ascii=False)
+    try:
+        s.encode('utf-8')
+    except UnicodeEncodeError:  # lone surrogates from a name that is not UTF-8: \udcXX escapes read back exactly
+        s = json.dumps(obj)
+    return s + '\n'
 
 # %% ../nbs/04a_files.ipynb #075decf9
 def write_image(path:str|Path, # where it goes; the suffix chooses the format

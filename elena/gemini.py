@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 from google import genai
 from google.genai import errors, types
-from .api import APIBackend
+from .api import APIBackend, long_wait_stop
 from .backends import ItemError, Reply, Request, Retryable, StopRun
 from .limits import backoff_delay, next_reset, retry_after
 
@@ -196,6 +196,8 @@ def _transport_failure(e:Exception, key:str|None) -> Exception|None:
     http = {c.__name__ for c in type(e).__mro__ if c.__module__.split('.')[0] in ('httpx', 'httpx2')}
     if 'TimeoutException' in http:
         return Retryable('Timeout', 'no answer from the Gemini API within the timeout')
+    if 'RemoteProtocolError' in http and 'message body' in str(e):  # it answered, but the body ended early
+        return Retryable('BodyCutShort', scrub(f'the Gemini API answered but cut the body short ({e})', key)[:300])
     if 'TransportError' in http:
         return Retryable('ConnectionError', scrub(f'{type(e).__name__}: {e}', key)[:300])
     return None
@@ -327,6 +329,8 @@ def _retrying(be:GeminiBackend, fn:Callable):
             f = api_failure(e, be._key)
             if not isinstance(f, Retryable) or attempt == be.max_tries:
                 raise f from None
+            if stop := long_wait_stop(be.where, f, be.max_wait_s):  # a Batch API call asking for hours: stop, saying so
+                raise stop from None
             time.sleep(backoff_delay(attempt, be.backoff_base, be.backoff_cap, f.retry_after))
 
 # %% ../nbs/14_gemini.ipynb #4803da85

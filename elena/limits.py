@@ -19,8 +19,14 @@ __all__ = ['PACIFIC', 'retry_after', 'backoff_delay', 'day_start', 'next_reset',
 # %% ../nbs/10a_limits.ipynb #73bf63cf
 def retry_after(headers, # response headers: any mapping with `.items()` (httpx's, aiohttp's, a dict), or None
                ) -> float|None:
-    "Seconds the `Retry-After` header asks to wait (seconds or an HTTP date); None where it is absent or unreadable"
-    v = next((str(v).strip() for k, v in (headers or {}).items() if k.lower() == 'retry-after'), '')
+    "Seconds `retry-after-ms` or `Retry-After` (seconds or an HTTP date) asks to wait; None where absent or unreadable"
+    h = {str(k).lower(): str(v).strip() for k, v in (headers or {}).items()}
+    try:
+        ms = float(h.get('retry-after-ms', 'nan')) / 1000
+        if math.isfinite(ms): return max(0.0, ms)
+    except ValueError:
+        pass  # unreadable: Retry-After decides
+    v = h.get('retry-after', '')
     try:
         s = float(v)
     except ValueError:

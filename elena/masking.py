@@ -4,6 +4,7 @@
 
 # %% ../nbs/09_masking.ipynb #e9bb5f2c
 from __future__ import annotations
+import errno
 import hashlib
 import json
 import os
@@ -127,17 +128,27 @@ def mask_file(src:Path, dst:Path, # input image and where its masked copy goes
         else: atomic_write(dst, Path(src).read_bytes())
         return rec | {'status': 'ok' if faces else 'no_face', 'message': ''}
     except (ValueError, OSError, cv2.error, MemoryError) as e:
-        return rec | {'status': 'error', 'message': str(e).strip() or type(e).__name__}
+        why = str(e).strip() or type(e).__name__
+        if getattr(e, 'errno', None) == errno.ENOSPC:
+            why = (f"no space left on the device holding {dst.parent}: this masked copy was not written (those written "
+                   "before are kept); free space there, then run elena mask again")
+        return rec | {'status': 'error', 'message': why}
 
 # %% ../nbs/09_masking.ipynb #18e31caa
 def _check_folders(input:str|Path, output:str|Path, # as for `mask_folder`
                   ) -> tuple[Path, Path]:
-    "`input` and `output` resolved, once `input` is a folder and `output` is neither it nor a folder above it"
+    "`input` and `output` resolved, once `input` is a folder with images and `output` is neither it nor a folder above it"
     src, out = Path(input).resolve(), Path(output).resolve()
     if not src.is_dir(): raise FileNotFoundError(f"input folder {input}: no such folder")
-    if out == src or out in src.parents:
+    ident = lambda p: (lambda s: (s.st_dev, s.st_ino))(os.stat(p))  # the folder itself, however it is reached
+    if out == src or out in src.parents or any(p.exists() and ident(p) == ident(src) for p in (out, *out.parents)):
         raise ValueError(f"output folder {output} is the input folder or holds it (input {input}): "
                          f"choose an output folder outside the input")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--output {output} is a file: give a folder for the masked copies and faces.jsonl")
+    if not list_images(src, outside=out):
+        raise ValueError(f"input folder {input}: no images in it (looked for {', '.join(IMAGE_EXTS)}); "
+                         "give the folder that holds the photos")
     return src, out
 
 # %% ../nbs/09_masking.ipynb #2e28373d
@@ -145,8 +156,8 @@ def _check_values(fill:str, pad:float, score:float, max_side:int, # as for `mask
                  ):
     "Refuse the values that would do harm, saying which value to give instead"
     if fill not in FILLS: raise ValueError(f"unknown fill {fill!r}: use one of {', '.join(FILLS)}")
-    if not pad >= 0:
-        raise ValueError(f"pad {pad}: give a share of the box size of 0 or more (default 0.05); "
+    if not 0 <= pad < float('inf'):
+        raise ValueError(f"pad {pad}: give a share of the box size of 0 or more, finite (default 0.05); "
                          f"a negative pad leaves the face visible")
     if not 0 < score <= 1:
         raise ValueError(f"score {score}: give the lowest detector score that counts as a face, "
@@ -303,8 +314,8 @@ def mask_folder(input:str|Path, # folder of images, walked recursively
                 only:Iterable[str]|None=None, # mask only these ids (paths relative to `input`), e.g. a run's items
                ) -> dict:
     "Mask the images under `input` into `output` and record each in faces.jsonl, resuming and sharing the work"
+    _check_values(fill, pad, score, max_side)  # the values first: the folder check lists the images
     src, out = _check_folders(input, output)
-    _check_values(fill, pad, score, max_side)
     engine = resolve_engine(engine)
     out.mkdir(parents=True, exist_ok=True)  # fails now if the folder cannot be written, before any work
     with Claims(out/'.mask.lock') as claims, FacesLog(out/FACES_FILE) as log:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import base64
 import json
+import math
 import mimetypes
 import os
 from pathlib import Path
@@ -190,14 +191,31 @@ def _refused(self:OpenAIBackend, r:httpx.Response, with_schema:bool):
 OpenAIBackend.refused = _refused
 
 # %% ../nbs/13_openai.ipynb #1bed145e
+def _count(v) -> int|None:
+    "A token count as a number, None where the server's bookkeeping says something else ('ten', -1, a list)"
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+    return int(v) if ok else None
+
+def _text(content) -> str|None:
+    "The text of `message.content`: a string, or a list of parts whose text parts are joined; else `Retryable`"
+    if content is None or isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(p, dict) for p in content):
+        return ''.join(p['text'] for p in content if isinstance(p.get('text'), str) and p.get('type', 'text') == 'text')
+    shown = json.dumps(content)[:80]
+    raise Retryable('BadReply', f"the server's message.content is {type(content).__name__} {shown}, not text")
+
 def _reply(data:dict) -> Reply:
     "A `Reply` from a chat completion: its text, finish reason and usage, or the error that says why there is no text"
-    u = data.get('usage') or {}
-    usage = {'input': u.get('prompt_tokens'), 'output': u.get('completion_tokens')}
+    if not isinstance(data, dict) or not isinstance(data.get('choices') or [], list):
+        raise Retryable('BadReply', f"the server answered {json.dumps(data)[:80]}, not a chat completion")
+    u = data.get('usage') if isinstance(data.get('usage'), dict) else {}
+    usage = {'input': _count(u.get('prompt_tokens')), 'output': _count(u.get('completion_tokens'))}
     if not data.get('choices'):
         return Reply(error={'type': 'EmptyResponse', 'message': 'the server returned no choices'}, usage=usage)
-    ch = data['choices'][0]
-    text, finish = (ch.get('message') or {}).get('content'), ch.get('finish_reason')
+    ch = data['choices'][0] if isinstance(data['choices'][0], dict) else {}
+    msg = ch.get('message') if isinstance(ch.get('message'), dict) else {}
+    text, finish = _text(msg.get('content')), ch.get('finish_reason')
     if finish == 'length':
         return Reply(text, finish, usage, error={'type': 'MaxTokens',
                                                  'message': 'the answer hit the token limit (finish_reason length)'})
@@ -215,12 +233,19 @@ async def _call(self:OpenAIBackend, req:Request, prepared:Prepared) -> Reply:
                                     headers={'Content-Type': 'application/json'})
     except httpx.TimeoutException:
         raise Retryable('Timeout', f"no answer within {self.timeout_s:g} s from {self.base_url}")
+    except httpx.RemoteProtocolError as e:
+        if 'message body' not in str(e): raise Retryable('ConnectionError', f"{type(e).__name__} talking to {self.base_url}")
+        raise Retryable('BodyCutShort', f"{self.base_url} answered but cut the body short ({e})") from None
     except httpx.TransportError as e:
         raise Retryable('ConnectionError', f"{type(e).__name__} talking to {self.base_url}")
     if r.status_code != 429:
         self._learn_system(prepared, r.status_code, _error_info(r)[0] if r.status_code >= 400 else '')
     if r.status_code >= 400:
         self.refused(r, with_schema)
-    return _reply(r.json())
+    try: data = r.json()
+    except ValueError:
+        raise Retryable('BadReply', f"{self.base_url} answered HTTP {r.status_code} with a body that is not JSON "
+                                    f"({len(r.content)} bytes: {r.content[:60]!r})") from None
+    return _reply(data)
 
 OpenAIBackend.call = _call

@@ -4,6 +4,7 @@
 
 # %% ../nbs/15_run.ipynb #058f01b1
 from __future__ import annotations
+import errno
 import hashlib
 import importlib.util
 import os
@@ -321,19 +322,19 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
                          "pass the folder that holds the dataset with --data-dir")
     items = choose_items(ds.items, limit, sh)
     out, path = response_file(out_dir, model, dataset, condition, prompt, sh)
-    if condition == 'original': images = {it.id: it.image for it in items}
-    else: images = masked_images(items, ds.root, dataset, yunet, progress)
     p = get_prompt(prompt, labels, masked=condition == 'masked')
     gen = run_gen(be, seed, temperature, max_new_tokens, thinking_budget)
-    if getattr(be, 'rpd', None) and not batch:  # the day's quota spans runs
-        be.used_today = _requests_today(out, be.model_id, be.backend)
-    todo, missing, hashes, skipped = pending_requests(items, images, p, gen, force, path, model, progress)
-    s = RunSummary(path, model, dataset, condition, p.id, be.random_weights, items=len(items), skipped=skipped)
-    base = dict(dataset=dataset, condition=condition, model=model, backend=be.backend, prompt_id=p.id,
-                prompt_sha256=p.sha256, labels=list(labels), gen=gen, random_weights=be.random_weights)
-    if todo: be.load()  # before the store opens: missing weights fail here, leaving no file behind
-    t0 = time.monotonic()
-    with ResponseStore(path) as st:
+    with ResponseStore(path) as st:  # the lock first: a second run on this file is refused before anything heavy
+        if condition == 'original': images = {it.id: it.image for it in items}
+        else: images = masked_images(items, ds.root, dataset, yunet, progress)
+        if getattr(be, 'rpd', None) and not batch:  # the day's quota spans runs
+            be.used_today = _requests_today(out, be.model_id, be.backend)
+        todo, missing, hashes, skipped = pending_requests(items, images, p, gen, force, path, model, progress)  # locked
+        s = RunSummary(path, model, dataset, condition, p.id, be.random_weights, items=len(items), skipped=skipped)
+        base = dict(dataset=dataset, condition=condition, model=model, backend=be.backend, prompt_id=p.id,
+                    prompt_sha256=p.sha256, labels=list(labels), gen=gen, random_weights=be.random_weights)
+        if todo: be.load()  # missing weights fail here; the store removes the new file it opened, leaving nothing
+        t0 = time.monotonic()
         for it in missing:
             st.append(missing_record(it, condition, ds.root, base))
             s.failed['ImageMissing'] += 1
@@ -347,6 +348,14 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
             close_summary(s, be, batch, t0, stopped=True)
             kept = f"{s.done} answers stored now in {path} (kept); run the same command again to resume"
             stop = StopRun(e.kind, f"{e}. {kept}")
+            stop.summary = s
+            raise stop from None
+        except OSError as e:
+            if e.errno != errno.ENOSPC: raise
+            close_summary(s, be, batch, t0, stopped=True)
+            stop = StopRun('DiskFull', f"no space left on the device holding {path.parent}: the {s.done} answers stored "
+                                       f"now in {path} are kept (a record cut off while writing is asked again); free "
+                                       "space there or choose another --out-dir, then run the same command again to resume")
             stop.summary = s
             raise stop from None
     return close_summary(s, be, batch, t0)

@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 # %% auto #0
-__all__ = ['CANNED_ANSWER', 'FAULTS', 'ARRIVALS', 'canned_text', 'StandIn', 'openai_handler', 'prompt_tokens', 'gemini_handler',
-           'standin_process']
+__all__ = ['CANNED_ANSWER', 'FAULTS', 'OPENAI_FAULTS', 'ARRIVALS', 'canned_text', 'StandIn', 'openai_handler', 'prompt_tokens',
+           'gemini_handler', 'standin_process']
 
 # %% ../nbs/10b_standins.ipynb #e368dc12
 CANNED_ANSWER = json.dumps({
@@ -27,6 +27,9 @@ CANNED_ANSWER = json.dumps({
     'body_parts': ['shoulders', 'hands', 'chest'], 'emotion': 'fear', 'valence': 3, 'arousal': 7, 'dominance': 3})
 FAULTS = ('ok', 'rate_limit', 'server_error', 'slow', 'fenced', 'truncated', 'empty', 'safety', 'bad_image',
           'permission', 'daily_quota')
+OPENAI_FAULTS = ('content_parts', 'content_number', 'usage_text', 'retry_after_huge', 'retry_after_ms', 'drip', 'cut_body')
+# the OpenAI stand-in's own: content as a list of text parts or as a number, a usage count in words, a 429 asking for
+# 28 hours or in milliseconds, an answer sent one byte every `slow_s / 10` seconds, an answer whose body stops halfway
 
 # %% ../nbs/10b_standins.ipynb #23d60cd4
 def canned_text(fault:str) -> str:
@@ -62,14 +65,22 @@ def _quota_wait(recent:list, # [time, tokens] of the requests accepted within th
 
 # %% ../nbs/10b_standins.ipynb #71310bd0
 def _send_json(h:BaseHTTPRequestHandler, status:int, headers:dict, payload:dict):
-    "Send `payload` as a JSON answer on the request handler `h`"
-    data = json.dumps(payload).encode()
+    "Send `payload` as a JSON answer on `h`; a `_wire` pseudo-header 'drip:S' sends a byte every S s, 'cut' half, then closes"
+    data, wire = json.dumps(payload).encode(), headers.get('_wire', '')
     try:
         h.send_response(status)
         for k, v in {'Content-Type': 'application/json', 'Content-Length': str(len(data)), **headers}.items():
-            h.send_header(k, v)
+            if not k.startswith('_'): h.send_header(k, v)
         h.end_headers()
-        h.wfile.write(data)
+        if wire.startswith('drip:'):  # never idle long enough for a read timeout
+            for i in range(len(data)):
+                h.wfile.write(data[i:i + 1])
+                time.sleep(float(wire[5:]))
+        elif wire == 'cut':  # the Content-Length promised more: the client sees the body end early
+            h.wfile.write(data[:len(data) // 2])
+            h.close_connection = True
+        else:
+            h.wfile.write(data)
     except (BrokenPipeError, ConnectionResetError):
         pass  # the client gave up (timeout): as a real server sees it
 
@@ -166,8 +177,8 @@ StandIn.admit = _admit
 def _fault_for(self:StandIn, n:int, body:dict) -> str:
     "The fault to inject for request number `n`"
     f = self._faults(n, body) if callable(self._faults) else self._faults.get(n, 'ok')
-    if f not in FAULTS:
-        raise ValueError(f"Unknown fault {f!r}: use one of {FAULTS}")
+    if f not in FAULTS + OPENAI_FAULTS:
+        raise ValueError(f"Unknown fault {f!r}: use one of {FAULTS + OPENAI_FAULTS}")
     return f
 
 StandIn.fault_for = _fault_for
@@ -201,6 +212,10 @@ _OPENAI_ERRORS = {  # fault -> (status, headers, body)
                                           'unsupported_country_region_territory')),
     'server_error': (500, {}, {'error': {'message': 'The server had an error while processing your request.',
                                          'type': 'server_error'}}),
+    'retry_after_huge': (429, {'Retry-After': '100000'}, _openai_error('Rate limit reached for requests', 'requests',
+                                                                       'rate_limit_exceeded')),
+    'retry_after_ms': (429, {'retry-after-ms': '50', 'Retry-After': '1'}, _openai_error(
+        'Rate limit reached for requests', 'requests', 'rate_limit_exceeded')),
 }
 
 # %% ../nbs/10b_standins.ipynb #206f165d
@@ -212,6 +227,10 @@ def _completion(fault:str, n:int, model:str|None) -> dict:
     choice = {'index': 0, 'message': {'role': 'assistant', 'content': None if fault == 'safety' else text},
               'finish_reason': {'truncated': 'length', 'safety': 'content_filter'}.get(fault, 'stop')}
     usage = {'prompt_tokens': 812, 'completion_tokens': len(text) // 4, 'total_tokens': 812 + len(text) // 4}
+    if fault == 'content_parts': choice['message']['content'] = [{'type': 'text', 'text': text[:40]},
+                                                                 {'type': 'text', 'text': text[40:]}]
+    if fault == 'content_number': choice['message']['content'] = 42
+    if fault == 'usage_text': usage['prompt_tokens'] = 'eight hundred'
     return {'id': f'cmpl-{n}', 'object': 'chat.completion', 'created': int(time.time()), 'model': model,
             'choices': [choice], 'usage': usage}
 
@@ -241,7 +260,8 @@ def openai_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, d
     time.sleep(si.slow_s if fault == 'slow' else si.latency_s)
     if fault in _OPENAI_ERRORS:
         return _OPENAI_ERRORS[fault]
-    return 200, {}, _completion(fault, n, body.get('model'))
+    wire = {'drip': {'_wire': f'drip:{si.slow_s / 10:g}'}, 'cut_body': {'_wire': 'cut'}}.get(fault, {})
+    return 200, wire, _completion(fault, n, body.get('model'))
 
 # %% ../nbs/10b_standins.ipynb #397b84c7
 def _gemini_error(code:int, status:str, message:str, details:list|None=None) -> dict:

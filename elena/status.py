@@ -9,7 +9,7 @@ import re
 import sys
 from collections import Counter
 from pathlib import Path
-from .store import CONDITIONS, read_records
+from .store import CONDITIONS, latest_records, read_records
 
 # %% auto #0
 __all__ = ['run_files', 'run_status', 'status_table']
@@ -44,7 +44,7 @@ def _row(files:dict, now:_dt.datetime) -> dict:
     have = {(r.get('id'), r.get('created_at')) for r in merged}
     unmerged = {p.name: sum((r.get('id'), r.get('created_at')) not in have for r in recs) for p, recs in shards.items()}
     every = merged + [r for recs in shards.values() for r in recs]
-    latest = {r['id']: r for r in sorted(every, key=lambda r: r.get('created_at') or '') if 'id' in r}
+    latest = latest_records(every)
     times = [t for t in {(r.get('id'), r.get('created_at')): _when(r) for r in every}.values() if t]
     return dict(model=next((r['model'] for r in latest.values() if r.get('model')), None), latest=latest,
                 answered=sum(not r.get('error') for r in latest.values()),

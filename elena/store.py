@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
 from .names import CONDITIONS
-from .files import atomic_write, safe_name
+from .files import atomic_write, json_line, safe_name
 try:
     from orjson import loads as _loads  # about three times faster than json on large response files
 except ImportError:
@@ -107,8 +107,8 @@ class StoreLocked(RuntimeError):
 
 # %% ../nbs/07_store.ipynb #eca63d04
 def _line(record:dict) -> str:
-    "One record as one line of the response file"
-    return json.dumps(record, ensure_ascii=False) + '\n'
+    "One record as one line of the response file (an image name that is not UTF-8 kept exactly, see `json_line`)"
+    return json_line(record)
 
 def _fcntl():
     "The `fcntl` module, imported where a lock is taken: reading needs none, so Windows reads and evaluates stores"
@@ -122,15 +122,21 @@ def _fcntl():
 def _lock(path:Path):
     "The open lock file of `path`, locked by this process (`StoreLocked` when another holds it)"
     fcntl = _fcntl()
-    lock = open(path.with_name(path.name + '.lock'), 'a+')
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.seek(0)
-        holder = lock.read().strip() or 'unknown'
-        lock.close()
-        raise StoreLocked(f"{path} is being written by another process ({holder}). Wait for it to finish, "
-                          f"or write elsewhere (--out-dir), or split the work with --shard.") from None
+    name = path.with_name(path.name + '.lock')
+    while True:
+        lock = open(name, 'a+')
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or 'unknown'
+            lock.close()
+            raise StoreLocked(f"{path} is being written by another process ({holder}). Wait for it to finish, "
+                              f"or write elsewhere (--out-dir), or split the work with --shard.") from None
+        try: same = os.stat(name).st_ino == os.fstat(lock.fileno()).st_ino
+        except FileNotFoundError: same = False
+        if same: break
+        lock.close()  # the lock file was removed by a writer that wrote nothing: lock the new one
     lock.seek(0)
     lock.truncate()
     lock.write(f"pid {os.getpid()}")
@@ -156,6 +162,7 @@ class ResponseStore:
         check_jsonl(self.path)  # never append JSON lines to a JSON document
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = _lock(self.path)
+        self._new = not self.path.exists()
         self._f = _open_end(self.path)
         return self
 
@@ -169,8 +176,12 @@ class ResponseStore:
 
     def __exit__(self, *exc):
         if self._f:
-            self._f.close()
+            try: self._f.close()
+            except OSError: pass  # a full disk: the record being written is cut off (skipped on reading, asked again)
             self._f = None
+            if self._new and self.path.stat().st_size == 0:  # nothing written (a model that failed to load)
+                self.path.unlink()
+                Path(self._lock.name).unlink()  # still locked: a waiting writer sees the inode change
         if self._lock:
             _fcntl().flock(self._lock, _fcntl().LOCK_UN)
             self._lock.close()
@@ -198,7 +209,8 @@ def read_records(path:str|Path, # a response JSONL file
         if not line.strip():
             continue
         try:
-            rec = _loads(line)
+            try: rec = _loads(line)
+            except ValueError: rec = json.loads(line)  # orjson refuses the \udcXX escapes of names that are not UTF-8
         except ValueError as e:  # json's and orjson's decode errors are both ValueErrors
             warnings.warn(f"{path}:{n}: skipped an unreadable line ({e}); a run killed while writing leaves one, "
                           f"and the item is asked again on resume")
@@ -206,14 +218,32 @@ def read_records(path:str|Path, # a response JSONL file
         if not isinstance(rec, dict) or 'id' not in rec:
             raise ValueError(f"{path}:{n}: a record without 'id' ({line[:60].decode('utf-8', 'replace')}...); "
                              "every response record names its image in 'id'")
+        if not isinstance(rec['id'], (str, int)) or isinstance(rec['id'], bool):
+            raise ValueError(f"{path}:{n}: the record's 'id' is {type(rec['id']).__name__} {str(rec['id'])[:40]!r}, "
+                             "not a string naming its image: correct or delete that line")
         out.append(rec)
     return out
 
 # %% ../nbs/07_store.ipynb #306338c1
-def latest_records(records:Iterable[dict], # records in the order they were written
+def _written(record:dict) -> float:
+    "When `record` was written, in seconds since 1970 (UTC where its time carries no zone); -inf where it does not say"
+    try: t = _dt.datetime.fromisoformat(record['created_at'])
+    except (KeyError, TypeError, ValueError): return float('-inf')
+    return (t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)).timestamp()
+
+def latest_records(records:Iterable[dict], # records in the order they were written (files in order, lines in order)
                   ) -> dict[str, dict]:
-    "The latest record of each item id (later records replace earlier ones)"
-    return {r['id']: r for r in records}
+    "The latest record of each item id: the latest `created_at`; among equal times the one given last"
+    out = {}
+    for r in records:
+        old = out.get(r['id'])
+        if old is not None:
+            t, u = r.get('created_at'), old.get('created_at')
+            same_form = isinstance(t, str) and isinstance(u, str) and len(t) == len(u) and t[-6:] == u[-6:] == '+00:00'
+            if not (t >= u if same_form else _written(r) >= _written(old)):  # ELENA's own times compare as text
+                continue
+        out[r['id']] = r
+    return out
 
 # %% ../nbs/07_store.ipynb #ae9c3695
 def resume_key(record:dict) -> tuple:
@@ -250,7 +280,7 @@ def in_shard(item_id:str, # the item's id
     "Does `item_id` belong to shard (i, n)? Decided by the sha256 of the id alone"
     if shard is None:
         return True
-    return int(hashlib.sha256(item_id.encode('utf-8')).hexdigest()[:15], 16) % shard[1] == shard[0]
+    return int(hashlib.sha256(os.fsencode(item_id)).hexdigest()[:15], 16) % shard[1] == shard[0]
 
 # %% ../nbs/07_store.ipynb #079b6f2f
 def merge_shards(paths:Sequence[str|Path], # shard files (any order)
@@ -258,8 +288,8 @@ def merge_shards(paths:Sequence[str|Path], # shard files (any order)
                 ) -> int:
     "Append to `out` the latest record of each item found in `paths` that `out` does not already hold; returns how many"
     have = latest_records(read_records(out))
-    new = latest_records(sorted((r for p in paths for r in read_records(p)), key=lambda r: r.get('created_at') or ''))
-    todo = [r for i, r in sorted(new.items()) if have.get(i) != r]
+    new = latest_records(r for p in paths for r in read_records(p))
+    todo = [r for i, r in sorted(new.items()) if have.get(i) != r and latest_records([have.get(i, r), r])[i] is r]
     with ResponseStore(out) as st:
         for r in todo:
             st.append(r)

@@ -24,6 +24,10 @@ def place(tmp_path_factory):
         st.append(make_record(id='astronaut.jpg', model='tiny-gemma3', emotion='happiness', raw='{"emotion": "happiness"}'))
     (d / 'masked').mkdir(); (d / 'masked' / 'faces.jsonl').write_text('{"id": "hopper.jpg", "status": "ok", "faces": []}\n')
     (d / 'att').mkdir(); (d / 'att' / 'attention.json').write_text('{"model": "tiny-gemma3", "images": []}')
+    (d / 'attlist').mkdir(); (d / 'attlist' / 'attention.json').write_text('[]')  # a JSON list, not a summary
+    (d / 'badfaces').mkdir(); (d / 'badfaces' / 'faces.jsonl').write_text('{"id": ["hopper.jpg"], "status": "ok", "faces": []}\n')
+    bad = d / 'badstore' / 'm' / 'samples' / 'original-elena.jsonl'; bad.parent.mkdir(parents=True)
+    bad.write_text('{"id": "a.jpg", "emotion": "fear"}\n{"id": {"file": "b.jpg"}, "emotion": "fear"}\n')
     if os.geteuid() == 0: ro = Path('/sys/elena-newcomer')  # root writes anywhere but under sysfs
     else: ro = d / 'readonly'; ro.mkdir(); ro.chmod(0o500)
     return d, ro
@@ -37,6 +41,7 @@ CASES = [
     ('limit -1', 'run --model tiny-gemma3 --limit -1 --out-dir {d}/responses', 2, '--limit -1'),
     ('empty data dir', 'run --model tiny-gemma3 --dataset folder --data-dir {d}/empty --out-dir {d}/responses', 2, 'no images'),
     ('missing data dir', 'run --model tiny-gemma3 --dataset folder --data-dir {d}/nowhere --out-dir {d}/responses', 2, 'nowhere'),
+    ('timeout 0', 'run --model openai:standin --timeout 0 --out-dir {d}/responses', 2, '--timeout 0: give the seconds'),
     ('store locked', 'run --model tiny-gemma3 --limit 1 --out-dir {d}/responses --no-progress', 1, 'is being written by another process'),
     ('read-only out', 'run --model tiny-gemma3 --limit 1 --out-dir {ro}/responses --no-progress', 1, 'make it writable'),
     ('no gemini key', 'run --model gemini-2.5-flash --limit 1 --out-dir {d}/responses --no-progress', 1, 'No Gemini API key'),
@@ -44,12 +49,19 @@ CASES = [
     ('mask score 2', 'mask --input {d}/photos --output {d}/masked --score 2', 2, 'above 0 and at most 1'),
     ('mask max-side 0', 'mask --input {d}/photos --output {d}/masked --max-side 0', 2, 'at least 32 pixels'),
     ('mask input is output', 'mask --input {d}/photos --output {d}/photos', 2, 'is the input folder or holds it'),
+    ('mask pad inf', 'mask --input {d}/photos --output {d}/masked --pad inf', 2, 'pad inf: give a share of the box size'),
+    ('mask output is a file', 'mask --input {d}/photos --output {d}/empty/notes.txt', 2, 'is a file: give a folder'),
+    ('mask empty input', 'mask --input {d}/empty --output {d}/masked3', 2, 'no images in it'),
     ('yunet download fails', 'mask --input {d}/photos --output {d}/masked2', 1, 'could not download face_detection_yunet_2023mar.onnx'),
     ('figures no responses', 'figures --responses {d}/nowhere --figures {d}/fig --out {d}/nbs', 2, '--responses'),
     ('parse a folder', 'parse {d}/photos', 2, 'is a folder'),
     ('attention image typo', 'attention --model tiny-gemma3 --image {d}/photos/hoper.jpg --out {d}/att', 2, '--image'),
     ('attention limit 0', 'attention --model tiny-gemma3 --dataset samples --limit 0 --out {d}/att', 2, '--limit 0'),
     ('attention people typo', 'attention --model tiny-gemma3 --image {d}/photos/hopper.jpg --people {d}/people.jsonl --out {d}/att', 2, '--people'),
+    ('attention json list', 'attention --model tiny-gemma3 --image {d}/photos/hopper.jpg --out {d}/attlist', 2, 'attention.json: a JSON list, not an attention summary'),
+    ('faces line list id', 'mask --input {d}/photos --output {d}/badfaces', 2, "faces.jsonl:1: the line's 'id' is list"),
+    ('record dict id', 'status {d}/badstore', 2, "original-elena.jsonl:2: the record's 'id' is dict"),
+    ('attention pad inf', 'attention --model tiny-gemma3 --image {d}/photos/hopper.jpg --out {d}/att2 --pad inf', 2, '--pad inf: give the box padding'),
     ('attention read-only', 'attention --model tiny-gemma3 --image {d}/photos/hopper.jpg --out {ro}/att', 1, 'make it writable'),
     ('status json watch', 'status {d}/responses --json --watch 5', 2, '--json prints the runs once: leave out --watch'),
 ]
