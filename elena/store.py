@@ -10,11 +10,14 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import signal
+import threading
 import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
 from .names import CONDITIONS
-from .files import atomic_write, safe_name
+from .files import atomic_write, new_part, safe_name
 try:
     from orjson import loads as _loads  # about three times faster than json on large response files
 except ImportError:
@@ -23,7 +26,7 @@ except ImportError:
 # %% auto #0
 __all__ = ['RECORD_FIELDS', 'store_path', 'image_sha256', 'make_record', 'NotJSONL', 'check_jsonl', 'StoreLocked',
            'ResponseStore', 'write_records', 'read_records', 'latest_records', 'resume_key', 'done_ids', 'parse_shard',
-           'in_shard', 'merge_shards']
+           'in_shard', 'append_records', 'merge_shards']
 
 # %% ../nbs/07_store.ipynb #6c9b63f7
 RECORD_FIELDS = ('id', 'image_sha256', 'dataset', 'condition', 'model', 'model_revision', 'backend', 'prompt_id',
@@ -140,28 +143,78 @@ def _open_end(path:Path):
 # %% ../nbs/07_store.ipynb #da2b0c85
 class ResponseStore:
     "Append-only writer of one response JSONL file; use as a context manager"
-    def __init__(self, path:str|Path):
+    def __init__(self, path:str|Path,
+                 sync_every:int=256, # records appended between two durable syncs at most ...
+                 sync_s:float=1.0, # ... and seconds: a record is on disk (fsync) this long after it is appended
+                ):
         self.path, self._f, self._lock = Path(path), None, None
+        self.sync_every, self.sync_s = max(1, int(sync_every)), sync_s
+        self.written = self.synced = 0  # records appended; of those, durably synced
+        self._mutex, self._stop, self._thread, self._term = threading.RLock(), threading.Event(), None, None
 
     def __enter__(self):
         check_jsonl(self.path)  # never append JSON lines to a JSON document
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = _lock(self.path)
         self._f = _open_end(self.path)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._sync_often, daemon=True, name='elena-store-sync')
+        self._thread.start()
+        self._catch_term()
         return self
 
     def append(self, record:dict):
-        "Write `record` as one line, then flush and fsync"
+        "Write `record` as one line to the file at once (a killed process loses none); durable within a batch or a second"
         if self._f is None:
             raise RuntimeError("ResponseStore is not open: use `with ResponseStore(path) as store:`")
         self._f.write(_line(record))
-        self._f.flush()
-        os.fsync(self._f.fileno())
+        self._f.flush()  # in the operating system's hands: survives the process being killed
+        self.written += 1
+        if self.written - self.synced >= self.sync_every:
+            self.sync()
+
+    def sync(self) -> int:
+        "fsync the file now: every record appended so far is durable; returns how many are"
+        with self._mutex:
+            n = self.written
+            if self._f is not None and n > self.synced:
+                os.fsync(self._f.fileno())
+                self.synced = n
+            return self.synced
+
+    def _sync_often(self):
+        "Sync every `sync_s` seconds while records wait (a thread, while the store is open)"
+        while not self._stop.wait(self.sync_s):
+            self.sync()
+
+    def _catch_term(self):
+        "On SIGTERM: sync, then do what was set before (by default: end the process, as SIGTERM does)"
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers belong to the main thread; the close still syncs
+        before = signal.getsignal(signal.SIGTERM)
+        def on_term(sig, frame):
+            self.sync()
+            if callable(before):
+                return before(sig, frame)
+            if before != signal.SIG_IGN:
+                signal.signal(sig, signal.SIG_DFL)
+                os.kill(os.getpid(), sig)
+        signal.signal(signal.SIGTERM, on_term)
+        self._term = (on_term, before)
 
     def __exit__(self, *exc):
+        if self._thread:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
         if self._f:
+            self.sync()
             self._f.close()
             self._f = None
+        if self._term:
+            if signal.getsignal(signal.SIGTERM) is self._term[0]:
+                signal.signal(signal.SIGTERM, self._term[1])
+            self._term = None
         if self._lock:
             fcntl.flock(self._lock, fcntl.LOCK_UN)
             self._lock.close()
@@ -243,6 +296,39 @@ def in_shard(item_id:str, # the item's id
         return True
     return int(hashlib.sha256(item_id.encode('utf-8')).hexdigest()[:15], 16) % shard[1] == shard[0]
 
+# %% ../nbs/07_store.ipynb #860a329c
+def append_records(path:str|Path, # a response file (it may not exist yet)
+                   records:Iterable[dict], # the records to add after those it holds
+                  ) -> int:
+    "Add `records` to `path` in one go: a copy with them appended, synced once, renamed into place; returns how many"
+    path = Path(path)
+    check_jsonl(path)
+    lines = ''.join(_line(r) for r in records)
+    if not lines:
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock, part = _lock(path), None
+    try:
+        part = new_part(path)
+        if path.exists():
+            shutil.copyfile(path, part)
+        with _open_end(part) as f:
+            f.write(lines)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(part, path)
+        d = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(d)  # the rename itself is durable
+        finally:
+            os.close(d)
+    finally:
+        if part is not None and part.exists():
+            part.unlink()
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+    return lines.count('\n')
+
 # %% ../nbs/07_store.ipynb #079b6f2f
 def merge_shards(paths:Sequence[str|Path], # shard files (any order)
                  out:str|Path, # the file to append the merged records to
@@ -251,7 +337,4 @@ def merge_shards(paths:Sequence[str|Path], # shard files (any order)
     have = latest_records(read_records(out))
     new = latest_records(sorted((r for p in paths for r in read_records(p)), key=lambda r: r.get('created_at') or ''))
     todo = [r for i, r in sorted(new.items()) if have.get(i) != r]
-    with ResponseStore(out) as st:
-        for r in todo:
-            st.append(r)
-    return len(todo)
+    return append_records(out, todo)
