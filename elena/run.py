@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Sequence
 from tqdm.auto import tqdm
 from .backends import Reply, Request, StopRun, get_backend, resolve_model
-from .limits import day_start
+from .limits import DayCount, day_start, requests_today
 from .local import check_constrain
 from .parse import parse_response
 from .prompts import PROMPT_KINDS, get_prompt, resolve_labels
@@ -210,18 +210,9 @@ def _requests_today(out:Path, # the response store root
                     model_id:str, # the provider's model id (the quota counts per model)
                     backend:str, # the kind of backend that sent them ('gemini'; imported records are not requests)
                    ) -> int:
-    "Requests made today (Pacific time, when Gemini's daily quotas reset) to `model_id`, from the records under `out`"
-    since, ids, n = day_start(), {}, 0
-    for f in Path(out).rglob('*.jsonl'):
-        for r in read_records(f):
-            if r.get('backend') != backend or (r.get('error') or {}).get('type') in _NOT_SENT: continue
-            if not r.get('created_at'): continue
-            m = r.get('model')
-            if m not in ids:
-                try: ids[m] = resolve_model(m)[1].get('model_id')
-                except ValueError: ids[m] = None
-            n += ids[m] == model_id and datetime.fromisoformat(r['created_at']) >= since
-    return n
+    "Requests sent today (Pacific time, when Gemini's daily quotas reset) to `model_id`: the day's counts in `out`"
+    return requests_today(out, model_id, backend)  # `elena.limits.DayCount` files: no record is read
+
 
 # %% ../nbs/15_run.ipynb #926cfd5f
 def ask(be, # the run's backend
@@ -332,8 +323,8 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
     base = dict(dataset=dataset, condition=condition, model=model, backend=be.backend, prompt_id=p.id,
                 prompt_sha256=p.sha256, labels=list(labels), gen=gen, random_weights=be.random_weights)
     if todo: be.load()  # before the store opens: missing weights fail here, leaving no file behind
-    t0 = time.monotonic()
-    with ResponseStore(path) as st:
+    t0, day = time.monotonic(), DayCount(out, be.model_id, be.backend)  # today's requests, for the next runs
+    with ResponseStore(path) as st, day:
         for it in missing:
             st.append(missing_record(it, condition, ds.root, base))
             s.failed['ImageMissing'] += 1
@@ -342,6 +333,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
             for req, rep in tqdm(replies, total=len(todo), desc=f'{model} {dataset}', disable=not progress):
                 rec, res = reply_record(req, rep, labels, be, base)
                 st.append(rec)
+                if getattr(be, 'rpd', None) and (rep.error or {}).get('type') not in _NOT_SENT: day.add()
                 count_reply(s, rep, res)
         except StopRun as e:  # nothing stored is lost: the message says so, and the summary travels with it
             close_summary(s, be, batch, t0, stopped=True)
