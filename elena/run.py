@@ -20,7 +20,7 @@ from .limits import DayCount, day_start, requests_today
 from .local import check_constrain
 from .parse import parse_response
 from .prompts import PROMPT_KINDS, get_prompt, resolve_labels
-from .store import (CONDITIONS, ResponseStore, done_ids, image_sha256, in_shard, make_record, parse_shard,
+from .store import (CONDITIONS, ImageHashes, ResponseStore, done_ids, image_sha256, in_shard, make_record, parse_shard,
                          read_records, store_path)
 
 # %% auto #0
@@ -72,7 +72,8 @@ class RunSummary:
     done: int = 0  # answered now without error
     failed: Counter = field(default_factory=Counter)  # error type -> count, this run
     parsed_ok: int = 0  # answers now from which an emotion was read
-    seconds: float = 0.0
+    seconds: float = 0.0  # asking and storing (the rate's time)
+    startup: float = 0.0  # seconds before asking began: dataset, masking, hashing, resume, model load
     tokens: Counter = field(default_factory=Counter)  # 'input', 'output', 'thinking' (thought tokens, where reported)
     cost_usd: float|None = None  # estimate for API models with a known price
     batch_size: int|None = None  # images per generate call that fitted (local models)
@@ -80,7 +81,8 @@ class RunSummary:
 
     def __str__(self):
         n = self.done + sum(self.failed.values())
-        rate = f"{n / self.seconds:.2f} images/s" if self.seconds and n else '-'
+        rate = f"{n / self.seconds:.2f} images/s while asking" if self.seconds and n else '-'
+        rate += f" (after {self.startup:.1f} s of start-up)" if self.startup and n else ''
         failed = f" ({', '.join(f'{k} {v}' for k, v in self.failed.most_common())})" if self.failed else ''
         thinking = f", thinking {self.tokens['thinking']}" if self.tokens['thinking'] else ''
         cost = f"; estimated cost ${self.cost_usd:.4f}" if self.cost_usd is not None else ''
@@ -190,13 +192,14 @@ def pending_requests(items:Sequence, # the run's items
                     ) -> tuple[list, list, dict, int]:
     "The requests still to ask, the items without an image, the image hashes by id, and how many are answered"
     todo, missing = [], []
-    hashes = {}
+    hashes, sha = {}, ImageHashes()  # remembered by size and modification time: a second start hashes nothing
     for it in tqdm(items, desc='hashing images', disable=not progress or len(items) < 200, leave=False):
         img = images.get(it.id)
         if img is None or not Path(img).exists():
             missing.append(it)
             continue
-        hashes[it.id] = image_sha256(img)
+        hashes[it.id] = sha(img)
+    sha.save()
     done = set() if force else done_ids(read_records(path), model, prompt.sha256, gen, hashes)
     for it in items:
         if it.id in hashes and it.id not in done:
@@ -304,6 +307,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
              ) -> RunSummary:
     "Ask `model` about every image of `dataset`, appending one record per image to the response store"
     from elena.data import load_dataset
+    begun = time.monotonic()
     labels, sh = check_run(model, dataset, condition, prompt, labels, limit, shard)
     be = run_backend(model, concurrency, batch_size, base_url, constrain, batch, backend_options)
     ds = load_dataset(dataset, data_dir)
@@ -324,6 +328,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
                 prompt_sha256=p.sha256, labels=list(labels), gen=gen, random_weights=be.random_weights)
     if todo: be.load()  # before the store opens: missing weights fail here, leaving no file behind
     t0, day = time.monotonic(), DayCount(out, be.model_id, be.backend)  # today's requests, for the next runs
+    s.startup = t0 - begun
     with ResponseStore(path) as st, day:
         for it in missing:
             st.append(missing_record(it, condition, ds.root, base))

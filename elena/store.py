@@ -16,15 +16,17 @@ import threading
 import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
-from .names import CONDITIONS
+from .names import CONDITIONS, cache_dir
 from .files import atomic_write, new_part, safe_name
 try:
     from orjson import loads as _loads  # about three times faster than json on large response files
+    from orjson import dumps as _dumps, OPT_NON_STR_KEYS as _NON_STR  # and five times faster writing them
 except ImportError:
     from json import loads as _loads
+    _dumps = _NON_STR = None
 
 # %% auto #0
-__all__ = ['RECORD_FIELDS', 'store_path', 'image_sha256', 'make_record', 'NotJSONL', 'check_jsonl', 'StoreLocked',
+__all__ = ['RECORD_FIELDS', 'store_path', 'image_sha256', 'ImageHashes', 'make_record', 'NotJSONL', 'check_jsonl', 'StoreLocked',
            'ResponseStore', 'write_records', 'read_records', 'latest_records', 'resume_key', 'done_ids', 'parse_shard',
            'in_shard', 'append_records', 'merge_shards']
 
@@ -56,6 +58,43 @@ def image_sha256(path:str|Path, # an image file
         for chunk in iter(lambda: f.read(1 << 20), b''):
             h.update(chunk)
     return h.hexdigest()
+
+# %% ../nbs/07_store.ipynb #dfecf22e
+class ImageHashes:
+    "sha256 of image files, remembered in the cache folder by path, size and modification time; call, then `save`"
+    def __init__(self):
+        self._dirs, self._new = {}, {}  # folder -> {name: [size, mtime_ns, sha256]}: known, and found now
+
+    def _file(self, folder:str) -> Path:
+        return cache_dir()/'hashes'/f"{hashlib.sha256(folder.encode('utf-8')).hexdigest()[:32]}.json"
+
+    def _known(self, folder:str) -> dict:
+        if folder not in self._dirs:
+            try:
+                self._dirs[folder] = json.loads(self._file(folder).read_bytes())
+            except (OSError, ValueError):
+                self._dirs[folder] = {}
+        return self._dirs[folder]
+
+    def __call__(self, path:str|Path) -> str:
+        "The sha256 of `path`'s bytes: remembered while its size and modification time stay the same"
+        folder, name = os.path.split(os.path.abspath(path))
+        st, e = os.stat(path), self._known(folder).get(name)
+        if isinstance(e, list) and len(e) == 3 and e[:2] == [st.st_size, st.st_mtime_ns]:
+            return e[2]
+        h = image_sha256(path)
+        self._dirs[folder][name] = self._new.setdefault(folder, {})[name] = [st.st_size, st.st_mtime_ns, h]
+        return h
+
+    def save(self):
+        "Write what was hashed now into the cache (added to what other processes wrote meanwhile)"
+        for folder, new in self._new.items():
+            self._dirs.pop(folder, None)
+            try:
+                atomic_write(self._file(folder), json.dumps({**self._known(folder), **new}))
+            except OSError:
+                pass  # a cache that cannot be written: hashed again next time
+        self._new = {}
 
 # %% ../nbs/07_store.ipynb #36330753
 def make_record(**fields) -> dict:
@@ -111,8 +150,13 @@ class StoreLocked(RuntimeError):
 
 # %% ../nbs/07_store.ipynb #eca63d04
 def _line(record:dict) -> str:
-    "One record as one line of the response file"
-    return json.dumps(record, ensure_ascii=False) + '\n'
+    "One record as one line of the response file (compact JSON, UTF-8)"
+    if _dumps is not None:
+        try:
+            return _dumps(record, option=_NON_STR).decode('utf-8') + '\n'
+        except TypeError:
+            pass  # what orjson does not write (an integer beyond 64 bits, a lone surrogate): json tries
+    return json.dumps(record, ensure_ascii=False, separators=(',', ':')) + '\n'
 
 def _lock(path:Path):
     "The open lock file of `path`, locked by this process (`StoreLocked` when another holds it)"

@@ -267,3 +267,22 @@ def test_sigkill_loses_no_reported_answer_with_batched_syncs(tmp_path):
     assert f'skipped {len(first)} already answered' in r.stdout, r.stdout
     counts = collections.Counter(x['id'] for x in records(f))
     assert len(counts) == n and set(counts.values()) == {1}, counts.most_common(3)
+
+
+def test_second_start_hashes_no_unchanged_image(tmp_path, monkeypatch, standin):
+    "image hashes are remembered by size and modification time in the cache folder (issue 30): a resumed run hashes only what changed"
+    import elena.store
+    from elena.run import run_elena
+    monkeypatch.setenv('ELENA_CACHE', str(tmp_path / 'cache'))
+    data, out = images(tmp_path / 'imgs', 3), tmp_path / 'responses'
+    hashed, real = [], elena.store.image_sha256
+    monkeypatch.setattr(elena.store, 'image_sha256', lambda p: hashed.append(Path(p).name) or real(p))
+    go = lambda: run_elena('openai:standin', 'folder', data, out_dir=out, base_url=standin, progress=False)
+    assert go().done == 3 and len(hashed) == 3
+    hashed.clear()
+    s = go()
+    assert hashed == [] and s.skipped == 3 and s.done == 0
+    changed = data / 'g0' / 'img001.jpg'
+    changed.write_bytes(changed.read_bytes() + b'\0')  # a new version of one image: hashed and asked again
+    s = go()
+    assert hashed == ['img001.jpg'] and s.skipped == 2 and s.done == 1
