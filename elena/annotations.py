@@ -6,16 +6,56 @@
 from __future__ import annotations
 import ast
 import csv
+import hashlib
+import json
 import warnings
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 from .labelmaps import label_map, map_labels, native_label
-from .items import Dataset, EmptyDataset, make_item, need_dir, as_number
+from .names import cache_dir
+from .files import atomic_write
+from .items import Dataset, EmptyDataset, Problem, make_item, need_dir, as_number
 
 # %% auto #0
 __all__ = ['HECO_COLUMNS', 'load_heco', 'load_emotic']
+
+# %% ../nbs/05b_annotations.ipynb #572178a9
+_PARSE_VERSION = 1  # raise when a parser's output changes: the entries cached before are then not used
+
+def _plain(agents:list[dict]) -> list[dict]:
+    return [{**a, 'native': list(a['native']), 'labels': list(a['labels'])} for a in agents]
+
+def _agents(agents:list[dict]) -> list[dict]:
+    return [{**a, 'native': tuple(a['native']), 'labels': tuple(a['labels'])} for a in agents]
+
+def _cached(kind:str, # what is parsed, e.g. 'emotic-mat'
+            sources:list[Path], # the annotation files it is parsed from
+            lm:Mapping, # the label map it is parsed with
+            ds:Dataset, # where the problems go
+            parse:Callable[[Dataset], dict], # parses `sources` (problems to its dataset): key -> agents
+           ) -> dict:
+    "What `parse` gives (key -> agents), from the cache folder while no source has changed; its problems go to `ds`"
+    stats = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in sources]
+    key = json.dumps([kind, _PARSE_VERSION, stats, sorted(lm.items(), key=str)], default=str)
+    f = cache_dir()/'annotations'/f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+    try:
+        got = json.loads(f.read_bytes())
+        problems = [Problem(*p) for p in got['problems']]
+        out = {tuple(k) if isinstance(k, list) else k: _agents(v) for k, v in got['value']}
+    except (OSError, ValueError, KeyError, TypeError):
+        fresh = Dataset(ds.name, ds.root, [])
+        out = parse(fresh)
+        problems = fresh.problems
+        value = [[list(k) if isinstance(k, tuple) else k, _plain(v)] for k, v in out.items()]
+        try:
+            atomic_write(f, json.dumps({'problems': [[p.file, p.row, p.kind, p.message] for p in problems],
+                                        'value': value}))
+        except OSError:
+            pass  # a cache folder that cannot be written: parsed again next time
+    ds.problems.extend(problems)
+    return out
 
 # %% ../nbs/05b_annotations.ipynb #b7532eda
 HECO_COLUMNS = ('Image', 'xmin', 'ymin', 'xmax', 'ymax', 'Category', 'Valence', 'Arousal', 'Dominance')  # those read
@@ -94,7 +134,8 @@ def load_heco(root:str|Path, # the HECO folder (or the path of HECO_Labels.csv i
     "HECO items, one per image, with one agent per CSV row"
     csv_path = _heco_csv(Path(root))
     ds = Dataset('heco', csv_path.parent, [])
-    agents = _heco_agents(_read_heco(csv_path), csv_path, label_map('heco', mapping), ds)
+    lm = label_map('heco', mapping)
+    agents = _cached('heco', [csv_path], lm, ds, lambda d: _heco_agents(_read_heco(csv_path), csv_path, lm, d))
     dirs = [d for d in _heco_image_dirs(csv_path) if d.is_dir()]
     found = {name: next((d/name for d in dirs if (d/name).is_file()), None) for name in agents}
     tried = ', '.join(f"{d}/" for d in _heco_image_dirs(csv_path))
@@ -227,12 +268,12 @@ def _emotic_people(root:Path, lm, ds) -> tuple[dict, Path|None]:
     tried = [root/m for m in _EMOTIC_MATS]
     mats = [p for p in tried if p.is_file()]
     if mats:
-        return _emotic_mat(mats[0], lm, ds), mats[0]
+        return _cached('emotic-mat', mats[:1], lm, ds, lambda d: _emotic_mat(mats[0], lm, d)), mats[0]
     csvs = sorted(p for p in root.rglob('*.csv') if any(s in p.stem.lower() for s in ('train', 'val', 'test')))
     if not csvs:
         raise FileNotFoundError(f"emotic: no annotations under {root}: tried {', '.join(map(str, tried))} and "
                                 "train/val/test CSV files (mat2py.py's emotic_pre/) in every folder below")
-    people = _emotic_csv(csvs, lm, ds)
+    people = _cached('emotic-csv', csvs, lm, ds, lambda d: _emotic_csv(csvs, lm, d))
     if not people:
         raise EmptyDataset(f"emotic: {', '.join(map(str, csvs))} annotate no image")
     return people, None
@@ -259,7 +300,7 @@ def load_emotic(root:str|Path, # the EMOTIC folder: Annotations/Annotations.mat 
             ds.problem(p, None, 'missing image', f"{split}: image {rel} is not under {img_root}")
             p = None
         if not any(a['labels'] for a in agents):
-            ds.problem(mat or rel, None, 'no ELENA gold',
-                       f"{split}: {rel}: no person's categories map to an ELENA label")
+            ds.problem(mat or rel, None, 'no ELENA gold', f"{split}: {rel + ': ' if mat else ''}no person's "
+                       "categories map to an ELENA label")  # the file named once: the .mat, or the image
         ds.items.append(make_item(rel, p, 'emotic', agents, split))
     return ds

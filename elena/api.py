@@ -184,6 +184,7 @@ async def _try(self:APIBackend, it:_Item) -> tuple[Reply|None, Retryable|None]:
         return _error_reply(e), None
     self._connection(False)
     reply.latency_s = round(time.monotonic() - t0, 4)
+    self.dispatch.setdefault('lat', []).append(reply.latency_s)  # for `bottleneck`
     reply.sent = reply.sent or self.sent(it.req, it.prepared)
     return reply, None
 
@@ -319,13 +320,22 @@ def _finished(self:APIBackend, st:_Run, task:asyncio.Task) -> tuple[Request, Rep
 APIBackend._finished = _finished
 
 # %% ../nbs/10c_api.ipynb #e6d1f16d
+async def _loop_lag(out:list, every:float=0.05):
+    "Append to `out`, every `every` s, how late the event loop woke (seconds): how busy this client is"
+    while True:
+        t = time.monotonic()
+        await asyncio.sleep(every)
+        out.append(time.monotonic() - t - every)
+
 async def _all(self:APIBackend, requests:list[Request]):
     "Send `requests` as the limits allow, yielding (request, reply) pairs as they complete"
     self.limiter = RateLimiter(self.rpm, self.tpm, self.rpd, self.rate_window_s, self.headroom, self.used_today,
                                self.burst)
-    d = self.dispatch = {'bound': Counter(), 'pauses': 0, 'peak': 0, 'start': time.monotonic(), 'end': None}
+    d = self.dispatch = {'bound': Counter(), 'pauses': 0, 'peak': 0, 'start': time.monotonic(), 'end': None,
+                         'cpu': -time.process_time(), 'lat': [], 'lag': []}  # CPU time (every thread), latencies, lags
     st = _Run(deque(_Item(r) for r in requests), probe=self.probe)  # a wrong key, model or URL costs one request
     await self.open()
+    lag = asyncio.ensure_future(_loop_lag(d['lag']))
     try:
         last, why = time.monotonic(), None
         while st.ready or st.later or st.running:
@@ -352,7 +362,8 @@ async def _all(self:APIBackend, requests:list[Request]):
         if st.stop:
             raise st.stop
     finally:
-        d['end'] = time.monotonic()
+        d['end'], d['cpu'] = time.monotonic(), d['cpu'] + time.process_time()
+        lag.cancel()
         for t in st.running:
             t.cancel()
         await asyncio.gather(*st.running, return_exceptions=True)  # a stopped run leaves nothing running
@@ -377,11 +388,10 @@ APIBackend._rate_parts = _rate_parts
 
 # %% ../nbs/10c_api.ipynb #c6ddc689
 def _limits_report(self:APIBackend) -> str:
-    "The limits in force in the last `answer` and the share of each that it used; the ceiling in flight when it bound"
+    "The limits in force in the last `answer`, the share of each that it used, and what held it back (`bottleneck`)"
     d = self.dispatch
     if not d or self.limiter is None:
         return ''
-    el = max((d['end'] or time.monotonic()) - d['start'], 1e-9)
     parts = self._rate_parts()
     s = 'limits: ' + ', '.join(parts) if parts else 'limits: none stated'
     if self.tier:
@@ -389,10 +399,34 @@ def _limits_report(self:APIBackend) -> str:
     s += f"; at most {self.concurrency} in flight (peak {d['peak']})"
     if d['pauses']:
         s += f"; {d['pauses']} pause(s) asked by the server"
-    bound = d['bound'].get('ceiling', 0) / el
-    if bound >= 0.05:
-        s += f"; the ceiling of {self.concurrency} requests in flight bound {100 * bound:.0f}% of the time, "
-        s += "not a limit: raise --concurrency"
-    return s
+    why = self.bottleneck()
+    return s + (f"; {why}" if why else '')
 
 APIBackend.limits_report = _limits_report
+
+# %% ../nbs/10c_api.ipynb #6c53ea44
+def _bottleneck(self:APIBackend) -> str:
+    "What held the last `answer` back: the rate limits, ELENA's own CPU, the server, or the ceiling in flight"
+    d = self.dispatch
+    if not d or not d.get('lat'):
+        return ''
+    el = max((d['end'] or time.monotonic()) - d['start'], 1e-9)
+    limits = sum(v for k, v in d['bound'].items() if k not in ('ceiling', 'probe')) / el
+    ceiling, cpu = d['bound'].get('ceiling', 0) / el, (d['cpu'] if d['end'] else 0) / el
+    lat, lag = sorted(d['lat']), sorted(d['lag']) or [0.0]
+    late = lag[len(lag) // 2]  # the event loop's typical lateness
+    typical, alone = lat[len(lat) // 2], (d['lat'][0] if self.probe else lat[0])
+    if limits >= 0.3:
+        return f"bottleneck: the rate limits (requests waited for them {100 * limits:.0f}% of the time)"
+    if cpu >= 0.8 or late >= 0.005:
+        return (f"bottleneck: ELENA's own CPU (busy {100 * cpu:.0f}% of the time; its event loop ran {1000 * late:.0f} ms "
+                f"late, typically: its own work, or other work on this machine); more in flight would not help")
+    if ceiling < 0.3:
+        return f"bottleneck: the server's latency ({typical:.3g} s per answer; requests went out as soon as they could)"
+    if typical > 2 * alone:
+        return (f"bottleneck: the server (answers took {typical:.3g} s in flight against {alone:.3g} s alone: it queues "
+                f"what it gets); more in flight would not help")
+    return (f"bottleneck: the ceiling of {self.concurrency} in flight (it held requests back {100 * ceiling:.0f}% of "
+            f"the time; answers took {typical:.3g} s in flight, {alone:.3g} s alone): raise --concurrency")
+
+APIBackend.bottleneck = _bottleneck

@@ -6,15 +6,21 @@
 from __future__ import annotations
 import email.utils
 import math
+import os
 import random
+import secrets
+import socket
 import time
 from collections import deque
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 from .backends import Request, StopRun
+from .files import safe_name
 
 # %% auto #0
-__all__ = ['PACIFIC', 'retry_after', 'backoff_delay', 'day_start', 'next_reset', 'RateLimiter', 'estimate_tokens']
+__all__ = ['PACIFIC', 'retry_after', 'backoff_delay', 'day_start', 'next_reset', 'DayCount', 'requests_today', 'RateLimiter',
+           'estimate_tokens']
 
 # %% ../nbs/10a_limits.ipynb #73bf63cf
 def retry_after(headers, # response headers: any mapping with `.items()` (httpx's, aiohttp's, a dict), or None
@@ -65,6 +71,53 @@ def next_reset(now:datetime|None=None, # a time with its zone (default: now)
     "The next midnight Pacific time after `now`, in UTC"
     d = day_start(now).date() + timedelta(days=1)
     return datetime(d.year, d.month, d.day, tzinfo=PACIFIC).astimezone(timezone.utc)
+
+# %% ../nbs/10a_limits.ipynb #dabcc158
+class DayCount:
+    "This process's count of requests sent today (Pacific) to one model, kept in a small file beside the store"
+    def __init__(self, out:str|Path, # the response store root
+                 model_id:str, # the provider's model id (the quota counts per model)
+                 backend:str, # the kind of backend that sends them, e.g. 'gemini'
+                ):
+        self.root, self.key = Path(out)/'.requests', f"{safe_name(backend)}-{safe_name(model_id)}"
+        self.day, self.n, self._fd = None, 0, None
+
+    def add(self, k:int=1):
+        "Count `k` more requests sent now: the file says so at once (a new file when a new Pacific day begins)"
+        day = day_start().date().isoformat()
+        if day != self.day:
+            self.close()
+            (self.root/day).mkdir(parents=True, exist_ok=True)
+            name = f"{self.key}+{safe_name(socket.gethostname())}-{os.getpid()}-{secrets.token_hex(3)}.count"
+            self._fd, self.day, self.n = os.open(self.root/day/name, os.O_WRONLY | os.O_CREAT, 0o666), day, 0
+        self.n += k
+        os.pwrite(self._fd, f"{self.n:>12}\n".encode(), 0)  # one short write in place: read whole or not at all
+
+    def close(self):
+        "Close the file (its count stays)"
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+# %% ../nbs/10a_limits.ipynb #38387892
+def requests_today(out:str|Path, # the response store root
+                   model_id:str, # the provider's model id
+                   backend:str, # the kind of backend, e.g. 'gemini'
+                  ) -> int:
+    "Requests sent today (Pacific) to `model_id` by `backend`, added up from the day's `DayCount` files in the store"
+    n, key = 0, f"{safe_name(backend)}-{safe_name(model_id)}"
+    for f in (Path(out)/'.requests'/day_start().date().isoformat()).glob(f"{key}+*.count"):
+        try:
+            n += int(f.read_text().strip() or 0)
+        except (OSError, ValueError):
+            continue  # a file being created this instant
+    return n
 
 # %% ../nbs/10a_limits.ipynb #aa8acead
 class RateLimiter:

@@ -9,6 +9,7 @@ import json
 import math
 import mimetypes
 import os
+from functools import lru_cache
 from pathlib import Path
 import httpx
 from typing import NamedTuple
@@ -16,9 +17,10 @@ from .api import APIBackend
 from .backends import ItemError, Reply, Request, Retryable, StopRun
 from .limits import retry_after
 from .local import chat_messages
+from .prompts import elena_schema
 
 # %% auto #0
-__all__ = ['image_data_url', 'chat_body', 'Prepared', 'OpenAIBackend']
+__all__ = ['POOL_SIZE', 'image_data_url', 'chat_body', 'Prepared', 'OpenAIBackend']
 
 # %% ../nbs/13_openai.ipynb #ef52affb
 def image_data_url(path:str|Path, # an image file
@@ -28,6 +30,11 @@ def image_data_url(path:str|Path, # an image file
     return f"data:{mime};base64," + base64.b64encode(Path(path).read_bytes()).decode('ascii')
 
 # %% ../nbs/13_openai.ipynb #1c4f42f7
+@lru_cache(maxsize=None)
+def _json_schema(labels:tuple[str, ...]) -> dict:
+    "The answer schema for `labels` as JSON schema, built once (shared by every body: not to be changed)"
+    return elena_schema(labels).model_json_schema()
+
 def chat_body(req:Request, # the request
               model:str, # the model name the server knows
               schema:bool=True, # send the answer schema as response_format
@@ -43,7 +50,7 @@ def chat_body(req:Request, # the request
         body['seed'] = g['seed']
     if schema and p.schema is not None:
         body['response_format'] = {'type': 'json_schema',
-                                   'json_schema': {'name': 'elena_answer', 'schema': p.schema.model_json_schema()}}
+                                   'json_schema': {'name': 'elena_answer', 'schema': _json_schema(p.labels)}}
     return body
 
 # %% ../nbs/13_openai.ipynb #18227888
@@ -94,19 +101,24 @@ class OpenAIBackend(APIBackend):
         return self.fold_system or req_id in self._probe
 
 # %% ../nbs/13_openai.ipynb #25c18dde
+POOL_SIZE = 32  # connections per HTTP client at most (httpx's pool costs grow with its size)
+
 async def _open(self:OpenAIBackend):
     key = os.environ.get('OPENAI_API_KEY')
-    self._client = httpx.AsyncClient(timeout=self.timeout_s, headers={'Authorization': f'Bearer {key}'} if key else {},
-                                     limits=httpx.Limits(max_connections=self.concurrency,
-                                                         max_keepalive_connections=self.concurrency))
+    n = math.ceil(self.concurrency / POOL_SIZE)
+    per, tls = math.ceil(self.concurrency / n), httpx.create_ssl_context()  # the certificates loaded once, not per client
+    self._clients = [httpx.AsyncClient(timeout=self.timeout_s, headers={'Authorization': f'Bearer {key}'} if key else {},
+                                       limits=httpx.Limits(max_connections=per, max_keepalive_connections=per), verify=tls)
+                     for _ in range(n)]
+    self._busy, self._client = [0] * n, self._clients[0]
 
 OpenAIBackend.open = _open
 
 # %% ../nbs/13_openai.ipynb #446c1b8e
 async def _close(self:OpenAIBackend):
-    if self._client:
-        await self._client.aclose()
-        self._client = None
+    for c in getattr(self, '_clients', []):
+        await c.aclose()
+    self._clients, self._client = [], None
 
 OpenAIBackend.close = _close
 
@@ -228,9 +240,11 @@ def _reply(data:dict) -> Reply:
 async def _call(self:OpenAIBackend, req:Request, prepared:Prepared) -> Reply:
     "Send one chat-completions request (the body `prepare` built)"
     body, with_schema = prepared[:2]
+    k = min(range(len(self._busy)), key=self._busy.__getitem__)  # the client with the fewest in flight
+    self._busy[k] += 1
     try:
-        r = await self._client.post(self.base_url + '/chat/completions', content=body,
-                                    headers={'Content-Type': 'application/json'})
+        r = await self._clients[k].post(self.base_url + '/chat/completions', content=body,
+                                        headers={'Content-Type': 'application/json'})
     except httpx.TimeoutException:
         raise Retryable('Timeout', f"no answer within {self.timeout_s:g} s from {self.base_url}")
     except httpx.RemoteProtocolError as e:
@@ -238,6 +252,8 @@ async def _call(self:OpenAIBackend, req:Request, prepared:Prepared) -> Reply:
         raise Retryable('BodyCutShort', f"{self.base_url} answered but cut the body short ({e})") from None
     except httpx.TransportError as e:
         raise Retryable('ConnectionError', f"{type(e).__name__} talking to {self.base_url}")
+    finally:
+        self._busy[k] -= 1
     if r.status_code != 429:
         self._learn_system(prepared, r.status_code, _error_info(r)[0] if r.status_code >= 400 else '')
     if r.status_code >= 400:

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Sequence
 from tqdm.auto import tqdm
 from .backends import Reply, Request, StopRun, get_backend, resolve_model
-from .limits import day_start
+from .limits import DayCount, day_start, requests_today
 from .local import check_constrain
 from .parse import parse_response
 from .prompts import PROMPT_KINDS, get_prompt, resolve_labels
-from .store import (CONDITIONS, ResponseStore, done_ids, image_sha256, in_shard, make_record, parse_shard,
+from .store import (CONDITIONS, ImageHashes, ResponseStore, done_ids, image_sha256, in_shard, make_record, parse_shard,
                          read_records, store_path)
 
 # %% auto #0
@@ -73,7 +73,8 @@ class RunSummary:
     done: int = 0  # answered now without error
     failed: Counter = field(default_factory=Counter)  # error type -> count, this run
     parsed_ok: int = 0  # answers now from which an emotion was read
-    seconds: float = 0.0
+    seconds: float = 0.0  # asking and storing (the rate's time)
+    startup: float = 0.0  # seconds before asking began: dataset, masking, hashing, resume, model load
     tokens: Counter = field(default_factory=Counter)  # 'input', 'output', 'thinking' (thought tokens, where reported)
     cost_usd: float|None = None  # estimate for API models with a known price
     batch_size: int|None = None  # images per generate call that fitted (local models)
@@ -81,7 +82,8 @@ class RunSummary:
 
     def __str__(self):
         n = self.done + sum(self.failed.values())
-        rate = f"{n / self.seconds:.2f} images/s" if self.seconds and n else '-'
+        rate = f"{n / self.seconds:.2f} images/s while asking" if self.seconds and n else '-'
+        rate += f" (after {self.startup:.1f} s of start-up)" if self.startup and n else ''
         failed = f" ({', '.join(f'{k} {v}' for k, v in self.failed.most_common())})" if self.failed else ''
         thinking = f", thinking {self.tokens['thinking']}" if self.tokens['thinking'] else ''
         cost = f"; estimated cost ${self.cost_usd:.4f}" if self.cost_usd is not None else ''
@@ -191,13 +193,14 @@ def pending_requests(items:Sequence, # the run's items
                     ) -> tuple[list, list, dict, int]:
     "The requests still to ask, the items without an image, the image hashes by id, and how many are answered"
     todo, missing = [], []
-    hashes = {}
+    hashes, sha = {}, ImageHashes()  # remembered by size and modification time: a second start hashes nothing
     for it in tqdm(items, desc='hashing images', disable=not progress or len(items) < 200, leave=False):
         img = images.get(it.id)
         if img is None or not Path(img).exists():
             missing.append(it)
             continue
-        hashes[it.id] = image_sha256(img)
+        hashes[it.id] = sha(img)
+    sha.save()
     done = set() if force else done_ids(read_records(path), model, prompt.sha256, gen, hashes)
     for it in items:
         if it.id in hashes and it.id not in done:
@@ -211,18 +214,9 @@ def _requests_today(out:Path, # the response store root
                     model_id:str, # the provider's model id (the quota counts per model)
                     backend:str, # the kind of backend that sent them ('gemini'; imported records are not requests)
                    ) -> int:
-    "Requests made today (Pacific time, when Gemini's daily quotas reset) to `model_id`, from the records under `out`"
-    since, ids, n = day_start(), {}, 0
-    for f in Path(out).rglob('*.jsonl'):
-        for r in read_records(f):
-            if r.get('backend') != backend or (r.get('error') or {}).get('type') in _NOT_SENT: continue
-            if not r.get('created_at'): continue
-            m = r.get('model')
-            if m not in ids:
-                try: ids[m] = resolve_model(m)[1].get('model_id')
-                except ValueError: ids[m] = None
-            n += ids[m] == model_id and datetime.fromisoformat(r['created_at']) >= since
-    return n
+    "Requests sent today (Pacific time, when Gemini's daily quotas reset) to `model_id`: the day's counts in `out`"
+    return requests_today(out, model_id, backend)  # `elena.limits.DayCount` files: no record is read
+
 
 # %% ../nbs/15_run.ipynb #926cfd5f
 def ask(be, # the run's backend
@@ -314,6 +308,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
              ) -> RunSummary:
     "Ask `model` about every image of `dataset`, appending one record per image to the response store"
     from elena.data import load_dataset
+    begun = time.monotonic()
     labels, sh = check_run(model, dataset, condition, prompt, labels, limit, shard)
     be = run_backend(model, concurrency, batch_size, base_url, constrain, batch, backend_options)
     ds = load_dataset(dataset, data_dir)
@@ -324,7 +319,8 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
     out, path = response_file(out_dir, model, dataset, condition, prompt, sh)
     p = get_prompt(prompt, labels, masked=condition == 'masked')
     gen = run_gen(be, seed, temperature, max_new_tokens, thinking_budget)
-    with ResponseStore(path) as st:  # the lock first: a second run on this file is refused before anything heavy
+    with ResponseStore(path) as st, DayCount(out, be.model_id, be.backend) as day:  # the lock first: a second run
+        # on this file is refused before anything heavy; `day` counts today's requests for the next runs
         if condition == 'original': images = {it.id: it.image for it in items}
         else: images = masked_images(items, ds.root, dataset, yunet, progress)
         if getattr(be, 'rpd', None) and not batch:  # the day's quota spans runs
@@ -335,6 +331,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
                     prompt_sha256=p.sha256, labels=list(labels), gen=gen, random_weights=be.random_weights)
         if todo: be.load()  # missing weights fail here; the store removes the new file it opened, leaving nothing
         t0 = time.monotonic()
+        s.startup = t0 - begun
         for it in missing:
             st.append(missing_record(it, condition, ds.root, base))
             s.failed['ImageMissing'] += 1
@@ -343,6 +340,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
             for req, rep in tqdm(replies, total=len(todo), desc=f'{model} {dataset}', disable=not progress):
                 rec, res = reply_record(req, rep, labels, be, base)
                 st.append(rec)
+                if getattr(be, 'rpd', None) and (rep.error or {}).get('type') not in _NOT_SENT: day.add()
                 count_reply(s, rep, res)
         except StopRun as e:  # nothing stored is lost: the message says so, and the summary travels with it
             close_summary(s, be, batch, t0, stopped=True)

@@ -9,20 +9,25 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import signal
+import threading
 import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
-from .names import CONDITIONS
-from .files import atomic_write, json_line, safe_name
+from .names import CONDITIONS, cache_dir
+from .files import atomic_write, json_line, new_part, safe_name
 try:
     from orjson import loads as _loads  # about three times faster than json on large response files
+    from orjson import dumps as _dumps, OPT_NON_STR_KEYS as _NON_STR  # and five times faster writing them
 except ImportError:
     from json import loads as _loads
+    _dumps = _NON_STR = None
 
 # %% auto #0
-__all__ = ['RECORD_FIELDS', 'store_path', 'image_sha256', 'make_record', 'NotJSONL', 'check_jsonl', 'StoreLocked',
+__all__ = ['RECORD_FIELDS', 'store_path', 'image_sha256', 'ImageHashes', 'make_record', 'NotJSONL', 'check_jsonl', 'StoreLocked',
            'ResponseStore', 'write_records', 'read_records', 'latest_records', 'resume_key', 'done_ids', 'parse_shard',
-           'in_shard', 'merge_shards', 'records_frame']
+           'in_shard', 'append_records', 'merge_shards', 'records_frame']
 
 # %% ../nbs/07_store.ipynb #6c9b63f7
 RECORD_FIELDS = ('id', 'image_sha256', 'dataset', 'condition', 'model', 'model_revision', 'backend', 'prompt_id',
@@ -52,6 +57,43 @@ def image_sha256(path:str|Path, # an image file
         for chunk in iter(lambda: f.read(1 << 20), b''):
             h.update(chunk)
     return h.hexdigest()
+
+# %% ../nbs/07_store.ipynb #dfecf22e
+class ImageHashes:
+    "sha256 of image files, remembered in the cache folder by path, size and modification time; call, then `save`"
+    def __init__(self):
+        self._dirs, self._new = {}, {}  # folder -> {name: [size, mtime_ns, sha256]}: known, and found now
+
+    def _file(self, folder:str) -> Path:
+        return cache_dir()/'hashes'/f"{hashlib.sha256(folder.encode('utf-8')).hexdigest()[:32]}.json"
+
+    def _known(self, folder:str) -> dict:
+        if folder not in self._dirs:
+            try:
+                self._dirs[folder] = json.loads(self._file(folder).read_bytes())
+            except (OSError, ValueError):
+                self._dirs[folder] = {}
+        return self._dirs[folder]
+
+    def __call__(self, path:str|Path) -> str:
+        "The sha256 of `path`'s bytes: remembered while its size and modification time stay the same"
+        folder, name = os.path.split(os.path.abspath(path))
+        st, e = os.stat(path), self._known(folder).get(name)
+        if isinstance(e, list) and len(e) == 3 and e[:2] == [st.st_size, st.st_mtime_ns]:
+            return e[2]
+        h = image_sha256(path)
+        self._dirs[folder][name] = self._new.setdefault(folder, {})[name] = [st.st_size, st.st_mtime_ns, h]
+        return h
+
+    def save(self):
+        "Write what was hashed now into the cache (added to what other processes wrote meanwhile)"
+        for folder, new in self._new.items():
+            self._dirs.pop(folder, None)
+            try:
+                atomic_write(self._file(folder), json.dumps({**self._known(folder), **new}))
+            except OSError:
+                pass  # a cache that cannot be written: hashed again next time
+        self._new = {}
 
 # %% ../nbs/07_store.ipynb #36330753
 def make_record(**fields) -> dict:
@@ -107,7 +149,12 @@ class StoreLocked(RuntimeError):
 
 # %% ../nbs/07_store.ipynb #eca63d04
 def _line(record:dict) -> str:
-    "One record as one line of the response file (an image name that is not UTF-8 kept exactly, see `json_line`)"
+    "One record as one line of the response file: compact JSON (orjson), else `json_line` (a name that is not UTF-8 kept exactly)"
+    if _dumps is not None:
+        try:
+            return _dumps(record, option=_NON_STR).decode('utf-8') + '\n'
+        except TypeError:
+            pass  # what orjson does not write (an integer beyond 64 bits, a lone surrogate from a non-UTF-8 name)
     return json_line(record)
 
 def _fcntl():
@@ -155,8 +202,14 @@ def _open_end(path:Path):
 # %% ../nbs/07_store.ipynb #da2b0c85
 class ResponseStore:
     "Append-only writer of one response JSONL file; use as a context manager"
-    def __init__(self, path:str|Path):
+    def __init__(self, path:str|Path,
+                 sync_every:int=256, # records appended between two durable syncs at most ...
+                 sync_s:float=1.0, # ... and seconds: a record is on disk (fsync) this long after it is appended
+                ):
         self.path, self._f, self._lock = Path(path), None, None
+        self.sync_every, self.sync_s = max(1, int(sync_every)), sync_s
+        self.written = self.synced = 0  # records appended; of those, durably synced
+        self._mutex, self._stop, self._thread, self._term = threading.RLock(), threading.Event(), None, None
 
     def __enter__(self):
         check_jsonl(self.path)  # never append JSON lines to a JSON document
@@ -164,24 +217,69 @@ class ResponseStore:
         self._lock = _lock(self.path)
         self._new = not self.path.exists()
         self._f = _open_end(self.path)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._sync_often, daemon=True, name='elena-store-sync')
+        self._thread.start()
+        self._catch_term()
         return self
 
     def append(self, record:dict):
-        "Write `record` as one line, then flush and fsync"
+        "Write `record` as one line to the file at once (a killed process loses none); durable within a batch or a second"
         if self._f is None:
             raise RuntimeError("ResponseStore is not open: use `with ResponseStore(path) as store:`")
         self._f.write(_line(record))
-        self._f.flush()
-        os.fsync(self._f.fileno())
+        self._f.flush()  # in the operating system's hands: survives the process being killed
+        self.written += 1
+        if self.written - self.synced >= self.sync_every:
+            self.sync()
+
+    def sync(self) -> int:
+        "fsync the file now: every record appended so far is durable; returns how many are"
+        with self._mutex:
+            n = self.written
+            if self._f is not None and n > self.synced:
+                os.fsync(self._f.fileno())
+                self.synced = n
+            return self.synced
+
+    def _sync_often(self):
+        "Sync every `sync_s` seconds while records wait (a thread, while the store is open)"
+        while not self._stop.wait(self.sync_s):
+            self.sync()
+
+    def _catch_term(self):
+        "On SIGTERM: sync, then do what was set before (by default: end the process, as SIGTERM does)"
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers belong to the main thread; the close still syncs
+        before = signal.getsignal(signal.SIGTERM)
+        def on_term(sig, frame):
+            self.sync()
+            if callable(before):
+                return before(sig, frame)
+            if before != signal.SIG_IGN:
+                signal.signal(sig, signal.SIG_DFL)
+                os.kill(os.getpid(), sig)
+        signal.signal(signal.SIGTERM, on_term)
+        self._term = (on_term, before)
 
     def __exit__(self, *exc):
+        if self._thread:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
         if self._f:
+            try: self.sync()
+            except OSError: pass  # a full disk: what was not synced is counted as such (`synced`)
             try: self._f.close()
             except OSError: pass  # a full disk: the record being written is cut off (skipped on reading, asked again)
             self._f = None
             if self._new and self.path.stat().st_size == 0:  # nothing written (a model that failed to load)
                 self.path.unlink()
                 Path(self._lock.name).unlink()  # still locked: a waiting writer sees the inode change
+        if self._term:
+            if signal.getsignal(signal.SIGTERM) is self._term[0]:
+                signal.signal(signal.SIGTERM, self._term[1])
+            self._term = None
         if self._lock:
             _fcntl().flock(self._lock, _fcntl().LOCK_UN)
             self._lock.close()
@@ -282,6 +380,39 @@ def in_shard(item_id:str, # the item's id
         return True
     return int(hashlib.sha256(os.fsencode(item_id)).hexdigest()[:15], 16) % shard[1] == shard[0]
 
+# %% ../nbs/07_store.ipynb #860a329c
+def append_records(path:str|Path, # a response file (it may not exist yet)
+                   records:Iterable[dict], # the records to add after those it holds
+                  ) -> int:
+    "Add `records` to `path` in one go: a copy with them appended, synced once, renamed into place; returns how many"
+    path = Path(path)
+    check_jsonl(path)
+    lines = ''.join(_line(r) for r in records)
+    if not lines:
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock, part = _lock(path), None
+    try:
+        part = new_part(path)
+        if path.exists():
+            shutil.copyfile(path, part)
+        with _open_end(part) as f:
+            f.write(lines)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(part, path)
+        d = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(d)  # the rename itself is durable
+        finally:
+            os.close(d)
+    finally:
+        if part is not None and part.exists():
+            part.unlink()
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+    return lines.count('\n')
+
 # %% ../nbs/07_store.ipynb #079b6f2f
 def merge_shards(paths:Sequence[str|Path], # shard files (any order)
                  out:str|Path, # the file to append the merged records to
@@ -290,10 +421,7 @@ def merge_shards(paths:Sequence[str|Path], # shard files (any order)
     have = latest_records(read_records(out))
     new = latest_records(r for p in paths for r in read_records(p))
     todo = [r for i, r in sorted(new.items()) if have.get(i) != r and latest_records([have.get(i, r), r])[i] is r]
-    with ResponseStore(out) as st:
-        for r in todo:
-            st.append(r)
-    return len(todo)
+    return append_records(out, todo)
 
 # %% ../nbs/07_store.ipynb #b5128e28
 def records_frame(path:str|Path, # a response JSONL file

@@ -317,3 +317,18 @@ def test_reference_outputs_in_both_besst_folders(tmp_path, layout):
     assert '1134 items, 1132 scored, 4 failed, 2 without gold' in r.stdout and 'accuracy 0.577' in r.stdout and 'macro-F1 0.527' in r.stdout, r.stdout
     s = json.loads((tmp_path / 'ev' / 'evaluation.json').read_text())['runs'][str(out)]
     assert (round(s['accuracy'], 4), round(s['macro_f1'], 4)) == (0.5769, 0.5275), s['accuracy']
+
+
+def test_datasets_check_emotic_csv_names_each_path_once(tmp_path):
+    "issue 30: an EMOTIC image with no ELENA gold (CSV export) is reported with its path once, not twice"
+    d = tmp_path / 'emotic'; (d / 'emotic_pre').mkdir(parents=True)
+    (d / 'emotic' / 'mscoco' / 'images').mkdir(parents=True)
+    shutil.copy(SAMPLE, d / 'emotic' / 'mscoco' / 'images' / 'tired.jpg')
+    (d / 'emotic_pre' / 'val.csv').write_text(
+        "Index,Folder,Filename,Image Size,BBox,Categorical_Labels,Continuous_Labels,Gender,Age\n"
+        "0,mscoco/images,tired.jpg,\"[300, 400]\",\"[0, 0, 50, 90]\",\"['Fatigue']\",\"[4, 2, 5]\",Male,Adult\n")
+    env = {**os.environ, 'ELENA_CACHE': str(tmp_path / 'cache')}
+    r = subprocess.run([ELENA, 'datasets', 'check', '--dataset', 'emotic', '--data-dir', str(d)], capture_output=True,
+                       text=True, timeout=120, env=env)
+    lines = [l for l in r.stdout.splitlines() if 'no ELENA gold:' in l]
+    assert len(lines) == 1 and lines[0].count('mscoco/images/tired.jpg') == 1, r.stdout

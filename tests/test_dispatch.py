@@ -138,3 +138,26 @@ def test_daily_quota_429_stops_keeping_the_answers(monkeypatch):
         n = len(si.requests)
     assert e.value.kind == 'DailyQuota' and 'GenerateRequestsPerDayPerProjectPerModel' in str(e.value) and 'or use --batch' in str(e.value)
     assert n == 4 and len(got) == 3 and all(r.error is None for _, r in got)
+
+def test_requests_today_does_not_read_the_store(tmp_path, monkeypatch):
+    "issue 30: a Gemini run's start-up reads no other run's records to count today's requests (a per-day counter beside the store)"
+    import elena.run
+    from elena.run import run_elena
+    from elena.store import make_record, store_path, write_records
+    monkeypatch.setenv('GOOGLE_API_KEY', 'AIza-x'); monkeypatch.chdir(tmp_path)
+    d = tmp_path / 'imgs'; d.mkdir()
+    for i in range(2): (d / f'i{i}.jpg').write_bytes(PHOTO.read_bytes() + bytes([i]))
+    out = tmp_path / 'out'
+    now = make_record(id='x')['created_at']  # sent today, by another run (a big one)
+    write_records(store_path(out, 'gemini-2.5-flash', 'heco', 'original', 'elena'),
+                  [make_record(id=f'{i}.jpg', model='gemini-2.5-flash', backend='gemini', emotion='fear', created_at=now)
+                   for i in range(3000)])
+    read, real = [], elena.run.read_records
+    monkeypatch.setattr(elena.run, 'read_records', lambda p: read.append(len(r := real(p))) or r)
+    opts = {'rpd': 10_000, 'backoff_base': 0.01}
+    with StandIn(gemini_handler) as si:
+        s = run_elena('gemini-2.5-flash', 'folder', d, out_dir=out, base_url=si.url, progress=False, backend_options=opts)
+        assert s.done == 2 and sum(read) == 0, read  # the run's own file was empty; the big one was not read
+        s = run_elena('gemini-2.5-flash', 'folder', d, out_dir=out, base_url=si.url, progress=False, force=True,
+                      backend_options=opts)
+    assert sum(read) == 0 and '10000 requests per day (4 today' in s.limits, (read, s.limits)  # counted from the day's files

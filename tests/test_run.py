@@ -239,3 +239,50 @@ def test_offline_without_weights_stops_in_one_line(tmp_path):
     repo = 'meta-llama/Llama-3.2-11B-Vision-Instruct'
     for part in (repo, 'licence', f'hf download {repo}', 'HF_HOME='): assert part in lines[0], (part, lines[0])
     assert not (tmp_path / 'offline').exists() or not any(p.is_file() for p in (tmp_path / 'offline').rglob('*'))
+
+
+def test_sigkill_loses_no_reported_answer_with_batched_syncs(tmp_path):
+    "records are synced in batches (issue 30): every answer the progress bar counted as stored before a SIGKILL is in the file, and the resumed run asks only the rest, once each"
+    import re
+    data, out, n = images(tmp_path / 'imgs', 150), tmp_path / 'responses', 150
+    f = out / 'openai_standin' / 'folder' / 'original-elena.jsonl'
+    with standin_process('openai', latency_s=0.05) as url:
+        cmd = [str(BIN / 'elena'), 'run', '--model', 'openai:standin', '--base-url', url + '/v1', '--dataset', 'folder',
+               '--data-dir', str(data), '--out-dir', str(out), '--concurrency', '8']
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        os.set_blocking(p.stderr.fileno(), False)
+        seen, deadline = b'', time.monotonic() + 60
+        while time.monotonic() < deadline:
+            seen += p.stderr.read() or b''
+            counts = [int(c) for c in re.findall(rb'standin folder:\s+\d+%\S*\s+(\d+)/150', seen)]
+            if counts and counts[-1] >= 40: break
+            time.sleep(0.01)
+        p.send_signal(signal.SIGKILL); p.wait()
+        seen += p.stderr.read() or b''
+        reported = max(int(c) for c in re.findall(rb'standin folder:\s+\d+%\S*\s+(\d+)/150', seen))
+        first = {x['id'] for x in records(f)}
+        assert reported <= len(first) < n, (reported, len(first))
+        r = subprocess.run(cmd + ['--no-progress'], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f'skipped {len(first)} already answered' in r.stdout, r.stdout
+    counts = collections.Counter(x['id'] for x in records(f))
+    assert len(counts) == n and set(counts.values()) == {1}, counts.most_common(3)
+
+
+def test_second_start_hashes_no_unchanged_image(tmp_path, monkeypatch, standin):
+    "image hashes are remembered by size and modification time in the cache folder (issue 30): a resumed run hashes only what changed"
+    import elena.store
+    from elena.run import run_elena
+    monkeypatch.setenv('ELENA_CACHE', str(tmp_path / 'cache'))
+    data, out = images(tmp_path / 'imgs', 3), tmp_path / 'responses'
+    hashed, real = [], elena.store.image_sha256
+    monkeypatch.setattr(elena.store, 'image_sha256', lambda p: hashed.append(Path(p).name) or real(p))
+    go = lambda: run_elena('openai:standin', 'folder', data, out_dir=out, base_url=standin, progress=False)
+    assert go().done == 3 and len(hashed) == 3
+    hashed.clear()
+    s = go()
+    assert hashed == [] and s.skipped == 3 and s.done == 0
+    changed = data / 'g0' / 'img001.jpg'
+    changed.write_bytes(changed.read_bytes() + b'\0')  # a new version of one image: hashed and asked again
+    s = go()
+    assert hashed == ['img001.jpg'] and s.skipped == 2 and s.done == 1
