@@ -409,7 +409,7 @@ def append_records(path:str|Path, # a response file (it may not exist yet)
     finally:
         if part is not None and part.exists():
             part.unlink()
-        fcntl.flock(lock, fcntl.LOCK_UN)
+        _fcntl().flock(lock, _fcntl().LOCK_UN)
         lock.close()
     return lines.count('\n')
 
