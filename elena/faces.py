@@ -24,8 +24,9 @@ FACES_FIELDS = {  # the fields of an image's line
     'faces': "the faces found, best first: 'box' [x, y, w, h], 'score', 5 'landmarks' [x, y], in original pixels",
     'scales': "the scale factors of the detection passes (`elena.yunet.detection_scales`)",
     'masked_fraction': "the share of the image that the padded boxes cover",
-    'status': "'ok' (masked), 'no_face' (copied unchanged) or 'error' (no output file)",
+    'status': "'ok' (masked), 'no_face' (its upright still re-encoded, without metadata) or 'error' (no output file)",
     'message': "why the image could not be masked ('' when it was)",
+    'source_sha256': "sha256 of the input file's bytes when it was masked: a replaced image is masked again",
     'settings': "the fingerprint of the masking settings (the summary's 'fingerprint')",
 }
 

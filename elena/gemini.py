@@ -15,6 +15,7 @@ from google import genai
 from google.genai import errors, types
 from .api import APIBackend
 from .backends import ItemError, Reply, Request, Retryable, StopRun
+from .files import still_bytes
 from .limits import backoff_delay, next_reset, retry_after
 
 # %% auto #0
@@ -78,18 +79,13 @@ def _sniff(data:bytes) -> str|None:
 # %% ../nbs/14_gemini.ipynb #153ba511
 def image_part(path:str|Path, # an image file
               ) -> types.Part:
-    "The image as an inline `Part`, its MIME type from the file name or, failing that, its first bytes"
+    "The image as an inline `Part` of `elena.files.still_bytes` (ELENA's encoding of its upright still, no metadata)"
     try:
-        data = Path(path).read_bytes()
+        data, mime = still_bytes(path)
     except OSError as e:
         raise UnreadableImage(f"cannot read the image {path}: {e.strerror or e}; check that the file exists") from None
-    if not data:
-        raise UnreadableImage(f"the image {path} is empty; replace the file")
-    mime = mimetypes.guess_type(str(path))[0]
-    if not (mime or '').startswith('image/'):
-        mime = _sniff(data)
-    if not mime:
-        raise UnreadableImage(f"{path} is not a JPEG, PNG, GIF or WebP image")
+    except ValueError as e:
+        raise UnreadableImage(str(e)) from None
     return types.Part.from_bytes(data=data, mime_type=mime)
 
 # %% ../nbs/14_gemini.ipynb #d0b279fa
@@ -303,10 +299,10 @@ class BatchPending(Exception):
 # %% ../nbs/14_gemini.ipynb #f6ee6a2d
 def batch_key(requests:list[Request], # the requests of one job
               model_id:str, # the model
-              digests:list[str]|None=None, # each request's image sha256 (default: its `image_sha256`, else the file's)
+              digests:list[str]|None=None, # each request's image sha256 (default: its `image_sha256`, else that of what is sent)
              ) -> str:
     "A short hash naming a batch job: the model and each request's id, image sha256, prompt hash and settings"
-    digests = digests or [r.image_sha256 or hashlib.sha256(Path(r.image).read_bytes()).hexdigest() for r in requests]
+    digests = digests or [r.image_sha256 or hashlib.sha256(still_bytes(r.image)[0]).hexdigest() for r in requests]
     if len(digests) != len(requests):
         raise ValueError(f"batch_key: {len(digests)} image digests for {len(requests)} requests; pass one per request")
     h = hashlib.sha256(model_id.encode())

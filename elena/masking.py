@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 from .claims import Claims
 from .faces import FACES_FILE, FacesLog, faces_lookup, read_faces
-from .files import atomic_write, list_images, read_image, write_image
+from .files import atomic_write, encode_image, list_images, read_image, still_bytes, write_image
 from .names import FILLS, IMAGE_EXTS
 from .yunet import detect_faces, detection_scales, resolve_engine, yunet_path, SECOND_PASS, YUNET_SHA256
 
@@ -109,25 +109,37 @@ def masked_fraction(faces:list[dict], # faces with a `box`
     rects = [pad_box(f['box'], pad, width, height) for f in faces]
     return round(_union_area([r for r in rects if r[2] > r[0] and r[3] > r[1]]) / (width * height), 6)
 
+# %% ../nbs/09_masking.ipynb #af45adb8
+def _sha256(path:Path, # a file
+           ) -> str:
+    "sha256 of the file's bytes"
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
+    return h.hexdigest()
+
 # %% ../nbs/09_masking.ipynb #2cb28ffa
 def mask_file(src:Path, dst:Path, # input image and where its masked copy goes
               fill:str='black', pad:float=0.05, score:float=0.5, max_side:int=640, # as for `mask_folder`
               model:str|Path|None=None, # the YuNet file (default: `yunet_path()`)
               engine:str|None=None, # the detector's engine (default: `default_engine()`)
              ) -> dict:
-    "Mask one image into `dst` (or copy it if it has no face) and return its `faces.jsonl` record"
+    "Mask one image's upright still into `dst` (re-encoded as it is if it has no face) and return its `faces.jsonl` record"
     rec = {'width': None, 'height': None, 'faces': [], 'scales': [], 'masked_fraction': 0.0}
     try:
+        sha = _sha256(src)
         img = read_image(src)
         H, W = img.shape[:2]
         faces = detect_faces(img, score, max_side, model, engine=engine)
         rec.update(width=W, height=H, faces=faces, scales=detection_scales(W, H, max_side),
                    masked_fraction=masked_fraction(faces, pad, W, H))
-        if faces: write_image(dst, mask_image(img, faces, fill, pad, copy=False))
-        else: atomic_write(dst, Path(src).read_bytes())
-        return rec | {'status': 'ok' if faces else 'no_face', 'message': ''}
+        jpeg = Path(src).read_bytes()[:3] == b'\xff\xd8\xff'
+        if faces: atomic_write(dst, encode_image(mask_image(img, faces, fill, pad, copy=False), jpeg=jpeg))
+        else: atomic_write(dst, still_bytes(src)[0])
+        return rec | {'status': 'ok' if faces else 'no_face', 'message': '', 'source_sha256': sha}
     except (ValueError, OSError, cv2.error, MemoryError) as e:
-        return rec | {'status': 'error', 'message': str(e).strip() or type(e).__name__}
+        Path(dst).unlink(missing_ok=True)  # a copy of what the file held before must not stand in for it
+        return rec | {'status': 'error', 'message': str(e).strip() or type(e).__name__, 'source_sha256': None}
 
 # %% ../nbs/09_masking.ipynb #18e31caa
 def _check_folders(input:str|Path, output:str|Path, # as for `mask_folder`
@@ -187,9 +199,11 @@ def _check_settings(done:dict[str, dict], # the records already in faces.jsonl
 def _ready(done:dict[str, dict], # the latest record per image id
            out:Path, # the output folder
            i:str, # an image id
+           src:Path|None=None, # the input image: its content must be what was masked
           ) -> bool:
-    "Is image `i` recorded as masked (or without a face), with its output in place?"
-    return i in done and done[i]['status'] in ('ok', 'no_face') and (out/i).exists()
+    "Is image `i` recorded as masked (or without a face) from the input as it is now, with its output in place?"
+    ok = i in done and done[i]['status'] in ('ok', 'no_face') and (out/i).exists()
+    return ok and (src is None or done[i].get('source_sha256') == _sha256(src))
 
 # %% ../nbs/09_masking.ipynb #0b5e66aa
 def _mask_claimed(t:tuple[Path, str], # (input image, id)
@@ -205,7 +219,7 @@ def _mask_claimed(t:tuple[Path, str], # (input image, id)
     if not claims.claim(i, wait): return t  # another job is masking it: come back to it at the end
     try:
         done = log.refresh()
-        if _ready(done, out, i) or done.get(i) is not start.get(i): return None  # done (or tried) meanwhile
+        if _ready(done, out, i, src) or done.get(i) is not start.get(i): return None  # done (or tried) meanwhile
         rec = {'id': i} | mask_file(src, out/i, **kw) | {'settings': fp}
         log.write(rec)
         return rec
@@ -281,7 +295,7 @@ def _mask_todo(src, out, fill, pad, score, max_side, workers, yunet, progress, e
     _check_settings(start, fp, settings, log.path)
     kw = {'fill': fill, 'pad': pad, 'score': score, 'max_side': max_side, 'model': yunet_path(yunet), 'engine': engine}
     items = _listed(src, out, only)
-    todo = [t for t in items if not _ready(start, out, t[1])]
+    todo = [t for t in items if not _ready(start, out, t[1], t[0])]
     job = partial(_mask_claimed, out=out, claims=claims, log=log, start=start, kw=kw, fp=fp)
     workers = max(1, workers or os.cpu_count() or 1)
     with _cv2_for(workers): processed = _mask_all(job, todo, workers, progress)

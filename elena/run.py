@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 from tqdm.auto import tqdm
 from .backends import Reply, Request, StopRun, get_backend, resolve_model
+from .files import still_bytes
 from .limits import day_start
 from .local import check_constrain
 from .parse import parse_response
@@ -196,7 +197,8 @@ def pending_requests(items:Sequence, # the run's items
         if img is None or not Path(img).exists():
             missing.append(it)
             continue
-        hashes[it.id] = image_sha256(img)
+        try: hashes[it.id] = image_sha256(img)
+        except ValueError: missing.append(it)  # not one still ELENA can decode: recorded by `missing_record`
     done = set() if force else done_ids(read_records(path), model, prompt.sha256, gen, hashes)
     for it in items:
         if it.id in hashes and it.id not in done:
@@ -241,11 +243,14 @@ def missing_record(it, # the item
                    root:Path, # the dataset root
                    base:dict, # the fields every record of the run shares
                   ) -> dict:
-    "The error record of an item that has no image to send"
-    why = f'image file missing for {it.id} under {root}'
+    "The error record of an item that has no image to send (missing, unreadable, or not masked)"
+    why, kind = f'image file missing for {it.id} under {root}', 'ImageMissing'
     if condition == 'masked' and it.image:
         why = 'face masking failed for this image (see faces.jsonl in the mask cache)'
-    return make_record(id=it.id, error={'type': 'ImageMissing', 'message': why}, **base)
+    elif it.image and Path(it.image).exists():
+        try: still_bytes(it.image)
+        except ValueError as e: why, kind = str(e), 'UnreadableImage'
+    return make_record(id=it.id, error={'type': kind, 'message': why}, **base)
 
 # %% ../nbs/15_run.ipynb #e4f1409b
 def reply_record(req:Request, rep:Reply, # a request and its reply
@@ -335,8 +340,9 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
     t0 = time.monotonic()
     with ResponseStore(path) as st:
         for it in missing:
-            st.append(missing_record(it, condition, ds.root, base))
-            s.failed['ImageMissing'] += 1
+            rec = missing_record(it, condition, ds.root, base)
+            st.append(rec)
+            s.failed[rec['error']['type']] += 1
         replies = ask(be, todo, batch, path)
         try:
             for req, rep in tqdm(replies, total=len(todo), desc=f'{model} {dataset}', disable=not progress):
