@@ -195,3 +195,22 @@ def test_a_face_in_a_large_photo_is_masked(tmp_path):
     assert r.returncode == 0, r.stderr
     assert read_faces_jsonl(tmp_path / 'out')['large.jpg']['status'] == 'ok'
     assert visible_faces((tmp_path / 'out' / 'large.jpg').read_bytes()) == []
+
+def test_the_run_notebook_shows_what_was_sent(hostile, tmp_path):
+    "An executed masked run notebook (papermill, as people share it) embeds the masked copies, never the originals"
+    data = tmp_path / 'data'; data.mkdir()
+    for n in ('hopper_o6.png', 'astronaut_o8_jpeg_bytes.png', 'hopper_o3.webp'): shutil.copy(hostile / n, data / n)
+    out_nb, env = tmp_path / 'run.ipynb', {**os.environ, 'ELENA_CACHE': str(tmp_path / 'cache'), 'OPENAI_API_KEY': 'sk-test'}
+    with StandIn(openai_handler) as si:
+        args = [str(Path(sys.executable).parent / 'papermill'), str(ROOT / 'nbs' / '03_run.ipynb'), str(out_nb),
+                '-k', 'python3', '--cwd', str(ROOT)]
+        for k, v in (('model', 'openai:standin'), ('base_url', si.url + '/v1'), ('dataset', 'folder'),
+                     ('data_dir', data), ('condition', 'masked'), ('out_dir', tmp_path / 'responses'), ('show', 3)):
+            args += ['-p', k, str(v)]
+        r = subprocess.run(args, capture_output=True, text=True, timeout=900, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    nb = json.loads(out_nb.read_text())
+    shown = [base64.b64decode(o['data']['image/png']) for c in nb['cells'] for o in c.get('outputs', [])
+             if 'image/png' in o.get('data', {})]
+    assert len(shown) == 3
+    for b in shown: assert visible_faces(b) == []
