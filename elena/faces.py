@@ -38,7 +38,7 @@ SUMMARY_FIELDS = {  # the fields of a run's summary line, {"summary": {...}}; `m
     'errors': "images that could not be masked",
     'processed': "images this run masked or tried",
     'skipped': "images already done, by an earlier run or by another job",
-    'settings': "fill, pad, score, max_side, second_pass and the model's sha256",
+    'settings': "fill, pad, score, max_side, min_face, second_pass and the model's sha256",
     'fingerprint': "the first 16 hex digits of the settings' sha256: one output folder holds one fingerprint",
     'engine': "the detector's engine (the engines find the same faces, so it is not part of the fingerprint)",
 }

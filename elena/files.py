@@ -9,13 +9,14 @@ import os
 import re
 import secrets
 import struct
+import sys
 from pathlib import Path
 import numpy as np
 from .names import IMAGE_EXTS
 
 # %% auto #0
-__all__ = ['MAX_PIXELS', 'safe_name', 'is_hidden', 'list_images', 'max_pixels', 'read_image', 'encode_image', 'still_bytes',
-           'new_part', 'atomic_write', 'write_image']
+__all__ = ['ELENA_OUTPUTS', 'MAX_PIXELS', 'safe_name', 'is_hidden', 'list_images', 'max_pixels', 'read_image', 'encode_image',
+           'still_bytes', 'new_part', 'atomic_write', 'write_image']
 
 # %% ../nbs/04a_files.ipynb #16de3989
 def safe_name(s:str, # a model, dataset or image name, e.g. 'hf:google/gemma-3-4b-it'
@@ -33,14 +34,22 @@ def is_hidden(path:Path, # a file under `root`
     "Does a name on the way from `root` to `path` start with '.'? (macOS `._x.jpg` copies, `.cache/`, temporary files)"
     return any(part.startswith('.') for part in path.relative_to(root).parts)
 
+# %% ../nbs/04a_files.ipynb #45cb63ae
+ELENA_OUTPUTS = ('faces.jsonl',)  # a folder holding one of these is ELENA's output (masked copies), not more dataset images
+
 # %% ../nbs/04a_files.ipynb #4aa71386
 def list_images(root:str|Path, # a folder, searched recursively
                 outside:str|Path|None=None, # leave out the files under this folder (e.g. an output folder in `root`)
                ) -> list[Path]:
-    "The image files (by `IMAGE_EXTS`, any case) under `root`, sorted, skipping hidden names"
+    "The image files (by `IMAGE_EXTS`, any case) under `root`, sorted, skipping hidden names and ELENA's output folders"
     root = Path(root)
     skip = Path(outside).resolve() if outside is not None else None
-    found = (p for p in root.rglob('*') if p.suffix.lower() in IMAGE_EXTS and p.is_file() and not is_hidden(p, root))
+    every = [p for p in root.rglob('*') if not is_hidden(p, root)]
+    ours = sorted({p.parent for p in every if p.name in ELENA_OUTPUTS and p.parent != root and p.is_file()})
+    for o in ours:
+        if o.resolve() != skip: print(f"{o}: ELENA's own output (it holds {next(n for n in ELENA_OUTPUTS if (o/n).exists())}); "
+                                      f"its images are not read as images of {root}", file=sys.stderr)
+    found = (p for p in every if p.suffix.lower() in IMAGE_EXTS and p.is_file() and not any(o in p.parents for o in ours))
     return sorted(p for p in found if skip is None or skip not in p.resolve().parents)
 
 # %% ../nbs/04a_files.ipynb #9167cf77

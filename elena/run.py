@@ -39,10 +39,13 @@ def project_root(start:str|Path|None=None, # where to start looking (default: th
 # %% ../nbs/15_run.ipynb #70fb443a
 def masked_cache(root:str|Path, # the dataset root
                  name:str, # dataset name
+                 mask:dict|str|None=None, # the masking options (`elena.masking.mask_options`; None: the defaults)
                 ) -> Path:
-    "The cache folder of the masked copies of the dataset at `root` (one SLURM masking job fills it for every task)"
+    "The cache folder of the masked copies of the dataset at `root` made with `mask` (one SLURM masking job fills it for every task)"
+    from elena.masking import mask_fingerprint
     from elena.yunet import cache_dir
-    return cache_dir()/'masked'/f"{name}-{hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:12]}"
+    where = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:12]
+    return cache_dir()/'masked'/f"{name}-{where}-{mask_fingerprint(mask)[:8]}"
 
 # %% ../nbs/15_run.ipynb #3c758e0c
 def masked_images(items:Sequence, # dataset items with `id` and `image`
@@ -50,11 +53,12 @@ def masked_images(items:Sequence, # dataset items with `id` and `image`
                   name:str, # dataset name, for the cache folder
                   yunet:str|None=None, # the YuNet model file (default: --yunet / ELENA_YUNET / cache)
                   progress:bool=True, # show the masking progress bar
+                  mask:dict|str|None=None, # the masking options (`elena.masking.mask_options`; None: the defaults)
                  ) -> dict[str, Path|None]:
     "Item id -> its face-masked copy (cached; only these items are masked), None where masking failed"
-    from elena.masking import mask_folder, read_faces
-    out = masked_cache(root, name)
-    mask_folder(root, out, yunet=yunet, progress=progress, only=[it.id for it in items])  # only the items this run asks
+    from elena.masking import mask_folder, mask_options, read_faces
+    out = masked_cache(root, name, mask)
+    mask_folder(root, out, yunet=yunet, progress=progress, only=[it.id for it in items], **mask_options(mask))  # only the items this run asks
     faces, _ = read_faces(out)
     return {it.id: (out/it.id if faces.get(it.id, {}).get('status') in ('ok', 'no_face') else None) for it in items}
 
@@ -315,6 +319,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
               progress:bool=True, # show progress bars
               constrain:bool|None=None, # hold local decoding to the answer schema (None: for random-weight models)
               backend_options:dict|None=None, # further options for the backend
+              mask:dict|str|None=None, # masked condition: `elena mask`'s options (`elena.masking.mask_options`)
              ) -> RunSummary:
     "Ask `model` about every image of `dataset`, appending one record per image to the response store"
     from elena.data import load_dataset
@@ -327,7 +332,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
     items = choose_items(ds.items, limit, sh)
     out, path = response_file(out_dir, model, dataset, condition, prompt, sh)
     if condition == 'original': images = {it.id: it.image for it in items}
-    else: images = masked_images(items, ds.root, dataset, yunet, progress)
+    else: images = masked_images(items, ds.root, dataset, yunet, progress, mask)
     p = get_prompt(prompt, labels, masked=condition == 'masked')
     gen = run_gen(be, seed, temperature, max_new_tokens, thinking_budget)
     if getattr(be, 'rpd', None) and not batch:  # the day's quota spans runs

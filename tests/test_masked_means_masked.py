@@ -214,3 +214,14 @@ def test_the_run_notebook_shows_what_was_sent(hostile, tmp_path):
              if 'image/png' in o.get('data', {})]
     assert len(shown) == 3
     for b in shown: assert visible_faces(b) == []
+
+def test_masked_copies_inside_a_dataset_are_not_more_images(tmp_path):
+    "A folder of masked copies written inside a dataset folder is not read as more images of it, and one line says so"
+    d = tmp_path / 'data'; d.mkdir()
+    for n in ('astronaut.jpg', 'grace_hopper.jpg'): shutil.copy(SAMPLES / n, d / n)
+    assert elena('mask', '--input', d, '--output', d / 'masked', '--workers', '1').returncode == 0
+    r = elena('datasets', 'check', '--dataset', 'folder', '--data-dir', d)
+    assert r.returncode == 0, r.stderr
+    assert "masked: ELENA's own output (it holds faces.jsonl)" in r.stderr
+    from elena.data import load_dataset
+    assert sorted(it.id for it in load_dataset('folder', d).items) == ['astronaut.jpg', 'grace_hopper.jpg']
