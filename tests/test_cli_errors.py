@@ -43,6 +43,8 @@ CASES = [
     ('mask pad -1', 'mask --input {d}/photos --output {d}/masked --pad -1', 2, 'a negative pad leaves the face visible'),
     ('mask score 2', 'mask --input {d}/photos --output {d}/masked --score 2', 2, 'above 0 and at most 1'),
     ('mask max-side 0', 'mask --input {d}/photos --output {d}/masked --max-side 0', 2, 'at least 32 pixels'),
+    ('mask min-face 0', 'mask --input {d}/photos --output {d}/masked --min-face 0', 2, 'at least 1 pixel'),
+    ('run mask option typo', 'run --model tiny-gemma3 --dataset folder --data-dir {d}/photos --condition masked --mask fil=blur --out-dir {d}/responses --no-progress', 2, 'unknown masking option(s) fil'),
     ('mask input is output', 'mask --input {d}/photos --output {d}/photos', 2, 'is the input folder or holds it'),
     ('yunet download fails', 'mask --input {d}/photos --output {d}/masked2', 1, 'could not download face_detection_yunet_2023mar.onnx'),
     ('figures no responses', 'figures --responses {d}/nowhere --figures {d}/fig --out {d}/nbs', 2, '--responses'),
