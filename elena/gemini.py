@@ -6,7 +6,6 @@
 from __future__ import annotations
 import hashlib
 import json
-import mimetypes
 import os
 import time
 from pathlib import Path
@@ -68,13 +67,6 @@ GEMINI_TIERS = {  # tier -> model id -> (requests per minute, input tokens per m
 # %% ../nbs/14_gemini.ipynb #56e98638
 class UnreadableImage(Exception):
     "An image file that cannot be sent: missing, empty or of an unknown type"
-
-# %% ../nbs/14_gemini.ipynb #deb6a02f
-_MAGIC = {b'\xff\xd8\xff': 'image/jpeg', b'\x89PNG': 'image/png', b'GIF8': 'image/gif'}
-
-def _sniff(data:bytes) -> str|None:
-    "The image MIME type the first bytes of `data` show (JPEG, PNG, GIF, WebP), or None"
-    return next((m for k, m in _MAGIC.items() if data.startswith(k)), 'image/webp' if data[8:12] == b'WEBP' else None)
 
 # %% ../nbs/14_gemini.ipynb #153ba511
 def image_part(path:str|Path, # an image file
