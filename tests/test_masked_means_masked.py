@@ -225,3 +225,21 @@ def test_masked_copies_inside_a_dataset_are_not_more_images(tmp_path):
     assert "masked: ELENA's own output (it holds faces.jsonl)" in r.stderr
     from elena.data import load_dataset
     assert sorted(it.id for it in load_dataset('folder', d).items) == ['astronaut.jpg', 'grace_hopper.jpg']
+
+def test_mask_options_reach_a_masked_run(tmp_path):
+    "`elena run --condition masked --mask ...` masks with those options, in a cache of their own"
+    d = tmp_path / 'data'; d.mkdir()
+    shutil.copy(SAMPLES / 'grace_hopper.jpg', d / 'hopper.jpg')
+    env = {'ELENA_CACHE': str(tmp_path / 'cache'), 'OPENAI_API_KEY': 'sk-test'}
+    with StandIn(openai_handler) as si:
+        for mask in ([], ['--mask', 'fill=blur,pad=0.2,min_face=64']):
+            r = elena('run', '--model', 'openai:standin', '--dataset', 'folder', '--data-dir', d, '--condition', 'masked',
+                      '--base-url', si.url + '/v1', '--out-dir', tmp_path / 'responses', '--no-progress', *mask, env=env)
+            assert r.returncode == 0, r.stderr
+        sent = sent_images(si)
+    caches = sorted((tmp_path / 'cache' / 'masked').iterdir())
+    assert len(caches) == 2 and len(sent) == 2 and sent[0] != sent[1]  # other options: masked again, asked again
+    fills = sorted(json.loads(l)['summary']['settings']['fill'] for c in caches
+                   for l in (c / 'faces.jsonl').read_text().splitlines() if '"summary"' in l)
+    assert fills == ['black', 'blur']
+    assert all(visible_faces(b) == [] for b in sent)
