@@ -33,6 +33,13 @@ def _dataset_args(p:argparse.ArgumentParser, required:bool=False,
 def _yunet_arg(p:argparse.ArgumentParser):
     p.add_argument('--yunet', help="the YuNet 2023mar ONNX file (default: ELENA_YUNET, the cache or a download)")
 
+def _max_pixels_arg(p:argparse.ArgumentParser):
+    p.add_argument('--max-pixels', type=int, help="decode images of up to this many pixels (default: ELENA_MAX_PIXELS, else 200,000,000)")
+
+def _max_pixels(a:argparse.Namespace):
+    "`--max-pixels`, where given, as `ELENA_MAX_PIXELS` for this process and what it starts (`elena.files.max_pixels`)"
+    if getattr(a, 'max_pixels', None) is not None: os.environ['ELENA_MAX_PIXELS'] = str(a.max_pixels)
+
 def _call(f, a:argparse.Namespace, **more):
     "`f` called with the values of `a` named like its parameters, and `more`"
     import inspect
@@ -142,6 +149,8 @@ def _run_options(p:argparse.ArgumentParser):
         help="API requests: give up on a reply after this long without a byte, or twice this long in all (default 120)")
     add('--max-memory', help="local models: cap per GPU for the layers spread over them, e.g. '0=75GiB,1=75GiB'")
     add('--quantize', choices=QUANTIZATIONS, help="local models: load the weights in 8 or 4 bits (bitsandbytes, CUDA)")
+    add('--mask', help="masked condition: elena mask's options, e.g. 'fill=blur,max_side=1024,min_face=64' (default: its defaults)")
+    _max_pixels_arg(p)
 
 # %% ../nbs/90_cli.ipynb #1f8a0ed0
 def _run_args(p:argparse.ArgumentParser):
@@ -163,6 +172,7 @@ def _backend_options(a:argparse.Namespace) -> dict:
 def _run_run(a:argparse.Namespace) -> int:
     from elena.backends import StopRun
     from elena.run import run_elena
+    _max_pixels(a)
     try: s = _call(run_elena, a, progress=not a.no_progress, backend_options=_backend_options(a))
     except StopRun as e:  # an error no retry can fix: what was done, then one line saying what to do
         if e.summary: print(e.summary)
@@ -271,6 +281,8 @@ def _mask_args(p:argparse.ArgumentParser):
     p.add_argument('--pad', type=float, default=0.05, help="share of the box size added on each side (default: 0.05)")
     p.add_argument('--score', type=float, default=0.5, help="lowest detector score counted as a face (default: 0.5)")
     p.add_argument('--max-side', type=int, default=640, help="long side of the first detection copy (default: 640)")
+    p.add_argument('--min-face', type=int, default=128, help="large images: tiled detection finds faces down to this width (default: 128)")
+    _max_pixels_arg(p)
     p.add_argument('--workers', type=int, help="threads (default: one per CPU core)")
     p.add_argument('--engine', choices=YUNET_ENGINES, help="runs the detector (default: onnxruntime if installed)")
     _yunet_arg(p)
@@ -278,6 +290,7 @@ def _mask_args(p:argparse.ArgumentParser):
 # %% ../nbs/90_cli.ipynb #4cfe2514
 def _mask_run(a:argparse.Namespace) -> int:
     from elena.masking import mask_folder
+    _max_pixels(a)
     s = _call(mask_folder, a)
     print(json.dumps({'summary': s}))
     if s['errors']:
@@ -374,9 +387,10 @@ def _slurm_args(p:argparse.ArgumentParser):
 # %% ../nbs/90_cli.ipynb #cc2d624a
 def _slurm_run(a:argparse.Namespace) -> int:
     from elena.slurm import plan, sbatch_lines, submit, write_scripts
+    _max_pixels(a)
     res = {k: getattr(a, k.replace('-', '_')) for k in _RESOURCES}
     pl = plan(a.model, a.dataset, a.data_dir, a.condition, a.prompt, a.labels, a.shards, a.out_dir, res,
-              a.sbatch_options, _argv(a, _run_options), a.yunet)
+              a.sbatch_options, _argv(a, _run_options), a.yunet, a.mask)
     paths = write_scripts(pl)
     print(f"{pl.items} items of {a.dataset} in {pl.shards} task(s), about {-(-pl.items // pl.shards)} each")
     print(f"wrote {', '.join(str(p) for p in paths.values())}")

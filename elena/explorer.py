@@ -15,7 +15,9 @@ from .files import read_image
 from .results import find_runs, exclude_random, answers, parse_data_dirs
 from .evaluate import gold_table, match_items, match_key
 from .data import load_dataset
+from .faces import FACES_FILE
 from .masking import read_faces, mask_image, pad_box
+from .run import masked_cache
 
 # %% auto #0
 __all__ = ['Browser', 'draw_regions', 'answer_table', 'explorer']
@@ -48,6 +50,7 @@ class Browser:
         self.runs = exclude_random(find_runs(responses), quiet=True)
         self.dirs = parse_data_dirs(data_dirs)
         self.faces = read_faces(faces)[0] if faces else {}
+        self.faces_dir = (Path(faces) if Path(faces).is_dir() else Path(faces).parent) if faces else None
         self.att = read_attention_summaries(attention) if attention else pd.DataFrame()
         self.table, self.correct, self.emotion, self.page = pd.DataFrame(), None, None, 0
         if len(self.runs):
@@ -90,16 +93,26 @@ class Browser:
         return it.iloc[self.page].to_dict() if len(it) else None
 
     def image(self) -> np.ndarray|None:
-        "The current image (BGR), faces covered where `faces` holds boxes for it; None when the image file is not found"
+        "The current image (BGR) as the model saw it: a masked run's masked copy, never its original; else the image, faces covered where `faces` holds boxes; None when not found"
         c, d = self.current, self.dirs.get(self.run.dataset) or self.root
         if c is None or d is None:
             return None
+        if self.run.condition == 'masked': return self._masked_copy(c, Path(d))
         near = (Path(d) / n for n in (c['id'], c['key']) if (Path(d) / n).is_file())
         p = self.images.get(c['key']) or next(near, None)
         if p is None:
             return None
         img, f = read_image(p), self.faces.get(c['key']) or self.faces.get(c['id'])
         return mask_image(img, f['faces']) if f and f.get('faces') else img
+
+    def _masked_copy(self, c:dict, d:Path) -> np.ndarray|None:
+        "The masked copy of answer `c`: from the `faces` folder, else from the run's mask cache; None where masking failed"
+        for folder in (self.faces_dir, masked_cache(d, self.run.dataset)):
+            if folder is None or not (folder/FACES_FILE).is_file(): continue
+            recs = read_faces(folder)[0]
+            for k in (c['key'], c['id']):
+                if recs.get(k, {}).get('status') in ('ok', 'no_face') and (folder/k).is_file(): return read_image(folder/k)
+        return None
 
     def _att(self) -> pd.DataFrame:
         "The attention summaries of this run's model"

@@ -25,8 +25,9 @@ FACES_FIELDS = {  # the fields of an image's line
     'faces': "the faces found, best first: 'box' [x, y, w, h], 'score', 5 'landmarks' [x, y], in original pixels",
     'scales': "the scale factors of the detection passes (`elena.yunet.detection_scales`)",
     'masked_fraction': "the share of the image that the padded boxes cover",
-    'status': "'ok' (masked), 'no_face' (copied unchanged) or 'error' (no output file)",
+    'status': "'ok' (masked), 'no_face' (its upright still re-encoded, without metadata) or 'error' (no output file)",
     'message': "why the image could not be masked ('' when it was)",
+    'source_sha256': "sha256 of the input file's bytes when it was masked: a replaced image is masked again",
     'settings': "the fingerprint of the masking settings (the summary's 'fingerprint')",
 }
 
@@ -38,7 +39,7 @@ SUMMARY_FIELDS = {  # the fields of a run's summary line, {"summary": {...}}; `m
     'errors': "images that could not be masked",
     'processed': "images this run masked or tried",
     'skipped': "images already done, by an earlier run or by another job",
-    'settings': "fill, pad, score, max_side, second_pass and the model's sha256",
+    'settings': "fill, pad, score, max_side, min_face, second_pass and the model's sha256",
     'fingerprint': "the first 16 hex digits of the settings' sha256: one output folder holds one fingerprint",
     'engine': "the detector's engine (the engines find the same faces, so it is not part of the fingerprint)",
 }

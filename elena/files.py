@@ -5,16 +5,20 @@
 # %% ../nbs/04a_files.ipynb #181c726e
 from __future__ import annotations
 import hashlib
+import io
 import json
 import os
 import re
 import secrets
+import struct
+import sys
 from pathlib import Path
 import numpy as np
 from .names import IMAGE_EXTS
 
 # %% auto #0
-__all__ = ['safe_name', 'is_hidden', 'list_images', 'read_image', 'new_part', 'atomic_write', 'json_line', 'write_image']
+__all__ = ['ELENA_OUTPUTS', 'MAX_PIXELS', 'safe_name', 'is_hidden', 'list_images', 'max_pixels', 'read_image', 'encode_image',
+           'still_bytes', 'new_part', 'atomic_write', 'json_line', 'write_image']
 
 # %% ../nbs/04a_files.ipynb #16de3989
 def safe_name(s:str, # a model, dataset or image name, e.g. 'hf:google/gemma-3-4b-it'
@@ -32,14 +36,22 @@ def is_hidden(path:Path, # a file under `root`
     "Does a name on the way from `root` to `path` start with '.'? (macOS `._x.jpg` copies, `.cache/`, temporary files)"
     return any(part.startswith('.') for part in path.relative_to(root).parts)
 
+# %% ../nbs/04a_files.ipynb #45cb63ae
+ELENA_OUTPUTS = ('faces.jsonl',)  # a folder holding one of these is ELENA's output (masked copies), not more dataset images
+
 # %% ../nbs/04a_files.ipynb #4aa71386
 def list_images(root:str|Path, # a folder, searched recursively
                 outside:str|Path|None=None, # leave out the files under this folder (e.g. an output folder in `root`)
                ) -> list[Path]:
-    "The image files (by `IMAGE_EXTS`, any case) under `root`, sorted, skipping hidden names"
+    "The image files (by `IMAGE_EXTS`, any case) under `root`, sorted, skipping hidden names and ELENA's output folders"
     root = Path(root)
     skip = Path(outside).resolve() if outside is not None else None
-    found = (p for p in root.rglob('*') if p.suffix.lower() in IMAGE_EXTS and p.is_file() and not is_hidden(p, root))
+    every = [p for p in root.rglob('*') if not is_hidden(p, root)]
+    ours = sorted({p.parent for p in every if p.name in ELENA_OUTPUTS and p.parent != root and p.is_file()})
+    for o in ours:
+        if o.resolve() != skip: print(f"{o}: ELENA's own output (it holds {next(n for n in ELENA_OUTPUTS if (o/n).exists())}); "
+                                      f"its images are not read as images of {root}", file=sys.stderr)
+    found = (p for p in every if p.suffix.lower() in IMAGE_EXTS and p.is_file() and not any(o in p.parents for o in ours))
     return sorted(p for p in found if skip is None or skip not in p.resolve().parents)
 
 # %% ../nbs/04a_files.ipynb #9167cf77
@@ -48,27 +60,139 @@ def _truncated_jpeg(data:bytes) -> bool:
     eoi = data.rfind(b'\xff\xd9')
     return data[:2] == b'\xff\xd8' and (eoi < 0 or data.find(b'\xff\xda', eoi) >= 0)
 
-# %% ../nbs/04a_files.ipynb #ad8f5ed4
-def read_image(path:str|Path, # an image file
+# %% ../nbs/04a_files.ipynb #fadd6994
+MAX_PIXELS = 200_000_000  # the most pixels an image may decode to (a 14000 × 14000 photo); `ELENA_MAX_PIXELS` raises it
+
+# %% ../nbs/04a_files.ipynb #e69a159e
+def max_pixels() -> int:
+    "The decoded-pixel limit against decompression bombs: `ELENA_MAX_PIXELS` where it is set (`--max-pixels`), else `MAX_PIXELS`"
+    v = os.environ.get('ELENA_MAX_PIXELS', '').strip()
+    if not v: return MAX_PIXELS
+    try: n = int(float(v))
+    except ValueError: n = 0
+    if n < 1: raise ValueError(f"ELENA_MAX_PIXELS={v!r}: give a whole number of pixels, e.g. 400000000")
+    return n
+
+# %% ../nbs/04a_files.ipynb #5d2a1918
+def _probe(data:bytes, # the file's bytes
+           path:Path, # the file, for messages
+           limit:int, # the decoded-pixel limit
+          ) -> tuple[str, int]:
+    "The format Pillow finds in `data` and its EXIF orientation (1-8), once it is one still within `limit` pixels"
+    from PIL import Image, UnidentifiedImageError
+    Image.MAX_IMAGE_PIXELS = None  # ELENA's own limit (`max_pixels`) is checked below, before any pixel is decoded
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            fmt, (w, h) = im.format, im.size
+            if w * h > limit:
+                raise ValueError(f"{path}: {w} × {h} = {w * h:,} pixels, more than the limit of {limit:,} "
+                                 f"(a decompression bomb?); if the image is genuine, raise it with --max-pixels "
+                                 f"or ELENA_MAX_PIXELS")
+            frames = getattr(im, 'n_frames', 1) if fmt != 'MPO' else 1  # MPO: the primary photo and its previews
+            if frames > 1:
+                raise ValueError(f"{path}: {frames} frames ({fmt}); ELENA reads one still image and will not choose a "
+                                 f"frame for you (a face may be in any of them): save the frame you mean as one image")
+            return fmt, int(im.getexif().get(0x0112, 1) or 1)
+    except (UnidentifiedImageError, OSError, SyntaxError, struct.error) as e:
+        raise ValueError(f"{path}: not an image ELENA can decode ({len(data)} bytes starting {data[:8]!r}: "
+                         f"{str(e).strip() or type(e).__name__}); convert or remove it") from None
+
+# %% ../nbs/04a_files.ipynb #59a75abb
+def _upright(img:np.ndarray, # decoded as stored
+             orientation:int, # EXIF orientation, 1-8
+            ) -> np.ndarray:
+    "`img` turned upright as `PIL.ImageOps.exif_transpose` turns it"
+    if orientation in (2, 4, 5, 7): img = img[:, ::-1] if orientation in (2, 7) else img[::-1]  # mirror first
+    if orientation in (5, 7): img = np.swapaxes(img, 0, 1)[::-1] if orientation == 7 else np.swapaxes(img, 0, 1)[:, ::-1]
+    k = {3: 2, 6: -1, 8: 1}.get(orientation, 0)
+    return np.ascontiguousarray(np.rot90(img, k) if k else img)
+
+# %% ../nbs/04a_files.ipynb #f19a4ba1
+def _bare_jpeg(data:bytes, # a JPEG file's bytes
+              ) -> bytes:
+    "The JPEG without its metadata (EXIF, XMP, IPTC, comments, MPO previews): the same compressed pixels, nothing else"
+    out, i = [data[:2]], 2
+    while i + 4 <= len(data) and data[i] == 0xFF:
+        m = data[i + 1]
+        if m == 0xFF: i += 1; continue  # fill byte
+        if m == 0xDA:  # start of scan: the compressed data up to the end-of-image marker
+            end = data.find(b'\xff\xd9', i)
+            return b''.join(out) + data[i:end + 2]
+        seg = data[i:i + 2 + int.from_bytes(data[i + 2:i + 4], 'big')]
+        keep = m == 0xE0 or m == 0xEE or (m == 0xE2 and seg[4:16] == b'ICC_PROFILE\x00') or not (0xE0 <= m <= 0xEF or m == 0xFE)
+        if keep: out.append(seg)  # JFIF, Adobe colour transform, ICC profile, and the tables and frame header
+        i += len(seg)
+    raise ValueError("no start-of-scan marker")
+
+# %% ../nbs/04a_files.ipynb #5062f60b
+def _pillow_pixels(data:bytes, # an image file's bytes that OpenCV cannot decode
+                  ) -> np.ndarray|None:
+    "The pixels Pillow decodes (BGR, BGRA where the image has transparency, gray as one plane), None if it cannot"
+    from PIL import Image
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.mode in ('L', 'I;16'): return np.asarray(im)
+            alpha = im.mode in ('RGBA', 'LA', 'PA') or 'transparency' in im.info
+            rgb = np.asarray(im.convert('RGBA' if alpha else 'RGB'))
+    except (OSError, ValueError, SyntaxError):
+        return None
+    return np.ascontiguousarray(rgb[..., [2, 1, 0, 3][:rgb.shape[2]]])
+
+# %% ../nbs/04a_files.ipynb #de685209
+def _decode(data:bytes, path:Path, # the file's bytes, and its path for messages
+            fmt:str, orientation:int, # as `_probe` gives them
+            reduced:bool=False, # JPEG at 1/8 size
+           ) -> np.ndarray:
+    "The upright pixels of `data`: OpenCV's decoding (Pillow's where OpenCV has none), turned by `orientation`"
+    import cv2
+    jpeg = fmt in ('JPEG', 'MPO')
+    if jpeg: flags = (cv2.IMREAD_REDUCED_COLOR_8 if reduced else cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH) | cv2.IMREAD_IGNORE_ORIENTATION
+    else: flags = cv2.IMREAD_UNCHANGED  # alpha and 16 bits kept
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    if img is None or img.size == 0: img = _pillow_pixels(data)
+    if img is None or img.size == 0:
+        raise ValueError(f"{path}: not an image ELENA can decode ({fmt}, {len(data)} bytes); convert or remove it")
+    return img if fmt == 'TIFF' else _upright(img, orientation)  # libtiff's reader turns TIFFs upright itself
+
+# %% ../nbs/04a_files.ipynb #cba75f29
+def read_image(path:str|Path, # an image file (its format is read from its bytes, whatever its name)
                reduced:bool=False, # JPEG decoded at 1/8 size: a quick check that it decodes, pixels not needed
               ) -> np.ndarray:
-    "`path` decoded by OpenCV (BGR, gray and 16 bit kept); JPEG upright by EXIF, PNG/WebP/TIFF as stored with alpha"
-    import cv2
+    "`path` decoded as one upright still (EXIF orientation for every format; BGR, gray, alpha and 16 bits kept)"
     path = Path(path)
     data = path.read_bytes()
     if not data:
         raise ValueError(f"{path}: empty file (0 bytes); replace or remove it")
     if _truncated_jpeg(data):
         raise ValueError(f"{path}: truncated JPEG (no end-of-image marker after the last scan); re-export or remove it")
-    alpha = path.suffix.lower() in ('.png', '.webp', '.tif', '.tiff')
-    flags = cv2.IMREAD_UNCHANGED if alpha else cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH
-    if reduced and not alpha:
-        flags = cv2.IMREAD_REDUCED_COLOR_8
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
-    if img is None or img.size == 0:
-        raise ValueError(f"{path}: not an image OpenCV can decode ({len(data)} bytes starting {data[:8]!r}); "
-                         "convert or remove it")
-    return img
+    fmt, orientation = _probe(data, path, max_pixels())
+    return _decode(data, path, fmt, orientation, reduced)
+
+# %% ../nbs/04a_files.ipynb #cc87a024
+def encode_image(img:np.ndarray, # pixels as `read_image` gives them
+                 jpeg:bool=False, # JPEG at quality 95 (8-bit gray or BGR only) instead of PNG
+                ) -> bytes:
+    "`img` encoded as ELENA writes and sends images, without metadata: PNG (lossless, alpha and 16 bits kept) or JPEG"
+    import cv2
+    jpeg = jpeg and img.dtype == np.uint8 and (img.ndim == 2 or img.shape[2] in (1, 3))
+    ok, buf = cv2.imencode('.jpg' if jpeg else '.png', img, [cv2.IMWRITE_JPEG_QUALITY, 95] if jpeg else [])
+    if not ok: raise ValueError(f"OpenCV could not encode a {img.dtype} image with {img.shape}")
+    return buf.tobytes()
+
+# %% ../nbs/04a_files.ipynb #d0429406
+def still_bytes(path:str|Path, # an image file
+               ) -> tuple[bytes, str]:
+    "What a model is sent for `path`: ELENA's encoding of the still `read_image` gives (no metadata), and its MIME type"
+    path = Path(path)
+    data = path.read_bytes()
+    if data and not _truncated_jpeg(data):
+        fmt, orientation = _probe(data, path, max_pixels())
+        if fmt in ('JPEG', 'MPO') and orientation == 1:
+            try: return _bare_jpeg(data), 'image/jpeg'  # the same compressed pixels, metadata and previews left out
+            except ValueError: pass
+    img = read_image(path)
+    out = encode_image(img, jpeg=data[:3] == b'\xff\xd8\xff')
+    return out, 'image/jpeg' if out[:3] == b'\xff\xd8\xff' else 'image/png'
 
 # %% ../nbs/04a_files.ipynb #6068810c
 def new_part(dst:Path, # the file that the temporary one will become

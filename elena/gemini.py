@@ -6,7 +6,6 @@
 from __future__ import annotations
 import hashlib
 import json
-import mimetypes
 import os
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from google import genai
 from google.genai import errors, types
 from .api import APIBackend, long_wait_stop
 from .backends import ItemError, Reply, Request, Retryable, StopRun
+from .files import still_bytes
 from .limits import backoff_delay, next_reset, retry_after
 
 # %% auto #0
@@ -68,28 +68,16 @@ GEMINI_TIERS = {  # tier -> model id -> (requests per minute, input tokens per m
 class UnreadableImage(Exception):
     "An image file that cannot be sent: missing, empty or of an unknown type"
 
-# %% ../nbs/14_gemini.ipynb #deb6a02f
-_MAGIC = {b'\xff\xd8\xff': 'image/jpeg', b'\x89PNG': 'image/png', b'GIF8': 'image/gif'}
-
-def _sniff(data:bytes) -> str|None:
-    "The image MIME type the first bytes of `data` show (JPEG, PNG, GIF, WebP), or None"
-    return next((m for k, m in _MAGIC.items() if data.startswith(k)), 'image/webp' if data[8:12] == b'WEBP' else None)
-
 # %% ../nbs/14_gemini.ipynb #153ba511
 def image_part(path:str|Path, # an image file
               ) -> types.Part:
-    "The image as an inline `Part`, its MIME type from the file name or, failing that, its first bytes"
+    "The image as an inline `Part` of `elena.files.still_bytes` (ELENA's encoding of its upright still, no metadata)"
     try:
-        data = Path(path).read_bytes()
+        data, mime = still_bytes(path)
     except OSError as e:
         raise UnreadableImage(f"cannot read the image {path}: {e.strerror or e}; check that the file exists") from None
-    if not data:
-        raise UnreadableImage(f"the image {path} is empty; replace the file")
-    mime = mimetypes.guess_type(str(path))[0]
-    if not (mime or '').startswith('image/'):
-        mime = _sniff(data)
-    if not mime:
-        raise UnreadableImage(f"{path} is not a JPEG, PNG, GIF or WebP image")
+    except ValueError as e:
+        raise UnreadableImage(str(e)) from None
     return types.Part.from_bytes(data=data, mime_type=mime)
 
 # %% ../nbs/14_gemini.ipynb #d0b279fa
@@ -305,10 +293,10 @@ class BatchPending(Exception):
 # %% ../nbs/14_gemini.ipynb #f6ee6a2d
 def batch_key(requests:list[Request], # the requests of one job
               model_id:str, # the model
-              digests:list[str]|None=None, # each request's image sha256 (default: its `image_sha256`, else the file's)
+              digests:list[str]|None=None, # each request's image sha256 (default: its `image_sha256`, else that of what is sent)
              ) -> str:
     "A short hash naming a batch job: the model and each request's id, image sha256, prompt hash and settings"
-    digests = digests or [r.image_sha256 or hashlib.sha256(Path(r.image).read_bytes()).hexdigest() for r in requests]
+    digests = digests or [r.image_sha256 or hashlib.sha256(still_bytes(r.image)[0]).hexdigest() for r in requests]
     if len(digests) != len(requests):
         raise ValueError(f"batch_key: {len(digests)} image digests for {len(requests)} requests; pass one per request")
     h = hashlib.sha256(model_id.encode())

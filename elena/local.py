@@ -79,11 +79,12 @@ def generate_kwargs(gen:dict, # a request's settings: max_new_tokens, temperatur
 # %% ../nbs/12_local.ipynb #4b5f0a6f
 def load_image(path:str|Path, # an image file
               ):
-    "The image at `path` as `elena.files.read_image` reads it (upright, same checks), as an 8-bit RGB PIL image"
+    "The pixels of what an API model is sent for `path` (`elena.files.still_bytes`: upright, same checks), as 8-bit RGB"
+    import cv2
     import numpy as np
     from PIL import Image
-    from elena.files import read_image
-    img = read_image(path)
+    from elena.files import still_bytes
+    img = cv2.imdecode(np.frombuffer(still_bytes(path)[0], np.uint8), cv2.IMREAD_UNCHANGED)
     if img.dtype == np.uint16: img = (img.astype(np.float32) / 257).round().astype(np.uint8)
     if img.dtype != np.uint8: raise ValueError(f"{path}: {img.dtype} pixels; convert the image to 8 or 16 bits")
     if img.ndim == 3 and img.shape[2] == 1: img = img[..., 0]

@@ -19,13 +19,13 @@ import numpy as np
 from tqdm.auto import tqdm
 from .claims import Claims
 from .faces import FACES_FILE, FacesLog, faces_lookup, read_faces
-from .files import atomic_write, list_images, read_image, write_image
+from .files import atomic_write, encode_image, list_images, read_image, still_bytes, write_image
 from .names import FILLS, IMAGE_EXTS
-from .yunet import detect_faces, detection_scales, resolve_engine, yunet_path, SECOND_PASS, YUNET_SHA256
+from .yunet import detect_faces, detection_scales, resolve_engine, tile_scales, yunet_path, MIN_FACE, SECOND_PASS, YUNET_SHA256
 
 # %% auto #0
-__all__ = ['pad_box', 'mask_image', 'masked_fraction', 'mask_file', 'mask_folder', 'FILLS', 'IMAGE_EXTS', 'read_image',
-           'FacesLog', 'read_faces', 'faces_lookup']
+__all__ = ['MASK_OPTIONS', 'pad_box', 'mask_image', 'masked_fraction', 'mask_file', 'mask_folder', 'mask_options',
+           'mask_fingerprint', 'FILLS', 'IMAGE_EXTS', 'read_image', 'FacesLog', 'read_faces', 'faces_lookup']
 
 # %% ../nbs/09_masking.ipynb #7bf1c9e7
 _all_ = ['FILLS', 'IMAGE_EXTS', 'read_image', 'FacesLog', 'read_faces', 'faces_lookup']  # still importable from here
@@ -110,29 +110,43 @@ def masked_fraction(faces:list[dict], # faces with a `box`
     rects = [pad_box(f['box'], pad, width, height) for f in faces]
     return round(_union_area([r for r in rects if r[2] > r[0] and r[3] > r[1]]) / (width * height), 6)
 
+# %% ../nbs/09_masking.ipynb #af45adb8
+def _sha256(path:Path, # a file
+           ) -> str:
+    "sha256 of the file's bytes"
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
+    return h.hexdigest()
+
 # %% ../nbs/09_masking.ipynb #2cb28ffa
 def mask_file(src:Path, dst:Path, # input image and where its masked copy goes
               fill:str='black', pad:float=0.05, score:float=0.5, max_side:int=640, # as for `mask_folder`
               model:str|Path|None=None, # the YuNet file (default: `yunet_path()`)
               engine:str|None=None, # the detector's engine (default: `default_engine()`)
+              min_face:int=MIN_FACE, # as for `mask_folder`
              ) -> dict:
-    "Mask one image into `dst` (or copy it if it has no face) and return its `faces.jsonl` record"
+    "Mask one image's upright still into `dst` (re-encoded as it is if it has no face) and return its `faces.jsonl` record"
     rec = {'width': None, 'height': None, 'faces': [], 'scales': [], 'masked_fraction': 0.0}
     try:
+        sha = _sha256(src)
         img = read_image(src)
         H, W = img.shape[:2]
-        faces = detect_faces(img, score, max_side, model, engine=engine)
-        rec.update(width=W, height=H, faces=faces, scales=detection_scales(W, H, max_side),
+        faces = detect_faces(img, score, max_side, model, engine=engine, min_face=min_face)
+        scales = detection_scales(W, H, max_side) + tile_scales(W, H, max_side, min_face)
+        rec.update(width=W, height=H, faces=faces, scales=scales,
                    masked_fraction=masked_fraction(faces, pad, W, H))
-        if faces: write_image(dst, mask_image(img, faces, fill, pad, copy=False))
-        else: atomic_write(dst, Path(src).read_bytes())
-        return rec | {'status': 'ok' if faces else 'no_face', 'message': ''}
+        jpeg = Path(src).read_bytes()[:3] == b'\xff\xd8\xff'
+        if faces: atomic_write(dst, encode_image(mask_image(img, faces, fill, pad, copy=False), jpeg=jpeg))
+        else: atomic_write(dst, still_bytes(src)[0])
+        return rec | {'status': 'ok' if faces else 'no_face', 'message': '', 'source_sha256': sha}
     except (ValueError, OSError, cv2.error, MemoryError) as e:
+        Path(dst).unlink(missing_ok=True)  # a copy of what the file held before must not stand in for it
         why = str(e).strip() or type(e).__name__
         if getattr(e, 'errno', None) == errno.ENOSPC:
             why = (f"no space left on the device holding {dst.parent}: this masked copy was not written (those written "
                    "before are kept); free space there, then run elena mask again")
-        return rec | {'status': 'error', 'message': why}
+        return rec | {'status': 'error', 'message': why, 'source_sha256': None}
 
 # %% ../nbs/09_masking.ipynb #18e31caa
 def _check_folders(input:str|Path, output:str|Path, # as for `mask_folder`
@@ -153,6 +167,7 @@ def _check_folders(input:str|Path, output:str|Path, # as for `mask_folder`
 
 # %% ../nbs/09_masking.ipynb #2e28373d
 def _check_values(fill:str, pad:float, score:float, max_side:int, # as for `mask_folder`
+                  min_face:int=MIN_FACE, # as for `mask_folder`
                  ):
     "Refuse the values that would do harm, saying which value to give instead"
     if fill not in FILLS: raise ValueError(f"unknown fill {fill!r}: use one of {', '.join(FILLS)}")
@@ -164,6 +179,9 @@ def _check_values(fill:str, pad:float, score:float, max_side:int, # as for `mask
                          f"above 0 and at most 1 (default 0.5)")
     if max_side < 32:
         raise ValueError(f"max_side {max_side}: give at least 32 pixels (YuNet's coarsest stride; default 640)")
+    if not min_face >= 1:
+        raise ValueError(f"min_face {min_face}: give the smallest face width to find in large images, "
+                         f"at least 1 pixel (default {MIN_FACE})")
 
 # %% ../nbs/09_masking.ipynb #40cd5e83
 def _listed(src:Path, out:Path, # the input and output folders, resolved
@@ -177,10 +195,11 @@ def _listed(src:Path, out:Path, # the input and output folders, resolved
 
 # %% ../nbs/09_masking.ipynb #68fdfe61
 def _settings(fill:str, pad:float, score:float, max_side:int, # as for `mask_folder`
+              min_face:int=MIN_FACE, # as for `mask_folder`
              ) -> tuple[dict, str]:
     "The settings a folder is masked with, and their fingerprint (see `SUMMARY_FIELDS`)"
-    settings = {'fill': fill, 'pad': pad, 'score': score, 'max_side': max_side, 'second_pass': SECOND_PASS,
-                'model_sha256': YUNET_SHA256}
+    settings = {'fill': fill, 'pad': pad, 'score': score, 'max_side': max_side, 'min_face': min_face,
+                'second_pass': SECOND_PASS, 'model_sha256': YUNET_SHA256}
     return settings, hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 # %% ../nbs/09_masking.ipynb #1253282c
@@ -198,9 +217,11 @@ def _check_settings(done:dict[str, dict], # the records already in faces.jsonl
 def _ready(done:dict[str, dict], # the latest record per image id
            out:Path, # the output folder
            i:str, # an image id
+           src:Path|None=None, # the input image: its content must be what was masked
           ) -> bool:
-    "Is image `i` recorded as masked (or without a face), with its output in place?"
-    return i in done and done[i]['status'] in ('ok', 'no_face') and (out/i).exists()
+    "Is image `i` recorded as masked (or without a face) from the input as it is now, with its output in place?"
+    ok = i in done and done[i]['status'] in ('ok', 'no_face') and (out/i).exists()
+    return ok and (src is None or done[i].get('source_sha256') == _sha256(src))
 
 # %% ../nbs/09_masking.ipynb #0b5e66aa
 def _mask_claimed(t:tuple[Path, str], # (input image, id)
@@ -216,7 +237,7 @@ def _mask_claimed(t:tuple[Path, str], # (input image, id)
     if not claims.claim(i, wait): return t  # another job is masking it: come back to it at the end
     try:
         done = log.refresh()
-        if _ready(done, out, i) or done.get(i) is not start.get(i): return None  # done (or tried) meanwhile
+        if _ready(done, out, i, src) or done.get(i) is not start.get(i): return None  # done (or tried) meanwhile
         rec = {'id': i} | mask_file(src, out/i, **kw) | {'settings': fp}
         log.write(rec)
         return rec
@@ -285,14 +306,16 @@ def _summary(done:dict[str, dict], # the latest record per image id
 # %% ../nbs/09_masking.ipynb #85d96d5c
 def _mask_todo(src, out, fill, pad, score, max_side, workers, yunet, progress, engine, only, # as for `mask_folder`
                claims:Claims, log:FacesLog, # the folder's `.mask.lock` (joined) and faces.jsonl
+               min_face:int=MIN_FACE, # as for `mask_folder`
               ) -> dict:
     "The work of `mask_folder` once its arguments are checked and the folder is joined: mask, record, sum up"
-    settings, fp = _settings(fill, pad, score, max_side)
+    settings, fp = _settings(fill, pad, score, max_side, min_face)
     start = dict(log.refresh())
     _check_settings(start, fp, settings, log.path)
-    kw = {'fill': fill, 'pad': pad, 'score': score, 'max_side': max_side, 'model': yunet_path(yunet), 'engine': engine}
+    kw = {'fill': fill, 'pad': pad, 'score': score, 'max_side': max_side, 'model': yunet_path(yunet), 'engine': engine,
+          'min_face': min_face}
     items = _listed(src, out, only)
-    todo = [t for t in items if not _ready(start, out, t[1])]
+    todo = [t for t in items if not _ready(start, out, t[1], t[0])]
     job = partial(_mask_claimed, out=out, claims=claims, log=log, start=start, kw=kw, fp=fp)
     workers = max(1, workers or os.cpu_count() or 1)
     with _cv2_for(workers): processed = _mask_all(job, todo, workers, progress)
@@ -312,13 +335,39 @@ def mask_folder(input:str|Path, # folder of images, walked recursively
                 progress:bool=True, # show a progress bar
                 engine:str|None=None, # the detector's engine, one of `YUNET_ENGINES` (default: `default_engine()`)
                 only:Iterable[str]|None=None, # mask only these ids (paths relative to `input`), e.g. a run's items
+                min_face:int=MIN_FACE, # in large images, tiled detection finds faces down to this width (pixels)
                ) -> dict:
     "Mask the images under `input` into `output` and record each in faces.jsonl, resuming and sharing the work"
-    _check_values(fill, pad, score, max_side)  # the values first: the folder check lists the images
+    _check_values(fill, pad, score, max_side, min_face)  # the values first: the folder check lists the images
     src, out = _check_folders(input, output)
     engine = resolve_engine(engine)
     out.mkdir(parents=True, exist_ok=True)  # fails now if the folder cannot be written, before any work
     with Claims(out/'.mask.lock') as claims, FacesLog(out/FACES_FILE) as log:
         if claims.join():  # no other job here: temporary files are those of a run killed while writing
             for part in out.rglob('.*.part'): part.unlink()
-        return _mask_todo(src, out, fill, pad, score, max_side, workers, yunet, progress, engine, only, claims, log)
+        return _mask_todo(src, out, fill, pad, score, max_side, workers, yunet, progress, engine, only, claims, log,
+                          min_face)
+
+# %% ../nbs/09_masking.ipynb #96178480
+MASK_OPTIONS = {'fill': 'black', 'pad': 0.05, 'score': 0.5, 'max_side': 640, 'min_face': MIN_FACE}  # a run's masking options and their defaults
+
+# %% ../nbs/09_masking.ipynb #180191b3
+def mask_options(mask:dict|str|None=None, # some of `MASK_OPTIONS`, as a dict or as 'fill=blur,min_face=64'
+                ) -> dict:
+    "`mask` checked (names, types, values) and completed with the defaults of `MASK_OPTIONS`"
+    if isinstance(mask, str):
+        pairs = [p.split('=', 1) for p in mask.split(',') if p.strip()]
+        if any(len(p) != 2 for p in pairs): raise ValueError(f"masking options {mask!r}: write them as 'fill=blur,min_face=64'")
+        mask = {k.strip(): v.strip() for k, v in pairs}
+    unknown = sorted(set(mask or {}) - set(MASK_OPTIONS))
+    if unknown: raise ValueError(f"unknown masking option(s) {', '.join(unknown)}: use {', '.join(MASK_OPTIONS)}")
+    try: opts = {k: type(d)(mask[k]) if (mask or {}).get(k) is not None else d for k, d in MASK_OPTIONS.items()}
+    except ValueError as e: raise ValueError(f"masking options {mask!r}: {e}") from None
+    _check_values(**opts)
+    return opts
+
+# %% ../nbs/09_masking.ipynb #ff85b7f2
+def mask_fingerprint(mask:dict|str|None=None, # a run's masking options (see `mask_options`)
+                    ) -> str:
+    "The fingerprint of the settings `mask` masks with (as `faces.jsonl` and the summary record it)"
+    return _settings(**mask_options(mask))[1]

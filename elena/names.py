@@ -14,7 +14,7 @@ __all__ = ['DATASETS', 'CONDITIONS', 'IMAGE_EXTS', 'FILLS', 'YUNET_ENGINES', 'AT
 # %% ../nbs/04_names.ipynb #1e15f7fb
 DATASETS = ('besst', 'heco', 'emotic', 'folder', 'samples')  # the dataset names the loaders and `--dataset` accept
 CONDITIONS = ('original', 'masked')  # faces as photographed, or hidden by `elena mask`
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')  # the image files of a dataset folder
+IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff', '.gif')  # the image files of a dataset folder
 FILLS = ('black', 'blur', 'mean', 'pixelate')  # how a face box is hidden
 YUNET_ENGINES = ('onnxruntime', 'opencv')  # what runs the YuNet face detector
 ATTENTION_METHODS = ('raw', 'rollout')  # per-layer attention maps and their mean, or attention rollout

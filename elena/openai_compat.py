@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import mimetypes
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import NamedTuple
 from .api import APIBackend
 from .backends import ItemError, Reply, Request, Retryable, StopRun
 from .limits import retry_after
+from .files import still_bytes
 from .local import chat_messages
 from .prompts import elena_schema
 
@@ -25,9 +25,9 @@ __all__ = ['POOL_SIZE', 'image_data_url', 'chat_body', 'Prepared', 'OpenAIBacken
 # %% ../nbs/13_openai.ipynb #ef52affb
 def image_data_url(path:str|Path, # an image file
                   ) -> str:
-    "The image as a base64 `data:` URL, with its MIME type from the file name"
-    mime = mimetypes.guess_type(str(path))[0] or 'image/jpeg'
-    return f"data:{mime};base64," + base64.b64encode(Path(path).read_bytes()).decode('ascii')
+    "The image as a base64 `data:` URL of `elena.files.still_bytes`: ELENA's encoding of its upright still, no metadata"
+    data, mime = still_bytes(path)
+    return f"data:{mime};base64," + base64.b64encode(data).decode('ascii')
 
 # %% ../nbs/13_openai.ipynb #1c4f42f7
 @lru_cache(maxsize=None)

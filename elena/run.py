@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Sequence
 from tqdm.auto import tqdm
 from .backends import Reply, Request, StopRun, get_backend, resolve_model
+from .files import still_bytes
 from .limits import DayCount, day_start, requests_today
 from .local import check_constrain
 from .parse import parse_response
@@ -39,10 +40,13 @@ def project_root(start:str|Path|None=None, # where to start looking (default: th
 # %% ../nbs/15_run.ipynb #70fb443a
 def masked_cache(root:str|Path, # the dataset root
                  name:str, # dataset name
+                 mask:dict|str|None=None, # the masking options (`elena.masking.mask_options`; None: the defaults)
                 ) -> Path:
-    "The cache folder of the masked copies of the dataset at `root` (one SLURM masking job fills it for every task)"
+    "The cache folder of the masked copies of the dataset at `root` made with `mask` (one SLURM masking job fills it for every task)"
+    from elena.masking import mask_fingerprint
     from elena.yunet import cache_dir
-    return cache_dir()/'masked'/f"{name}-{hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:12]}"
+    where = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:12]
+    return cache_dir()/'masked'/f"{name}-{where}-{mask_fingerprint(mask)[:8]}"
 
 # %% ../nbs/15_run.ipynb #3c758e0c
 def masked_images(items:Sequence, # dataset items with `id` and `image`
@@ -50,11 +54,12 @@ def masked_images(items:Sequence, # dataset items with `id` and `image`
                   name:str, # dataset name, for the cache folder
                   yunet:str|None=None, # the YuNet model file (default: --yunet / ELENA_YUNET / cache)
                   progress:bool=True, # show the masking progress bar
+                  mask:dict|str|None=None, # the masking options (`elena.masking.mask_options`; None: the defaults)
                  ) -> dict[str, Path|None]:
     "Item id -> its face-masked copy (cached; only these items are masked), None where masking failed"
-    from elena.masking import mask_folder, read_faces
-    out = masked_cache(root, name)
-    mask_folder(root, out, yunet=yunet, progress=progress, only=[it.id for it in items])  # only the items this run asks
+    from elena.masking import mask_folder, mask_options, read_faces
+    out = masked_cache(root, name, mask)
+    mask_folder(root, out, yunet=yunet, progress=progress, only=[it.id for it in items], **mask_options(mask))  # only the items this run asks
     faces, _ = read_faces(out)
     return {it.id: (out/it.id if faces.get(it.id, {}).get('status') in ('ok', 'no_face') else None) for it in items}
 
@@ -199,7 +204,8 @@ def pending_requests(items:Sequence, # the run's items
         if img is None or not Path(img).exists():
             missing.append(it)
             continue
-        hashes[it.id] = sha(img)
+        try: hashes[it.id] = sha(img)
+        except ValueError: missing.append(it)  # not one still ELENA can decode: recorded by `missing_record`
     sha.save()
     done = set() if force else done_ids(read_records(path), model, prompt.sha256, gen, hashes)
     for it in items:
@@ -236,11 +242,14 @@ def missing_record(it, # the item
                    root:Path, # the dataset root
                    base:dict, # the fields every record of the run shares
                   ) -> dict:
-    "The error record of an item that has no image to send"
-    why = f'image file missing for {it.id} under {root}'
+    "The error record of an item that has no image to send (missing, unreadable, or not masked)"
+    why, kind = f'image file missing for {it.id} under {root}', 'ImageMissing'
     if condition == 'masked' and it.image:
         why = 'face masking failed for this image (see faces.jsonl in the mask cache)'
-    return make_record(id=it.id, error={'type': 'ImageMissing', 'message': why}, **base)
+    elif it.image and Path(it.image).exists():
+        try: still_bytes(it.image)
+        except ValueError as e: why, kind = str(e), 'UnreadableImage'
+    return make_record(id=it.id, error={'type': kind, 'message': why}, **base)
 
 # %% ../nbs/15_run.ipynb #e4f1409b
 def reply_record(req:Request, rep:Reply, # a request and its reply
@@ -305,6 +314,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
               progress:bool=True, # show progress bars
               constrain:bool|None=None, # hold local decoding to the answer schema (None: for random-weight models)
               backend_options:dict|None=None, # further options for the backend
+              mask:dict|str|None=None, # masked condition: `elena mask`'s options (`elena.masking.mask_options`)
              ) -> RunSummary:
     "Ask `model` about every image of `dataset`, appending one record per image to the response store"
     from elena.data import load_dataset
@@ -322,7 +332,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
     with ResponseStore(path) as st, DayCount(out, be.model_id, be.backend) as day:  # the lock first: a second run
         # on this file is refused before anything heavy; `day` counts today's requests for the next runs
         if condition == 'original': images = {it.id: it.image for it in items}
-        else: images = masked_images(items, ds.root, dataset, yunet, progress)
+        else: images = masked_images(items, ds.root, dataset, yunet, progress, mask)
         if getattr(be, 'rpd', None) and not batch:  # the day's quota spans runs
             be.used_today = _requests_today(out, be.model_id, be.backend)
         todo, missing, hashes, skipped = pending_requests(items, images, p, gen, force, path, model, progress)  # locked
@@ -333,8 +343,9 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
         t0 = time.monotonic()
         s.startup = t0 - begun
         for it in missing:
-            st.append(missing_record(it, condition, ds.root, base))
-            s.failed['ImageMissing'] += 1
+            rec = missing_record(it, condition, ds.root, base)
+            st.append(rec)
+            s.failed[rec['error']['type']] += 1
         replies = ask(be, todo, batch, path)
         try:
             for req, rep in tqdm(replies, total=len(todo), desc=f'{model} {dataset}', disable=not progress):

@@ -72,7 +72,7 @@ class SlurmPlan:
     items: int = 0  # items in the dataset, all shards together
 
 # %% ../nbs/23_slurm.ipynb #dc3c61f7
-_ENV = ('PYTHONPATH', 'HF_HOME', 'HF_HUB_CACHE', 'ELENA_CACHE', 'ELENA_YUNET', 'XDG_CACHE_HOME')  # exported to the jobs
+_ENV = ('PYTHONPATH', 'HF_HOME', 'HF_HUB_CACHE', 'ELENA_CACHE', 'ELENA_YUNET', 'XDG_CACHE_HOME', 'ELENA_MAX_PIXELS')  # exported to the jobs
 
 def _check(model:str, dataset:str, data_dir, labels:str, shards:int):
     "The dataset, and whether the model is a local one (its weights checked): fails on the login node, not in N tasks"
@@ -95,6 +95,7 @@ def plan(model:str, dataset:str, data_dir:str|Path|None, condition:str, prompt:s
          extra:list[str]|None=None, # further sbatch options
          run_options:list[str]|None=None, # further `elena run` options, e.g. ['--base-url', URL]
          yunet:str|None=None, # the YuNet file for the masked condition
+         mask:dict|str|None=None, # the masking options of the masked condition (`elena.masking.mask_options`)
         ) -> SlurmPlan:
     "The plan of the sbatch scripts of one run: settings checked, weights of local models checked, absolute paths"
     from elena.run import masked_cache, project_root
@@ -109,7 +110,10 @@ def plan(model:str, dataset:str, data_dir:str|Path|None, condition:str, prompt:s
     run = [*elena_command(), 'run', *what, '--out-dir', str(out), '--no-progress', *yu, *(run_options or [])]
     mask = None
     if condition == 'masked':
-        mask = [*elena_command(), 'mask', '--input', str(ds.root), '--output', str(masked_cache(ds.root, dataset)), *yu]
+        from elena.masking import mask_options
+        opts = [x for k, v in mask_options(mask).items() for x in (f"--{k.replace('_', '-')}", str(v))]
+        mask = [*elena_command(), 'mask', '--input', str(ds.root), '--output', str(masked_cache(ds.root, dataset, mask)),
+                *yu, *opts]
     env = {k: os.environ[k] for k in _ENV if os.environ.get(k)}
     if local: env['HF_HUB_OFFLINE'] = '1'  # the weights come from the cache checked above: nothing is fetched
     name = '-'.join(safe_name(x) for x in (model, dataset, condition, prompt))

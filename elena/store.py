@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
 from .names import CONDITIONS, cache_dir
-from .files import atomic_write, json_line, new_part, safe_name
+from .files import atomic_write, json_line, new_part, safe_name, still_bytes
 try:
     from orjson import loads as _loads  # about three times faster than json on large response files
     from orjson import dumps as _dumps, OPT_NON_STR_KEYS as _NON_STR  # and five times faster writing them
@@ -51,12 +51,8 @@ def store_path(out_dir:str|Path, # root of the store, `responses/` by default in
 # %% ../nbs/07_store.ipynb #d8c30fb2
 def image_sha256(path:str|Path, # an image file
                 ) -> str:
-    "sha256 of the file's bytes: a resumed run re-asks an item whose image changed"
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest()
+    "sha256 of the bytes a model is sent for the image (`elena.files.still_bytes`): a resumed run re-asks an item whose image changed"
+    return hashlib.sha256(still_bytes(path)[0]).hexdigest()
 
 # %% ../nbs/07_store.ipynb #dfecf22e
 class ImageHashes:

@@ -15,9 +15,9 @@ from .files import atomic_write
 from .names import YUNET_ENGINES, cache_dir
 
 # %% auto #0
-__all__ = ['YUNET_FILE', 'YUNET_SHA256', 'YUNET_SIZE', 'YUNET_URL', 'SECOND_PASS', 'check_yunet', 'download_yunet', 'yunet_path',
-           'as_bgr8', 'detection_scales', 'shrink', 'dynamic_yunet', 'default_engine', 'resolve_engine', 'decode_yunet',
-           'run_yunet', 'detect_faces', 'YUNET_ENGINES', 'cache_dir']
+__all__ = ['YUNET_FILE', 'YUNET_SHA256', 'YUNET_SIZE', 'YUNET_URL', 'SECOND_PASS', 'MIN_FACE', 'check_yunet', 'download_yunet',
+           'yunet_path', 'as_bgr8', 'detection_scales', 'tile_scales', 'shrink', 'dynamic_yunet', 'default_engine',
+           'resolve_engine', 'decode_yunet', 'run_yunet', 'detect_faces', 'YUNET_ENGINES', 'cache_dir']
 
 # %% ../nbs/08_yunet.ipynb #0c96c6b3
 _all_ = ['YUNET_ENGINES', 'cache_dir']  # defined in elena.names, still importable from here
@@ -114,6 +114,21 @@ def detection_scales(width:int, height:int, # the image's size in pixels
     s = min(1.0, max_side / max(width, height))
     second = max(width, height) * s * SECOND_PASS >= 32  # the smaller copy still spans YuNet's coarsest stride
     return [round(s, 6), round(s * SECOND_PASS, 6)] if second else [round(s, 6)]
+
+# %% ../nbs/08_yunet.ipynb #893bc61b
+MIN_FACE = 128  # the smallest face (pixels wide, in the original) that the tiled passes of a large image are built to find
+
+# %% ../nbs/08_yunet.ipynb #71cde8d6
+def tile_scales(width:int, height:int, # the image's size in pixels
+                max_side:int=640, # as for `detection_scales`
+                min_face:int=MIN_FACE, # the smallest face to find, in the original's pixels
+               ) -> list[float]:
+    "The scales of the tiled passes a large image adds: each 4 times the one before, until a `min_face` face spans 20 pixels"
+    s, out = min(1.0, max_side / max(width, height)), []
+    while min_face * s < 20 and s < 1:
+        s = min(1.0, 4 * s)
+        out.append(round(s, 6))
+    return out
 
 # %% ../nbs/08_yunet.ipynb #5fc1f582
 def shrink(img:np.ndarray, # the image
@@ -233,11 +248,33 @@ def run_yunet(img:np.ndarray, # an 8-bit BGR image
     "One YuNet pass over `img` at its own size: rows of x, y, w, h, 5 landmarks (x, y), score"
     return _yunet_pass(img, yunet_path(model), score, resolve_engine(engine))
 
+# %% ../nbs/08_yunet.ipynb #229f6edc
+def _tiled(img:np.ndarray, # an 8-bit BGR image
+           s:float, # the scale of this pass (see `tile_scales`)
+           model:Path, score:float, engine:str, # as for `detect_faces`, verified and resolved
+           side:int, # the tiles' side (`max_side`)
+          ) -> np.ndarray:
+    "YuNet over overlapping `side`-pixel tiles of `img` brought to scale `s`: rows as `run_yunet` gives them, in `img`'s pixels"
+    H, W = img.shape[:2]
+    w, h = max(1, round(W * s)), max(1, round(H * s))
+    big, over = (shrink(img, (w, h)) if (w, h) != (W, H) else img), side // 4
+    found = [np.zeros((0, 15))]
+    for y in range(0, max(1, h - over), side - over):
+        for x in range(0, max(1, w - over), side - over):
+            f = _yunet_pass(np.ascontiguousarray(big[y:y + side, x:x + side]), model, score, engine).astype(np.float64)
+            f[:, [0, 4, 6, 8, 10, 12]] += x  # the box corner and the landmarks move with the tile; w, h do not
+            f[:, [1, 5, 7, 9, 11, 13]] += y
+            found.append(f)
+    rows = np.concatenate(found)
+    rows[:, :14] *= np.array([W / w, H / h] * 7)
+    return rows
+
 # %% ../nbs/08_yunet.ipynb #8142ce33
 def _passes(img:np.ndarray, # an 8-bit BGR image
             model:Path, score:float, max_side:int, engine:str, # as for `detect_faces`, verified and resolved
+            min_face:int=128, # as for `detect_faces`
            ) -> np.ndarray:
-    "The faces of both detection passes, rows as `run_yunet` gives them, in `img`'s pixels"
+    "The faces of all detection passes (both whole copies, then the tiles of a large image), rows as `run_yunet` gives them, in `img`'s pixels"
     H, W = img.shape[:2]
     found, small = [], img
     for s in detection_scales(W, H, max_side):  # each copy is made from the one before: the second pass costs little
@@ -246,6 +283,7 @@ def _passes(img:np.ndarray, # an 8-bit BGR image
         f = _yunet_pass(small, model, score, engine).astype(np.float64)
         f[:, :14] *= np.array([W / w, H / h] * 7)
         found.append(f)
+    found += [_tiled(img, s, model, score, engine, max_side) for s in tile_scales(W, H, max_side, min_face)]
     return np.concatenate(found)
 
 # %% ../nbs/08_yunet.ipynb #1cc6329b
@@ -262,10 +300,11 @@ def detect_faces(img:np.ndarray, # the image (any depth and channels `as_bgr8` t
                  model:str|Path|None=None, # the YuNet file (default: `yunet_path()`)
                  nms:float=0.3, # boxes of the two passes overlapping more than this (IoU) are one face
                  engine:str|None=None, # one of `YUNET_ENGINES` (default: `default_engine()`)
+                 min_face:int=128, # in a large image, tiled passes find faces down to this width (see `tile_scales`)
                 ) -> list[dict]:
     "Faces in `img`, best first: `box` [x, y, w, h] and 5 `landmarks` in original pixels, and `score`"
-    model, engine = yunet_path(model), resolve_engine(engine)  # checked once for both passes
-    rows = _passes(as_bgr8(img), model, score, max_side, engine)
+    model, engine = yunet_path(model), resolve_engine(engine)  # checked once for all passes
+    rows = _passes(as_bgr8(img), model, score, max_side, engine, min_face)
     keep = cv2.dnn.NMSBoxes(rows[:, :4].tolist(), rows[:, 14].tolist(), score, nms) if len(rows) else []
     keep = sorted(np.array(keep).reshape(-1).tolist(), key=lambda i: -rows[i, 14])
     return [_face(rows[i]) for i in keep]

@@ -48,6 +48,8 @@ CASES = [
     ('mask pad -1', 'mask --input {d}/photos --output {d}/masked --pad -1', 2, 'a negative pad leaves the face visible'),
     ('mask score 2', 'mask --input {d}/photos --output {d}/masked --score 2', 2, 'above 0 and at most 1'),
     ('mask max-side 0', 'mask --input {d}/photos --output {d}/masked --max-side 0', 2, 'at least 32 pixels'),
+    ('mask min-face 0', 'mask --input {d}/photos --output {d}/masked --min-face 0', 2, 'at least 1 pixel'),
+    ('run mask option typo', 'run --model tiny-gemma3 --dataset folder --data-dir {d}/photos --condition masked --mask fil=blur --out-dir {d}/responses --no-progress', 2, 'unknown masking option(s) fil'),
     ('mask input is output', 'mask --input {d}/photos --output {d}/photos', 2, 'is the input folder or holds it'),
     ('mask pad inf', 'mask --input {d}/photos --output {d}/masked --pad inf', 2, 'pad inf: give a share of the box size'),
     ('mask output is a file', 'mask --input {d}/photos --output {d}/empty/notes.txt', 2, 'is a file: give a folder'),

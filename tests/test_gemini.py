@@ -147,7 +147,9 @@ def test_batch_reads_each_image_once_and_keys_on_its_content(tmp_path, monkeypat
     "An image read once per batch call (size, job and job name); a changed image is a new job, an unchanged one resumes the saved job"
     import elena.gemini as g
     imgs = tmp_path / 'imgs'; imgs.mkdir()
-    for i in range(3): (imgs / f'img{i}.jpg').write_bytes(PHOTO.read_bytes() + bytes([i]))  # distinct bytes, still JPEGs
+    from elena.files import encode_image, read_image, still_bytes
+    pixels = read_image(PHOTO)
+    for i in range(3): (imgs / f'img{i}.jpg').write_bytes(encode_image(pixels[:, i:], jpeg=True))  # distinct pictures
     reads, real = [], g.image_part
     monkeypatch.setattr(g, 'image_part', lambda path: reads.append(Path(path).name) or real(path))  # counts, then reads for real
     rs = lambda: [Request(f'img{i}.jpg', imgs / f'img{i}.jpg', get_prompt(), {'temperature': 0, 'max_new_tokens': 512}) for i in range(3)]
@@ -157,12 +159,12 @@ def test_batch_reads_each_image_once_and_keys_on_its_content(tmp_path, monkeypat
         first = list(be.answer_with_batch_api(rs(), jobs, poll_s=0.01, progress=None))
         assert sorted(reads) == ['img0.jpg', 'img1.jpg', 'img2.jpg']  # once each
         list(be.answer_with_batch_api(rs(), jobs, poll_s=0.01, progress=None))  # the same images: the saved job
-        (imgs / 'img1.jpg').write_bytes(PHOTO.read_bytes() + b'changed')
+        (imgs / 'img1.jpg').write_bytes(encode_image(pixels[:, ::-1], jpeg=True))  # another picture under the same name
         again = list(be.answer_with_batch_api(rs(), jobs, poll_s=0.01, progress=None))  # one image changed: a new job
         creates = [q for q in si.requests if q['path'].endswith(':batchGenerateContent')]
     assert len(creates) == 2 and len(list(jobs.glob('gemini-batch-*.json'))) == 2
     sent = [p['request']['contents'][0]['parts'][0]['inlineData']['data'] for p in creates[1]['body']['batch']['inputConfig']['requests']['requests']]
-    assert base64.urlsafe_b64decode(sent[1]) == PHOTO.read_bytes() + b'changed'
+    assert base64.urlsafe_b64decode(sent[1]) == still_bytes(imgs / 'img1.jpg')[0]
     assert all(rep.error is None for _, rep in first + again)
 
 def test_only_gemini_has_a_batch_api():
