@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 from .prompts import Prompt
+from .trust import one_line
 
 # %% auto #0
 __all__ = ['MODELS', 'SCHEMES', 'Request', 'Reply', 'Backend', 'resolve_model', 'get_backend', 'Retryable', 'StopRun',
@@ -118,6 +119,7 @@ class Retryable(Exception):
                  retry_after:float|None=None, # the wait the server asked for, in seconds
                  pause:bool=False, # hold every request back, not just this one
                 ):
+        message = one_line(message, 1000)  # often a server's words: scrubbed, one line (`elena.trust`)
         super().__init__(f"{kind}: {message}")
         self.kind, self.message, self.retry_after, self.pause = kind, message, retry_after, pause
 
@@ -125,6 +127,7 @@ class Retryable(Exception):
 class StopRun(Exception):
     "An error no retry can fix (unknown model, refused key, server gone, daily quota used): the run stops"
     def __init__(self, kind:str, message:str):
+        message = one_line(message, 2000)  # it ends the run on the user's terminal: scrubbed, one line
         super().__init__(message)
         self.kind, self.message, self.summary = kind, message, None
 
@@ -132,5 +135,6 @@ class StopRun(Exception):
 class ItemError(Exception):
     "A final failure of one request (the server refused this item), recorded under the type `kind`"
     def __init__(self, kind:str, message:str):
+        message = one_line(message, 1000)  # the server's words, as recorded: scrubbed, one line
         super().__init__(message)
         self.kind, self.message = kind, message

@@ -20,6 +20,7 @@ from .claims import Claims
 from .faces import FACES_FILE, FacesLog, faces_lookup, read_faces
 from .files import atomic_write, list_images, read_image, write_image
 from .names import FILLS, IMAGE_EXTS
+from .trust import allowed_roots, one_line, outside
 from .yunet import detect_faces, detection_scales, resolve_engine, yunet_path, SECOND_PASS, YUNET_SHA256
 
 # %% auto #0
@@ -114,9 +115,13 @@ def mask_file(src:Path, dst:Path, # input image and where its masked copy goes
               fill:str='black', pad:float=0.05, score:float=0.5, max_side:int=640, # as for `mask_folder`
               model:str|Path|None=None, # the YuNet file (default: `yunet_path()`)
               engine:str|None=None, # the detector's engine (default: `default_engine()`)
+              roots:tuple|None=None, # from `elena.trust.allowed_roots`: `src` must resolve inside one (None: unchecked)
              ) -> dict:
     "Mask one image into `dst` (or copy it if it has no face) and return its `faces.jsonl` record"
     rec = {'width': None, 'height': None, 'faces': [], 'scales': [], 'masked_fraction': 0.0}
+    if roots and (real := outside(src, roots)) is not None:  # a link out of the folder: never opened
+        return rec | {'status': 'error', 'message': f"resolves to {one_line(real, 200)}, outside {roots[0]}: not opened; "
+                                                    "move it under the input folder, or allow its folder with --allow-root"}
     try:
         img = read_image(src)
         H, W = img.shape[:2]
@@ -127,7 +132,7 @@ def mask_file(src:Path, dst:Path, # input image and where its masked copy goes
         else: atomic_write(dst, Path(src).read_bytes())
         return rec | {'status': 'ok' if faces else 'no_face', 'message': ''}
     except (ValueError, OSError, cv2.error, MemoryError) as e:
-        return rec | {'status': 'error', 'message': str(e).strip() or type(e).__name__}
+        return rec | {'status': 'error', 'message': one_line(str(e).strip() or type(e).__name__, 500)}
 
 # %% ../nbs/09_masking.ipynb #18e31caa
 def _check_folders(input:str|Path, output:str|Path, # as for `mask_folder`
@@ -274,12 +279,14 @@ def _summary(done:dict[str, dict], # the latest record per image id
 # %% ../nbs/09_masking.ipynb #85d96d5c
 def _mask_todo(src, out, fill, pad, score, max_side, workers, yunet, progress, engine, only, # as for `mask_folder`
                claims:Claims, log:FacesLog, # the folder's `.mask.lock` (joined) and faces.jsonl
+               roots:tuple=(), # from `elena.trust.allowed_roots`: where the images may really be
               ) -> dict:
     "The work of `mask_folder` once its arguments are checked and the folder is joined: mask, record, sum up"
     settings, fp = _settings(fill, pad, score, max_side)
     start = dict(log.refresh())
     _check_settings(start, fp, settings, log.path)
-    kw = {'fill': fill, 'pad': pad, 'score': score, 'max_side': max_side, 'model': yunet_path(yunet), 'engine': engine}
+    kw = {'fill': fill, 'pad': pad, 'score': score, 'max_side': max_side, 'model': yunet_path(yunet), 'engine': engine,
+          'roots': roots or None}
     items = _listed(src, out, only)
     todo = [t for t in items if not _ready(start, out, t[1])]
     job = partial(_mask_claimed, out=out, claims=claims, log=log, start=start, kw=kw, fp=fp)
@@ -301,13 +308,16 @@ def mask_folder(input:str|Path, # folder of images, walked recursively
                 progress:bool=True, # show a progress bar
                 engine:str|None=None, # the detector's engine, one of `YUNET_ENGINES` (default: `default_engine()`)
                 only:Iterable[str]|None=None, # mask only these ids (paths relative to `input`), e.g. a run's items
+                allow_roots:Iterable|None=(), # folders outside `input` its images may be in (`--allow-root`)
                ) -> dict:
     "Mask the images under `input` into `output` and record each in faces.jsonl, resuming and sharing the work"
     src, out = _check_folders(input, output)
     _check_values(fill, pad, score, max_side)
+    roots = allowed_roots(src, allow_roots)  # an image that resolves elsewhere is recorded, never opened
     engine = resolve_engine(engine)
     out.mkdir(parents=True, exist_ok=True)  # fails now if the folder cannot be written, before any work
     with Claims(out/'.mask.lock') as claims, FacesLog(out/FACES_FILE) as log:
         if claims.join():  # no other job here: temporary files are those of a run killed while writing
             for part in out.rglob('.*.part'): part.unlink()
-        return _mask_todo(src, out, fill, pad, score, max_side, workers, yunet, progress, engine, only, claims, log)
+        return _mask_todo(src, out, fill, pad, score, max_side, workers, yunet, progress, engine, only, claims, log,
+                          roots)

@@ -49,11 +49,13 @@ def masked_images(items:Sequence, # dataset items with `id` and `image`
                   name:str, # dataset name, for the cache folder
                   yunet:str|None=None, # the YuNet model file (default: --yunet / ELENA_YUNET / cache)
                   progress:bool=True, # show the masking progress bar
+                  allow_roots:Sequence|None=(), # folders outside `root` its images may be in (`--allow-root`)
                  ) -> dict[str, Path|None]:
     "Item id -> its face-masked copy (cached; only these items are masked), None where masking failed"
     from elena.masking import mask_folder, read_faces
     out = masked_cache(root, name)
-    mask_folder(root, out, yunet=yunet, progress=progress, only=[it.id for it in items])  # only the items this run asks
+    mask_folder(root, out, yunet=yunet, progress=progress, only=[it.id for it in items],  # only the items this run asks
+                allow_roots=allow_roots)
     faces, _ = read_faces(out)
     return {it.id: (out/it.id if faces.get(it.id, {}).get('status') in ('ok', 'no_face') else None) for it in items}
 
@@ -77,6 +79,7 @@ class RunSummary:
     cost_usd: float|None = None  # estimate for API models with a known price
     batch_size: int|None = None  # images per generate call that fitted (local models)
     limits: str = ''  # API models: the limits in force and the share of each used
+    allowed_roots: list = field(default_factory=list)  # folders outside the dataset root allowed by --allow-root
 
     def __str__(self):
         n = self.done + sum(self.failed.values())
@@ -93,6 +96,7 @@ class RunSummary:
             lines.append("  nothing left to ask: the model was not loaded and nothing was sent")
         if self.batch_size: lines.append(f"  batch size {self.batch_size} (the largest generate call that fitted)")
         if self.limits: lines.append(f"  {self.limits}")
+        if self.allowed_roots: lines.append(f"  images allowed from outside the dataset root: {', '.join(self.allowed_roots)}")
         if self.random_weights: lines.append("  RANDOM WEIGHTS: a tiny test model answered; its output is not a result")
         return '\n'.join(lines)
 
@@ -204,7 +208,7 @@ def pending_requests(items:Sequence, # the run's items
     return todo, missing, hashes, len(done)
 
 # %% ../nbs/15_run.ipynb #0de80b86
-_NOT_SENT = ('ImageMissing', 'UnreadableImage', 'DailyQuota')  # errors of items that never reached the server
+_NOT_SENT = ('ImageMissing', 'OutsideRoot', 'UnreadableImage', 'DailyQuota')  # errors of items that never reached the server
 
 def _requests_today(out:Path, # the response store root
                     model_id:str, # the provider's model id (the quota counts per model)
@@ -240,8 +244,10 @@ def missing_record(it, # the item
                    condition:str, # 'original' or 'masked'
                    root:Path, # the dataset root
                    base:dict, # the fields every record of the run shares
+                   outside:str|None=None, # the dataset problem of an image outside the dataset root (`elena.data.contain`)
                   ) -> dict:
     "The error record of an item that has no image to send"
+    if outside: return make_record(id=it.id, error={'type': 'OutsideRoot', 'message': outside}, **base)
     why = f'image file missing for {it.id} under {root}'
     if condition == 'masked' and it.image:
         why = 'face masking failed for this image (see faces.jsonl in the mask cache)'
@@ -310,37 +316,42 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
               progress:bool=True, # show progress bars
               constrain:bool|None=None, # hold local decoding to the answer schema (None: for random-weight models)
               backend_options:dict|None=None, # further options for the backend
+              allow_roots:Sequence[str]|None=None, # folders outside the dataset root its images may be in (recorded)
              ) -> RunSummary:
     "Ask `model` about every image of `dataset`, appending one record per image to the response store"
-    from elena.data import load_dataset
+    from elena.data import OUTSIDE_ROOT, load_dataset
     labels, sh = check_run(model, dataset, condition, prompt, labels, limit, shard)
     be = run_backend(model, concurrency, batch_size, base_url, constrain, batch, backend_options)
-    ds = load_dataset(dataset, data_dir)
+    ds = load_dataset(dataset, data_dir, allow_roots=allow_roots)
     if not ds.items:
         raise ValueError(f"{dataset}: no images found in {data_dir}; "
                          "pass the folder that holds the dataset with --data-dir")
     items = choose_items(ds.items, limit, sh)
     out, path = response_file(out_dir, model, dataset, condition, prompt, sh)
     if condition == 'original': images = {it.id: it.image for it in items}
-    else: images = masked_images(items, ds.root, dataset, yunet, progress)
+    else: images = masked_images([it for it in items if it.image], ds.root, dataset, yunet, progress, allow_roots)
+    allowed = [str(Path(a).resolve()) for a in allow_roots or ()]  # recorded in every answer's `sent`
+    outside = {p.row: p.message for p in ds.problems if p.kind == OUTSIDE_ROOT}  # never opened, never sent
     p = get_prompt(prompt, labels, masked=condition == 'masked')
     gen = run_gen(be, seed, temperature, max_new_tokens, thinking_budget)
     if getattr(be, 'rpd', None) and not batch:  # the day's quota spans runs
         be.used_today = _requests_today(out, be.model_id, be.backend)
     todo, missing, hashes, skipped = pending_requests(items, images, p, gen, force, path, model, progress)
-    s = RunSummary(path, model, dataset, condition, p.id, be.random_weights, items=len(items), skipped=skipped)
+    s = RunSummary(path, model, dataset, condition, p.id, be.random_weights, items=len(items), skipped=skipped,
+                   allowed_roots=allowed)
     base = dict(dataset=dataset, condition=condition, model=model, backend=be.backend, prompt_id=p.id,
                 prompt_sha256=p.sha256, labels=list(labels), gen=gen, random_weights=be.random_weights)
     if todo: be.load()  # before the store opens: missing weights fail here, leaving no file behind
     t0 = time.monotonic()
     with ResponseStore(path) as st:
         for it in missing:
-            st.append(missing_record(it, condition, ds.root, base))
-            s.failed['ImageMissing'] += 1
+            st.append(missing_record(it, condition, ds.root, base, outside.get(it.id)))
+            s.failed['OutsideRoot' if it.id in outside else 'ImageMissing'] += 1
         replies = ask(be, todo, batch, path)
         try:
             for req, rep in tqdm(replies, total=len(todo), desc=f'{model} {dataset}', disable=not progress):
                 rec, res = reply_record(req, rep, labels, be, base)
+                if allowed: rec['sent'] = {**(rec['sent'] or {}), 'allowed_roots': allowed}
                 st.append(rec)
                 count_reply(s, rep, res)
         except StopRun as e:  # nothing stored is lost: the message says so, and the summary travels with it

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 from .names import CONDITIONS
 from .files import atomic_write, safe_name
+from .trust import one_line, scrub_all
 try:
     from orjson import loads as _loads  # about three times faster than json on large response files
 except ImportError:
@@ -60,7 +61,9 @@ def make_record(**fields) -> dict:
     unknown = set(fields) - set(RECORD_FIELDS)
     if unknown:
         raise ValueError(f"Unknown record field(s) {sorted(unknown)}: the fields are {list(RECORD_FIELDS)}")
-    rec = {k: fields.get(k) for k in RECORD_FIELDS}
+    rec = scrub_all({k: fields.get(k) for k in RECORD_FIELDS})  # no secret is ever written down (`elena.trust`)
+    if isinstance(rec['error'], dict) and isinstance(rec['error'].get('message'), str):  # often a server's words
+        rec['error'] = rec['error'] | {'message': one_line(rec['error']['message'], 1000)}
     rec['created_at'] = rec['created_at'] or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec='milliseconds')
     rec['random_weights'] = bool(rec['random_weights'])
     return rec
