@@ -50,6 +50,9 @@ CASES = [
     ('attention image typo', 'attention --model tiny-gemma3 --image {d}/photos/hoper.jpg --out {d}/att', 2, '--image'),
     ('attention limit 0', 'attention --model tiny-gemma3 --dataset samples --limit 0 --out {d}/att', 2, '--limit 0'),
     ('attention read-only', 'attention --model tiny-gemma3 --image {d}/photos/hopper.jpg --out {ro}/att', 1, 'make it writable'),
+    ('allow-root not a folder', 'run --model tiny-gemma3 --limit 1 --allow-root {d}/nowhere --out-dir {d}/responses --no-progress', 2, '--allow-root'),
+    ('check allow-root not a folder', 'datasets check --dataset folder --data-dir {d}/photos --allow-root {d}/photos/hopper.jpg', 2, 'not a folder'),
+    ('mask allow-root not a folder', 'mask --input {d}/photos --output {d}/masked --allow-root {d}/nowhere', 2, '--allow-root'),
 ]
 
 @pytest.mark.parametrize('name,args,status,says', CASES, ids=[c[0] for c in CASES])
