@@ -119,7 +119,7 @@ class Retryable(Exception):
                  retry_after:float|None=None, # the wait the server asked for, in seconds
                  pause:bool=False, # hold every request back, not just this one
                 ):
-        message = one_line(message, 1000)  # often a server's words: scrubbed, one line (`elena.trust`)
+        kind, message = one_line(kind, 80), one_line(message, 1000)  # often a server's words: scrubbed, one line (`elena.trust`)
         super().__init__(f"{kind}: {message}")
         self.kind, self.message, self.retry_after, self.pause = kind, message, retry_after, pause
 
@@ -135,6 +135,6 @@ class StopRun(Exception):
 class ItemError(Exception):
     "A final failure of one request (the server refused this item), recorded under the type `kind`"
     def __init__(self, kind:str, message:str):
-        message = one_line(message, 1000)  # the server's words, as recorded: scrubbed, one line
+        kind, message = one_line(kind, 80), one_line(message, 1000)  # the server's words, as recorded: scrubbed, one line
         super().__init__(message)
         self.kind, self.message = kind, message

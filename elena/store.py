@@ -62,8 +62,9 @@ def make_record(**fields) -> dict:
     if unknown:
         raise ValueError(f"Unknown record field(s) {sorted(unknown)}: the fields are {list(RECORD_FIELDS)}")
     rec = scrub_all({k: fields.get(k) for k in RECORD_FIELDS})  # no secret is ever written down (`elena.trust`)
-    if isinstance(rec['error'], dict) and isinstance(rec['error'].get('message'), str):  # often a server's words
-        rec['error'] = rec['error'] | {'message': one_line(rec['error']['message'], 1000)}
+    if isinstance(rec['error'], dict):  # often a server's words: one line each
+        rec['error'] = rec['error'] | {k: one_line(rec['error'][k], 1000) for k in ('type', 'message')
+                                       if isinstance(rec['error'].get(k), str)}
     rec['created_at'] = rec['created_at'] or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec='milliseconds')
     rec['random_weights'] = bool(rec['random_weights'])
     return rec
