@@ -196,3 +196,24 @@ def test_papermill_notebook_holds_no_key(tmp_path):
     assert 'refused' in out.read_text() or 'NotFound' in out.read_text() or 'no chat-completions' in out.read_text()
     assert _scan(tmp_path, [OPENAI_MARK, GEMINI_MARK]) == []
     assert OPENAI_MARK not in r.stdout + r.stderr
+
+def test_allowed_root_is_recorded_and_passed_on(evil, tmp_path, monkeypatch):
+    """--allow-root: the links into the named folder are asked, the folder is in every answer's `sent` and in the summary,
+    and `elena slurm` passes it on to the array tasks and to the masking job"""
+    from elena.run import run_elena
+    from elena.store import read_records
+    monkeypatch.chdir(tmp_path)
+    root, store = evil['folder'][0], evil['dir'] / 'outside'
+    with StandIn(openai_handler) as si:
+        s = run_elena('openai:standin', 'folder', root, out_dir=tmp_path / 'responses', base_url=si.url + '/v1',
+                      progress=False, allow_roots=[str(store)])
+    recs = {r['id']: r for r in read_records(s.path)}
+    assert recs['key.jpg']['error'] is None and recs['key.jpg']['sent']['allowed_roots'] == [str(store.resolve())]
+    assert s.done == 3 and f"outside the dataset root: {store.resolve()}" in str(s)
+    r = subprocess.run([ELENA, 'slurm', '--model', 'openai:standin', '--dataset', 'folder', '--data-dir', str(root),
+                        '--condition', 'masked', '--shards', '2', '--out-dir', str(tmp_path / 'out'),
+                        '--base-url', 'http://127.0.0.1:9/v1', '--allow-root', str(store)],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr
+    scripts = {p.name.split('.')[-2]: p.read_text() for p in (tmp_path / 'out' / 'slurm').glob('*.sbatch')}
+    assert sorted(n for n, t in scripts.items() if f'--allow-root {store}' in t) == ['array', 'mask'], scripts
