@@ -175,6 +175,10 @@ def test_echoed_keys_are_written_nowhere(backend, tmp_path):
                              '--out', str(tmp_path / 'eval')], capture_output=True, text=True, env=env, cwd=tmp_path,
                             timeout=300)
         outs.append(ev)
+        tb = subprocess.run([ELENA, '--debug', 'datasets', 'check', '--dataset', 'folder', '--data-dir',
+                             str(tmp_path / OPENAI_MARK)], capture_output=True, text=True, env=env, timeout=120)
+        assert tb.returncode == 2 and 'Traceback' in tb.stderr and 'data directory' in tb.stderr, tb.stderr[-2000:]
+        outs.append(tb)  # a traceback whose message quotes the key
     assert _scan(tmp_path, marks) == []
     for r in outs:
         assert not any(m in r.stdout + r.stderr for m in marks), (r.stdout[-2000:], r.stderr[-2000:])
