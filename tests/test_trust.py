@@ -221,3 +221,20 @@ def test_allowed_root_is_recorded_and_passed_on(evil, tmp_path, monkeypatch):
     assert r.returncode == 0, r.stderr
     scripts = {p.name.split('.')[-2]: p.read_text() for p in (tmp_path / 'out' / 'slurm').glob('*.sbatch')}
     assert sorted(n for n, t in scripts.items() if f'--allow-root {store}' in t) == ['array', 'mask'], scripts
+
+def test_evaluation_of_old_records_holds_no_key(tmp_path, monkeypatch):
+    """Records written before the scrubbing (by hand here, as an older ELENA wrote them) hold the key: evaluation copies
+    none of it. Today's evaluation files hold no record text at all, so this guards the writers that will (an item table
+    with the answers): `write_results` scrubs whatever it writes."""
+    from elena.evaluate import evaluate, write_results
+    from elena.store import RECORD_FIELDS
+    monkeypatch.setenv('OPENAI_API_KEY', OPENAI_MARK)
+    answer = json.dumps({'emotion': 'fear', 'narrative': f'the proxy said Bearer {OPENAI_MARK}', 'body_parts': ['hands']})
+    rec = dict.fromkeys(RECORD_FIELDS) | {'id': 'astronaut.jpg', 'dataset': 'samples', 'condition': 'original',
+                                          'model': 'openai:x', 'raw': answer, 'emotion': 'fear', 'labels': None,
+                                          'parsed': json.loads(answer), 'created_at': '2026-01-01T00:00:00+00:00',
+                                          'random_weights': False}
+    f = tmp_path / 'old.jsonl'; f.write_text(json.dumps(rec) + '\n')
+    assert OPENAI_MARK in f.read_text()
+    written = write_results(evaluate([f], 'samples', n_boot=10), tmp_path / 'eval')
+    assert written and _scan(tmp_path / 'eval', [OPENAI_MARK]) == []
