@@ -115,25 +115,34 @@ def test_run_sends_none_of_it(evil, name, backend, tmp_path, monkeypatch):
         assert recs[b]['error']['type'] in ('OutsideRoot', 'ImageMissing'), recs[b]
     assert s.failed['OutsideRoot'] + s.failed['ImageMissing'] == len(bad) and s.failed['OutsideRoot'] >= 2 and s.done == 1
 
-def test_masked_run_and_mask_never_open_it(evil, tmp_path, monkeypatch):
+@pytest.mark.parametrize('backend', ['openai', 'gemini'])
+def test_masked_run_sends_none_of_it(evil, backend, tmp_path, monkeypatch):
     if (why := yunet_missing()): pytest.skip(why)
-    from elena.masking import mask_folder
     from elena.run import run_elena
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv('ELENA_CACHE', str(tmp_path / 'cache'))
+    monkeypatch.setenv('GOOGLE_API_KEY', GEMINI_MARK); monkeypatch.delenv('GEMINI_API_KEY', raising=False)
     root, good, bad = evil['folder']
-    with StandIn(openai_handler) as si:
-        s = run_elena('openai:standin', 'folder', root, condition='masked', out_dir=tmp_path / 'responses',
-                      base_url=si.url + '/v1', progress=False)
+    handler, model = (openai_handler, 'openai:standin') if backend == 'openai' else (gemini_handler, 'gemini-2.5-flash')
+    with StandIn(handler) as si:
+        s = run_elena(model, 'folder', root, condition='masked', out_dir=tmp_path / 'responses',
+                      base_url=si.url + ('/v1' if backend == 'openai' else ''), progress=False)
     assert s.done == 1 and s.failed['OutsideRoot'] == 2 and len(si.requests) == 1
     assert not any(MARK in b for b in sent_images(si))
     assert not any(MARK in p.read_bytes() for p in (tmp_path / 'cache').rglob('*') if p.is_file())
+
+def test_mask_never_opens_a_link_out(tmp_path):
+    "`elena mask` on a folder holding a .jpg link to a passwd file: recorded as outside, never opened, never quoted"
+    if (why := yunet_missing()): pytest.skip(why)
     m = tmp_path / 'm'; m.mkdir(); shutil.copy(PHOTO, m / 'ok.jpg')
     passwd = tmp_path / 'passwd'; passwd.write_text('root:x:0:0:root:/root:/bin/bash\n')
     (m / 'passwd.jpg').symlink_to(passwd)
-    summary = mask_folder(m, tmp_path / 'm_out', progress=False)
+    r = subprocess.run([ELENA, 'mask', '--input', str(m), '--output', str(tmp_path / 'm_out'), '--workers', '1'],
+                       capture_output=True, text=True, timeout=300)
     faces = (tmp_path / 'm_out' / 'faces.jsonl').read_text()
-    assert summary['errors'] == 1 and 'outside' in faces and 'root:x' not in faces
-    assert not (tmp_path / 'm_out' / 'passwd.jpg').exists()
+    assert r.returncode == 1 and '"errors": 1' in r.stdout, (r.stdout, r.stderr)
+    assert 'outside' in faces and 'root:x' not in faces + r.stdout + r.stderr
+    assert not (tmp_path / 'm_out' / 'passwd.jpg').exists() and (tmp_path / 'm_out' / 'ok.jpg').exists()
 
 def _scan(folder:Path, marks:list[str]) -> list[str]:
     "The files under `folder` holding one of `marks`"
