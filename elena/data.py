@@ -123,9 +123,9 @@ def contain(ds:Dataset, # a loaded dataset
            ) -> Dataset:
     "`ds` with every image that resolves outside `root` and `allow` taken from its item, each an 'outside root' problem"
     roots = allowed_roots(root, allow)
-    why = "not opened, not sent; move it under the root, or allow its folder with --allow-root"
+    why, folders = "not opened, not sent; move it under the root, or allow its folder with --allow-root", {}
     for it in ds.items:
-        if it.image is None or (real := outside(it.image, roots)) is None: continue
+        if it.image is None or (real := outside(it.image, roots, folders)) is None: continue
         ds.problem(it.image, it.id, OUTSIDE_ROOT, f"{one_line(it.id, 200)} resolves to {one_line(real, 200)}, "
                    f"outside the dataset root {roots[0]}: {why}")
         it.image = None
