@@ -126,8 +126,8 @@ def contain(ds:Dataset, # a loaded dataset
     why, folders = "not opened, not sent; move it under the root, or allow its folder with --allow-root", {}
     for it in ds.items:
         if it.image is None or (real := outside(it.image, roots, folders)) is None: continue
-        ds.problem(it.image, it.id, OUTSIDE_ROOT, f"{one_line(it.id, 200)} resolves to {one_line(real, 200)}, "
-                   f"outside the dataset root {roots[0]}: {why}")
+        ds.problem(it.image, it.id, OUTSIDE_ROOT, f"resolves to {one_line(real, 200)}, outside the dataset root "
+                   f"{roots[0]}: {why}")
         it.image = None
     for link in _folder_links(roots[0]) if links else ():
         if (real := outside(link, roots)) is not None:
