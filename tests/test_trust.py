@@ -247,3 +247,27 @@ def test_evaluation_of_old_records_holds_no_key(tmp_path, monkeypatch):
     assert OPENAI_MARK in f.read_text()
     written = write_results(evaluate([f], 'samples', n_boot=10), tmp_path / 'eval')
     assert written and _scan(tmp_path / 'eval', [OPENAI_MARK]) == []
+
+def test_emotic_mat_entries_outside(evil, tmp_path):
+    "EMOTIC's Annotations.mat: a `folder` of '../..' and a file that is a link are outside problems too"
+    import numpy as np
+    import scipy.io
+    from elena.data import load_dataset
+    def struct_array(rows):  # a 1xN MATLAB struct array, as tests/test_cli_data.py writes one
+        a = np.zeros((1, len(rows)), dtype=[(k, object) for k in rows[0]])
+        for i, r in enumerate(rows):
+            for k, v in r.items(): a[0, i][k] = v
+        return a
+    d = tmp_path / 'EMOTIC'; (d / 'Annotations').mkdir(parents=True); (d / 'emotic' / 'framesdb').mkdir(parents=True)
+    shutil.copy(PHOTO, d / 'emotic' / 'framesdb' / 'ok.jpg')
+    (d / 'emotic' / 'framesdb' / 'key.jpg').symlink_to(evil['dir'] / 'outside' / 'secret.jpg')
+    person = dict(body_bbox=np.array([1., 2., 30., 40.]), combined_categories=np.array(['Fear'], dtype=object),
+                  combined_continuous={'valence': 5, 'arousal': 5, 'dominance': 5})
+    up = os.path.relpath(evil['dir'] / 'outside', d / 'emotic')  # climbs out of the image folder
+    entries = [dict(filename=fn, folder=folder, person=struct_array([person]))
+               for folder, fn in [('framesdb', 'ok.jpg'), ('framesdb', 'key.jpg'), (up, 'secret.jpg')]]
+    scipy.io.savemat(d / 'Annotations' / 'Annotations.mat', {'train': struct_array(entries)})
+    ds = load_dataset('emotic', d)
+    assert {i.id: i.image is not None for i in ds.items} == {'framesdb/ok.jpg': True, 'framesdb/key.jpg': False,
+                                                             f'{up}/secret.jpg': False}
+    assert sorted(p.row for p in ds.problems if p.kind == 'outside root') == sorted(['framesdb/key.jpg', f'{up}/secret.jpg'])
