@@ -17,6 +17,7 @@ from .attention import dataset_people, paired_shifts, people_lookup, person_boxe
 from .attention import mllama_keys_to_canvas, rollout
 from .attention_capture import capture, query_positions, vision_rollout
 from .files import atomic_write, read_image, safe_name, write_image
+from .trust import scrub
 from .local import load_image, model_inputs, prompt_text
 from .prompts import get_prompt
 
@@ -175,7 +176,7 @@ def write_attention_summary(out:str|Path, # the output folder of `elena attentio
                             summary:dict, # from `attention_summary`
                            ) -> Path:
     "Write `summary` whole as `out`/attention.json (UTF-8 JSON); its path"
-    return atomic_write(Path(out) / ATTENTION_FILE, json.dumps(summary, indent=1, ensure_ascii=False))
+    return atomic_write(Path(out) / ATTENTION_FILE, scrub(json.dumps(summary, indent=1, ensure_ascii=False)))  # `elena.trust`
 
 # %% ../nbs/19_attention_maps.ipynb #fa0c0006
 def read_attention_summaries(folder:str|Path, # where `elena attention` wrote attention.json (searched recursively)

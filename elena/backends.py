@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 from .prompts import Prompt
+from .trust import one_line
 
 # %% auto #0
 __all__ = ['MODELS', 'SCHEMES', 'Request', 'Reply', 'Backend', 'resolve_model', 'get_backend', 'Retryable', 'StopRun',
@@ -121,6 +122,7 @@ class Retryable(Exception):
                  retry_after:float|None=None, # the wait the server asked for, in seconds
                  pause:bool=False, # hold every request back, not just this one
                 ):
+        kind, message = one_line(kind, 80), one_line(message, 1000)  # often a server's words: scrubbed, one line (`elena.trust`)
         super().__init__(f"{kind}: {message}")
         self.kind, self.message, self.retry_after, self.pause = kind, message, retry_after, pause
 
@@ -128,6 +130,7 @@ class Retryable(Exception):
 class StopRun(Exception):
     "An error no retry can fix (unknown model, refused key, server gone, daily quota used): the run stops"
     def __init__(self, kind:str, message:str):
+        message = one_line(message, 2000)  # it ends the run on the user's terminal: scrubbed, one line
         super().__init__(message)
         self.kind, self.message, self.summary = kind, message, None
 
@@ -135,5 +138,6 @@ class StopRun(Exception):
 class ItemError(Exception):
     "A final failure of one request (the server refused this item), recorded under the type `kind`"
     def __init__(self, kind:str, message:str):
+        kind, message = one_line(kind, 80), one_line(message, 1000)  # the server's words, as recorded: scrubbed, one line
         super().__init__(message)
         self.kind, self.message = kind, message

@@ -11,9 +11,11 @@ import json
 import os
 import shlex
 import sys
+import traceback
 from pathlib import Path
 from .names import ATTENTION_METHODS, CONDITIONS, DATASETS, FILLS, FUSIONS, QUANTIZATIONS, YUNET_ENGINES
 from .prompts import PROMPT_KINDS
+from .trust import ScrubbedStream, one_line
 
 # %% auto #0
 __all__ = ['SUBCOMMANDS', 'build_parser', 'main']
@@ -29,6 +31,10 @@ def _dataset_args(p:argparse.ArgumentParser, required:bool=False,
     p.add_argument('--dataset', required=required, default=None if required else 'samples', choices=DATASETS,
                    help="dataset name" + ('' if required else " (default: samples)"))
     if data_dir: p.add_argument('--data-dir', help=data_dir)
+
+def _allow_root_arg(p:argparse.ArgumentParser):
+    p.add_argument('--allow-root', action='append', dest='allow_roots', metavar='PATH',
+                   help="a folder outside the dataset that its files may link into (repeatable; recorded in the answers)")
 
 def _yunet_arg(p:argparse.ArgumentParser):
     p.add_argument('--yunet', help="the YuNet 2023mar ONNX file (default: ELENA_YUNET, the cache or a download)")
@@ -151,6 +157,7 @@ def _run_options(p:argparse.ArgumentParser):
     add('--quantize', choices=QUANTIZATIONS, help="local models: load the weights in 8 or 4 bits (bitsandbytes, CUDA)")
     add('--mask', help="masked condition: elena mask's options, e.g. 'fill=blur,max_side=1024,min_face=64' (default: its defaults)")
     _max_pixels_arg(p)
+    _allow_root_arg(p)
 
 # %% ../nbs/90_cli.ipynb #1f8a0ed0
 def _run_args(p:argparse.ArgumentParser):
@@ -187,12 +194,13 @@ def _datasets_args(p:argparse.ArgumentParser):
     c = sub.add_parser('check', help="load a dataset and print counts per split and label, and every problem found")
     _dataset_args(c, required=True)
     c.add_argument('--label-map', help="label-map overrides: 'native=label,...' or a JSON file")
+    _allow_root_arg(c)
 
 # %% ../nbs/90_cli.ipynb #31f4e5bc
 def _datasets_run(a:argparse.Namespace) -> int:
     from collections import Counter
     from elena.data import check_images, load_dataset
-    ds = load_dataset(a.dataset, a.data_dir, mapping=a.label_map)
+    ds = load_dataset(a.dataset, a.data_dir, mapping=a.label_map, allow_roots=a.allow_roots)
     ds.problems += check_images(ds)
     print(f"{ds.name}: {len(ds.items)} images, {sum(len(i.agents) for i in ds.items)} people, root {ds.root}")
     print(ds.counts().pivot(index='label', columns='split', values='images').fillna(0).astype(int).to_string())
@@ -200,7 +208,8 @@ def _datasets_run(a:argparse.Namespace) -> int:
         ps = [p for p in ds.problems if p.warning == (what == 'warning')]
         kinds = ', '.join(f'{k} {v}' for k, v in Counter(p.kind for p in ps).items())
         print(f"\n{len(ps)} {what}(s)" + (f": {kinds}" if ps else ''))
-        for p in ps: print(f"  {p.kind}: {p.file}" + (f" [{p.row}]" if p.row is not None else '') + f": {p.message}")
+        for p in ps:  # names and cells from annotation files: one line each, escaped
+            print('  ' + one_line(f"{p.kind}: {p.file}" + (f" [{p.row}]" if p.row is not None else '') + f": {p.message}", 1000))
     return 1 if any(not p.warning for p in ds.problems) else 0
 
 # %% ../nbs/90_cli.ipynb #ac405f1e
@@ -286,6 +295,7 @@ def _mask_args(p:argparse.ArgumentParser):
     p.add_argument('--workers', type=int, help="threads (default: one per CPU core)")
     p.add_argument('--engine', choices=YUNET_ENGINES, help="runs the detector (default: onnxruntime if installed)")
     _yunet_arg(p)
+    _allow_root_arg(p)
 
 # %% ../nbs/90_cli.ipynb #4cfe2514
 def _mask_run(a:argparse.Namespace) -> int:
@@ -367,6 +377,7 @@ def _argv(a:argparse.Namespace, add_args) -> list[str]:
         if v == act.default: continue
         if isinstance(act, argparse.BooleanOptionalAction): out.append(act.option_strings[0 if v else 1])
         elif act.nargs == 0: out.append(act.option_strings[0])
+        elif isinstance(v, list): out += [x for item in v for x in (act.option_strings[0], str(item))]
         else: out += [act.option_strings[0], str(v)]
     return out
 
@@ -492,7 +503,7 @@ def _one_line(e:BaseException, # what a subcommand raised
         if e.errno == errno.ENOSPC: return f"{what}: free some space, or write elsewhere"
         if e.errno == errno.EISDIR: return f"{what}: give a file, not a folder"
         return what
-    msg = ' '.join(str(e).split()) or 'no message'
+    msg = one_line(e, 2000) or 'no message'  # scrubbed, escaped: it may quote a server or a file
     if isinstance(e, (OSError, ValueError, RuntimeError)): return msg  # ELENA's own messages say what to do
     return f"{type(e).__name__}: {msg} (an unexpected error: run again with --debug for the traceback, and report it)"
 
@@ -500,6 +511,13 @@ def _one_line(e:BaseException, # what a subcommand raised
 def main(argv:list[str]|None=None, # arguments (default: the command line)
         ) -> int:
     "Run the `elena` command line; returns the exit status. Errors are one line on stderr (tracebacks: `--debug`)"
+    streams = sys.stdout, sys.stderr  # everything printed goes through `elena.trust.scrub`; stderr escaped as well
+    sys.stdout, sys.stderr = ScrubbedStream(streams[0]), ScrubbedStream(streams[1], escape=True)
+    try: return _main(argv)
+    finally: sys.stdout, sys.stderr = streams
+
+def _main(argv:list[str]|None) -> int:
+    "`main` within the scrubbed streams"
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = '--debug' in argv or os.environ.get('ELENA_DEBUG', '') not in ('', '0')
     argv = [x for x in argv if x != '--debug']
@@ -507,10 +525,10 @@ def main(argv:list[str]|None=None, # arguments (default: the command line)
     a = build_parser(command if command in SUBCOMMANDS else None).parse_args(argv)
     try: return a._run(a) or 0
     except KeyboardInterrupt:
-        if debug: raise
+        if debug: traceback.print_exc()  # printed here, through the scrubbed stderr
         print(f"elena {a.command}: interrupted; what was stored is kept: run it again to resume", file=sys.stderr)
         return 130
     except Exception as e:
-        if debug: raise
-        print(f"elena {a.command}: error: {_one_line(e)}", file=sys.stderr)
+        if debug: traceback.print_exc()
+        else: print(f"elena {a.command}: error: {_one_line(e)}", file=sys.stderr)
         return 2 if isinstance(e, (FileNotFoundError, ValueError)) else 1

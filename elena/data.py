@@ -4,19 +4,22 @@
 
 # %% ../nbs/06_data.ipynb #71155bfc
 from __future__ import annotations
+import os
 import re
 from importlib.resources import files
-from pathlib import Path
-from typing import Iterable, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Iterable, Mapping, Sequence
 import pandas as pd
 from .names import DATASETS, IMAGE_EXTS
 from .files import list_images, read_image
+from .trust import allowed_roots, one_line, outside
 from .labelmaps import BESST_LETTERS
 from .items import WARNING_KINDS, Problem, Item, Dataset, EmptyDataset, majority_label, make_item, need_dir
 from .annotations import HECO_COLUMNS, load_heco, load_emotic
 
 # %% auto #0
-__all__ = ['BESST_NAME', 'besst_gold', 'load_besst', 'load_folder', 'load_samples', 'load_dataset', 'check_images']
+__all__ = ['BESST_NAME', 'OUTSIDE_ROOT', 'besst_gold', 'load_besst', 'load_folder', 'load_samples', 'contain', 'load_dataset',
+           'check_images']
 
 # %% ../nbs/06_data.ipynb #a543854d
 BESST_NAME = re.compile(r'^(?:masked_)?(?P<actor>\d+)(?P<gender>[mw])(?P<letter>[A-Za-z])_(?P<angle>\d+)(?:_2)?'
@@ -97,14 +100,62 @@ def load_samples() -> Dataset:
     "The public-domain photographs that ship in elena/samples (no gold labels; see LICENSES.md there)"
     return load_folder(Path(str(files('elena')/'samples')), 'samples')
 
+# %% ../nbs/06_data.ipynb #3eba5915
+OUTSIDE_ROOT = 'outside root'  # the problem kind of an entry whose file resolves outside the dataset root
+
+# %% ../nbs/06_data.ipynb #acfb5a3b
+def _folder_links(root:Path) -> list[Path]:
+    "The symlinked folders under `root` (hidden names skipped), which the image listing does not follow"
+    out = []
+    for d, dirs, _ in os.walk(root):
+        dirs[:] = [x for x in dirs if not x.startswith('.')]
+        out += [Path(d)/x for x in dirs if (Path(d)/x).is_symlink()]
+    return sorted(out)
+
+def _base(it:Item) -> Path:
+    "The folder that an item's id is relative to"
+    return it.image.parents[len(PurePosixPath(it.id).parts) - 1]
+
+def contain(ds:Dataset, # a loaded dataset
+            root:str|Path, # the folder its entries must resolve inside
+            allow:Sequence|None=(), # further folders the user allows (`--allow-root`)
+            links:bool=False, # also report the symlinked folders under `root` that lead outside (listed datasets)
+           ) -> Dataset:
+    "`ds` with every image that resolves outside `root` and `allow` taken from its item, each an 'outside root' problem"
+    roots = allowed_roots(root, allow)
+    why, folders = "not opened, not sent; move it under the root, or allow its folder with --allow-root", {}
+    for it in ds.items:
+        if it.image is None or (real := outside(it.image, roots, folders)) is None: continue
+        ds.problem(it.image, it.id, OUTSIDE_ROOT, f"resolves to {one_line(real, 200)}, outside the dataset root "
+                   f"{roots[0]}: {why}")
+        it.image = None
+    for link in _folder_links(roots[0]) if links else ():
+        if (real := outside(link, roots)) is not None:
+            rel = link.relative_to(roots[0]).as_posix()
+            ds.problem(link, rel + '/', OUTSIDE_ROOT, f"{one_line(rel, 200)}/ is a link to the folder {one_line(real, 200)}, "
+                       f"outside the dataset root {roots[0]}: its files are not listed, {why}")
+    if ds.root is not None and outside(ds.root, roots) is not None:  # an image folder taken from an outside entry
+        ds.root = next((_base(it) for it in ds.items if it.image is not None), roots[0])
+    return ds
+
 # %% ../nbs/06_data.ipynb #a366b67e
 def load_dataset(name:str, # one of `DATASETS`
                  data_dir:str|Path|None=None, # the dataset folder (not needed for samples, nor for besst given ids)
                  ids:Iterable[str]|None=None, # besst only: build items from these ids when there is no data_dir
                  mapping:str|Mapping|None=None, # label-map overrides for heco and emotic
                  images:bool=True, # heco: refuse a folder where not one image is found (False: gold labels alone)
+                 allow_roots:Sequence|None=(), # folders outside `data_dir` its images may be in (`--allow-root`)
                 ) -> Dataset:
-    "Load the dataset `name` from `data_dir`"
+    "Load the dataset `name` from `data_dir`; every image held inside it (or `allow_roots`) by `contain`"
+    ds = _load(name, data_dir, ids, mapping, images)
+    if ds.root is None: return ds  # BESST from ids alone: no files
+    root = Path(str(files('elena')/'samples')) if name == 'samples' else Path(data_dir)
+    if root.is_file():  # HECO's CSV given itself: its folder, or the HECO folder above Labels/
+        root = root.parent.parent if root.parent.name.lower() in ('labels', 'annotations') else root.parent
+    return contain(ds, root, allow_roots, links=name in ('besst', 'folder', 'samples'))
+
+def _load(name, data_dir, ids, mapping, images) -> Dataset:
+    "The loader of `name`, called"
     if name not in DATASETS:
         raise ValueError(f"Unknown dataset {name!r}: use one of {', '.join(DATASETS)}")
     if name == 'samples':

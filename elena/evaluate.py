@@ -23,6 +23,7 @@ from .metrics import (single_label, any_match, multilabel_f1, paired_runs, vad_a
                            body_parts_table)
 from .files import atomic_write
 from .store import latest_records, read_records
+from .trust import scrub
 
 # %% auto #0
 __all__ = ['ANSWER_FIELDS', 'RUN_PROVENANCE', 'RESULT_FILES', 'match_key', 'read_responses', 'gold_table', 'match_items',
@@ -294,7 +295,7 @@ def write_results(res:dict, # from `evaluate`
     tables = [summary_frame(res), per_class_frame(res), parts]
     texts = [t.to_csv(index=False) for t in tables] + [json.dumps(_jsonable(res), indent=1, ensure_ascii=False),
                                                         items_frame(res).to_csv(index=False)]
-    return [atomic_write(out/name, text) for name, text in zip(RESULT_FILES, texts)]
+    return [atomic_write(out/name, scrub(text)) for name, text in zip(RESULT_FILES, texts)]  # no key, even from old records
 
 # %% ../nbs/17_evaluate.ipynb #436782b6
 def read_results(folder:str|Path, # where `write_results` (or `elena evaluate --out`) wrote

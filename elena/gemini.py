@@ -16,9 +16,10 @@ from .api import APIBackend, long_wait_stop
 from .backends import ItemError, Reply, Request, Retryable, StopRun
 from .files import still_bytes
 from .limits import backoff_delay, next_reset, retry_after
+from .trust import one_line, remember_secret, scrub
 
 # %% auto #0
-__all__ = ['KEY_VARS', 'GEMINI_TIERS', 'find_api_key', 'scrub', 'UnreadableImage', 'image_part', 'gemini_config', 'read_reply',
+__all__ = ['KEY_VARS', 'GEMINI_TIERS', 'find_api_key', 'UnreadableImage', 'image_part', 'gemini_config', 'read_reply',
            'api_failure', 'GeminiBackend', 'BatchPending', 'batch_key', 'answer_with_batch_api']
 
 # %% ../nbs/14_gemini.ipynb #7b70b9d1
@@ -42,20 +43,15 @@ def find_api_key(env:dict|None=None, # the environment to read (os.environ)
     env = os.environ if env is None else env
     for v in KEY_VARS:
         if env.get(v, '').strip():
+            remember_secret(env[v])  # scrubbed from every message and record from now on (`elena.trust`)
             return env[v].strip()
     vals = _dotenv(Path(dotenv)) if Path(dotenv).is_file() else {}
     for v in KEY_VARS:
         if vals.get(v):
+            remember_secret(vals[v])
             return vals[v]
     raise RuntimeError(f"No Gemini API key: set {' or '.join(KEY_VARS)}, "
                        f"or put one of them in {Path(dotenv).resolve()} (KEY=VALUE)")
-
-# %% ../nbs/14_gemini.ipynb #40043fe6
-def scrub(text:str, # any message that may reach a record or a log
-          key:str|None, # the API key
-         ) -> str:
-    "`text` with every appearance of `key` replaced by `***`"
-    return text.replace(key, '***') if key and text else text
 
 # %% ../nbs/14_gemini.ipynb #67c2e34f
 GEMINI_TIERS = {  # tier -> model id -> (requests per minute, input tokens per minute, requests per day or None)
@@ -187,7 +183,7 @@ def _transport_failure(e:Exception, key:str|None) -> Exception|None:
     if 'RemoteProtocolError' in http and 'message body' in str(e):  # it answered, but the body ended early
         return Retryable('BodyCutShort', scrub(f'the Gemini API answered but cut the body short ({e})', key)[:300])
     if 'TransportError' in http:
-        return Retryable('ConnectionError', scrub(f'{type(e).__name__}: {e}', key)[:300])
+        return Retryable('ConnectionError', one_line(scrub(f'{type(e).__name__}: {e}', key)))
     return None
 
 # %% ../nbs/14_gemini.ipynb #cc112620
@@ -199,8 +195,8 @@ def api_failure(e:Exception, # what the SDK or httpx raised
     if f := _transport_failure(e, key):
         return f
     if not isinstance(e, errors.APIError):
-        return RuntimeError(scrub(f'{type(e).__name__}: {e}', key)[:500])
-    msg = scrub(f'HTTP {e.code} {e.status or ""}: {e.message or ""}', key)[:300]
+        return RuntimeError(one_line(scrub(f'{type(e).__name__}: {e}', key), 500))
+    msg = one_line(scrub(f'HTTP {e.code} {e.status or ""}: {e.message or ""}', key))  # the server's words, one line
     reasons = {d.get('reason') for d in _details(e, 'ErrorInfo')}
     if e.code == 429 and (day := _daily(e)):
         q, limit = day[0], f", limit {day[0]['quotaValue']}" if day[0].get('quotaValue') else ''
@@ -366,7 +362,7 @@ def _item_reply(o:types.InlinedResponse|None, r:Request, job:str, key:str|None) 
     if o.response is None:
         err = o.error.model_dump(exclude_none=True) if hasattr(o.error, 'model_dump') else o.error
         msg = f'the batch answered this item with an error: {json.dumps(err, default=str)}'
-        return Reply(error={'type': 'BatchItemError', 'message': scrub(msg, key)[:500]})
+        return Reply(error={'type': 'BatchItemError', 'message': one_line(scrub(msg, key), 500)})
     return read_reply(o.response, r.gen.get('max_new_tokens'))
 
 # %% ../nbs/14_gemini.ipynb #177fd2e5

@@ -21,6 +21,7 @@ from .claims import Claims
 from .faces import FACES_FILE, FacesLog, faces_lookup, read_faces
 from .files import atomic_write, encode_image, list_images, read_image, still_bytes, write_image
 from .names import FILLS, IMAGE_EXTS
+from .trust import allowed_roots, one_line, outside
 from .yunet import detect_faces, detection_scales, resolve_engine, tile_scales, yunet_path, MIN_FACE, SECOND_PASS, YUNET_SHA256
 
 # %% auto #0
@@ -125,9 +126,13 @@ def mask_file(src:Path, dst:Path, # input image and where its masked copy goes
               model:str|Path|None=None, # the YuNet file (default: `yunet_path()`)
               engine:str|None=None, # the detector's engine (default: `default_engine()`)
               min_face:int=MIN_FACE, # as for `mask_folder`
+              roots:tuple|None=None, # from `elena.trust.allowed_roots`: `src` must resolve inside one (None: unchecked)
              ) -> dict:
     "Mask one image's upright still into `dst` (re-encoded as it is if it has no face) and return its `faces.jsonl` record"
     rec = {'width': None, 'height': None, 'faces': [], 'scales': [], 'masked_fraction': 0.0}
+    if roots and (real := outside(src, roots)) is not None:  # a link out of the folder: never opened
+        return rec | {'status': 'error', 'message': f"resolves to {one_line(real, 200)}, outside {roots[0]}: not opened; "
+                                                    "move it under the input folder, or allow its folder with --allow-root"}
     try:
         sha = _sha256(src)
         img = read_image(src)
@@ -142,7 +147,7 @@ def mask_file(src:Path, dst:Path, # input image and where its masked copy goes
         return rec | {'status': 'ok' if faces else 'no_face', 'message': '', 'source_sha256': sha}
     except (ValueError, OSError, cv2.error, MemoryError) as e:
         Path(dst).unlink(missing_ok=True)  # a copy of what the file held before must not stand in for it
-        why = str(e).strip() or type(e).__name__
+        why = one_line(str(e).strip() or type(e).__name__, 500)
         if getattr(e, 'errno', None) == errno.ENOSPC:
             why = (f"no space left on the device holding {dst.parent}: this masked copy was not written (those written "
                    "before are kept); free space there, then run elena mask again")
@@ -307,13 +312,14 @@ def _summary(done:dict[str, dict], # the latest record per image id
 def _mask_todo(src, out, fill, pad, score, max_side, workers, yunet, progress, engine, only, # as for `mask_folder`
                claims:Claims, log:FacesLog, # the folder's `.mask.lock` (joined) and faces.jsonl
                min_face:int=MIN_FACE, # as for `mask_folder`
+               roots:tuple=(), # from `elena.trust.allowed_roots`: where the images may really be
               ) -> dict:
     "The work of `mask_folder` once its arguments are checked and the folder is joined: mask, record, sum up"
     settings, fp = _settings(fill, pad, score, max_side, min_face)
     start = dict(log.refresh())
     _check_settings(start, fp, settings, log.path)
     kw = {'fill': fill, 'pad': pad, 'score': score, 'max_side': max_side, 'model': yunet_path(yunet), 'engine': engine,
-          'min_face': min_face}
+          'min_face': min_face, 'roots': roots or None}
     items = _listed(src, out, only)
     todo = [t for t in items if not _ready(start, out, t[1], t[0])]
     job = partial(_mask_claimed, out=out, claims=claims, log=log, start=start, kw=kw, fp=fp)
@@ -336,17 +342,19 @@ def mask_folder(input:str|Path, # folder of images, walked recursively
                 engine:str|None=None, # the detector's engine, one of `YUNET_ENGINES` (default: `default_engine()`)
                 only:Iterable[str]|None=None, # mask only these ids (paths relative to `input`), e.g. a run's items
                 min_face:int=MIN_FACE, # in large images, tiled detection finds faces down to this width (pixels)
+                allow_roots:Iterable|None=(), # folders outside `input` its images may be in (`--allow-root`)
                ) -> dict:
     "Mask the images under `input` into `output` and record each in faces.jsonl, resuming and sharing the work"
     _check_values(fill, pad, score, max_side, min_face)  # the values first: the folder check lists the images
     src, out = _check_folders(input, output)
+    roots = allowed_roots(src, allow_roots)  # an image that resolves elsewhere is recorded, never opened
     engine = resolve_engine(engine)
     out.mkdir(parents=True, exist_ok=True)  # fails now if the folder cannot be written, before any work
     with Claims(out/'.mask.lock') as claims, FacesLog(out/FACES_FILE) as log:
         if claims.join():  # no other job here: temporary files are those of a run killed while writing
             for part in out.rglob('.*.part'): part.unlink()
         return _mask_todo(src, out, fill, pad, score, max_side, workers, yunet, progress, engine, only, claims, log,
-                          min_face)
+                          min_face, roots)
 
 # %% ../nbs/09_masking.ipynb #96178480
 MASK_OPTIONS = {'fill': 'black', 'pad': 0.05, 'score': 0.5, 'max_side': 640, 'min_face': MIN_FACE}  # a run's masking options and their defaults

@@ -18,6 +18,7 @@ from .limits import retry_after
 from .files import still_bytes
 from .local import chat_messages
 from .prompts import elena_schema
+from .trust import one_line, remember_secret
 
 # %% auto #0
 __all__ = ['POOL_SIZE', 'image_data_url', 'chat_body', 'Prepared', 'OpenAIBackend']
@@ -59,16 +60,10 @@ def _error_info(r:httpx.Response) -> tuple[str, str]:
     try:
         j = r.json()
     except ValueError:
-        return r.text[:300], ''
+        return one_line(r.text), ''  # the server's words: scrubbed, one line, bounded (`elena.trust`)
     e = j.get('error') if isinstance(j, dict) else None
     e = e if isinstance(e, dict) else (j if isinstance(j, dict) else {})
-    return str(e.get('message') or e.get('detail') or r.text)[:300], str(e.get('code') or e.get('type') or '')
-
-# %% ../nbs/13_openai.ipynb #387a0e06
-def _scrubbed(msg:str) -> str:
-    "`msg` without the value of OPENAI_API_KEY"
-    key = os.environ.get('OPENAI_API_KEY')
-    return msg.replace(key, '***') if key else msg
+    return one_line(e.get('message') or e.get('detail') or r.text), one_line(e.get('code') or e.get('type') or '', 80)
 
 # %% ../nbs/13_openai.ipynb #89655751
 class Prepared(NamedTuple):
@@ -105,6 +100,8 @@ POOL_SIZE = 32  # connections per HTTP client at most (httpx's pool costs grow w
 
 async def _open(self:OpenAIBackend):
     key = os.environ.get('OPENAI_API_KEY')
+    remember_secret(key)  # and the header sent with it: scrubbed from whatever comes back
+    if key: remember_secret(f'Bearer {key}')
     n = math.ceil(self.concurrency / POOL_SIZE)
     per, tls = math.ceil(self.concurrency / n), httpx.create_ssl_context()  # the certificates loaded once, not per client
     self._clients = [httpx.AsyncClient(timeout=self.timeout_s, headers={'Authorization': f'Bearer {key}'} if key else {},
@@ -189,7 +186,7 @@ def _refused(self:OpenAIBackend, r:httpx.Response, with_schema:bool):
         self.use_schema, self.refusals['schema'] = False, f"HTTP 400: {msg}"  # this and every later request without it
         raise Retryable('SchemaUnsupported', msg, retry_after=0)
     if r.status_code in (401, 403):
-        raise StopRun('KeyRefused', f"{at} refused the request (HTTP {r.status_code}: {_scrubbed(msg)}): "
+        raise StopRun('KeyRefused', f"{at} refused the request (HTTP {r.status_code}: {msg}): "
                                     "check OPENAI_API_KEY")
     if r.status_code == 404 and (code in ('model_not_found', 'NotFoundError', '404') or self.model_id in msg):
         raise StopRun('ModelNotFound', f"{at} does not serve the model {self.model_id!r} ({msg}); choose one of "

@@ -55,11 +55,13 @@ def masked_images(items:Sequence, # dataset items with `id` and `image`
                   yunet:str|None=None, # the YuNet model file (default: --yunet / ELENA_YUNET / cache)
                   progress:bool=True, # show the masking progress bar
                   mask:dict|str|None=None, # the masking options (`elena.masking.mask_options`; None: the defaults)
+                  allow_roots:Sequence|None=(), # folders outside `root` its images may be in (`--allow-root`)
                  ) -> dict[str, Path|None]:
     "Item id -> its face-masked copy (cached; only these items are masked), None where masking failed"
     from elena.masking import mask_folder, mask_options, read_faces
     out = masked_cache(root, name, mask)
-    mask_folder(root, out, yunet=yunet, progress=progress, only=[it.id for it in items], **mask_options(mask))  # only the items this run asks
+    mask_folder(root, out, yunet=yunet, progress=progress, only=[it.id for it in items], allow_roots=allow_roots,
+                **mask_options(mask))  # only the items this run asks
     faces, _ = read_faces(out)
     return {it.id: (out/it.id if faces.get(it.id, {}).get('status') in ('ok', 'no_face') else None) for it in items}
 
@@ -84,6 +86,7 @@ class RunSummary:
     cost_usd: float|None = None  # estimate for API models with a known price
     batch_size: int|None = None  # images per generate call that fitted (local models)
     limits: str = ''  # API models: the limits in force and the share of each used
+    allowed_roots: list = field(default_factory=list)  # folders outside the dataset root allowed by --allow-root
 
     def __str__(self):
         n = self.done + sum(self.failed.values())
@@ -101,6 +104,7 @@ class RunSummary:
             lines.append("  nothing left to ask: the model was not loaded and nothing was sent")
         if self.batch_size: lines.append(f"  batch size {self.batch_size} (the largest generate call that fitted)")
         if self.limits: lines.append(f"  {self.limits}")
+        if self.allowed_roots: lines.append(f"  images allowed from outside the dataset root: {', '.join(self.allowed_roots)}")
         if self.random_weights: lines.append("  RANDOM WEIGHTS: a tiny test model answered; its output is not a result")
         return '\n'.join(lines)
 
@@ -214,7 +218,7 @@ def pending_requests(items:Sequence, # the run's items
     return todo, missing, hashes, len(done)
 
 # %% ../nbs/15_run.ipynb #0de80b86
-_NOT_SENT = ('ImageMissing', 'UnreadableImage', 'DailyQuota')  # errors of items that never reached the server
+_NOT_SENT = ('ImageMissing', 'OutsideRoot', 'UnreadableImage', 'DailyQuota')  # errors of items that never reached the server
 
 def _requests_today(out:Path, # the response store root
                     model_id:str, # the provider's model id (the quota counts per model)
@@ -241,8 +245,10 @@ def missing_record(it, # the item
                    condition:str, # 'original' or 'masked'
                    root:Path, # the dataset root
                    base:dict, # the fields every record of the run shares
+                   outside:str|None=None, # the dataset problem of an image outside the dataset root (`elena.data.contain`)
                   ) -> dict:
-    "The error record of an item that has no image to send (missing, unreadable, or not masked)"
+    "The error record of an item that has no image to send (outside the root, missing, unreadable, or not masked)"
+    if outside: return make_record(id=it.id, error={'type': 'OutsideRoot', 'message': outside}, **base)
     why, kind = f'image file missing for {it.id} under {root}', 'ImageMissing'
     if condition == 'masked' and it.image:
         why = 'face masking failed for this image (see faces.jsonl in the mask cache)'
@@ -315,41 +321,47 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
               constrain:bool|None=None, # hold local decoding to the answer schema (None: for random-weight models)
               backend_options:dict|None=None, # further options for the backend
               mask:dict|str|None=None, # masked condition: `elena mask`'s options (`elena.masking.mask_options`)
+              allow_roots:Sequence[str]|None=None, # folders outside the dataset root its images may be in (recorded)
              ) -> RunSummary:
     "Ask `model` about every image of `dataset`, appending one record per image to the response store"
-    from elena.data import load_dataset
+    from elena.data import OUTSIDE_ROOT, load_dataset
     begun = time.monotonic()
     labels, sh = check_run(model, dataset, condition, prompt, labels, limit, shard)
     be = run_backend(model, concurrency, batch_size, base_url, constrain, batch, backend_options)
-    ds = load_dataset(dataset, data_dir)
+    ds = load_dataset(dataset, data_dir, allow_roots=allow_roots)
     if not ds.items:
         raise ValueError(f"{dataset}: no images found in {data_dir}; "
                          "pass the folder that holds the dataset with --data-dir")
     items = choose_items(ds.items, limit, sh)
     out, path = response_file(out_dir, model, dataset, condition, prompt, sh)
+    allowed = [str(Path(a).resolve()) for a in allow_roots or ()]  # recorded in every answer's `sent`
+    outside = {p.row: p.message for p in ds.problems if p.kind == OUTSIDE_ROOT}  # never opened, never sent
     p = get_prompt(prompt, labels, masked=condition == 'masked')
     gen = run_gen(be, seed, temperature, max_new_tokens, thinking_budget)
     with ResponseStore(path) as st, DayCount(out, be.model_id, be.backend) as day:  # the lock first: a second run
         # on this file is refused before anything heavy; `day` counts today's requests for the next runs
         if condition == 'original': images = {it.id: it.image for it in items}
-        else: images = masked_images(items, ds.root, dataset, yunet, progress, mask)
+        else: images = masked_images([it for it in items if it.image], ds.root, dataset, yunet, progress, mask,
+                                     allow_roots)
         if getattr(be, 'rpd', None) and not batch:  # the day's quota spans runs
             be.used_today = _requests_today(out, be.model_id, be.backend)
         todo, missing, hashes, skipped = pending_requests(items, images, p, gen, force, path, model, progress)  # locked
-        s = RunSummary(path, model, dataset, condition, p.id, be.random_weights, items=len(items), skipped=skipped)
+        s = RunSummary(path, model, dataset, condition, p.id, be.random_weights, items=len(items), skipped=skipped,
+                       allowed_roots=allowed)
         base = dict(dataset=dataset, condition=condition, model=model, backend=be.backend, prompt_id=p.id,
                     prompt_sha256=p.sha256, labels=list(labels), gen=gen, random_weights=be.random_weights)
         if todo: be.load()  # missing weights fail here; the store removes the new file it opened, leaving nothing
         t0 = time.monotonic()
         s.startup = t0 - begun
         for it in missing:
-            rec = missing_record(it, condition, ds.root, base)
+            rec = missing_record(it, condition, ds.root, base, outside.get(it.id))
             st.append(rec)
             s.failed[rec['error']['type']] += 1
         replies = ask(be, todo, batch, path)
         try:
             for req, rep in tqdm(replies, total=len(todo), desc=f'{model} {dataset}', disable=not progress):
                 rec, res = reply_record(req, rep, labels, be, base)
+                if allowed: rec['sent'] = {**(rec['sent'] or {}), 'allowed_roots': allowed}
                 st.append(rec)
                 if getattr(be, 'rpd', None) and (rep.error or {}).get('type') not in _NOT_SENT: day.add()
                 count_reply(s, rep, res)

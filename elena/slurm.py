@@ -74,7 +74,7 @@ class SlurmPlan:
 # %% ../nbs/23_slurm.ipynb #dc3c61f7
 _ENV = ('PYTHONPATH', 'HF_HOME', 'HF_HUB_CACHE', 'ELENA_CACHE', 'ELENA_YUNET', 'XDG_CACHE_HOME', 'ELENA_MAX_PIXELS')  # exported to the jobs
 
-def _check(model:str, dataset:str, data_dir, labels:str, shards:int):
+def _check(model:str, dataset:str, data_dir, labels:str, shards:int, allow_roots=()):
     "The dataset, and whether the model is a local one (its weights checked): fails on the login node, not in N tasks"
     from elena.backends import resolve_model
     from elena.data import load_dataset
@@ -82,7 +82,7 @@ def _check(model:str, dataset:str, data_dir, labels:str, shards:int):
     if shards < 1: raise ValueError(f"--shards must be 1 or more, got {shards}")
     path, kw = resolve_model(model)
     resolve_labels(labels)
-    ds = load_dataset(dataset, data_dir)
+    ds = load_dataset(dataset, data_dir, allow_roots=allow_roots)
     local = path == 'elena.local:TransformersBackend'
     if local: weights_in_cache(kw['model_id'])
     return ds, local
@@ -99,7 +99,9 @@ def plan(model:str, dataset:str, data_dir:str|Path|None, condition:str, prompt:s
         ) -> SlurmPlan:
     "The plan of the sbatch scripts of one run: settings checked, weights of local models checked, absolute paths"
     from elena.run import masked_cache, project_root
-    ds, local = _check(model, dataset, data_dir, labels, shards)
+    ro = run_options or []  # the folders allowed outside the dataset root (--allow-root) hold for the check and the mask job
+    allow = [x for k, x in zip(ro, ro[1:]) if k == '--allow-root']
+    ds, local = _check(model, dataset, data_dir, labels, shards, allow)
     root = project_root()
     out = Path(out_dir) if out_dir is not None else root/'responses'
     out = (out if out.is_absolute() else root/out).resolve()
@@ -108,19 +110,19 @@ def plan(model:str, dataset:str, data_dir:str|Path|None, condition:str, prompt:s
     what = ['--model', model, '--dataset', dataset, *(['--data-dir', data_dir] if data_dir else []),
             '--condition', condition, '--prompt', prompt, '--labels', labels]
     run = [*elena_command(), 'run', *what, '--out-dir', str(out), '--no-progress', *yu, *(run_options or [])]
-    mask = None
+    mask_job = None  # the masked condition's `elena mask` job, with the run's masking options
     if condition == 'masked':
         from elena.masking import mask_options
         opts = [x for k, v in mask_options(mask).items() for x in (f"--{k.replace('_', '-')}", str(v))]
-        mask = [*elena_command(), 'mask', '--input', str(ds.root), '--output', str(masked_cache(ds.root, dataset, mask)),
-                *yu, *opts]
+        mask_job = [*elena_command(), 'mask', '--input', str(ds.root), '--output', str(masked_cache(ds.root, dataset, mask)),
+                    *yu, *opts, *[x for a in allow for x in ('--allow-root', a)]]
     env = {k: os.environ[k] for k in _ENV if os.environ.get(k)}
     if local: env['HF_HUB_OFFLINE'] = '1'  # the weights come from the cache checked above: nothing is fetched
     name = '-'.join(safe_name(x) for x in (model, dataset, condition, prompt))
     files = [store_path(out, model, dataset, condition, prompt, (i, shards)) for i in range(shards)]
     res = {k: v for k, v in (resources or {}).items() if v}
     merged = store_path(out, model, dataset, condition, prompt)
-    return SlurmPlan(name, out/'slurm', run, shards, files, merged, mask, res, list(extra or []), env,
+    return SlurmPlan(name, out/'slurm', run, shards, files, merged, mask_job, res, list(extra or []), env,
                      items=len(ds.items))
 
 # %% ../nbs/23_slurm.ipynb #16b20954

@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 # %% auto #0
-__all__ = ['CANNED_ANSWER', 'FAULTS', 'OPENAI_FAULTS', 'ARRIVALS', 'canned_text', 'StandIn', 'openai_handler', 'prompt_tokens',
-           'gemini_handler', 'standin_process']
+__all__ = ['CANNED_ANSWER', 'FAULTS', 'OPENAI_FAULTS', 'ECHO_FAULTS', 'ARRIVALS', 'canned_text', 'StandIn', 'openai_handler',
+           'prompt_tokens', 'gemini_handler', 'standin_process']
 
 # %% ../nbs/10b_standins.ipynb #e368dc12
 CANNED_ANSWER = json.dumps({
@@ -30,6 +30,7 @@ FAULTS = ('ok', 'rate_limit', 'server_error', 'slow', 'fenced', 'truncated', 'em
 OPENAI_FAULTS = ('content_parts', 'content_number', 'usage_text', 'retry_after_huge', 'retry_after_ms', 'drip', 'cut_body')
 # the OpenAI stand-in's own: content as a list of text parts or as a number, a usage count in words, a 429 asking for
 # 28 hours or in milliseconds, an answer sent one byte every `slow_s / 10` seconds, an answer whose body stops halfway
+ECHO_FAULTS = ('echo_400', 'echo_404', 'echo_422', 'echo_429', 'echo_500')  # error answers that echo the request's key
 
 # %% ../nbs/10b_standins.ipynb #23d60cd4
 def canned_text(fault:str) -> str:
@@ -177,8 +178,8 @@ StandIn.admit = _admit
 def _fault_for(self:StandIn, n:int, body:dict) -> str:
     "The fault to inject for request number `n`"
     f = self._faults(n, body) if callable(self._faults) else self._faults.get(n, 'ok')
-    if f not in FAULTS + OPENAI_FAULTS:
-        raise ValueError(f"Unknown fault {f!r}: use one of {FAULTS + OPENAI_FAULTS}")
+    if f not in FAULTS + OPENAI_FAULTS + ECHO_FAULTS:
+        raise ValueError(f"Unknown fault {f!r}: use one of {FAULTS + OPENAI_FAULTS + ECHO_FAULTS}")
     return f
 
 StandIn.fault_for = _fault_for
@@ -187,6 +188,17 @@ StandIn.fault_for = _fault_for
 def _header(si:StandIn, n:int, name:str) -> str|None:
     "The header `name` (lower case) of request number `n`, whatever its case on the wire"
     return next((v for k, v in si.requests[n]['headers'].items() if k.lower() == name), None)
+
+# %% ../nbs/10b_standins.ipynb #05219527
+def _echo(si:StandIn, n:int, fault:str, gemini:bool=False) -> tuple[int, dict, dict]:
+    "An `ECHO_FAULTS` answer: the request's credentials echoed in the body and in headers, in an HTML page with escapes"
+    status, auth, gkey = int(fault[5:]), _header(si, n, 'authorization') or '', _header(si, n, 'x-goog-api-key') or ''
+    page = (f"<html>\r\n<h1>{status}</h1>\x1b]0;owned\x07\x1b[2J\x1b[H\r\n<pre>request headers:\r\n"
+            f"Authorization: {auth}\r\nx-goog-api-key: {gkey}\r\nkey {auth.removeprefix('Bearer ')}{gkey}</pre></html>")
+    headers = {'X-Echo-Authorization': auth, 'X-Echo-Goog-Api-Key': gkey, **({'Retry-After': '0'} if status == 429 else {})}
+    if gemini:
+        return status, headers, _gemini_error(status, 'ECHO', page)
+    return status, headers, _openai_error(page, 'invalid_request_error', f'echo_{status}')
 
 # %% ../nbs/10b_standins.ipynb #a9340bf4
 def _openai_error(message:str, type:str, code:str|None=None) -> dict:
@@ -258,6 +270,8 @@ def openai_handler(si:StandIn, n:int, path:str, body:dict) -> tuple[int, dict, d
         return refusal
     fault = si.fault_for(n, body)
     time.sleep(si.slow_s if fault == 'slow' else si.latency_s)
+    if fault in ECHO_FAULTS:
+        return _echo(si, n, fault)
     if fault in _OPENAI_ERRORS:
         return _OPENAI_ERRORS[fault]
     wire = {'drip': {'_wire': f'drip:{si.slow_s / 10:g}'}, 'cut_body': {'_wire': 'cut'}}.get(fault, {})
@@ -413,6 +427,8 @@ def _generate(si:StandIn, n:int, model:str, body:dict) -> tuple[int, dict, dict]
         return 429, {}, _quota_error(model, q[0], q[1], str(si.quota.get(q[2])), wait)
     fault = si.fault_for(n, body)
     time.sleep(si.slow_s if fault == 'slow' else si.latency_s)
+    if fault in ECHO_FAULTS:
+        return _echo(si, n, fault, gemini=True)
     status, payload = _gemini_answer(si, fault, model, n, body)
     return status, {'Retry-After': '0'} if status == 429 else {}, payload
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 from .names import CONDITIONS, cache_dir
 from .files import atomic_write, json_line, new_part, safe_name, still_bytes
+from .trust import one_line, scrub_all
 try:
     from orjson import loads as _loads  # about three times faster than json on large response files
     from orjson import dumps as _dumps, OPT_NON_STR_KEYS as _NON_STR  # and five times faster writing them
@@ -97,7 +98,10 @@ def make_record(**fields) -> dict:
     unknown = set(fields) - set(RECORD_FIELDS)
     if unknown:
         raise ValueError(f"Unknown record field(s) {sorted(unknown)}: the fields are {list(RECORD_FIELDS)}")
-    rec = {k: fields.get(k) for k in RECORD_FIELDS}
+    rec = scrub_all({k: fields.get(k) for k in RECORD_FIELDS})  # no secret is ever written down (`elena.trust`)
+    if isinstance(rec['error'], dict):  # often a server's words: one line each
+        rec['error'] = rec['error'] | {k: one_line(rec['error'][k], 1000) for k in ('type', 'message')
+                                       if isinstance(rec['error'].get(k), str)}
     rec['created_at'] = rec['created_at'] or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec='milliseconds')
     rec['random_weights'] = bool(rec['random_weights'])
     return rec

@@ -66,6 +66,9 @@ CASES = [
     ('attention pad inf', 'attention --model tiny-gemma3 --image {d}/photos/hopper.jpg --out {d}/att2 --pad inf', 2, '--pad inf: give the box padding'),
     ('attention read-only', 'attention --model tiny-gemma3 --image {d}/photos/hopper.jpg --out {ro}/att', 1, 'make it writable'),
     ('status json watch', 'status {d}/responses --json --watch 5', 2, '--json prints the runs once: leave out --watch'),
+    ('allow-root not a folder', 'run --model tiny-gemma3 --limit 1 --allow-root {d}/nowhere --out-dir {d}/responses --no-progress', 2, '--allow-root'),
+    ('check allow-root not a folder', 'datasets check --dataset folder --data-dir {d}/photos --allow-root {d}/photos/hopper.jpg', 2, 'not a folder'),
+    ('mask allow-root not a folder', 'mask --input {d}/photos --output {d}/masked --allow-root {d}/nowhere', 2, '--allow-root'),
 ]
 
 @pytest.mark.parametrize('name,args,status,says', CASES, ids=[c[0] for c in CASES])
