@@ -44,7 +44,7 @@ CASES = [
     ('mask score 2', 'mask --input {d}/photos --output {d}/masked --score 2', 2, 'above 0 and at most 1'),
     ('mask max-side 0', 'mask --input {d}/photos --output {d}/masked --max-side 0', 2, 'at least 32 pixels'),
     ('mask input is output', 'mask --input {d}/photos --output {d}/photos', 2, 'is the input folder or holds it'),
-    ('yunet download fails', 'mask --input {d}/photos --output {d}/masked2', 1, 'could not download face_detection_yunet_2023mar.onnx'),
+    ('yunet not there', 'mask --input {d}/photos --output {d}/masked2 --yunet {d}/nowhere.onnx', 2, 'no such file'),
     ('figures no responses', 'figures --responses {d}/nowhere --figures {d}/fig --out {d}/nbs', 2, '--responses'),
     ('parse a folder', 'parse {d}/photos', 2, 'is a folder'),
     ('attention image typo', 'attention --model tiny-gemma3 --image {d}/photos/hoper.jpg --out {d}/att', 2, '--image'),
@@ -56,8 +56,6 @@ CASES = [
 def test_one_clear_line(place, name, args, status, says):
     d, ro = place
     env = {k: v for k, v in os.environ.items() if k not in ('GOOGLE_API_KEY', 'GEMINI_API_KEY', 'ELENA_DEBUG')}
-    if name == 'yunet download fails':  # nothing given, nothing cached, and the address answers nothing
-        env.pop('ELENA_YUNET', None); env.update(ELENA_CACHE=str(d / 'cache'), ELENA_YUNET_URL='http://127.0.0.1:9/none.onnx')
     before = snapshot(d)
     lock = None
     if name == 'store locked':  # another process is writing the same response file
