@@ -121,7 +121,11 @@ def score_runs(runs:pd.DataFrame, # from `find_runs` (random-weight runs already
         except (FileNotFoundError, ValueError) as e:
             print(f"not scored: {r.path}: {e}")
             continue
-        s = full[r.path] = res['runs'][r.path]
+        s = res['runs'][r.path]
+        if not s['n_valid']:  # every item failed (or none gave an emotion): nothing to chart, said instead
+            print(f"skipped: {r.path}: no answers ({s['n_failed']} of {s['n_responses']} item(s) failed)")
+            continue
+        full[r.path] = s
         rows.append(dict(model=r.model, dataset=r.dataset, condition=r.condition, prompt=r.prompt,
                          n_scored=s['n_scored'], coverage=s['coverage'], accuracy=s['accuracy'],
                          acc_lo=s['accuracy_ci'][0],

@@ -33,6 +33,9 @@ def snapshot(d):
 
 # (name, arguments with {d} the working folder and {ro} a folder that cannot be written, exit status, part of the one line)
 CASES = [
+    ('unknown flag', 'run --model tiny-gemma3 --bogus --out-dir {d}/responses', 2, 'unrecognized arguments: --bogus; see elena run --help'),
+    ('dataset typo', 'run --model tiny-gemma3 --dataset affectnet --out-dir {d}/responses', 2, "invalid choice: 'affectnet'"),
+    ('no model named', 'run --dataset samples --out-dir {d}/responses', 2, 'required: --model'),
     ('limit 0', 'run --model tiny-gemma3 --limit 0 --out-dir {d}/responses', 2, '--limit 0: give a number of images of 1 or more'),
     ('limit -1', 'run --model tiny-gemma3 --limit -1 --out-dir {d}/responses', 2, '--limit -1'),
     ('empty data dir', 'run --model tiny-gemma3 --dataset folder --data-dir {d}/empty --out-dir {d}/responses', 2, 'no images'),

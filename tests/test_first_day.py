@@ -1,0 +1,45 @@
+"""A researcher's first day, as they meet it: the `elena` console script in a subprocess, on small folders written here.
+Random-weight runs are marked wherever they are scored, `elena evaluate` writes beside the response store and never
+inside it, and a dataset name is a name whatever its case."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+import pandas as pd
+from elena.store import make_record, store_path
+
+ELENA = shutil.which('elena', path=str(Path(sys.executable).parent)) or 'elena'
+IDS = ['001mA_0.jpg', '002wF_0.jpg', '003mT_0.jpg']  # BESST names carry their gold label (A anger, F fear, T sad)
+
+
+def elena(*args, cwd=None):
+    return subprocess.run([ELENA, *map(str, args)], capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+def files(folder: Path) -> dict:
+    return {p.relative_to(folder): p.stat().st_mtime_ns for p in folder.rglob('*')}
+
+
+def test_evaluate_marks_a_random_weight_run_and_writes_beside_the_store(tmp_path):
+    run = store_path(tmp_path / 'responses', 'tiny-gemma3', 'besst', 'original', 'elena')
+    run.parent.mkdir(parents=True)
+    recs = [make_record(id=i, dataset='besst', model='tiny-gemma3', emotion=e, random_weights=True)
+            for i, e in zip(IDS, ['anger', 'happiness', 'sadness'])]
+    run.write_text(''.join(json.dumps(r) + '\n' for r in recs))
+    before = files(tmp_path / 'responses')
+    r = elena('evaluate', run.relative_to(tmp_path), '--dataset', 'besst', '--n-boot', '10', cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert 'RANDOM WEIGHTS' in r.stdout and 'noise, not a result' in r.stdout, r.stdout
+    assert files(tmp_path / 'responses') == before  # nothing written into the response store
+    out = tmp_path / 'evaluation' / 'tiny-gemma3' / 'besst' / 'original-elena'
+    assert 'beside the response store' in r.stdout and str(out) in r.stdout, r.stdout
+    assert pd.read_csv(out / 'summary.csv').random_weights.tolist() == [True]
+    assert [v['random_weights'] for v in json.loads((out / 'evaluation.json').read_text())['runs'].values()] == [True]
+
+
+def test_dataset_names_whatever_their_case(tmp_path):
+    r = elena('run', '--model', 'tiny-gemma3', '--dataset', 'SAMPLES', '--limit', '1', '--out-dir', tmp_path / 'r',
+              '--no-progress')
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / 'r' / 'tiny-gemma3' / 'samples' / 'original-elena.jsonl').is_file()
