@@ -127,6 +127,9 @@ def _run_options(p:argparse.ArgumentParser):
     "How a run asks; `elena slurm` passes the ones given on to its tasks"
     add = p.add_argument
     add('--limit', type=int, help="only the first N images (by id)")
+    add('--other-images', action='store_true',
+        help="also ask about images under --data-dir that are not the dataset's (refused by default: the folder "
+             "is probably one level too high)")
     add('--concurrency', type=int, help="API requests in flight at most (default 256; the limits decide)")
     add('--rpm', type=int, help="API requests per minute allowed (default: the tier's published limit)")
     add('--tpm', type=int, help="API input tokens per minute allowed (default: the tier's published limit)")

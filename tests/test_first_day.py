@@ -43,3 +43,36 @@ def test_dataset_names_whatever_their_case(tmp_path):
               '--no-progress')
     assert r.returncode == 0, r.stderr
     assert (tmp_path / 'r' / 'tiny-gemma3' / 'samples' / 'original-elena.jsonl').is_file()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PHOTO = ROOT / 'elena' / 'samples' / 'grace_hopper.jpg'
+
+
+def test_papermill_takes_a_folder_named_by_a_number_and_a_dataset_in_capitals(tmp_path):
+    "`papermill -p data_dir 2024` is the folder 2024 (papermill reads it as a number), `-p dataset FOLDER` is folder"
+    (tmp_path / '2024').mkdir(); shutil.copy(PHOTO, tmp_path / '2024' / 'hopper.jpg')
+    r = subprocess.run([str(BIN / 'papermill'), str(ROOT / 'nbs' / '03_run.ipynb'), 'run.ipynb', '-k', 'python3',
+                        '--no-progress-bar', '-p', 'dataset', 'FOLDER', '-p', 'data_dir', '2024',
+                        '-p', 'out_dir', 'resp', '-p', 'show', '0'],
+                       capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (tmp_path / 'resp' / 'tiny-gemma3' / 'folder' / 'original-elena.jsonl').is_file()
+
+
+def test_make_run_prints_the_summary_or_one_error_line(tmp_path):
+    "`make run` runs tools/run_notebook.py: the run's summary on the console; a mistake is one line, no notebook left"
+    tool = ROOT / 'tools' / 'run_notebook.py'
+    r = subprocess.run([sys.executable, str(tool), str(ROOT / 'nbs' / '03_run.ipynb'), str(tmp_path / 'bad.ipynb'),
+                        '-p', 'dataset', 'hecko'], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    lines = [l for l in r.stderr.splitlines() if l.startswith('make run')]
+    assert r.returncode == 2 and len(lines) == 1 and "Unknown dataset 'hecko'" in lines[0], r.stderr[-3000:]
+    assert 'Traceback' not in r.stderr and not (tmp_path / 'bad.ipynb').exists()
+    r = subprocess.run([sys.executable, str(tool), str(ROOT / 'nbs' / '03_run.ipynb'), str(tmp_path / 'run.ipynb'),
+                        '-p', 'out_dir', str(tmp_path / 'resp'), '-p', 'limit', '1', '-p', 'show', '0'],
+                       capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = r.stdout
+    assert f"tiny-gemma3 on samples (original, elena-v2) -> {tmp_path / 'resp'}" in out, out
+    assert 'answered 1' in out and 'RANDOM WEIGHTS' in out and str(tmp_path / 'run.ipynb') in out, out

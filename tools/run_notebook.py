@@ -21,7 +21,7 @@ ANSI = re.compile(r'\x1b\[[0-9;]*m')
 def typed(value: str, declared: str):
     "`value` as the notebook's parameter declared `declared` wants it"
     from papermill.cli import _resolve_type
-    if declared.replace(' ', '').split('|')[0] == 'str' and value != 'None':
+    if declared.replace(' ', '') in ('str', 'Optional[str]') and value != 'None':
         return value
     return _resolve_type(value)
 
