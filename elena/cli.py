@@ -307,6 +307,8 @@ def _figures_args(p:argparse.ArgumentParser):
 
 # %% ../nbs/90_cli.ipynb #9de2ff08
 def _figures_run(a:argparse.Namespace) -> int:
+    from elena.results import exclude_random, find_runs, store_folder, what_next
+    a.responses = str(store_folder(a.responses))  # the project's responses/ also from nbs/
     for flag, path in (('--responses', a.responses), ('--attention', a.attention)):
         if path and not Path(path).is_dir():
             raise FileNotFoundError(f"{flag} {path}: no such folder; give the folder that holds them")
@@ -317,6 +319,7 @@ def _figures_run(a:argparse.Namespace) -> int:
         skipped = ''.join(f"\n  {SKIP_MARK}: {s}" for s in r.skipped)
         print(f"{r.notebook}: {r.status}, {len(r.figures)} figure(s), {len(r.tables)} table(s){skipped}")
     print(f"executed notebooks in {a.out}; figures in {a.figures}")
+    if exclude_random(runs := find_runs(a.responses), quiet=True).empty: print(what_next(runs, a.responses))
     return 0 if (rep.status == 'ok').all() else 1
 
 # %% ../nbs/90_cli.ipynb #afd5397e
@@ -379,7 +382,9 @@ def _status_args(p:argparse.ArgumentParser):
 def _status_run(a:argparse.Namespace) -> int:
     import datetime
     import time
+    from elena.results import store_folder
     from elena.status import run_status, status_table
+    a.responses = str(store_folder(a.responses))  # the project's responses/ also from nbs/
     if not Path(a.responses).is_dir():
         raise FileNotFoundError(f"no response store at {a.responses}: pass the folder elena run wrote to (--out-dir)")
     try:

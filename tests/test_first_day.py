@@ -76,3 +76,15 @@ def test_make_run_prints_the_summary_or_one_error_line(tmp_path):
     out = r.stdout
     assert f"tiny-gemma3 on samples (original, elena-v2) -> {tmp_path / 'resp'}" in out, out
     assert 'answered 1' in out and 'RANDOM WEIGHTS' in out and str(tmp_path / 'run.ipynb') in out, out
+
+
+def test_status_from_nbs_reads_the_projects_store_and_labels_random_weights(tmp_path):
+    "After `make run`, `elena status` from nbs/ (where `make lab` starts) shows that run, labelled random-weight"
+    (tmp_path / 'settings.ini').write_text('[DEFAULT]\n'); (tmp_path / 'nbs').mkdir()
+    run = store_path(tmp_path / 'responses', 'tiny-gemma3', 'samples', 'original', 'elena')
+    run.parent.mkdir(parents=True)
+    run.write_text(json.dumps(make_record(id='astronaut.jpg', dataset='samples', model='tiny-gemma3', emotion='fear',
+                                          random_weights=True)) + '\n')
+    r = elena('status', cwd=tmp_path / 'nbs')
+    assert r.returncode == 0, r.stderr
+    assert 'tiny-gemma3 (random weights)' in r.stdout, r.stdout
