@@ -88,3 +88,13 @@ def test_status_from_nbs_reads_the_projects_store_and_labels_random_weights(tmp_
     r = elena('status', cwd=tmp_path / 'nbs')
     assert r.returncode == 0, r.stderr
     assert 'tiny-gemma3 (random weights)' in r.stdout, r.stdout
+
+
+def test_settings_load_without_deprecation_warnings():
+    "settings.ini holds no setting nbdev has deprecated (`cell_number` warned on every config load)"
+    import warnings
+    from nbdev.config import get_config
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', DeprecationWarning)
+        get_config.cache_clear() if hasattr(get_config, 'cache_clear') else None
+        get_config(path=str(ROOT))
