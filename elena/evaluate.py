@@ -203,12 +203,12 @@ def summary_frame(res:dict, # from `evaluate`
                  ) -> pd.DataFrame:
     "One row per run: counts, coverage, accuracy and macro-F1 with intervals, agent matches"
     row = lambda p, r: dict(
-        run=Path(p).name, random_weights=r.get('random_weights', False),  # a test model's noise, marked
-        n_items=r['n_responses'], n_scored=r['n_scored'], n_failed=r['n_failed'],
+        run=Path(p).name, n_items=r['n_responses'], n_scored=r['n_scored'], n_failed=r['n_failed'],
         n_no_gold=r['n_no_gold'], n_unknown_ids=r['n_unknown_ids'], coverage=r['coverage'],
         accuracy=r['accuracy'], acc_lo=r['accuracy_ci'][0], acc_hi=r['accuracy_ci'][1],
         macro_f1=r['macro_f1'], f1_lo=r['macro_f1_ci'][0], f1_hi=r['macro_f1_ci'][1], any_agent=r['any_agent_match'],
-        names_emotion=r['narratives']['names_emotion'], n_by_path=r['n_by_path'], n_by_name=r['n_by_name'])
+        names_emotion=r['narratives']['names_emotion'], n_by_path=r['n_by_path'], n_by_name=r['n_by_name'],
+        random_weights=r.get('random_weights', False))  # a random-weight test model's scores: noise, marked
     return pd.DataFrame([row(p, r) for p, r in res['runs'].items()])
 
 # %% ../nbs/17_evaluate.ipynb #34316d0d
