@@ -13,17 +13,33 @@ TORCH_CPU_INDEX = https://download.pytorch.org/whl/cpu
 HAVE_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 TORCH  ?= $(TORCH_PIN)$(if $(HAVE_GPU),, --index-url $(TORCH_CPU_INDEX))
 TORCH_AUTO := $(if $(filter file,$(origin TORCH)),$(if $(HAVE_GPU),,cpu))
+PIP_PROGRESS = --progress-bar on --disable-pip-version-check  # pip's own lines: what it fetches, a bar for each download
 TORCH_CPU_REACHABLE = $(BIN)/python -c "import urllib.request as u; u.urlopen('$(TORCH_CPU_INDEX)/torch/', timeout=10)" 2>/dev/null
 BIN     = $(VENV)/bin
+# every recipe finds the venv's tools first (pip, python, nbdev, quarto's helpers): nothing is ever installed into, or run
+# from, the Python the user has outside .venv
+export PATH := $(abspath $(BIN)):$(PATH)
+unexport VIRTUAL_ENV PYTHONHOME
 
-.PHONY: setup run test export clean-nbs sync-check outputs docs figures
+# `make docs` needs Quarto, which pip does not install: without it, stop at once with one line (before any setup)
+QUARTO_HELP = make docs needs Quarto (quarto.org), which is not on PATH: install it from https://quarto.org/docs/get-started/ (or run .venv/bin/nbdev_install_quarto), then run make docs again
+ifneq ($(filter docs,$(MAKECMDGOALS)),)
+ifeq ($(shell command -v quarto 2>/dev/null),)
+$(error $(QUARTO_HELP))
+endif
+endif
+
+.PHONY: setup run test export clean-nbs sync-check outputs docs figures lab
 setup: $(VENV)/.installed
 $(VENV)/.installed: settings.ini setup.py
+	@echo "make: setting up $(VENV) (the first time: torch, then ELENA and what it needs; a few minutes, progress below)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(if $(TORCH_AUTO),$(TORCH_CPU_REACHABLE) && $(BIN)/python -m pip install -q $(TORCH) \
-	  || { echo "make: $(TORCH_CPU_INDEX) cannot be reached: installing $(TORCH_PIN) from the usual index instead"; $(BIN)/python -m pip install -q $(TORCH_PIN); },$(BIN)/python -m pip install -q $(TORCH))
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	@echo "make: [1/2] torch ($(if $(HAVE_GPU),CUDA build,CPU build))"
+	$(if $(TORCH_AUTO),$(TORCH_CPU_REACHABLE) && $(BIN)/python -m pip install $(PIP_PROGRESS) $(TORCH) \
+	  || { echo "make: $(TORCH_CPU_INDEX) cannot be reached: installing $(TORCH_PIN) from the usual index instead"; $(BIN)/python -m pip install $(PIP_PROGRESS) $(TORCH_PIN); },$(BIN)/python -m pip install $(PIP_PROGRESS) $(TORCH))
+	@echo "make: [2/2] ELENA and its dependencies (pip install -e \".[dev]\")"
+	$(BIN)/python -m pip install $(PIP_PROGRESS) -e ".[dev]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	mkdir -p $(VENV)/etc/ipython  # the kernel papermill starts logs errors only (no 'running over TCP' warning per run)
 	echo '{"IPKernelApp": {"log_level": "ERROR"}}' > $(VENV)/etc/ipython/ipython_kernel_config.json
@@ -37,14 +53,19 @@ DATASET ?= samples
 CONDITION ?= original
 PROMPT  ?= elena
 RUN_NB   = runs/$(subst :,_,$(subst /,_,$(MODEL)))-$(DATASET)-$(CONDITION)-$(PROMPT).ipynb
+# papermill runs the notebook (progress bar on the console); tools/run_notebook.py then prints the run's summary (what
+# was answered, where it went, the random-weights notice) or, when a cell failed, one line saying which and why
 run: setup
-	mkdir -p runs
-	$(BIN)/papermill nbs/03_run.ipynb '$(RUN_NB)' -k python3 -p model '$(MODEL)' -p dataset '$(DATASET)' \
+	@mkdir -p runs
+	@$(BIN)/python tools/run_notebook.py nbs/03_run.ipynb '$(RUN_NB)' -p model '$(MODEL)' -p dataset '$(DATASET)' \
 	  -p condition '$(CONDITION)' -p prompt '$(PROMPT)' $(if $(DATA_DIR),-p data_dir '$(DATA_DIR)') $(if $(LIMIT),-p limit '$(LIMIT)')
-	@echo "executed notebook: $(RUN_NB)"
 
 test: setup
 	$(BIN)/python -m pytest
+
+# JupyterLab from the venv (the notebooks, the explorer in nbs/22_explorer.ipynb), without activating it first
+lab: setup
+	$(BIN)/jupyter lab
 
 export: setup
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean && $(BIN)/python tools/sync_readme.py
@@ -59,7 +80,7 @@ sync-check: setup
 outputs: setup
 	$(BIN)/python tools/save_outputs.py && $(BIN)/nbdev_clean && $(BIN)/python tools/sync_readme.py
 
-docs: setup
+docs: setup  # Quarto is checked for above, before setup
 	$(BIN)/nbdev_docs
 
 # Every paper notebook (nbs/paper/) through papermill into runs/paper/, figures and tables into figures/; prints which

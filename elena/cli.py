@@ -28,7 +28,7 @@ def _labels_arg(p:argparse.ArgumentParser, default:str|None='elena',
 def _dataset_args(p:argparse.ArgumentParser, required:bool=False,
                   data_dir:str|None="the dataset folder (not needed for samples)"):
     "`--dataset`, one of `DATASETS`, and `--data-dir` with the help `data_dir` (None: no `--data-dir`)"
-    p.add_argument('--dataset', required=required, default=None if required else 'samples', choices=DATASETS,
+    p.add_argument('--dataset', required=required, default=None if required else 'samples', choices=DATASETS, type=str.lower,
                    help="dataset name" + ('' if required else " (default: samples)"))
     if data_dir: p.add_argument('--data-dir', help=data_dir)
 
@@ -37,7 +37,8 @@ def _allow_root_arg(p:argparse.ArgumentParser):
                    help="a folder outside the dataset that its files may link into (repeatable; recorded in the answers)")
 
 def _yunet_arg(p:argparse.ArgumentParser):
-    p.add_argument('--yunet', help="the YuNet 2023mar ONNX file (default: ELENA_YUNET, the cache or a download)")
+    p.add_argument('--yunet', help="another copy of the YuNet 2023mar ONNX file, sha256-checked "
+                                  "(default: ELENA_YUNET, else the copy shipped with ELENA)")
 
 def _max_pixels_arg(p:argparse.ArgumentParser):
     p.add_argument('--max-pixels', type=int, help="decode images of up to this many pixels (default: ELENA_MAX_PIXELS, else 200,000,000)")
@@ -128,8 +129,11 @@ def _run_what(p:argparse.ArgumentParser, required:bool=False):
     "What a run asks: the model, the dataset (`required`: no default), the condition, the prompt and the label set"
     p.add_argument('--model', required=True, help="registry name or hf:<repo>, openai:<model>, gemini:<model id>")
     _dataset_args(p, required, "the dataset folder (not for samples; elena slurm: as the compute nodes see it)")
-    p.add_argument('--condition', default='original', choices=CONDITIONS)
-    p.add_argument('--prompt', default='elena', choices=PROMPT_KINDS)
+    p.add_argument('--condition', default='original', choices=CONDITIONS, type=str.lower,
+                   help="original images, or masked: every face hidden with YuNet first (default: original)")
+    p.add_argument('--prompt', default='elena', choices=PROMPT_KINDS, type=str.lower,
+                   help="elena (the paper's prompt), stepwise (signals, reactions, then the emotion, step by step) or naive (the emotion only); "
+                        "`elena prompts` prints each (default: elena)")
     _labels_arg(p)
 
 # %% ../nbs/90_cli.ipynb #9d14c89f
@@ -137,6 +141,9 @@ def _run_options(p:argparse.ArgumentParser):
     "How a run asks; `elena slurm` passes the ones given on to its tasks"
     add = p.add_argument
     add('--limit', type=int, help="only the first N images (by id)")
+    add('--other-images', action='store_true',
+        help="also ask about images under --data-dir that are not the dataset's (refused by default: the folder "
+             "is probably one level too high)")
     add('--concurrency', type=int, help="API requests in flight at most (default 256; the limits decide)")
     add('--rpm', type=int, help="API requests per minute allowed (default: the tier's published limit)")
     add('--tpm', type=int, help="API input tokens per minute allowed (default: the tier's published limit)")
@@ -237,7 +244,8 @@ def _evaluate_args(p:argparse.ArgumentParser):
     _dataset_args(p, required=True, data_dir="the dataset folder (besst: optional, gold comes from the file names)")
     _labels_arg(p, None, "label set the runs used: elena, heco, emotic or a list (default: as stored, else elena)")
     p.add_argument('--label-map', help="label-map overrides: 'native=label,...' or a JSON file")
-    p.add_argument('--out', help="folder for the CSV tables and evaluation.json (default: beside the first file)")
+    p.add_argument('--out', help="folder for the CSV tables and evaluation.json (default: evaluation/<model>/<dataset>/<run> beside "
+                                         "the response store, never inside it)")
     p.add_argument('--n-boot', type=int, default=1000, help="bootstrap resamples for the intervals")
     p.add_argument('--json', action='store_true', help="print evaluation.json (scores and provenance) instead of the report")
 
@@ -258,11 +266,13 @@ def _evaluate_run(a:argparse.Namespace) -> int:
     res = evaluate(a.responses, a.dataset, a.data_dir, a.labels, a.label_map, a.n_boot,
                    command=_command('evaluate', a, _evaluate_args))
     if not a.json: print(format_report(res))
-    first = Path(a.responses[0])
-    out = Path(a.out) if a.out else first.with_name(first.stem + '_eval')
+    first = Path(a.responses[0]).resolve()  # <store>/<model>/<dataset>/<run>.jsonl: the outputs go beside <store>
+    beside = first.parents[2].parent if len(first.parents) > 3 else first.parent
+    out = Path(a.out) if a.out else beside/'evaluation'/first.parent.parent.name/first.parent.name/first.stem
     written = write_results(res, out)
     if a.json: print(written[3].read_text(encoding='utf-8'))  # evaluation.json
-    print(('' if a.json else '\n') + 'written: ' + ', '.join(str(p) for p in written), file=sys.stderr if a.json else sys.stdout)
+    where = ', '.join(str(p) for p in written) + ('' if a.out else ' (beside the response store; --out chooses the folder)')
+    print(('' if a.json else '\n') + 'written: ' + where, file=sys.stderr if a.json else sys.stdout)
     return 0
 
 # %% ../nbs/90_cli.ipynb #e068bc9b
@@ -300,13 +310,19 @@ def _mask_args(p:argparse.ArgumentParser):
 # %% ../nbs/90_cli.ipynb #4cfe2514
 def _mask_run(a:argparse.Namespace) -> int:
     from elena.masking import mask_folder
+    from elena.yunet import yunet_path
     _max_pixels(a)
+    yunet_path(a.yunet)  # a detector that cannot be had stops here, before the output folder, faces.jsonl or a lock
     s = _call(mask_folder, a)
-    print(json.dumps({'summary': s}))
+    done, where = s['processed'] - s['errors'], Path(a.output)/'faces.jsonl'
+    print(f"{a.input} -> {a.output}: {s['images']} image(s): {done} masked now, {s['skipped']} already done, "
+          f"{s['errors']} could not be read; {s['faces']} face(s) hidden, {s['no_face']} image(s) with no face found")
+    print(f"  every image and its face boxes: {where} (fill {s['settings']['fill']}, pad {s['settings']['pad']}, "
+          f"score {s['settings']['score']}, engine {s['engine']})")
     if s['errors']:
-        where = Path(a.output)/'faces.jsonl'
         print(f"elena mask: {s['errors']} image(s) could not be read: see status 'error' in {where}", file=sys.stderr)
-    return 1 if s['errors'] else 0
+    return 1 if s['errors'] and not done and not s['skipped'] else 0  # partial success is success, with the count
+
 
 # %% ../nbs/90_cli.ipynb #318346c8
 def _attention_args(p:argparse.ArgumentParser):
@@ -314,7 +330,7 @@ def _attention_args(p:argparse.ArgumentParser):
     add('--model', required=True, help="a local model: llama11b, gemma3-12b, hf:<repo>, tiny-llama, tiny-gemma3")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument('--image', help="one image file")
-    src.add_argument('--dataset', choices=DATASETS, help="a dataset name")
+    src.add_argument('--dataset', choices=DATASETS, type=str.lower, help="a dataset name")
     add('--data-dir', help="the dataset folder")
     add('--limit', type=int, help="the first N images of the dataset only")
     add('--method', choices=ATTENTION_METHODS, default='raw',
@@ -354,6 +370,8 @@ def _figures_args(p:argparse.ArgumentParser):
 
 # %% ../nbs/90_cli.ipynb #9de2ff08
 def _figures_run(a:argparse.Namespace) -> int:
+    from elena.results import exclude_random, find_runs, store_folder, what_next
+    a.responses = str(store_folder(a.responses))  # the project's responses/ also from nbs/
     for flag, path in (('--responses', a.responses), ('--attention', a.attention)):
         if path and not Path(path).is_dir():
             raise FileNotFoundError(f"{flag} {path}: no such folder; give the folder that holds them")
@@ -364,6 +382,7 @@ def _figures_run(a:argparse.Namespace) -> int:
         skipped = ''.join(f"\n  {SKIP_MARK}: {s}" for s in r.skipped)
         print(f"{r.notebook}: {r.status}, {len(r.figures)} figure(s), {len(r.tables)} table(s){skipped}")
     print(f"executed notebooks in {a.out}; figures in {a.figures}")
+    if exclude_random(runs := find_runs(a.responses), quiet=True).empty: print(what_next(runs, a.responses))
     return 0 if (rep.status == 'ok').all() else 1
 
 # %% ../nbs/90_cli.ipynb #afd5397e
@@ -434,7 +453,9 @@ def _status_json(rows:list[dict]) -> str:
 def _status_run(a:argparse.Namespace) -> int:
     import datetime
     import time
+    from elena.results import store_folder
     from elena.status import run_status, status_table
+    a.responses = str(store_folder(a.responses))  # the project's responses/ also from nbs/
     if not Path(a.responses).is_dir():
         raise FileNotFoundError(f"no response store at {a.responses}: pass the folder elena run wrote to (--out-dir)")
     if a.json and a.watch is not None:
@@ -480,10 +501,18 @@ SUBCOMMANDS = {
 }
 
 # %% ../nbs/90_cli.ipynb #d97c1f4d
+class _Parser(argparse.ArgumentParser):
+    "argparse, its errors one line (what is wrong and where the help is) instead of the usage block"
+    command = None  # the subcommand asked for, named in errors the top parser reports (unrecognized arguments)
+    def error(self, message):
+        prog = f"{self.prog} {self.command}" if self.command else self.prog
+        self.exit(2, f"{prog}: error: {message}; see {prog} --help\n")
+
 def build_parser(command:str|None=None, # add only this subcommand's arguments (None: every subcommand's)
                 ) -> argparse.ArgumentParser:
-    "The `elena` argument parser with every subcommand of `SUBCOMMANDS`"
-    ap = argparse.ArgumentParser(prog='elena', description="ELENA: embodied emotion narratives from VLMs")
+    "The `elena` argument parser with every subcommand of `SUBCOMMANDS`; a wrong argument is one line, exit 2"
+    ap = _Parser(prog='elena', description="ELENA: embodied emotion narratives from VLMs")
+    ap.command = command
     ap.add_argument('--debug', action='store_true', help="show the traceback of an error (also ELENA_DEBUG=1)")
     sub = ap.add_subparsers(dest='command', metavar='COMMAND', required=True)
     for name, (help_, add_args, run) in SUBCOMMANDS.items():
@@ -531,4 +560,4 @@ def _main(argv:list[str]|None) -> int:
     except Exception as e:
         if debug: traceback.print_exc()
         else: print(f"elena {a.command}: error: {_one_line(e)}", file=sys.stderr)
-        return 2 if isinstance(e, (FileNotFoundError, ValueError)) else 1
+        return getattr(e, 'exit_status', None) or (2 if isinstance(e, (FileNotFoundError, ValueError)) else 1)

@@ -19,7 +19,7 @@ from .annotations import HECO_COLUMNS, load_heco, load_emotic
 
 # %% auto #0
 __all__ = ['BESST_NAME', 'OUTSIDE_ROOT', 'besst_gold', 'load_besst', 'load_folder', 'load_samples', 'contain', 'load_dataset',
-           'check_images']
+           'other_images', 'check_images']
 
 # %% ../nbs/06_data.ipynb #a543854d
 BESST_NAME = re.compile(r'^(?:masked_)?(?P<actor>\d+)(?P<gender>[mw])(?P<letter>[A-Za-z])_(?P<angle>\d+)(?:_2)?'
@@ -167,6 +167,13 @@ def _load(name, data_dir, ids, mapping, images) -> Dataset:
     if name == 'heco':
         return load_heco(data_dir, mapping, images)
     return load_emotic(data_dir, mapping) if name == 'emotic' else load_folder(data_dir)
+
+# %% ../nbs/06_data.ipynb #83934d63
+def other_images(ds:Dataset, # a loaded dataset
+                ) -> list[str]:
+    "The images found under the dataset's folder that are not part of the dataset (BESST: names without its code)"
+    return [str(p.file) for p in ds.problems if p.kind == 'not a BESST name']
+
 
 # %% ../nbs/06_data.ipynb #38976e09
 def _unreadable(path:Path) -> str|None:

@@ -53,7 +53,8 @@ def read_responses(path:str|Path, # a JSONL file of response records
     keep = {id(r) for r in latest_records(recs).values()}
     recs = [r for r in recs if id(r) in keep]  # the latest in time, each where it stands in the file
     P = [r.get('parsed') if isinstance(r.get('parsed'), dict) else {} for r in recs]
-    stored = ('model', 'condition', 'prompt_id', 'dataset', 'created_at', 'labels', 'prompt_sha256', 'model_revision', 'gen')
+    stored = ('model', 'condition', 'prompt_id', 'dataset', 'created_at', 'labels', 'prompt_sha256', 'model_revision', 'gen',
+              'random_weights')
     df = pd.DataFrame({'id': [str(r['id']) for r in recs], 'emotion': [r.get('emotion') for r in recs],
                        'failed': [r.get('error') is not None for r in recs],
                        **{k: [r.get(k) for r in recs] for k in stored},
@@ -219,6 +220,7 @@ def _evaluate(paths, dataset, data_dir, labels, label_map, n_boot):
                runs={p: score_run(r, gold, labels, n_boot) for p, r in runs.items()})
     for p, r in out['runs'].items():
         _check_matches(p, r, dataset, data_dir, gold)
+        r['random_weights'] = bool(runs[p].random_weights.eq(True).any())  # a test model's noise: marked wherever shown
     if len(runs) >= 2:
         (pa, a), (pb, b) = list(out['runs'].items())[:2]
         out['paired'] = dict(a=pa, b=pb, **paired_runs(a['correct'], b['correct'], n_boot))
@@ -249,7 +251,8 @@ def summary_frame(res:dict, # from `evaluate`
         n_no_gold=r['n_no_gold'], n_unknown_ids=r['n_unknown_ids'], coverage=r['coverage'],
         accuracy=r['accuracy'], acc_lo=r['accuracy_ci'][0], acc_hi=r['accuracy_ci'][1],
         macro_f1=r['macro_f1'], f1_lo=r['macro_f1_ci'][0], f1_hi=r['macro_f1_ci'][1], any_agent=r['any_agent_match'],
-        names_emotion=r['narratives']['names_emotion'], n_by_path=r['n_by_path'], n_by_name=r['n_by_name'])
+        names_emotion=r['narratives']['names_emotion'], n_by_path=r['n_by_path'], n_by_name=r['n_by_name'],
+        random_weights=r.get('random_weights', False))  # a random-weight test model's scores: noise, marked
     return pd.DataFrame([row(p, r) for p, r in res['runs'].items()])
 
 # %% ../nbs/17_evaluate.ipynb #34316d0d
@@ -323,6 +326,8 @@ def _run_lines(p:str, r:dict, native:bool) -> list[str]:
     lines = ['', f"{Path(p).name} ({models}): {r['n_responses']} items, {r['n_scored']} scored, "
                  f"{r['n_failed']} failed, {r['n_no_gold']} without gold, {r['n_unknown_ids']} not in the dataset, "
                  f"{r['n_missing']} dataset items without a response",
+             *(["  RANDOM WEIGHTS: a test model with random weights answered; these scores are noise, not a result"]
+               if r.get('random_weights') else []),
              f"  matched to the dataset by path {r['n_by_path']}, by file name {r['n_by_name']}",
              f"  coverage {_f(r['coverage'])}  accuracy {_f(r['accuracy'])} [{_f(r['accuracy_ci'][0])}, "
              f"{_f(r['accuracy_ci'][1])}]  macro-F1 {_f(r['macro_f1'])} "

@@ -12,7 +12,7 @@ import pandas as pd
 from fastcore.basics import patch
 from .attention_maps import read_attention_summaries
 from .files import read_image
-from .results import find_runs, exclude_random, answers, parse_data_dirs
+from .results import find_runs, exclude_random, answers, parse_data_dirs, store_folder, what_next
 from .evaluate import gold_table, match_items, match_key
 from .data import load_dataset
 from .faces import FACES_FILE
@@ -196,9 +196,10 @@ def explorer(responses:str|Path='responses', # the response store
             ):
     "An ipywidgets browser of stored answers: run, filters, paging, image with face mask and attention overlay, answer"
     import ipywidgets as W
+    responses = store_folder(responses)  # the project's responses/ also from nbs/
     b = Browser(responses, data_dirs, faces, attention)
-    if b.runs.empty:
-        return W.HTML(f"No real-model response files under {html.escape(str(responses))}.")
+    if b.runs.empty:  # nothing to browse: one line saying what the store holds and what to run next
+        return W.HTML(html.escape(what_next(find_runs(responses), responses)))
     dd = {k: W.Dropdown(options=sorted(b.runs[k].unique()), value=b.run[k], description=k)
           for k in ('model', 'dataset', 'condition', 'prompt')}
     # a dropdown shows nothing for the value None, so 'all' is a value of its own, mapped to None for `Browser.filter`

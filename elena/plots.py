@@ -38,8 +38,9 @@ def score_bars(table:pd.DataFrame, # from `elena.results.score_runs`
 def confusion_figure(cm:pd.DataFrame, # from `elena.metrics.confusion`: gold rows, predicted columns (with '(none)')
                      title:str='', # e.g. the run
                     ) -> plt.Figure:
-    "Confusion matrix as a heat map of row shares (each gold label's answers), annotated with counts"
+    "Confusion matrix as a heat map of row shares (each gold label's answers), annotated with counts; rows show n"
     share = cm.div(cm.sum(axis=1).replace(0, np.nan), axis=0)
+    share.index = [f"{g} (n={n})" for g, n in cm.sum(axis=1).items()]
     fig, ax = plt.subplots(figsize=(1 + 0.8 * cm.shape[1], 1 + 0.6 * cm.shape[0]))
     sns.heatmap(share, annot=cm.values, fmt='d', cmap='Blues', vmin=0, vmax=1,
                 cbar_kws={'label': 'share of the gold label'}, ax=ax)
@@ -50,26 +51,31 @@ def confusion_figure(cm:pd.DataFrame, # from `elena.metrics.confusion`: gold row
 # %% ../nbs/21_plots.ipynb #466fcd74
 def region_shares(bp:pd.DataFrame, # from `elena.metrics.body_parts_table`: emotion, part, region, count
                   by:str='region', # 'region' or 'part'
-                  top:int|None=None, # keep the `top` most frequent columns
+                  top:int|None=None, # keep the `top` most frequent columns (still shares of all mentions)
                  ) -> pd.DataFrame:
-    "Per emotion (rows): the share of its body-part mentions falling in each region (or part); rows sum to 1"
+    "Per emotion (rows): the share of all its body-part mentions in each region (or part); `.attrs['n']`: mentions"
     if bp.empty:
         return pd.DataFrame()
     t = bp.pivot_table(index='emotion', columns=by, values='count', aggfunc='sum', fill_value=0)
     if by == 'region':  # the vocabulary's order of regions first
         t = t.reindex(columns=[r for r in BODY_REGION_NAMES if r in t.columns]
                       + [c for c in t.columns if c not in BODY_REGION_NAMES])
+    n = t.sum(axis=1)  # every mention of each emotion, counted before any column is left out
     if top:
         t = t[t.sum().sort_values(ascending=False).index[:top]]
-    return t.div(t.sum(axis=1).replace(0, np.nan), axis=0).fillna(0)
+    shares = t.div(n.replace(0, np.nan), axis=0).fillna(0)
+    shares.attrs['n'] = {k: int(v) for k, v in n.items()}
+    return shares
 
 # %% ../nbs/21_plots.ipynb #87912b40
 def share_heatmap(shares:pd.DataFrame, # from `region_shares`
                   title:str='', # figure title
                  ) -> plt.Figure:
-    "Heat map of body-part or body-region shares per emotion"
+    "Heat map of body-part or body-region shares per emotion, each row labelled with its number of mentions"
+    n = shares.attrs.get('n', {})
+    shown = shares.rename(index=lambda e: f"{e} (n={n[e]})" if e in n else e)
     fig, ax = plt.subplots(figsize=(1.5 + 0.9 * shares.shape[1], 1 + 0.5 * shares.shape[0]))
-    sns.heatmap(shares, annot=True, fmt='.2f', cmap='magma_r', vmin=0, ax=ax, cbar_kws={'label': 'share of mentions'})
+    sns.heatmap(shown, annot=True, fmt='.2f', cmap='magma_r', vmin=0, ax=ax, cbar_kws={'label': 'share of mentions'})
     ax.set(title=title, ylabel='predicted emotion', xlabel='')
     fig.tight_layout()
     return fig
@@ -111,8 +117,9 @@ def silhouettes(shares:pd.DataFrame, # from `region_shares`: emotions as rows, r
     n = len(shares)
     vmax = float(shares.values.max()) or 1.0
     fig, axes = plt.subplots(1, n + 1, figsize=(2 * n + 1, 3.2), gridspec_kw={'width_ratios': [1] * n + [0.08]})
+    counts = shares.attrs.get('n', {})
     for ax, (emo, row) in zip(axes, shares.iterrows()):
-        silhouette(ax, row.to_dict(), emo, vmax)
+        silhouette(ax, row.to_dict(), f"{emo} (n={counts[emo]})" if emo in counts else emo, vmax)
     fig.colorbar(plt.cm.ScalarMappable(plt.Normalize(0, vmax), 'magma_r'), cax=axes[-1], label='share of mentions')
     fig.suptitle(title)
     return fig

@@ -17,8 +17,9 @@ from .metrics import paired_runs
 from .vocab import BODY_PART_SYNONYMS, BODY_REGIONS, normalize_body_part
 
 # %% auto #0
-__all__ = ['RUN_COLUMNS', 'SCORE_COLUMNS', 'COMPARISONS', 'DELTA_COLUMNS', 'find_runs', 'provenance', 'exclude_random', 'answers',
-           'mentioned_parts', 'parse_data_dirs', 'score_runs', 'run_pairs', 'paired_deltas']
+__all__ = ['RUN_COLUMNS', 'SCORE_COLUMNS', 'COMPARISONS', 'DELTA_COLUMNS', 'find_runs', 'store_folder', 'what_next', 'provenance',
+           'exclude_random', 'answers', 'mentioned_parts', 'parse_data_dirs', 'score_runs', 'run_pairs',
+           'paired_deltas']
 
 # %% ../nbs/20_results.ipynb #0ba25ed1
 RUN_COLUMNS = ['model', 'dataset', 'condition', 'prompt', 'path', 'n', 'random_weights',
@@ -52,6 +53,32 @@ def find_runs(root:str|Path, # the responses folder: <root>/<model>/<dataset>/<c
     "One row per response file under `root` (no shards): model, dataset, condition, prompt, path, n, random weights"
     files = sorted(Path(root).glob('*/*/*.jsonl')) if Path(root).is_dir() else []
     return pd.DataFrame([r for p in files if (r := _run_row(p))], columns=RUN_COLUMNS)
+
+# %% ../nbs/20_results.ipynb #ca3f5344
+def store_folder(responses:str|Path='responses', # the response store as given (relative: to the current folder)
+                ) -> Path:
+    "`responses`, else (relative, not here) the same folder in a parent up to the project root (with settings.ini)"
+    p = Path(responses)
+    if p.is_dir() or p.is_absolute(): return p
+    for up in Path.cwd().parents:
+        if (up/p).is_dir(): return up/p
+        if (up/'settings.ini').is_file(): break
+    return p
+
+
+# %% ../nbs/20_results.ipynb #2fccebbf
+def what_next(runs:pd.DataFrame, # from `find_runs`, on a store with no real-model run
+              responses:str|Path, # the store, as named to the user
+             ) -> str:
+    "One line: what the store holds (random-weight test runs, or nothing) and what to run next"
+    rnd = runs[runs.random_weights.astype(bool)]
+    names = ', '.join(f"{r.model}/{r.dataset}/{r.condition}-{r.prompt}" for r in rnd.itertuples())
+    held = (f"only random-weight test runs ({names}: their answers are noise, never shown as results)" if len(rnd)
+            else "no response files")
+    return (f"{responses}: {held}; next: a real model, e.g. `make run` with GOOGLE_API_KEY set (Gemini 2.5 Flash), "
+            "`make run MODEL=gemma3-12b` on a GPU, or the authors' released answers with "
+            "`elena import-legacy FILE --dataset besst --model gemini-2.5-flash`")
+
 
 # %% ../nbs/20_results.ipynb #fea28d5f
 def provenance(runs:pd.DataFrame, # from `find_runs`
@@ -134,7 +161,11 @@ def score_runs(runs:pd.DataFrame, # from `find_runs` (random-weight runs already
         except (FileNotFoundError, ValueError) as e:
             print(f"not scored: {r.path}: {e}")
             continue
-        s = full[r.path] = res['runs'][r.path]
+        s = res['runs'][r.path]
+        if not s['n_valid']:  # every item failed (or none gave an emotion): nothing to chart, said instead
+            print(f"skipped: {r.path}: no answers ({s['n_failed']} of {s['n_responses']} item(s) failed)")
+            continue
+        full[r.path] = s
         rows.append(dict(model=r.model, dataset=r.dataset, condition=r.condition, prompt=r.prompt,
                          n_scored=s['n_scored'], coverage=s['coverage'], accuracy=s['accuracy'],
                          acc_lo=s['accuracy_ci'][0],

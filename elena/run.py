@@ -322,13 +322,18 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
               backend_options:dict|None=None, # further options for the backend
               mask:dict|str|None=None, # masked condition: `elena mask`'s options (`elena.masking.mask_options`)
               allow_roots:Sequence[str]|None=None, # folders outside the dataset root its images may be in (recorded)
+              other_images:bool=False, # also ask about images under data_dir that are not the dataset's (see below)
              ) -> RunSummary:
     "Ask `model` about every image of `dataset`, appending one record per image to the response store"
-    from elena.data import OUTSIDE_ROOT, load_dataset
+    from elena.data import OUTSIDE_ROOT, load_dataset, other_images as others
     begun = time.monotonic()
     labels, sh = check_run(model, dataset, condition, prompt, labels, limit, shard)
     be = run_backend(model, concurrency, batch_size, base_url, constrain, batch, backend_options)
     ds = load_dataset(dataset, data_dir, allow_roots=allow_roots)
+    if (other := others(ds)) and not other_images:  # --data-dir one level too high: say so before asking anything
+        raise ValueError(f"{dataset}: {len(other)} of the {len(ds.items)} images under {ds.root} are not {dataset} "
+                         f"images (e.g. {Path(other[0]).relative_to(ds.root)}); nothing was asked: give the "
+                         f"{dataset} folder itself as --data-dir, or pass --other-images to ask about them too")
     if not ds.items:
         raise ValueError(f"{dataset}: no images found in {data_dir}; "
                          "pass the folder that holds the dataset with --data-dir")

@@ -83,6 +83,7 @@ def hub_commit(model_id:str, # a Hub repository id (or a local folder)
 # %% ../nbs/11a_weights.ipynb #9435933e
 class WeightsUnavailable(FileNotFoundError):
     "The model's weights are neither in the local Hub cache nor reachable"
+    exit_status = 1  # for `elena`: a stop (the name was right, the weights cannot be had), not bad input
 
 def _weights_message(model_id, why):
     from huggingface_hub import constants

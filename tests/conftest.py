@@ -1,10 +1,11 @@
 """The data the tests need, found as a user's run finds it.
 
-YuNet: `ELENA_YUNET` where it is set (CI points it at ../shared beside the project), else the user cache, else
-`../shared/models/` beside the project where it is there, else the sha256-checked download (short timeouts). Where
-none works, `ELENA_YUNET` stays unset, `ELENA_YUNET_UNAVAILABLE` says why in one line, and the tests and notebook
-cells that need the model are skipped with that reason. The authors' reference file has no public download:
-`ELENA_REFERENCE`, else ../shared/reference beside the project, else the tests that need it skip, saying so."""
+YuNet: `ELENA_YUNET` where it is set (another copy of the same file, sha256-checked), else the copy shipped inside the
+package (`elena/models/`), so no test skips for want of the detector on a fresh clone offline. Were both missing (a
+build that left the packaged copy out), the cache and the checked download are tried; where none works,
+`ELENA_YUNET_UNAVAILABLE` says why in one line and the tests that need the model skip with that reason. The authors'
+reference file has no public download: `ELENA_REFERENCE`, else ../shared/reference beside the project, else the tests
+that need it skip, saying so."""
 import os
 from pathlib import Path
 import pytest
@@ -14,12 +15,9 @@ SHARED = ROOT.parent / 'shared'  # data kept beside the project, never committed
 
 def _yunet() -> tuple[str|None, str|None]:
     "The YuNet model file and None, or None and why it could not be had"
-    from elena.yunet import YUNET_FILE, cache_dir, yunet_path
-    beside = SHARED / 'models' / YUNET_FILE
+    from elena.yunet import yunet_path
     try:
-        if os.environ.get('ELENA_YUNET') or (cache_dir() / YUNET_FILE).exists() or not beside.is_file():
-            return str(yunet_path()), None
-        return str(yunet_path(beside)), None
+        return str(yunet_path()), None
     except Exception as e:
         return None, ' '.join(str(e).split())
 
@@ -33,8 +31,8 @@ if 'ELENA_YUNET_UNAVAILABLE' not in os.environ:  # not yet resolved (a nested te
 if not os.environ.get('ELENA_REFERENCE') and (SHARED / 'reference' / 'elena_besst_gemini.json').is_file():
     os.environ['ELENA_REFERENCE'] = str(SHARED / 'reference' / 'elena_besst_gemini.json')
 
-# notebooks that need the YuNet model throughout: skipped, saying why, where it cannot be had; elsewhere the cells
-# that need it carry `#| yunet` and are skipped alone
+# notebooks that need the YuNet model throughout: skipped, saying why, only where it cannot be had (the packaged copy
+# removed); elsewhere the cells that need it carry `#| yunet` and are skipped alone then
 NEEDS_YUNET = {'08_yunet.ipynb', '09_masking.ipynb'}
 
 def yunet_missing() -> str|None:

@@ -37,9 +37,13 @@ def snapshot(d):
 
 # (name, arguments with {d} the working folder and {ro} a folder that cannot be written, exit status, part of the one line)
 CASES = [
+    ('unknown flag', 'run --model tiny-gemma3 --bogus --out-dir {d}/responses', 2, 'unrecognized arguments: --bogus; see elena run --help'),
+    ('dataset typo', 'run --model tiny-gemma3 --dataset affectnet --out-dir {d}/responses', 2, "invalid choice: 'affectnet'"),
+    ('no model named', 'run --dataset samples --out-dir {d}/responses', 2, 'required: --model'),
     ('limit 0', 'run --model tiny-gemma3 --limit 0 --out-dir {d}/responses', 2, '--limit 0: give a number of images of 1 or more'),
     ('limit -1', 'run --model tiny-gemma3 --limit -1 --out-dir {d}/responses', 2, '--limit -1'),
     ('empty data dir', 'run --model tiny-gemma3 --dataset folder --data-dir {d}/empty --out-dir {d}/responses', 2, 'no images'),
+    ('data dir too high', 'run --model tiny-gemma3 --dataset besst --data-dir {d} --out-dir {d}/responses', 2, 'are not besst images'),
     ('missing data dir', 'run --model tiny-gemma3 --dataset folder --data-dir {d}/nowhere --out-dir {d}/responses', 2, 'nowhere'),
     ('timeout 0', 'run --model openai:standin --timeout 0 --out-dir {d}/responses', 2, '--timeout 0: give the seconds'),
     ('store locked', 'run --model tiny-gemma3 --limit 1 --out-dir {d}/responses --no-progress', 1, 'is being written by another process'),
@@ -54,7 +58,7 @@ CASES = [
     ('mask pad inf', 'mask --input {d}/photos --output {d}/masked --pad inf', 2, 'pad inf: give a share of the box size'),
     ('mask output is a file', 'mask --input {d}/photos --output {d}/empty/notes.txt', 2, 'is a file: give a folder'),
     ('mask empty input', 'mask --input {d}/empty --output {d}/masked3', 2, 'no images in it'),
-    ('yunet download fails', 'mask --input {d}/photos --output {d}/masked2', 1, 'could not download face_detection_yunet_2023mar.onnx'),
+    ('yunet not there', 'mask --input {d}/photos --output {d}/masked2 --yunet {d}/nowhere.onnx', 2, 'no such file'),
     ('figures no responses', 'figures --responses {d}/nowhere --figures {d}/fig --out {d}/nbs', 2, '--responses'),
     ('parse a folder', 'parse {d}/photos', 2, 'is a folder'),
     ('attention image typo', 'attention --model tiny-gemma3 --image {d}/photos/hoper.jpg --out {d}/att', 2, '--image'),
@@ -75,8 +79,6 @@ CASES = [
 def test_one_clear_line(place, name, args, status, says):
     d, ro = place
     env = {k: v for k, v in os.environ.items() if k not in ('GOOGLE_API_KEY', 'GEMINI_API_KEY', 'ELENA_DEBUG')}
-    if name == 'yunet download fails':  # nothing given, nothing cached, and the address answers nothing
-        env.pop('ELENA_YUNET', None); env.update(ELENA_CACHE=str(d / 'cache'), ELENA_YUNET_URL='http://127.0.0.1:9/none.onnx')
     before = snapshot(d)
     lock = None
     if name == 'store locked':  # another process is writing the same response file

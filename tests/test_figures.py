@@ -36,6 +36,10 @@ def test_elena_figures_on_fixture_responses(tmp_path):
     fixture(resp, 'fixture-model', 'original', 'naive', ['fear', 'happiness', 'fear', 'anger', 'anger', 'happiness'])
     fixture(resp, 'fixture-model', 'masked', 'elena', ['fear', 'sadness', 'sadness', 'anger', 'anger', 'neutral'])
     fixture(resp, 'tiny-gemma3', 'original', 'elena', ['disgust'] * 6, random_weights=True)
+    failed = store_path(resp, 'failed-model', 'besst', 'original', 'elena')  # its only request: a connection error
+    failed.parent.mkdir(parents=True)
+    failed.write_text(json.dumps(make_record(id=IDS[0], dataset='besst', model='failed-model',
+                                             error='ConnectionError: connection refused')) + '\n')
     # attention.json written by its own writer, as `elena attention` writes it (see 19_attention_maps)
     settings = {'model': 'fixture-model', 'method': 'raw', 'fuse': 'mean', 'query': 'emotion'}
     ratios = (('original', 2.5), ('masked', 0.8))
@@ -64,3 +68,5 @@ def test_elena_figures_on_fixture_responses(tmp_path):
     assert got == {'elena − naive': 0.5, 'masked − original': -0.333}
     executed = (tmp_path / 'runs' / 'accuracy.ipynb').read_text()
     assert 'RANDOM WEIGHTS' in executed and 'left out 1 run(s) of random-weight test models' in executed
+    assert 'skipped: ' in executed and 'failed-model/besst/original-elena.jsonl: no answers (1 of 1 item(s) failed)' in executed
+    assert not list(figs.glob('*failed-model*'))  # a run with no answers draws no (empty) figure
