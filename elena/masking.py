@@ -160,7 +160,7 @@ def _check_folders(input:str|Path, output:str|Path, # as for `mask_folder`
     src, out = Path(input).resolve(), Path(output).resolve()
     if not src.is_dir(): raise FileNotFoundError(f"input folder {input}: no such folder")
     ident = lambda p: (lambda s: (s.st_dev, s.st_ino))(os.stat(p))  # the folder itself, however it is reached
-    if out == src or out in src.parents or any(p.exists() and ident(p) == ident(src) for p in (out, *out.parents)):
+    if out == src or out in src.parents or (out.exists() and any(ident(p) == ident(out) for p in (src, *src.parents))):
         raise ValueError(f"output folder {output} is the input folder or holds it (input {input}): "
                          f"choose an output folder outside the input")
     if out.exists() and not out.is_dir():
