@@ -19,10 +19,12 @@ from .metrics import (single_label, any_match, multilabel_f1, paired_runs, vad_a
                            body_parts_table)
 from .files import atomic_write
 from .store import read_records
+from .runcache import run_rows
 
 # %% auto #0
-__all__ = ['ANSWER_FIELDS', 'RESULT_FILES', 'match_key', 'read_responses', 'gold_table', 'match_items', 'score_run', 'evaluate',
-           'summary_frame', 'per_class_frame', 'write_results', 'read_results', 'format_report']
+__all__ = ['ANSWER_FIELDS', 'RESULT_FILES', 'match_key', 'read_responses', 'gold_table', 'match_items', 'score_run',
+           'datasets_once', 'evaluate', 'summary_frame', 'per_class_frame', 'write_results', 'read_results',
+           'format_report']
 
 # %% ../nbs/17_evaluate.ipynb #2b42ba7c
 def match_key(ids:pd.Series) -> pd.Series:
@@ -38,19 +40,14 @@ ANSWER_FIELDS = ('narrative', 'explicit_description', 'implicit_description', 'b
 
 # %% ../nbs/17_evaluate.ipynb #787f26fc
 def read_responses(path:str|Path, # a JSONL file of response records
+                   fields:Sequence[str]=ANSWER_FIELDS, # which `ANSWER_FIELDS` to read (fewer: less memory)
                   ) -> pd.DataFrame:
-    "One row per item (the last record written wins): id, key, emotion, failed, model, condition, ..., `ANSWER_FIELDS`"
+    "One row per item (its latest record, `elena.runcache.run_rows`): id, key, emotion, failed, model, ..., `fields`"
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Responses file {path} not found")
-    recs = read_records(path)  # refuses JSON documents and records without an id, naming the file and line
-    P = [r.get('parsed') if isinstance(r.get('parsed'), dict) else {} for r in recs]
     stored = ('model', 'condition', 'prompt_id', 'dataset', 'created_at', 'labels')
-    df = pd.DataFrame({'id': [str(r['id']) for r in recs], 'emotion': [r.get('emotion') for r in recs],
-                       'failed': [r.get('error') is not None for r in recs],
-                       **{k: [r.get(k) for r in recs] for k in stored},
-                       **{k: [p.get(k) for p in P] for k in ANSWER_FIELDS}})
-    df = df.drop_duplicates('id', keep='last').reset_index(drop=True)
+    df = pd.DataFrame(run_rows(path, ['id', 'emotion', 'failed', *stored, *fields]))  # read once, then from the cache
     df.insert(1, 'key', match_key(df.id))
     return df
 
@@ -163,6 +160,19 @@ def _check_matches(path, r, dataset, data_dir, gold):
                       f"e.g. {r['unknown_example']!r} (dataset ids look like {gold.id.iloc[0]!r}); "
                       "they are left out of every count and score", stacklevel=3)
 
+# %% ../nbs/17_evaluate.ipynb #a29e0002
+_LOADED: dict|None = None  # the datasets `evaluate` loaded inside `datasets_once`, by what they were loaded with
+
+@contextlib.contextmanager
+def datasets_once():
+    "Within this block `evaluate` loads each dataset once (same name, folder, ids, label map): many runs, one load"
+    global _LOADED
+    outer, _LOADED = _LOADED, ({} if _LOADED is None else _LOADED)
+    try:
+        yield
+    finally:
+        _LOADED = outer
+
 # %% ../nbs/17_evaluate.ipynb #6dc2fc4b
 def _evaluate(paths, dataset, data_dir, labels, label_map, n_boot):
     names = [str(p) if [str(q) for q in paths].count(str(p)) == 1 else f"{p} #{i + 1}" for i, p in enumerate(paths)]
@@ -173,7 +183,11 @@ def _evaluate(paths, dataset, data_dir, labels, label_map, n_boot):
     empty = [p for p, r in runs.items() if r.empty]
     if empty:
         raise ValueError(f"{empty[0]}: no response records")
-    ds = load_dataset(dataset, data_dir, ids=ids, mapping=label_map, images=False)
+    key = (dataset, str(data_dir), None if ids is None else tuple(ids), json.dumps(label_map, sort_keys=True, default=str))
+    ds = _LOADED.get(key) if _LOADED is not None else None
+    if ds is None:
+        ds = load_dataset(dataset, data_dir, ids=ids, mapping=label_map, images=False)
+        if _LOADED is not None: _LOADED[key] = ds
     native = native_taxonomy(dataset, labels)
     gold = gold_table(ds, native)
     out = dict(dataset=dataset, labels=list(labels), native=native, problems=ds.problem_counts(),

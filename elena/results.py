@@ -7,10 +7,11 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 import pandas as pd
-from .store import CONDITIONS, read_records, latest_records
-from .evaluate import ANSWER_FIELDS, evaluate, read_responses
+from .store import CONDITIONS
+from .runcache import run_rows
+from .evaluate import ANSWER_FIELDS, datasets_once, evaluate, read_responses
 from .metrics import paired_runs
 from .vocab import BODY_PART_SYNONYMS, BODY_REGIONS, normalize_body_part
 
@@ -27,15 +28,15 @@ def _run_row(p:Path) -> dict|None:
     cond, _, prompt = p.stem.partition('-')
     if cond not in CONDITIONS or '.shard-' in p.name:
         return None
-    try: recs = list(latest_records(read_records(p)).values())
+    try: recs = run_rows(p, ['model', 'random_weights'])  # the latest record of each item, from the run cache
     except ValueError as e:
         print(f"left out: {e}")
         return None
-    if not recs:
+    if not recs['model']:
         return None
-    model = next((r['model'] for r in recs if r.get('model')), p.parent.parent.name)
-    return dict(model=model, dataset=p.parent.name, condition=cond, prompt=prompt, path=str(p), n=len(recs),
-                random_weights=any(r.get('random_weights') for r in recs))
+    model = next((m for m in recs['model'] if m), p.parent.parent.name)
+    return dict(model=model, dataset=p.parent.name, condition=cond, prompt=prompt, path=str(p), n=len(recs['model']),
+                random_weights=any(recs['random_weights']))
 
 # %% ../nbs/20_results.ipynb #0ba25ed3
 def find_runs(root:str|Path, # the responses folder: <root>/<model>/<dataset>/<condition>-<prompt>.jsonl
@@ -73,11 +74,12 @@ def exclude_random(runs:pd.DataFrame, # from `find_runs`
 
 # %% ../nbs/20_results.ipynb #316a5924
 def answers(runs:pd.DataFrame, # from `find_runs`
+            fields:Sequence[str]=ANSWER_FIELDS, # which `ANSWER_FIELDS` to read (fewer: less memory on a large study)
            ) -> pd.DataFrame:
-    "One row per item of every run (its last record): run columns, id, key, emotion, failed and the `ANSWER_FIELDS`"
-    cols = ['model', 'dataset', 'condition', 'prompt', 'path', 'id', 'key', 'emotion', 'failed', *ANSWER_FIELDS]
+    "One row per item of every run (its latest record): run columns, id, key, emotion, failed and `fields`"
+    cols = ['model', 'dataset', 'condition', 'prompt', 'path', 'id', 'key', 'emotion', 'failed', *fields]
     run = lambda r: dict(model=r.model, dataset=r.dataset, condition=r.condition, prompt=r.prompt, path=r.path)
-    frames = [read_responses(r.path).assign(**run(r)) for r in runs.itertuples()]
+    frames = [read_responses(r.path, fields).assign(**run(r)) for r in runs.itertuples()]
     return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
 
 # %% ../nbs/20_results.ipynb #597e0ccc
@@ -116,17 +118,18 @@ def score_runs(runs:pd.DataFrame, # from `find_runs` (random-weight runs already
               ) -> tuple[pd.DataFrame, dict]:
     "Accuracy and macro-F1 with 95% intervals per run, and each run's evaluation by path; a run not scored is named"
     dirs, rows, full = parse_data_dirs(data_dirs), [], {}
-    for r in runs.itertuples():
-        try: res = evaluate([r.path], r.dataset, dirs.get(r.dataset), n_boot=n_boot)
-        except (FileNotFoundError, ValueError) as e:
-            print(f"not scored: {r.path}: {e}")
-            continue
-        s = full[r.path] = res['runs'][r.path]
-        rows.append(dict(model=r.model, dataset=r.dataset, condition=r.condition, prompt=r.prompt,
-                         n_scored=s['n_scored'], coverage=s['coverage'], accuracy=s['accuracy'],
-                         acc_lo=s['accuracy_ci'][0],
-                         acc_hi=s['accuracy_ci'][1], macro_f1=s['macro_f1'], f1_lo=s['macro_f1_ci'][0],
-                         f1_hi=s['macro_f1_ci'][1], path=r.path))
+    with datasets_once():  # each dataset is loaded once for all its runs
+        for r in runs.itertuples():
+            try: res = evaluate([r.path], r.dataset, dirs.get(r.dataset), n_boot=n_boot)
+            except (FileNotFoundError, ValueError) as e:
+                print(f"not scored: {r.path}: {e}")
+                continue
+            s = full[r.path] = res['runs'][r.path]
+            rows.append(dict(model=r.model, dataset=r.dataset, condition=r.condition, prompt=r.prompt,
+                             n_scored=s['n_scored'], coverage=s['coverage'], accuracy=s['accuracy'],
+                             acc_lo=s['accuracy_ci'][0],
+                             acc_hi=s['accuracy_ci'][1], macro_f1=s['macro_f1'], f1_lo=s['macro_f1_ci'][0],
+                             f1_hi=s['macro_f1_ci'][1], path=r.path))
     return pd.DataFrame(rows, columns=SCORE_COLUMNS), full
 
 # %% ../nbs/20_results.ipynb #731e3af8
