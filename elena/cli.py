@@ -366,10 +366,11 @@ def _status_run(a:argparse.Namespace) -> int:
     from elena.status import run_status, status_table
     if not Path(a.responses).is_dir():
         raise FileNotFoundError(f"no response store at {a.responses}: pass the folder elena run wrote to (--out-dir)")
+    seen = {}  # what was read, by file: a refresh reads only what was appended since
     try:
         while True:
             now = datetime.datetime.now(datetime.timezone.utc)
-            table = status_table(run_status(a.responses, a.data_dirs, now), now)
+            table = status_table(run_status(a.responses, a.data_dirs, now, seen), now)
             if a.watch is None:
                 print(table)
                 return 0
