@@ -10,8 +10,11 @@ builder, `parse_response` included) from a `Request` and a canned `Reply` (text 
 latency), for a pool of 64 replies per run; then id, image sha256 and created_at are set per item, and 2 % are errors.
 No model wrote these answers: they serve to time the readers, never as results.
 
-"cold": no run cache beside the runs (what every reader did before the cache existed: read and parse every JSONL);
-"warm": the second call, when the cache is there and current.
+"before" (with --before DIR): the same command run with the code in DIR (e.g. the commit before the run cache);
+"cold": no run cache beside the runs (the first call after `elena run`: every file is parsed, the caches written);
+"warm": the second call, when the caches are there and current. `status` is timed without and with --data-dirs
+(`status-dirs`: the datasets' items are loaded to count what is still to ask). Wall and CPU seconds are printed: on a
+shared machine the CPU seconds (of the command and every process it waited for) are the steadier measure.
 Usage: python bench/bench_study.py [--sizes 6 24 72] [--scale 1.0] [--skip figures] [--dir DIR]
 (--scale 0.1 writes a tenth of each dataset: a quick look at the growth on a slow or shared machine)."""
 import argparse
@@ -114,55 +117,78 @@ def write_study(root:Path, runs:int, sizes:dict) -> tuple[int, int]:
         recs += sizes[d]
     return recs, size
 
-def timed(argv:list[str]) -> tuple[float, float, str]:
-    "Wall seconds and peak memory (MiB, the largest process of the command's tree) of one command; its output"
+def timed(argv:list[str], env:dict|None=None) -> tuple[float, float, float, str]:
+    "Wall and CPU seconds, and peak memory (MiB, the largest process of the command's tree) of one command; its output"
     probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
              "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024); "
+             "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+             "print(time.perf_counter() - t, u.ru_utime + u.ru_stime, u.ru_maxrss / 1024); "
              "print(r.stdout[-3000:] + r.stderr[-3000:]); sys.exit(r.returncode)")
-    r = subprocess.run([sys.executable, '-c', probe, *argv], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, '-c', probe, *argv], capture_output=True, text=True, env=env)
     head, _, out = r.stdout.partition('\n')
     if r.returncode:
         print(f"  (exit {r.returncode}: {' '.join(argv[:2])}) {out[-1500:]}")
-    dt, mem = map(float, head.split())
-    return dt, mem, out
+    dt, cpu, mem = map(float, head.split())
+    return dt, cpu, mem, out
 
 def drop_caches(root:Path):
     "Remove every run cache under `root` (the cold case)"
-    for p in root.rglob('.*.runcache*'):
+    for p in root.rglob('.*.runcache'):
         p.unlink()
+
+def same_files(a:Path, b:Path) -> str:
+    "Whether two figure folders hold the same files, byte for byte"
+    fa = sorted(p.relative_to(a) for p in a.rglob('*') if p.is_file())
+    fb = sorted(p.relative_to(b) for p in b.rglob('*') if p.is_file())
+    if fa != fb:
+        return f"DIFFERENT file lists ({len(fa)} vs {len(fb)})"
+    diff = [str(f) for f in fa if (a/f).read_bytes() != (b/f).read_bytes()]
+    return f"{len(fa)} files, " + (f"{len(diff)} differ: {diff[:5]}" if diff else "all byte-identical")
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--sizes', type=int, nargs='+', default=[6, 24, 72], choices=sorted(STUDIES))
     ap.add_argument('--scale', type=float, default=1.0, help="share of each dataset's size (1: full size)")
-    ap.add_argument('--skip', nargs='*', default=[], choices=['figures', 'status', 'evaluate'])
+    ap.add_argument('--skip', nargs='*', default=[], choices=['figures', 'status', 'status-dirs', 'evaluate'])
+    ap.add_argument('--before', help="a checkout of the code to compare with (e.g. `git worktree add /tmp/before "
+                                     "COMMIT`): its commands run first, side by side")
     ap.add_argument('--dir', help="work folder (default: a new temporary folder, removed at the end)")
     a = ap.parse_args()
     work = Path(a.dir or tempfile.mkdtemp(prefix='elena-study-'))
+    ref = Path(__file__).resolve().parents[2]/'shared'/'reference'/'elena_besst_gemini.json'  # the same for every run
+    if ref.is_file():
+        os.environ.setdefault('ELENA_REFERENCE', str(ref))
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"load average {os.getloadavg()[0]:.1f}; scale {a.scale}")
     sizes = write_datasets(work/'data', a.scale)
+    env_before = dict(os.environ, PYTHONPATH=str(Path(a.before).resolve())) if a.before else None
     for runs in a.sizes:
         resp = work/f'responses-{runs}'
         shutil.rmtree(resp, ignore_errors=True)
         t = time.perf_counter()
         n, size = write_study(resp, runs, sizes)
-        print(f"\n{runs} runs: {n:,} records, {size / 1e6:.0f} MB written in {time.perf_counter() - t:.0f} s")
-        cmds = {'status': [ELENA, 'status', str(resp), '--data-dirs', sizes['data_dirs']],
-                'evaluate': [ELENA, 'evaluate', str(store_path(resp, MODELS[0], 'emotic', 'original', 'elena')),
-                             '--dataset', 'emotic', '--data-dir', str(work/'data'/'EMOTIC'), '--out', str(work/'ev')],
-                'figures': [ELENA, 'figures', '--responses', str(resp), '--figures', str(work/f'figures-{runs}'),
-                            '--out', str(work/f'nbs-{runs}'), '--data-dirs', sizes['data_dirs']]}
+        print(f"\n{runs} runs: {n:,} records, {size / 1e6:.0f} MB written in {time.perf_counter() - t:.0f} s", flush=True)
+        cmds = {'status': lambda w: [ELENA, 'status', str(resp)],
+                'status-dirs': lambda w: [ELENA, 'status', str(resp), '--data-dirs', sizes['data_dirs']],
+                'evaluate': lambda w: [ELENA, 'evaluate', str(store_path(resp, MODELS[0], 'emotic', 'original', 'elena')),
+                                       '--dataset', 'emotic', '--data-dir', str(work/'data'/'EMOTIC'),
+                                       '--out', str(work/f'ev-{w}')],
+                'figures': lambda w: [ELENA, 'figures', '--responses', str(resp), '--figures', str(work/f'figures-{runs}-{w}'),
+                                      '--out', str(work/f'nbs-{runs}-{w}'), '--data-dirs', sizes['data_dirs']]}
         for what, argv in cmds.items():
             if what in a.skip: continue
             drop_caches(resp)
-            for when in ('cold', 'warm'):
+            for when in (['before'] if a.before else []) + ['cold', 'warm']:
                 load = os.getloadavg()[0]
-                dt, mem, _ = timed(argv)
+                dt, cpu, mem, _ = timed(argv(when), env_before if when == 'before' else None)
                 per = n if what != 'evaluate' else sizes['emotic']
-                print(f"  {what:8s} {when}: {dt:7.1f} s, peak {mem:6.0f} MiB, {dt / per * 1e6:6.1f} µs per record "
-                      f"({per:,} records; load average {load:.1f})", flush=True)
+                print(f"  {what:11s} {when:6s}: {dt:7.1f} s wall, {cpu:7.1f} s CPU, peak {mem:6.0f} MiB; per record "
+                      f"{dt / per * 1e6:7.1f} µs wall, {cpu / per * 1e6:7.1f} µs CPU ({per:,} records; "
+                      f"load average {load:.1f})", flush=True)
+            if what == 'figures':
+                if a.before:
+                    print(f"  figures before vs warm: {same_files(work/f'figures-{runs}-before', work/f'figures-{runs}-warm')}")
+                print(f"  figures cold vs warm: {same_files(work/f'figures-{runs}-cold', work/f'figures-{runs}-warm')}")
     if not a.dir:
         shutil.rmtree(work, ignore_errors=True)
 

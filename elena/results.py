@@ -115,12 +115,13 @@ SCORE_COLUMNS = ['model', 'dataset', 'condition', 'prompt', 'n_scored', 'coverag
 def score_runs(runs:pd.DataFrame, # from `find_runs` (random-weight runs already left out)
                data_dirs:str|Mapping|None=None, # dataset folders (besst needs none: gold is in the file names)
                n_boot:int=1000, # bootstrap resamples for the intervals
+               texts:bool=True, # also each run's narrative checks and body-part counts (False: scores alone, faster)
               ) -> tuple[pd.DataFrame, dict]:
     "Accuracy and macro-F1 with 95% intervals per run, and each run's evaluation by path; a run not scored is named"
     dirs, rows, full = parse_data_dirs(data_dirs), [], {}
     with datasets_once():  # each dataset is loaded once for all its runs
         for r in runs.itertuples():
-            try: res = evaluate([r.path], r.dataset, dirs.get(r.dataset), n_boot=n_boot)
+            try: res = evaluate([r.path], r.dataset, dirs.get(r.dataset), n_boot=n_boot, texts=texts)
             except (FileNotFoundError, ValueError) as e:
                 print(f"not scored: {r.path}: {e}")
                 continue

@@ -63,7 +63,8 @@ _PROBE = 4096  # bytes hashed at the start of the file and before the cached end
 
 def _code_sig(c:CodeType) -> bytes:
     "What a function does, without where it was written: its bytecode, names and constants (nested code included)"
-    consts = [_code_sig(x) if isinstance(x, CodeType) else repr(x).encode() for x in c.co_consts]
+    sig = lambda x: repr(sorted(map(repr, x))) if isinstance(x, frozenset) else repr(x)  # a set's order varies by process
+    consts = [_code_sig(x) if isinstance(x, CodeType) else sig(x).encode() for x in c.co_consts]
     return b'|'.join([c.co_code, repr((c.co_names, c.co_varnames)).encode(), *consts])
 
 def _rules(fns=(read_records_from, record_rows, latest_rows, latest_records)) -> str:

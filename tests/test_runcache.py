@@ -208,3 +208,11 @@ def test_status_reads_only_what_was_appended(store, monkeypatch):
     rows = run_status(root, memo=memo)
     assert reads == [(p.name, size, p.stat().st_size)]  # the appended record alone
     assert {r['prompt']: r['answered'] for r in rows} == {'elena': 13, 'naive': 12}
+
+
+def test_cache_rules_same_in_every_process():
+    "A cache written by one process is current for the next: its rules fingerprint does not vary with hash seeds"
+    code = 'from elena.runcache import _rules; print(_rules())'
+    seen = {subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, PYTHONHASHSEED=seed)).stdout for seed in ('1', '2', '3')}
+    assert len(seen) == 1 and len(seen.pop().strip()) == 16
