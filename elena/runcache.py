@@ -4,6 +4,7 @@
 
 # %% ../nbs/07a_runcache.ipynb #c29a0004
 from __future__ import annotations
+import datetime as _dt
 import hashlib
 import os
 import re
@@ -26,20 +27,32 @@ __all__ = ['PARSED_FIELDS', 'ROW_FIELDS', 'record_rows', 'latest_rows', 'cache_p
 PARSED_FIELDS = ('narrative', 'explicit_description', 'implicit_description', 'body_parts', 'valence', 'arousal',
                  'dominance')  # the parts of an answer kept from `parsed`
 ROW_FIELDS = ('id', 'created_at', 'emotion', 'failed', 'error_type', 'model', 'condition', 'prompt_id', 'dataset',
-              'labels', 'random_weights', *PARSED_FIELDS)  # one row per record: what the results side reads
+              'labels', 'random_weights', *PARSED_FIELDS,
+              'written', 'repeat')  # one row per record: what the results side reads (the last two: see `record_rows`)
 
 # %% ../nbs/07a_runcache.ipynb #c29a0008
-def record_rows(records:Sequence[dict], # response records
+def _seconds(t) -> float|None:
+    "`created_at` in seconds since 1970 (UTC where it carries no zone); None where it is no ISO time"
+    try: d = _dt.datetime.fromisoformat(t)
+    except (TypeError, ValueError): return None
+    return (d if d.tzinfo else d.replace(tzinfo=_dt.timezone.utc)).timestamp()
+
+def record_rows(records:Sequence[dict], # response records, in file order
+                seen:set|None=None, # the (id, created_at) of the records before them (updated)
                ) -> dict[str, list]:
-    "The `ROW_FIELDS` of `records`, column by column: failed is 'error is not None', error_type the error's type"
+    "The `ROW_FIELDS` of `records`, column by column; written: `created_at` in seconds, repeat: an earlier record's twin"
     P = [p if isinstance(p := r.get('parsed'), dict) else {} for r in records]
     E = [r.get('error') for r in records]
-    return {'id': [str(r['id']) for r in records], 'created_at': [r.get('created_at') for r in records],
+    seen = set() if seen is None else seen
+    pairs = [(str(r['id']), r.get('created_at')) for r in records]
+    repeat = [x in seen or bool(seen.add(x)) for x in pairs]
+    return {'id': [i for i, _ in pairs], 'created_at': [t for _, t in pairs],
             'emotion': [r.get('emotion') for r in records], 'failed': [e is not None for e in E],
             'error_type': [(e.get('type', 'Error') if isinstance(e, dict) else 'Error') if e else None for e in E],
             **{k: [r.get(k) for r in records] for k in ('model', 'condition', 'prompt_id', 'dataset', 'labels')},
             'random_weights': [bool(r.get('random_weights')) for r in records],
-            **{k: [p.get(k) for p in P] for k in PARSED_FIELDS}}
+            **{k: [p.get(k) for p in P] for k in PARSED_FIELDS},
+            'written': [_seconds(t) for _, t in pairs], 'repeat': repeat}
 
 # %% ../nbs/07a_runcache.ipynb #c29a0010
 def latest_rows(ids:Sequence[str], # the rows' ids, in file order
@@ -58,7 +71,8 @@ def cache_path(path:str|Path, # a response JSONL file
 
 # %% ../nbs/07a_runcache.ipynb #c29a0015
 _FORMAT = 'elena-runcache'
-_SHARED = ('emotion', 'failed', 'error_type', 'model', 'condition', 'prompt_id', 'dataset', 'labels', 'random_weights')
+_SHARED = ('emotion', 'failed', 'error_type', 'model', 'condition', 'prompt_id', 'dataset', 'labels', 'random_weights',
+           'repeat')
 _PROBE = 4096  # bytes hashed at the start of the file and before the cached end
 
 def _code_sig(c:CodeType) -> bytes:
@@ -119,6 +133,8 @@ def _read(path:Path, columns) -> tuple[dict, dict[str, list]]|None:
         with open(cache_path(path), 'rb') as f:
             head = _loads(f.readline())
             start = f.tell()
+            if os.fstat(f.fileno()).st_size != start + sum(n for _, n in head['columns'].values()):
+                return None  # cut short, or more than was written
             cols = {}
             for k in head['columns'] if columns is None else columns:
                 at, n = head['columns'][k]
@@ -147,7 +163,7 @@ def _build(path:Path, st, old:tuple|None) -> tuple[dict, dict[str, list]]:
         warnings.warn(m, stacklevel=4)
     for m in said:  # caught to be kept (those of lines read), said as `read_records` says them
         warnings.warn(m, stacklevel=4)
-    new = record_rows(recs)
+    new = record_rows(recs, set(zip(cols['id'], cols['created_at'])))
     cols = {k: cols[k] + new[k] for k in ROW_FIELDS}
     head = dict(format=_FORMAT, rules=_rules(), rows=len(cols['id']), end=end, line=line,
                 source=[st.st_size, st.st_mtime_ns, st.st_ino] if end == st.st_size else None,
@@ -188,6 +204,10 @@ def run_rows(path:str|Path, # a response JSONL file
         if memo is not None:
             memo[str(path)] = got
     head, cols = got
+    if len(cols) > len(want):  # keep (in `memo`) and give only what was asked for
+        got = head, cols = head, {k: cols[k] for k in want}
+        if memo is not None:
+            memo[str(path)] = got
     if not latest or head['all_latest']:
         return {k: cols[k] for k in want}
     return {k: [cols[k][i] for i in head['latest']] for k in want}

@@ -32,35 +32,32 @@ def run_files(root:str|Path, # the responses folder
     return runs
 
 # %% ../nbs/24_status.ipynb #d0c707cc
-def _when(t) -> _dt.datetime|None:
-    "When a record with `created_at` `t` was written (UTC where the time carries no zone); None where it does not say"
-    try: t = _dt.datetime.fromisoformat(t)
-    except (TypeError, ValueError): return None
-    return t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)
-
-_COLS = ('id', 'created_at', 'error_type', 'model', 'random_weights')  # what status reads of each record
+_COLS = ('id', 'created_at', 'error_type', 'model', 'random_weights', 'written', 'repeat')  # what status reads
 
 def _row(files:dict, now:_dt.datetime, memo:dict) -> dict:
     "The counts of one run from its file and shard files (`run_files`), the latest record of each item counting"
-    read = lambda p, latest: run_rows(p, _COLS, latest, memo) if p else {k: [] for k in _COLS}
-    merged, shards = read(files['file'], False), {p: read(p, False) for p in files['shards']}
-    pairs = lambda c: zip(c['id'], c['created_at'])
-    have = set(pairs(merged)) if shards else set()
-    unmerged = {p.name: sum(x not in have for x in pairs(c)) for p, c in shards.items()}
-    if shards:  # the latest of each item over the run's file and its shards, as `merge_shards` chooses it
+    read = lambda p, latest, cols=_COLS: run_rows(p, cols, latest, memo) if p else {k: [] for k in cols}
+    if files['shards']:  # the latest of each item over the run's file and its shards, as `merge_shards` chooses it
+        merged, shards = read(files['file'], False), {p: read(p, False) for p in files['shards']}
+        pairs = lambda c: zip(c['id'], c['created_at'])
+        have = set(pairs(merged))
+        unmerged = {p.name: sum(x not in have for x in pairs(c)) for p, c in shards.items()}
         every = [dict(zip(_COLS, v)) for c in (merged, *shards.values()) for v in zip(*c.values())]
         recs = list(latest_records(sorted(every, key=lambda r: r['created_at'] or '')).values())
         latest = {k: [r[k] for r in recs] for k in _COLS}
-    else:
-        latest = read(files['file'], True)
-    stamps = {x for c in (merged, *shards.values()) for x in pairs(c)}  # merged copies of shard records count once
-    times = [t for t in map(_when, (s for _, s in stamps)) if t]
+        stamps = {(r['id'], r['created_at']): r['written'] for r in every}  # merged copies of shard records count once
+        times = [t for t in stamps.values() if t is not None]
+    else:  # one file: each record's time, but a record's twin written again once (the cache marks it)
+        unmerged, merged = {}, read(files['file'], False, ('written', 'repeat'))
+        times = [t for t, again in zip(merged['written'], merged['repeat']) if t is not None and not again]
+        latest = read(files['file'], True, ('id', 'error_type', 'model', 'random_weights'))
     ok = [e is None for e in latest['error_type']]
+    lo, hi = (now - _dt.timedelta(hours=1)).timestamp(), now.timestamp()
     return dict(model=next((m for m in latest['model'] if m), None), done={i for i, o in zip(latest['id'], ok) if o},
                 answered=sum(ok), failed=Counter(e for e in latest['error_type'] if e is not None),
-                unmerged={k: v for k, v in unmerged.items() if v}, last_write=max(times, default=None),
-                last_hour=sum(now - _dt.timedelta(hours=1) <= t <= now for t in times),
-                random_weights=any(latest['random_weights']))
+                unmerged={k: v for k, v in unmerged.items() if v},
+                last_write=_dt.datetime.fromtimestamp(max(times), _dt.timezone.utc) if times else None,
+                last_hour=sum(lo <= t <= hi for t in times), random_weights=any(latest['random_weights']))
 
 def run_status(root:str|Path, # the responses folder
                data_dirs:str|dict|None=None, # dataset folders, 'heco=/data/HECO,...': counts what is still to ask
