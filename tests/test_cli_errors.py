@@ -46,6 +46,7 @@ CASES = [
     ('mask input is output', 'mask --input {d}/photos --output {d}/photos', 2, 'is the input folder or holds it'),
     ('yunet download fails', 'mask --input {d}/photos --output {d}/masked2', 1, 'could not download face_detection_yunet_2023mar.onnx'),
     ('figures no responses', 'figures --responses {d}/nowhere --figures {d}/fig --out {d}/nbs', 2, '--responses'),
+    ('figures jobs 0', 'figures --responses {d}/photos --figures {d}/fig --out {d}/nbs --jobs 0', 2, '--jobs 0'),
     ('parse a folder', 'parse {d}/photos', 2, 'is a folder'),
     ('attention image typo', 'attention --model tiny-gemma3 --image {d}/photos/hoper.jpg --out {d}/att', 2, '--image'),
     ('attention limit 0', 'attention --model tiny-gemma3 --dataset samples --limit 0 --out {d}/att', 2, '--limit 0'),
