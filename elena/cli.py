@@ -367,6 +367,7 @@ def _figures_args(p:argparse.ArgumentParser):
     p.add_argument('--attention', help="folder of the JSON summaries written by elena attention")
     p.add_argument('--data-dirs', help="dataset folders, e.g. 'heco=/data/HECO,emotic=/data/EMOTIC'")
     p.add_argument('--reference', help="the authors' released outputs (default: $ELENA_REFERENCE)")
+    p.add_argument('--jobs', type=int, default=1, help="notebooks run at once, each in its own kernel (default 1)")
 
 # %% ../nbs/90_cli.ipynb #9de2ff08
 def _figures_run(a:argparse.Namespace) -> int:
@@ -376,7 +377,9 @@ def _figures_run(a:argparse.Namespace) -> int:
         if path and not Path(path).is_dir():
             raise FileNotFoundError(f"{flag} {path}: no such folder; give the folder that holds them")
     from elena.figures import SKIP_MARK, run_figures
-    rep = run_figures(a.responses, a.figures, a.out, attention=a.attention, data_dirs=a.data_dirs,
+    if a.jobs < 1:
+        raise ValueError(f"--jobs {a.jobs}: give 1 or more notebooks to run at once")
+    rep = run_figures(a.responses, a.figures, a.out, jobs=a.jobs, attention=a.attention, data_dirs=a.data_dirs,
                       reference=a.reference)
     for r in rep.itertuples():
         skipped = ''.join(f"\n  {SKIP_MARK}: {s}" for s in r.skipped)
@@ -460,11 +463,12 @@ def _status_run(a:argparse.Namespace) -> int:
         raise FileNotFoundError(f"no response store at {a.responses}: pass the folder elena run wrote to (--out-dir)")
     if a.json and a.watch is not None:
         raise ValueError("--json prints the runs once: leave out --watch")
+    seen = {}  # what was read, by file: a refresh reads only what was appended since
     try:
         while True:
             now = datetime.datetime.now(datetime.timezone.utc)
-            rows = run_status(a.responses, a.data_dirs, now)
-            if a.json and a.watch is None:
+            rows = run_status(a.responses, a.data_dirs, now, seen)
+            if a.json:
                 print(_status_json(rows))
                 return 0
             table = status_table(rows, now)

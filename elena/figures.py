@@ -5,10 +5,15 @@
 # %% ../nbs/20a_figures.ipynb #f1a00004
 from __future__ import annotations
 import importlib
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 import pandas as pd
+from .runcache import run_rows
 
 # %% auto #0
 __all__ = ['SKIP_MARK', 'PAPER_NBS', 'Skipped', 'skip', 'save_figure', 'save_table', 'figures_report', 'run_figures']
@@ -70,6 +75,13 @@ def figures_report(nb:dict|str|Path, # an executed notebook (path or JSON)
 PAPER_NBS = Path(importlib.import_module('elena').__file__).resolve().parent.parent / 'nbs' / 'paper'  # in a checkout
 
 # %% ../nbs/20a_figures.ipynb #f1a00019
+def _warm(path:str) -> None:
+    "Make the run cache of one response file current (the notebooks then read the cache alone)"
+    with warnings.catch_warnings():  # each notebook says them where they matter
+        warnings.simplefilter('ignore')
+        try: run_rows(path, ['id'])
+        except ValueError: pass  # not response records: `find_runs` names the file and why, in each notebook
+
 def _execute(nb:Path, dest:Path, given:dict) -> str:
     "Run one notebook with papermill, passing the parameters of `given` it declares; 'ok' or why it failed"
     import papermill as pm
@@ -83,11 +95,22 @@ def _execute(nb:Path, dest:Path, given:dict) -> str:
         return f'failed: {type(e).__name__}: {last}'
     return 'ok'
 
+def _execute_apart(nb:Path, dest:Path, given:dict) -> str:
+    "`_execute` in a process of its own, so that several notebooks can run at once"
+    code = ('import json, sys; from pathlib import Path; from elena.figures import _execute; '
+            'nb, dest, given = map(json.loads, sys.argv[1:]); print(_execute(Path(nb), Path(dest), given))')
+    args = [json.dumps(str(nb.resolve())), json.dumps(str(dest.resolve())), json.dumps(given)]
+    r = subprocess.run([sys.executable, '-c', code, *args], capture_output=True, text=True)
+    last = (r.stdout.strip().splitlines() or [''])[-1]
+    return last if r.returncode == 0 and last else f"failed: exit {r.returncode}: {r.stderr.strip()[-300:]}"
+
+
 # %% ../nbs/20a_figures.ipynb #f1a0001a
 def run_figures(responses:str|Path='responses', # the response store
                 figures:str|Path='figures', # where figures and tables go
                 out:str|Path='runs/paper', # where the executed notebooks go
                 notebooks:str|Path=PAPER_NBS, # folder of the paper notebooks
+                jobs:int=1, # notebooks run at once, each in its own kernel
                 **params, # more parameters (attention, data_dirs, reference, n_boot...), for those who declare them
                ) -> pd.DataFrame:
     "Execute every paper notebook with papermill; one row each: status, figures and tables saved, what it skipped"
@@ -96,10 +119,16 @@ def run_figures(responses:str|Path='responses', # the response store
     given |= dict(responses=str(Path(responses).resolve()), figures=str(Path(figures).resolve()))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    nbs = sorted(Path(notebooks).glob('*.ipynb'))
+    files = sorted(str(p) for p in Path(responses).glob('*/*/*.jsonl')) if Path(responses).is_dir() else []
+    for f in files:  # every run read once, before any notebook reads it
+        _warm(f)
+    run = _execute if jobs == 1 else _execute_apart  # papermill changes the working folder of its process
+    with ThreadPoolExecutor(jobs) as pool:  # threads only wait: the work is done in each notebook's kernel
+        done = list(pool.map(run, nbs, [out / nb.name for nb in nbs], [given] * len(nbs)))
     rows = []
-    for nb in sorted(Path(notebooks).glob('*.ipynb')):
+    for nb, status in zip(nbs, done):
         dest = out / nb.name
-        status = _execute(nb, dest, given)
         made = figures_report(dest) if dest.exists() else dict(figures=[], tables=[], skipped=[])
         rows.append(dict(notebook=nb.stem, status=status, **made))
     return pd.DataFrame(rows, columns=['notebook', 'status', 'figures', 'tables', 'skipped'])

@@ -8,11 +8,12 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 import pandas as pd
 from . import __version__
 from .store import CONDITIONS, read_records, latest_records
-from .evaluate import ANSWER_FIELDS, evaluate, read_responses
+from .runcache import run_rows
+from .evaluate import ANSWER_FIELDS, datasets_once, evaluate, read_responses
 from .metrics import paired_runs
 from .vocab import BODY_PART_SYNONYMS, BODY_REGIONS, normalize_body_part
 
@@ -26,9 +27,11 @@ RUN_COLUMNS = ['model', 'dataset', 'condition', 'prompt', 'path', 'n', 'random_w
                'prompt_id', 'prompt_sha256', 'model_revision', 'gen']  # what `find_runs` gives
 
 # %% ../nbs/20_results.ipynb #0ba25ed2
-def _same(recs:list, k:str):
-    "The value of field `k` every record holds (None where none does), else the sorted distinct values"
-    seen = list({json.dumps(r.get(k), sort_keys=True): r.get(k) for r in recs if r.get(k) is not None}.values())
+_PROVENANCE = ('prompt_id', 'prompt_sha256', 'model_revision', 'gen')  # what a run's records say made them
+
+def _same(vals:list):
+    "The one value the records hold (None where none does), else the sorted distinct values"
+    seen = list({json.dumps(v, sort_keys=True): v for v in vals if v is not None}.values())
     return seen[0] if len(seen) == 1 else sorted(seen, key=str) or None
 
 def _run_row(p:Path) -> dict|None:
@@ -36,16 +39,15 @@ def _run_row(p:Path) -> dict|None:
     cond, _, prompt = p.stem.partition('-')
     if cond not in CONDITIONS or '.shard-' in p.name:
         return None
-    try: recs = list(latest_records(read_records(p)).values())
+    try: recs = run_rows(p, ['model', 'random_weights', *_PROVENANCE])  # the latest record of each item, from the run cache
     except ValueError as e:
         print(f"left out: {e}")
         return None
-    if not recs:
+    if not recs['model']:
         return None
-    model = next((r['model'] for r in recs if r.get('model')), p.parent.parent.name)
-    return dict(model=model, dataset=p.parent.name, condition=cond, prompt=prompt, path=str(p), n=len(recs),
-                random_weights=any(r.get('random_weights') for r in recs),
-                **{k: _same(recs, k) for k in ('prompt_id', 'prompt_sha256', 'model_revision', 'gen')})
+    model = next((m for m in recs['model'] if m), p.parent.parent.name)
+    return dict(model=model, dataset=p.parent.name, condition=cond, prompt=prompt, path=str(p), n=len(recs['model']),
+                random_weights=any(recs['random_weights']), **{k: _same(recs[k]) for k in _PROVENANCE})
 
 # %% ../nbs/20_results.ipynb #0ba25ed3
 def find_runs(root:str|Path, # the responses folder: <root>/<model>/<dataset>/<condition>-<prompt>.jsonl
@@ -113,11 +115,12 @@ def exclude_random(runs:pd.DataFrame, # from `find_runs`
 
 # %% ../nbs/20_results.ipynb #316a5924
 def answers(runs:pd.DataFrame, # from `find_runs`
+            fields:Sequence[str]=ANSWER_FIELDS, # which `ANSWER_FIELDS` to read (fewer: less memory on a large study)
            ) -> pd.DataFrame:
-    "One row per item of every run (its last record): run columns, id, key, emotion, failed and the `ANSWER_FIELDS`"
-    cols = ['model', 'dataset', 'condition', 'prompt', 'path', 'id', 'key', 'emotion', 'failed', *ANSWER_FIELDS]
+    "One row per item of every run (its latest record): run columns, id, key, emotion, failed and `fields`"
+    cols = ['model', 'dataset', 'condition', 'prompt', 'path', 'id', 'key', 'emotion', 'failed', *fields]
     run = lambda r: dict(model=r.model, dataset=r.dataset, condition=r.condition, prompt=r.prompt, path=r.path)
-    frames = [read_responses(r.path).assign(**run(r)) for r in runs.itertuples()]
+    frames = [read_responses(r.path, fields).assign(**run(r)) for r in runs.itertuples()]
     return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
 
 # %% ../nbs/20_results.ipynb #597e0ccc
@@ -153,24 +156,26 @@ SCORE_COLUMNS = ['model', 'dataset', 'condition', 'prompt', 'n_scored', 'coverag
 def score_runs(runs:pd.DataFrame, # from `find_runs` (random-weight runs already left out)
                data_dirs:str|Mapping|None=None, # dataset folders (besst needs none: gold is in the file names)
                n_boot:int=1000, # bootstrap resamples for the intervals
+               texts:bool=True, # also each run's narrative checks and body-part counts (False: scores alone, faster)
               ) -> tuple[pd.DataFrame, dict]:
     "Accuracy and macro-F1 with 95% intervals per run, and each run's evaluation by path; a run not scored is named"
     dirs, rows, full = parse_data_dirs(data_dirs), [], {}
-    for r in runs.itertuples():
-        try: res = evaluate([r.path], r.dataset, dirs.get(r.dataset), n_boot=n_boot)
-        except (FileNotFoundError, ValueError) as e:
-            print(f"not scored: {r.path}: {e}")
-            continue
-        s = res['runs'][r.path]
-        if not s['n_valid']:  # every item failed (or none gave an emotion): nothing to chart, said instead
-            print(f"skipped: {r.path}: no answers ({s['n_failed']} of {s['n_responses']} item(s) failed)")
-            continue
-        full[r.path] = s
-        rows.append(dict(model=r.model, dataset=r.dataset, condition=r.condition, prompt=r.prompt,
-                         n_scored=s['n_scored'], coverage=s['coverage'], accuracy=s['accuracy'],
-                         acc_lo=s['accuracy_ci'][0],
-                         acc_hi=s['accuracy_ci'][1], macro_f1=s['macro_f1'], f1_lo=s['macro_f1_ci'][0],
-                         f1_hi=s['macro_f1_ci'][1], path=r.path))
+    with datasets_once():  # each dataset is loaded once for all its runs
+        for r in runs.itertuples():
+            try: res = evaluate([r.path], r.dataset, dirs.get(r.dataset), n_boot=n_boot, texts=texts)
+            except (FileNotFoundError, ValueError) as e:
+                print(f"not scored: {r.path}: {e}")
+                continue
+            s = res['runs'][r.path]
+            if not s['n_valid']:  # every item failed (or none gave an emotion): nothing to chart, said instead
+                print(f"skipped: {r.path}: no answers ({s['n_failed']} of {s['n_responses']} item(s) failed)")
+                continue
+            full[r.path] = s
+            rows.append(dict(model=r.model, dataset=r.dataset, condition=r.condition, prompt=r.prompt,
+                             n_scored=s['n_scored'], coverage=s['coverage'], accuracy=s['accuracy'],
+                             acc_lo=s['accuracy_ci'][0],
+                             acc_hi=s['accuracy_ci'][1], macro_f1=s['macro_f1'], f1_lo=s['macro_f1_ci'][0],
+                             f1_hi=s['macro_f1_ci'][1], path=r.path))
     return pd.DataFrame(rows, columns=SCORE_COLUMNS), full
 
 # %% ../nbs/20_results.ipynb #731e3af8

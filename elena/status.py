@@ -10,6 +10,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 from .store import CONDITIONS, latest_records, read_records
+from .runcache import run_rows
 
 # %% auto #0
 __all__ = ['run_files', 'run_status', 'status_table']
@@ -31,45 +32,51 @@ def run_files(root:str|Path, # the responses folder
     return runs
 
 # %% ../nbs/24_status.ipynb #d0c707cc
-def _when(r:dict) -> _dt.datetime|None:
-    "When `r` was written (UTC where the time carries no zone); None where it does not say"
-    try: t = _dt.datetime.fromisoformat(r['created_at'])
-    except (KeyError, TypeError, ValueError): return None
-    return t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)
+_COLS = ('id', 'created_at', 'error_type', 'model', 'random_weights', 'written', 'repeat')  # what status reads
 
-def _row(files:dict, now:_dt.datetime) -> dict:
+def _row(files:dict, now:_dt.datetime, memo:dict) -> dict:
     "The counts of one run from its file and shard files (`run_files`), the latest record of each item counting"
-    merged = read_records(files['file']) if files['file'] else []
-    shards = {p: read_records(p) for p in files['shards']}
-    have = {(r.get('id'), r.get('created_at')) for r in merged}
-    unmerged = {p.name: sum((r.get('id'), r.get('created_at')) not in have for r in recs) for p, recs in shards.items()}
-    every = merged + [r for recs in shards.values() for r in recs]
-    latest = latest_records(every)
-    times = [t for t in {(r.get('id'), r.get('created_at')): _when(r) for r in every}.values() if t]
-    return dict(model=next((r['model'] for r in latest.values() if r.get('model')), None), latest=latest,
-                answered=sum(not r.get('error') for r in latest.values()),
-                failed=Counter((r['error'] or {}).get('type', 'Error') for r in latest.values() if r.get('error')),
-                unmerged={k: v for k, v in unmerged.items() if v}, last_write=max(times, default=None),
-                last_hour=sum(now - _dt.timedelta(hours=1) <= t <= now for t in times),
-                random_weights=any(r.get('random_weights') for r in latest.values()))
+    read = lambda p, latest, cols=_COLS: run_rows(p, cols, latest, memo) if p else {k: [] for k in cols}
+    if files['shards']:  # the latest of each item over the run's file and its shards, as `merge_shards` chooses it
+        merged, shards = read(files['file'], False), {p: read(p, False) for p in files['shards']}
+        pairs = lambda c: zip(c['id'], c['created_at'])
+        have = set(pairs(merged))
+        unmerged = {p.name: sum(x not in have for x in pairs(c)) for p, c in shards.items()}
+        every = [dict(zip(_COLS, v)) for c in (merged, *shards.values()) for v in zip(*c.values())]
+        recs = list(latest_records(sorted(every, key=lambda r: r['created_at'] or '')).values())
+        latest = {k: [r[k] for r in recs] for k in _COLS}
+        stamps = {(r['id'], r['created_at']): r['written'] for r in every}  # merged copies of shard records count once
+        times = [t for t in stamps.values() if t is not None]
+    else:  # one file: each record's time, but a record's twin written again once (the cache marks it)
+        unmerged, merged = {}, read(files['file'], False, ('written', 'repeat'))
+        times = [t for t, again in zip(merged['written'], merged['repeat']) if t is not None and not again]
+        latest = read(files['file'], True, ('id', 'error_type', 'model', 'random_weights'))
+    ok = [e is None for e in latest['error_type']]
+    lo, hi = (now - _dt.timedelta(hours=1)).timestamp(), now.timestamp()
+    return dict(model=next((m for m in latest['model'] if m), None), done={i for i, o in zip(latest['id'], ok) if o},
+                answered=sum(ok), failed=Counter(e for e in latest['error_type'] if e is not None),
+                unmerged={k: v for k, v in unmerged.items() if v},
+                last_write=_dt.datetime.fromtimestamp(max(times), _dt.timezone.utc) if times else None,
+                last_hour=sum(lo <= t <= hi for t in times), random_weights=any(latest['random_weights']))
 
 def run_status(root:str|Path, # the responses folder
                data_dirs:str|dict|None=None, # dataset folders, 'heco=/data/HECO,...': counts what is still to ask
                now:_dt.datetime|None=None, # the time the last hour ends at (default: now)
+               memo:dict|None=None, # kept between calls (`--watch`): files that did not change are not read again
               ) -> list[dict]:
     "One dict per run of `root`: model, dataset, condition, prompt, answered, failed, to_ask, unmerged, last_write..."
     from elena.results import parse_data_dirs
-    dirs, now = parse_data_dirs(data_dirs), now or _dt.datetime.now(_dt.timezone.utc)
+    dirs, now, memo = parse_data_dirs(data_dirs), now or _dt.datetime.now(_dt.timezone.utc), {} if memo is None else memo
     rows, items = [], {}  # items: dataset -> its ids, loaded once for all its runs
     for (mdir, dataset, condition, prompt), f in run_files(root).items():
-        r = _row(f, now)
-        latest = r.pop('latest')
+        r = _row(f, now, memo)
+        done = r.pop('done')
         rows.append(dict(r, model=r['model'] or mdir, dataset=dataset, condition=condition, prompt=prompt,
-                         to_ask=_to_ask(dataset, dirs, latest, items)))
+                         to_ask=_to_ask(dataset, dirs, done, items)))
     return rows
 
 # %% ../nbs/24_status.ipynb #c90d1e67
-def _to_ask(dataset:str, dirs:dict, latest:dict, items:dict) -> int|None:
+def _to_ask(dataset:str, dirs:dict, done:set, items:dict) -> int|None:
     "Items of the dataset without an answer; None where the dataset's folder is not known"
     from elena.data import load_dataset
     if dataset not in dirs and dataset != 'samples': return None
@@ -79,7 +86,7 @@ def _to_ask(dataset:str, dirs:dict, latest:dict, items:dict) -> int|None:
             print(f"elena status: {dataset}: {e}", file=sys.stderr)
             items[dataset] = None
     if items[dataset] is None: return None
-    return sum(1 for i in items[dataset] if i not in latest or latest[i].get('error'))
+    return sum(1 for i in items[dataset] if i not in done)
 
 # %% ../nbs/24_status.ipynb #4f953bde
 def _ago(t:_dt.datetime|None, now:_dt.datetime) -> str:

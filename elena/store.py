@@ -27,8 +27,8 @@ except ImportError:
 
 # %% auto #0
 __all__ = ['RECORD_FIELDS', 'store_path', 'image_sha256', 'ImageHashes', 'make_record', 'NotJSONL', 'check_jsonl', 'StoreLocked',
-           'ResponseStore', 'write_records', 'read_records', 'latest_records', 'resume_key', 'done_ids', 'parse_shard',
-           'in_shard', 'append_records', 'merge_shards', 'records_frame']
+           'ResponseStore', 'write_records', 'read_records_from', 'read_records', 'latest_records', 'resume_key',
+           'done_ids', 'parse_shard', 'in_shard', 'append_records', 'merge_shards', 'records_frame']
 
 # %% ../nbs/07_store.ipynb #6c9b63f7
 RECORD_FIELDS = ('id', 'image_sha256', 'dataset', 'condition', 'model', 'model_revision', 'backend', 'prompt_id',
@@ -295,32 +295,53 @@ def write_records(path:str|Path, # a response file that does not exist yet
         raise FileExistsError(f"{path} exists already: stored responses are never overwritten")
     return atomic_write(path, ''.join(_line(r) for r in records))
 
-# %% ../nbs/07_store.ipynb #e8db4b98
-def read_records(path:str|Path, # a response JSONL file
-                ) -> list[dict]:
-    "Every record of `path` in file order; unreadable lines (a line cut off by a killed run) are skipped with a warning"
+# %% ../nbs/07_store.ipynb #a29f0002
+def read_records_from(path:str|Path, # a response JSONL file
+                      offset:int=0, # the byte to start at: 0, or an `end` this function returned for the same file
+                      line:int=1, # the number of the line at `offset` (for the warnings)
+                     ) -> tuple[list[dict], int, int]:
+    "The records from byte `offset` on, the byte after the last one read (`end`) and the next line's number"
     path, out = Path(path), []
     if not path.exists():
-        return out
-    check_jsonl(path)
-    for n, line in enumerate(path.read_bytes().splitlines(), 1):
-        if not line.strip():
+        return out, 0, 1
+    if offset == 0:
+        check_jsonl(path)
+    with open(path, 'rb') as f:
+        f.seek(offset)
+        data = f.read()
+    whole = data.rfind(b'\n') + 1  # a last line without its newline may still be being written
+    lines = data[:whole].split(b'\n')[:-1]
+    rest = data[whole:]
+    if rest.strip():
+        lines.append(rest)
+    end = offset + len(data)
+    for n, l in enumerate(lines, line):
+        if not l.strip():
             continue
         try:
-            try: rec = _loads(line)
-            except ValueError: rec = json.loads(line)  # orjson refuses the \udcXX escapes of names that are not UTF-8
+            try: rec = _loads(l)
+            except ValueError: rec = json.loads(l)  # orjson refuses the \udcXX escapes of names that are not UTF-8
         except ValueError as e:  # json's and orjson's decode errors are both ValueErrors
             warnings.warn(f"{path}:{n}: skipped an unreadable line ({e}); a run killed while writing leaves one, "
                           f"and the item is asked again on resume")
+            if l is rest:  # not read: it may be whole on the next look
+                end = offset + whole
             continue
         if not isinstance(rec, dict) or 'id' not in rec:
-            raise ValueError(f"{path}:{n}: a record without 'id' ({line[:60].decode('utf-8', 'replace')}...); "
+            raise ValueError(f"{path}:{n}: a record without 'id' ({l[:60].decode('utf-8', 'replace')}...); "
                              "every response record names its image in 'id'")
         if not isinstance(rec['id'], (str, int)) or isinstance(rec['id'], bool):
             raise ValueError(f"{path}:{n}: the record's 'id' is {type(rec['id']).__name__} {str(rec['id'])[:40]!r}, "
                              "not a string naming its image: correct or delete that line")
         out.append(rec)
-    return out
+    return out, end, line + data[:end - offset].count(b'\n')
+
+# %% ../nbs/07_store.ipynb #e8db4b98
+def read_records(path:str|Path, # a response JSONL file
+                ) -> list[dict]:
+    "Every record of `path` in file order; unreadable lines (a line cut off by a killed run) are skipped with a warning"
+    return read_records_from(path)[0]
+
 
 # %% ../nbs/07_store.ipynb #306338c1
 def _written(record:dict) -> float:

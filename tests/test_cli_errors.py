@@ -60,6 +60,7 @@ CASES = [
     ('mask empty input', 'mask --input {d}/empty --output {d}/masked3', 2, 'no images in it'),
     ('yunet not there', 'mask --input {d}/photos --output {d}/masked2 --yunet {d}/nowhere.onnx', 2, 'no such file'),
     ('figures no responses', 'figures --responses {d}/nowhere --figures {d}/fig --out {d}/nbs', 2, '--responses'),
+    ('figures jobs 0', 'figures --responses {d}/photos --figures {d}/fig --out {d}/nbs --jobs 0', 2, '--jobs 0'),
     ('parse a folder', 'parse {d}/photos', 2, 'is a folder'),
     ('attention image typo', 'attention --model tiny-gemma3 --image {d}/photos/hoper.jpg --out {d}/att', 2, '--image'),
     ('attention limit 0', 'attention --model tiny-gemma3 --dataset samples --limit 0 --out {d}/att', 2, '--limit 0'),

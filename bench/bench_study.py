@@ -1,0 +1,196 @@
+"""A study-scale benchmark of the results side: `elena figures`, `elena status` and `elena evaluate`, cold and warm,
+over synthetic response stores of 6, 24 and 72 runs (EMOTIC/HECO/BESST sizes), printing the cost per record.
+
+A study is models x datasets x conditions x prompts: 6 runs = 1 model x 3 datasets x 2 conditions x 1 prompt, 24 runs =
+2 x 3 x 2 x 2, 72 runs = 4 x 3 x 2 x 3. Each run holds every item of its dataset: EMOTIC 23,571 images, HECO 9,385,
+BESST 1,000 (72 runs: ~818k records). The datasets are written in their distributed layouts (HECO_Labels.csv; EMOTIC's
+per-split CSV export, mat2py's emotic_pre/; BESST's gold in its file names) without image files (`images=False` reads
+gold alone). The records are the ones `elena run` writes: each is built by `elena.run.reply_record` (elena's own record
+builder, `parse_response` included) from a `Request` and a canned `Reply` (text of the ELENA answer schema, usage,
+latency), for a pool of 64 replies per run; then id, image sha256 and created_at are set per item, and 2 % are errors.
+No model wrote these answers: they serve to time the readers, never as results.
+
+"before" (with --before DIR): the same command run with the code in DIR (e.g. the commit before the run cache);
+"cold": no run cache beside the runs (the first call after `elena run`: every file is parsed, the caches written);
+"warm": the second call, when the caches are there and current. `status` is timed without and with --data-dirs
+(`status-dirs`: the datasets' items are loaded to count what is still to ask). Wall and CPU seconds are printed: on a
+shared machine the CPU seconds (of the command and every process it waited for) are the steadier measure.
+Usage: python bench/bench_study.py [--sizes 6 24 72] [--scale 1.0] [--skip figures] [--dir DIR]
+(--scale 0.1 writes a tenth of each dataset: a quick look at the growth on a slow or shared machine)."""
+import argparse
+import hashlib
+import itertools
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from elena.backends import Backend, Reply, Request
+from elena.prompts import ELENA_LABELS, get_prompt
+from elena.labelmaps import BESST_LETTERS, HECO_TO_ELENA, EMOTIC_TO_ELENA
+from elena.run import reply_record
+from elena.store import store_path
+
+SIZES = {'emotic': 23_571, 'heco': 9_385, 'besst': 1_000}
+MODELS = ('gemini-2.5-flash', 'gemma3-12b', 'llama11b', 'llama90b')
+STUDIES = {6: (1, 1), 24: (2, 2), 72: (4, 3)}  # runs -> (models, prompts); x 3 datasets x 2 conditions
+ELENA = shutil.which('elena', path=str(Path(sys.executable).parent)) or 'elena'
+PARTS = ['shoulders', 'hands', 'face', 'chest', 'arms', 'head', 'legs', 'back', 'fists', 'jaw', 'eyes', 'mouth']
+
+class _Synthetic(Backend):
+    "A backend that never answers: only its record fields (kind, revision, what was sent) are used"
+    backend = 'synthetic'
+
+def item_ids(dataset:str, n:int) -> list[str]:
+    "Ids as the loaders write them: BESST file names carrying the gold letter, EMOTIC folder/file, HECO file names"
+    if dataset == 'besst':
+        letters = list(BESST_LETTERS)
+        return [f"{i:04d}{'mw'[i % 2]}{letters[i % len(letters)]}_{(0, 45, 90)[i % 3]}.jpg" for i in range(n)]
+    if dataset == 'emotic':
+        return [f"{('mscoco/images', 'framesdb/images', 'emodb_small/images')[i % 3]}/img_{i:06d}.jpg" for i in range(n)]
+    return [f"heco_{i:05d}.jpg" for i in range(n)]
+
+def write_datasets(root:Path, scale:float) -> dict:
+    "HECO and EMOTIC gold in their distributed layouts (no images); the data_dirs string for them"
+    n = {k: max(10, int(v * scale)) for k, v in SIZES.items()}
+    heco, emotic = root/'HECO', root/'EMOTIC'
+    (heco/'Data').mkdir(parents=True, exist_ok=True)
+    cats = [c for c in HECO_TO_ELENA]
+    rows = [f"{i},10,10,100,200,{cats[k % len(cats)].title()},{1 + k % 9},{1 + k * 3 % 9},{1 + k * 7 % 9},1,1"
+            for k, i in enumerate(item_ids('heco', n['heco']))]
+    (heco/'HECO_Labels.csv').write_text("Image,xmin,ymin,xmax,ymax,Category,Valence,Arousal,Dominance,Label_SA,Label_CA\n"
+                                        + '\n'.join(rows) + '\n')
+    (emotic/'emotic_pre').mkdir(parents=True, exist_ok=True)
+    (emotic/'emotic').mkdir(exist_ok=True)
+    ecats = [c for c, v in EMOTIC_TO_ELENA.items() if v]
+    rows = [f'{k},{i.rsplit("/", 1)[0]},{i.rsplit("/", 1)[1]},"[100, 100]","[1, 2, 30, 40]","{[ecats[k % len(ecats)].title()]!r}",'
+            f'"[{1 + k % 9}, {1 + k * 3 % 9}, {1 + k * 7 % 9}]",Male,Adult' for k, i in enumerate(item_ids('emotic', n['emotic']))]
+    (emotic/'emotic_pre'/'train.csv').write_text(
+        "Index,Folder,Filename,Image Size,BBox,Categorical_Labels,Continuous_Labels,Gender,Age\n" + '\n'.join(rows) + '\n')
+    return n | {'data_dirs': f"heco={heco},emotic={emotic}"}
+
+def _reply(rng:random.Random) -> Reply:
+    "A canned reply in the ELENA answer schema (about the length of real ones)"
+    e, parts = rng.choice(ELENA_LABELS), rng.sample(PARTS, rng.randint(1, 5))
+    text = json.dumps({'explicit_description': f"The person's {' and '.join(parts)} are {rng.choice(['tense', 'loose', 'raised', 'drawn in'])}; " * 3,
+                       'implicit_description': f"I feel a {rng.choice(['tightness', 'warmth', 'heaviness'])} in my {parts[0]}. " * 3,
+                       'narrative': f"Standing with {', '.join(parts)} {rng.choice(['held stiffly', 'relaxed', 'trembling'])}, "
+                                    f"the person seems to feel {e}; the {parts[-1]} tell the story. " * 3,
+                       'body_parts': parts, 'emotion': e, 'valence': rng.randint(1, 9), 'arousal': rng.randint(1, 9),
+                       'dominance': rng.randint(1, 9)})
+    return Reply(text=text, finish_reason='stop', usage={'input': 1830, 'output': len(text) // 4},
+                 latency_s=round(rng.uniform(1, 4), 3))
+
+def write_run(path:Path, model:str, dataset:str, condition:str, prompt:str, n:int, seed:int) -> int:
+    "One run's JSONL, every item of the dataset once; returns its size in bytes"
+    rng, p = random.Random(seed), get_prompt(prompt)
+    be = _Synthetic(model, model, revision='synthetic')
+    gen = {'temperature': 0.0, 'max_new_tokens': 512}
+    base = dict(dataset=dataset, condition=condition, model=model, backend=be.backend, prompt_id=p.id,
+                prompt_sha256=p.sha256, labels=list(ELENA_LABELS), gen=gen, random_weights=False)
+    pool = [reply_record(Request('x', Path('x.jpg'), p, gen), _reply(rng), ELENA_LABELS, be, base)[0] for _ in range(64)]
+    err = reply_record(Request('x', Path('x.jpg'), p, gen), Reply(error={'type': 'ServerError', 'message': '503'}),
+                       ELENA_LABELS, be, base)[0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, 'w', encoding='utf-8') as f:
+        for k, i in enumerate(item_ids(dataset, n)):
+            iid = ('masked_' if condition == 'masked' and dataset == 'besst' else '') + i
+            rec = dict(err if rng.random() < 0.02 else rng.choice(pool), id=iid,
+                       image_sha256=hashlib.sha256(iid.encode()).hexdigest(),
+                       created_at=f"2026-11-{1 + k // 86400 % 28:02d}T{k // 3600 % 24:02d}:{k // 60 % 60:02d}:{k % 60:02d}.000+00:00")
+            f.write(json.dumps(rec, ensure_ascii=False) + '\n')
+    return path.stat().st_size
+
+def write_study(root:Path, runs:int, sizes:dict) -> tuple[int, int]:
+    "The response store of a study of `runs` runs; (records, bytes)"
+    n_models, n_prompts = STUDIES[runs]
+    recs = size = 0
+    for s, (m, p, c, d) in enumerate(itertools.product(MODELS[:n_models], ('elena', 'naive', 'stepwise')[:n_prompts],
+                                                       ('original', 'masked'), ('emotic', 'heco', 'besst'))):
+        size += write_run(store_path(root, m, d, c, p), m, d, c, p, sizes[d], s)
+        recs += sizes[d]
+    return recs, size
+
+def timed(argv:list[str], env:dict|None=None) -> tuple[float, float, float, str]:
+    "Wall and CPU seconds, and peak memory (MiB, the largest process of the command's tree) of one command; its output"
+    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+             "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+             "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+             "print(time.perf_counter() - t, u.ru_utime + u.ru_stime, u.ru_maxrss / 1024); "
+             "print(r.stdout[-3000:] + r.stderr[-3000:]); sys.exit(r.returncode)")
+    r = subprocess.run([sys.executable, '-c', probe, *argv], capture_output=True, text=True, env=env)
+    head, _, out = r.stdout.partition('\n')
+    if r.returncode:
+        print(f"  (exit {r.returncode}: {' '.join(argv[:2])}) {out[-1500:]}")
+    dt, cpu, mem = map(float, head.split())
+    return dt, cpu, mem, out
+
+def drop_caches(root:Path):
+    "Remove every run cache under `root` (the cold case)"
+    for p in root.rglob('.*.runcache'):
+        p.unlink()
+
+def same_files(a:Path, b:Path) -> str:
+    "Whether two figure folders hold the same files, byte for byte"
+    fa = sorted(p.relative_to(a) for p in a.rglob('*') if p.is_file())
+    fb = sorted(p.relative_to(b) for p in b.rglob('*') if p.is_file())
+    if fa != fb:
+        return f"DIFFERENT file lists ({len(fa)} vs {len(fb)})"
+    diff = [str(f) for f in fa if (a/f).read_bytes() != (b/f).read_bytes()]
+    return f"{len(fa)} files, " + (f"{len(diff)} differ: {diff[:5]}" if diff else "all byte-identical")
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--sizes', type=int, nargs='+', default=[6, 24, 72], choices=sorted(STUDIES))
+    ap.add_argument('--scale', type=float, default=1.0, help="share of each dataset's size (1: full size)")
+    ap.add_argument('--skip', nargs='*', default=[], choices=['figures', 'status', 'status-dirs', 'evaluate'])
+    ap.add_argument('--before', help="a checkout of the code to compare with (e.g. `git worktree add /tmp/before "
+                                     "COMMIT`): its commands run first, side by side")
+    ap.add_argument('--dir', help="work folder (default: a new temporary folder, removed at the end)")
+    a = ap.parse_args()
+    work = Path(a.dir or tempfile.mkdtemp(prefix='elena-study-'))
+    ref = Path(__file__).resolve().parents[2]/'shared'/'reference'/'elena_besst_gemini.json'  # the same for every run
+    if ref.is_file():
+        os.environ.setdefault('ELENA_REFERENCE', str(ref))
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"load average {os.getloadavg()[0]:.1f}; scale {a.scale}")
+    sizes = write_datasets(work/'data', a.scale)
+    env_before = dict(os.environ, PYTHONPATH=str(Path(a.before).resolve())) if a.before else None
+    for runs in a.sizes:
+        resp = work/f'responses-{runs}'
+        shutil.rmtree(resp, ignore_errors=True)
+        t = time.perf_counter()
+        n, size = write_study(resp, runs, sizes)
+        print(f"\n{runs} runs: {n:,} records, {size / 1e6:.0f} MB written in {time.perf_counter() - t:.0f} s", flush=True)
+        cmds = {'status': lambda w: [ELENA, 'status', str(resp)],
+                'status-dirs': lambda w: [ELENA, 'status', str(resp), '--data-dirs', sizes['data_dirs']],
+                'evaluate': lambda w: [ELENA, 'evaluate', str(store_path(resp, MODELS[0], 'emotic', 'original', 'elena')),
+                                       '--dataset', 'emotic', '--data-dir', str(work/'data'/'EMOTIC'),
+                                       '--out', str(work/f'ev-{w}')],
+                'figures': lambda w: [ELENA, 'figures', '--responses', str(resp), '--figures', str(work/f'figures-{runs}-{w}'),
+                                      '--out', str(work/f'nbs-{runs}-{w}'), '--data-dirs', sizes['data_dirs']]}
+        for what, argv in cmds.items():
+            if what in a.skip: continue
+            drop_caches(resp)
+            for when in (['before'] if a.before else []) + ['cold', 'warm']:
+                load = os.getloadavg()[0]
+                dt, cpu, mem, _ = timed(argv(when), env_before if when == 'before' else None)
+                per = n if what != 'evaluate' else sizes['emotic']
+                print(f"  {what:11s} {when:6s}: {dt:7.1f} s wall, {cpu:7.1f} s CPU, peak {mem:6.0f} MiB; per record "
+                      f"{dt / per * 1e6:7.1f} µs wall, {cpu / per * 1e6:7.1f} µs CPU ({per:,} records; "
+                      f"load average {load:.1f})", flush=True)
+            if what == 'figures':
+                if a.before:
+                    print(f"  figures before vs warm: {same_files(work/f'figures-{runs}-before', work/f'figures-{runs}-warm')}")
+                print(f"  figures cold vs warm: {same_files(work/f'figures-{runs}-cold', work/f'figures-{runs}-warm')}")
+    if not a.dir:
+        shutil.rmtree(work, ignore_errors=True)
+
+if __name__ == '__main__':
+    main()
