@@ -132,7 +132,8 @@ def mask_file(src:Path, dst:Path, # input image and where its masked copy goes
     rec = {'width': None, 'height': None, 'faces': [], 'scales': [], 'masked_fraction': 0.0}
     if roots and (real := outside(src, roots)) is not None:  # a link out of the folder: never opened
         return rec | {'status': 'error', 'message': f"resolves to {one_line(real, 200)}, outside {roots[0]}: not opened; "
-                                                    "move it under the input folder, or allow its folder with --allow-root"}
+                                                    "move it under the input folder, or allow its folder with --allow-root",
+                      'source_sha256': None}
     try:
         sha = _sha256(src)
         img = read_image(src)

@@ -43,7 +43,7 @@ CASES = [
     ('limit 0', 'run --model tiny-gemma3 --limit 0 --out-dir {d}/responses', 2, '--limit 0: give a number of images of 1 or more'),
     ('limit -1', 'run --model tiny-gemma3 --limit -1 --out-dir {d}/responses', 2, '--limit -1'),
     ('empty data dir', 'run --model tiny-gemma3 --dataset folder --data-dir {d}/empty --out-dir {d}/responses', 2, 'no images'),
-    ('data dir too high', 'run --model tiny-gemma3 --dataset besst --data-dir {d} --out-dir {d}/responses', 2, 'are not besst images'),
+    ('data dir too high', 'run --model tiny-gemma3 --dataset besst --data-dir {d}/photos --out-dir {d}/responses', 2, 'are not besst images'),
     ('missing data dir', 'run --model tiny-gemma3 --dataset folder --data-dir {d}/nowhere --out-dir {d}/responses', 2, 'nowhere'),
     ('timeout 0', 'run --model openai:standin --timeout 0 --out-dir {d}/responses', 2, '--timeout 0: give the seconds'),
     ('store locked', 'run --model tiny-gemma3 --limit 1 --out-dir {d}/responses --no-progress', 1, 'is being written by another process'),

@@ -139,7 +139,7 @@ def test_elena_mask_leaves_no_face(hostile, tmp_path):
     for i in recs:  # what ELENA cannot read as one still is refused with its reason, the rest masked
         want = ('error', 'frames') if i.startswith('frames') else ('ok', '')
         assert (recs[i]['status'], want[1] in recs[i]['message']) == (want[0], True), (i, recs[i])
-    assert r.returncode == 1 and 'could not be read' in r.stderr  # the refused files are reported
+    assert r.returncode == 0 and 'could not be read' in r.stderr  # the refused files are reported (partial success: 0, with the count)
 
 @pytest.mark.parametrize('condition', ['masked', 'original'])
 def test_what_is_sent_is_checked_and_named(hostile, tmp_path, condition):
