@@ -50,7 +50,8 @@ def old_read_responses(path):
     keep = {id(r) for r in latest_records(recs).values()}
     recs = [r for r in recs if id(r) in keep]
     P = [r.get('parsed') if isinstance(r.get('parsed'), dict) else {} for r in recs]
-    stored = ('model', 'condition', 'prompt_id', 'dataset', 'created_at', 'labels')
+    stored = ('model', 'condition', 'prompt_id', 'dataset', 'created_at', 'labels', 'prompt_sha256', 'model_revision', 'gen',
+              'random_weights')
     df = pd.DataFrame({'id': [str(r['id']) for r in recs], 'emotion': [r.get('emotion') for r in recs],
                        'failed': [r.get('error') is not None for r in recs],
                        **{k: [r.get(k) for r in recs] for k in stored},
