@@ -94,7 +94,7 @@ def _probe(data:bytes, # the file's bytes
                                  f"frame for you (a face may be in any of them): save the frame you mean as one image")
             return fmt, int(im.getexif().get(0x0112, 1) or 1)
     except (UnidentifiedImageError, OSError, SyntaxError, struct.error) as e:
-        raise ValueError(f"{path}: not an image ELENA can decode ({len(data)} bytes starting {data[:8]!r}: "
+        raise ValueError(f"{path}: not an image ELENA can decode ({len(data)} bytes, no image format ELENA reads: "
                          f"{str(e).strip() or type(e).__name__}); convert or remove it") from None
 
 # %% ../nbs/04a_files.ipynb #59a75abb
