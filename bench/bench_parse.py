@@ -21,7 +21,7 @@ from pathlib import Path
 import json_repair
 
 import elena.parse as now
-from elena.prompts import SCHEMA_KEYS
+from elena.prompts import ELENA_LABELS, SCHEMA_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +45,7 @@ def repair_only(text):
     raw = now._keyed(v) or {} if isinstance(v, dict) else {}
     rec = {k: now._text(raw.get(k)) for k in ('explicit_description', 'implicit_description', 'narrative')}
     rec['body_parts'] = now._parts(raw.get('body_parts'), [])
-    rec['emotion'] = now._emotion(raw.get('emotion'), now.ELENA_LABELS, [], {})
+    rec['emotion'] = now._emotion(raw.get('emotion'), ELENA_LABELS, [], {})
     rec.update({k: now._scale(k, raw.get(k), []) for k in ('valence', 'arousal', 'dominance')})
     return rec
 
