@@ -20,7 +20,7 @@ NBS = ROOT / 'nbs'
 DOCS = sorted(p for p in NBS.rglob('*.ipynb')
               if not any(part.startswith(('_', '.')) for part in p.relative_to(NBS).parts))
 LINK = re.compile(r'\]\(([^)\s]+)\)')
-SECTIONS = ['Start here', 'Paper tables & figures', 'Running experiments', 'Library reference', 'Test aids']
+SECTIONS = ['Start here', 'Paper tables & figures', 'Running experiments', 'Library reference', 'Explanations', 'Test aids']
 
 
 def sidebar_entries(node):
@@ -46,6 +46,16 @@ def test_library_reference_in_import_order():
     "The reference section lists the module notebooks in the order they are numbered, the order they import"
     ref = next(s['contents'] for s in sidebar() if isinstance(s, dict) and s['section'] == 'Library reference')
     assert ref == sorted(ref, key=lambda n: (int(re.match(r'\d+', n)[0]), n)), ref
+
+
+def test_explanations_listed_in_their_section():
+    """Every notebook under nbs/explain/ is in the "Explanations" section (after the reference it explains), the index
+    first, then the others by name, and the section lists nothing else"""
+    section = next(s['contents'] for s in sidebar() if isinstance(s, dict) and s['section'] == 'Explanations')
+    pages = sorted(str(p.relative_to(NBS)) for p in DOCS if p.relative_to(NBS).parts[0] == 'explain')
+    index = 'explain/index.ipynb'
+    assert index in pages, 'nbs/explain/index.ipynb (the section\'s first page) is missing'
+    assert section == [index] + [p for p in pages if p != index], section
 
 
 PROC = r'''

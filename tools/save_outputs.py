@@ -9,7 +9,8 @@ Saved outputs must come out the same on every run, so that `make outputs` twice 
 switched off (`TQDM_DISABLE=1`) and any progress-bar line that still reaches a stream output is dropped; what else
 varies (temporary paths, timings) the notebooks must not print.
 
-Usage: python tools/save_outputs.py [--out FOLDER] [NOTEBOOK ...]   (default: nbs/*.ipynb, in place)"""
+Usage: python tools/save_outputs.py [--out FOLDER] [NOTEBOOK ...]   (default: nbs/*.ipynb and nbs/explain/*.ipynb,
+in place; the paper notebooks run through papermill, `make figures`)"""
 import argparse
 import configparser
 import os
@@ -85,10 +86,12 @@ def main(argv):
     ap.add_argument('notebooks', nargs='*')
     a = ap.parse_args(argv)
     flags = tst_flags()
-    nbs = [Path(n).resolve() for n in a.notebooks] or sorted((ROOT / 'nbs').glob('*.ipynb'))
+    nbs = [Path(n).resolve() for n in a.notebooks] or [*sorted((ROOT / 'nbs').glob('*.ipynb')),
+                                                        *sorted((ROOT / 'nbs' / 'explain').glob('*.ipynb'))]
     bad = 0
     for nb in nbs:
-        dest = Path(a.out).resolve() / nb.name if a.out else nb
+        under = nb.relative_to(ROOT / 'nbs') if nb.is_relative_to(ROOT / 'nbs') else Path(nb.name)
+        dest = Path(a.out).resolve() / under if a.out else nb
         dest.parent.mkdir(parents=True, exist_ok=True)
         r = save(nb, dest, flags)
         name = nb.relative_to(ROOT) if nb.is_relative_to(ROOT) else nb.name
