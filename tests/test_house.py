@@ -14,8 +14,8 @@ rules", says why each one):
 - no module over 350 lines;
 - no markdown cell over 200 words on a Library-reference page (explanations go to `nbs/explain/`);
 - every contract name still imports from where it did (`CONTRACT` below, with where each was named a contract);
-- a name imported from one `elena` module into another is imported from its owner, not through the second
-  (contract names excepted: a split module may re-export those).
+- a name imported from one `elena` module into another is imported from its owner, not through the second, and no
+  module re-exports another's name in nbdev's `_all_` (contract names excepted: a split module may re-export those).
 """
 import ast
 import importlib
@@ -432,6 +432,27 @@ def test_through_imports_example(user, n):
     assert len(through_imports(sources, [('elena.b', 'kept', 'a contract')])) == n
 
 
+def reexports(src: str, module: str, contract) -> list[str]:
+    "Names a module lists in nbdev's `_all_` (exports it) without defining them, contract names excepted"
+    tree = ast.parse(src)
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    defined |= {t.id for n in tree.body if isinstance(n, (ast.Assign, ast.AnnAssign))
+                for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)}
+    allowed = {n for m, n, _ in contract if m == module}
+    return [f"{module}:{n.lineno}: _all_ re-exports {e.value}, defined elsewhere: drop it, import it from its owner"
+            for n in tree.body if isinstance(n, ast.Assign) and any(getattr(t, 'id', '') == '_all_' for t in n.targets)
+            for e in getattr(n.value, 'elts', []) if isinstance(e, ast.Constant)
+            and e.value not in defined and e.value not in allowed]
+
+
+@pytest.mark.parametrize('src,n', [("from .a import f, g\n_all_ = ['f', 'g']", 1), ("from .a import g\n_all_ = ['g']", 0),
+                                   ("def f(): pass\n_all_ = ['f']", 0)])
+def test_reexports_example(src, n):
+    assert len(reexports(src, 'elena.b', [('elena.b', 'g', 'a contract')])) == n
+
+
 def test_names_import_from_their_owner():
-    out = through_imports(project_sources(), CONTRACT)
+    sources = project_sources()
+    out = [o for p in MODULES for o in reexports(sources[f'elena.{p.stem}'], f'elena.{p.stem}', CONTRACT)]
+    out += through_imports(sources, CONTRACT)
     assert not out, report('names imported through a second module (re-export shims)', out)
