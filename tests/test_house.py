@@ -197,9 +197,14 @@ def test_long_prose_example(words, n):
     assert len(long_prose(cells)) == n
 
 
+# The sections whose pages are reference pages for this rule. The module pages under "Running experiments" (23_slurm,
+# 24_status, 90_cli) and "Test aids" (10b_standins) are reference pages too, but issue 28's round held only this one.
+REFERENCE_SECTIONS = ['Library reference']
+
+
 def test_no_long_prose_on_reference_pages():
-    pages = sidebar_section('Library reference')
-    assert pages, "nbs/sidebar.yml has no 'Library reference' section"
+    pages = [nb for section in REFERENCE_SECTIONS for nb in sidebar_section(section)]
+    assert pages, f"nbs/sidebar.yml has no section {REFERENCE_SECTIONS}"
     out = [o for nb in pages if (NBS / nb).exists()
            for o in long_prose(json.loads((NBS / nb).read_text(encoding='utf-8'))['cells'], f"nbs/{nb}")]
     assert not out, report(f'markdown cells over {MAX_WORDS} words on Library-reference pages (move the explanation '
