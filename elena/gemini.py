@@ -12,15 +12,16 @@ from pathlib import Path
 from typing import Callable, Iterator
 from google import genai
 from google.genai import errors, types
-from .api import APIBackend, long_wait_stop
-from .backends import ItemError, Reply, Request, Retryable, StopRun
+from fastcore.basics import patch
+from .api import APIBackend
+from .backends import ItemError, Reply, Request, Retryable, StopRun, long_wait_stop
 from .files import still_bytes
 from .limits import backoff_delay, next_reset, retry_after
 from .trust import one_line, remember_secret, scrub
 
 # %% auto #0
 __all__ = ['KEY_VARS', 'GEMINI_TIERS', 'find_api_key', 'UnreadableImage', 'image_part', 'gemini_config', 'read_reply',
-           'api_failure', 'GeminiBackend', 'BatchPending', 'batch_key', 'answer_with_batch_api']
+           'api_failure', 'GeminiBackend', 'BatchPending', 'batch_key']
 
 # %% ../nbs/14_gemini.ipynb #7b70b9d1
 KEY_VARS = ('GOOGLE_API_KEY', 'GEMINI_API_KEY')
@@ -242,36 +243,33 @@ class GeminiBackend(APIBackend):
         return self.base_url or 'https://generativelanguage.googleapis.com'  # for messages
 
 # %% ../nbs/14_gemini.ipynb #26a798ea
-def _new_client(self:GeminiBackend) -> genai.Client:
+@patch
+def client(self:GeminiBackend) -> genai.Client:
     "A new SDK client: the key in a header, our timeout, no SDK retries"
     return genai.Client(api_key=self._key, http_options=types.HttpOptions(
         base_url=self.base_url, timeout=int(self.timeout_s * 1000), retry_options=None))
 
-GeminiBackend.client = _new_client
-
 # %% ../nbs/14_gemini.ipynb #bee30a1a
-async def _open(self:GeminiBackend):
+@patch
+async def open(self:GeminiBackend):
     self._client = self.client()
 
-GeminiBackend.open = _open
-
 # %% ../nbs/14_gemini.ipynb #a6db6d35
-async def _close(self:GeminiBackend):
+@patch
+async def close(self:GeminiBackend):
     if self._client:
         await self._client.aio.aclose()
         self._client = None
 
-GeminiBackend.close = _close
-
 # %% ../nbs/14_gemini.ipynb #d6ce981f
-def _prepare(self:GeminiBackend, req:Request) -> tuple:
+@patch
+def prepare(self:GeminiBackend, req:Request) -> tuple:
     "The contents and settings of one request (the image read now)"
     return [image_part(req.image), req.prompt.user], gemini_config(req, self.thinking_budget)
 
-GeminiBackend.prepare = _prepare
-
 # %% ../nbs/14_gemini.ipynb #c320bbb9
-async def _call(self:GeminiBackend, req:Request, prepared:tuple) -> Reply:
+@patch
+async def call(self:GeminiBackend, req:Request, prepared:tuple) -> Reply:
     "Send one generateContent request (the contents and settings `prepare` built)"
     contents, config = prepared
     try:
@@ -279,8 +277,6 @@ async def _call(self:GeminiBackend, req:Request, prepared:tuple) -> Reply:
     except Exception as e:
         raise api_failure(e, self._key, self.model_id) from None
     return read_reply(resp, req.gen.get('max_new_tokens'))
-
-GeminiBackend.call = _call
 
 # %% ../nbs/14_gemini.ipynb #4fda095b
 class BatchPending(Exception):
@@ -409,6 +405,7 @@ def _poll(be:GeminiBackend, client:genai.Client, pending:dict, job_dir:Path, pol
             time.sleep(poll_s)
 
 # %% ../nbs/14_gemini.ipynb #b01d3d06
+@patch
 def answer_with_batch_api(self:GeminiBackend, requests:list[Request], # the requests
                  job_dir:str|Path, # where job names are kept, so that an interrupted wait resumes
                  poll_s:float=30.0, # seconds between polls
@@ -429,5 +426,3 @@ def answer_with_batch_api(self:GeminiBackend, requests:list[Request], # the requ
         yield from _poll(self, client, pending, job_dir, poll_s, wait_s, progress, t0)
     finally:
         client.close()
-
-GeminiBackend.answer_with_batch_api = answer_with_batch_api
