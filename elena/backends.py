@@ -129,7 +129,7 @@ def resolve_model(name:str, # a registry name ('llama11b'), 'scheme:model' ('ope
 
 # %% ../nbs/10_backends.ipynb #fa09195f
 def get_backend(name:str, # a registry name or 'scheme:model'
-                **opts, # backend options: base_url, concurrency, batch_size, ...
+                **opts, # backend options: base_url, concurrency, batch_size, ...; a settings field (`rpm`, `timeout_s`, `dtype`) goes into the backend's settings object (`settings_from`)
                ) -> Backend:
     "An instance of the backend for model `name` (its module is imported only now)"
     path, kw = resolve_model(name)
