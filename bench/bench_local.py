@@ -92,7 +92,7 @@ def bench(kind, full, images, batch_sizes, new_tokens, rounds):
     n_params = sum(p.numel() for p in model.parameters())
     gen = {'max_new_tokens': new_tokens, 'min_new_tokens': new_tokens}
     reqs = [Request(p.name, p, get_prompt('elena', masked=i % 2 == 1), gen) for i, p in enumerate(images)]
-    backends = {b: TransformersBackend(kind, kind, batch_size=b, model=model, processor=proc) for b in batch_sizes}
+    backends = {b: TransformersBackend(kind, kind, batch_size=b, built=(model, proc)) for b in batch_sizes}
     time_answer(backends[max(batch_sizes)], reqs[:min(2, len(reqs))], new_tokens)  # warm-up
     best, cpu = {b: float('inf') for b in batch_sizes}, {b: float('inf') for b in batch_sizes}
     for _ in range(rounds):

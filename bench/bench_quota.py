@@ -52,7 +52,7 @@ def case(binding, latency, ceiling, n, a, photo):
     share = fill(srv['accepted'], limit, a.window, tokens=binding == 'tpm')
     refused = srv['refused'] / max(1, len(srv['t']))
     return dict(binding=binding, latency=latency, who=f'ceiling {ceiling}' if ceiling else 'elena', n=n, seconds=el, share=share,
-                refused=refused, errors=errors, peak=be.dispatch['peak'], report=be.limits_report())
+                refused=refused, errors=errors, peak=be.dispatch.peak, report=be.limits_report())
 
 
 def main():

@@ -7,41 +7,16 @@ from __future__ import annotations
 import asyncio
 import heapq
 import math
-import queue
-import threading
 import time
-from collections import Counter, deque
-from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Iterator
-from .backends import Backend, ItemError, Reply, Request, Retryable, StopRun
-from .limits import RateLimiter, backoff_delay, estimate_tokens
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterator
+from fastcore.basics import patch
+from .backends import Backend, ItemError, Reply, Request, Retryable, StopRun, iterate_async, long_wait_stop, settings_from
+from .limits import Dispatch, Limits, RateLimiter, Retries, backoff_delay, estimate_tokens
 
 # %% auto #0
-__all__ = ['iterate_async', 'APIBackend', 'long_wait_stop']
-
-# %% ../nbs/10c_api.ipynb #bb2e600b
-def iterate_async(agen_factory:Callable[[], AsyncIterator], # makes the async iterator to drain
-                 ) -> Iterator:
-    "Drain an async iterator on a private event loop in a thread, yielding its items here as they come"
-    q, done = queue.Queue(), object()
-    def work():
-        async def main():
-            async for x in agen_factory():
-                q.put((True, x))
-        try:
-            asyncio.run(main())
-        except BaseException as e:
-            q.put((False, e))
-        finally:
-            q.put((True, done))
-    threading.Thread(target=work, daemon=True, name='elena-async').start()
-    while True:
-        ok, x = q.get()
-        if not ok:
-            raise x
-        if x is done:
-            return
-        yield x
+__all__ = ['APIBackend']
 
 # %% ../nbs/10c_api.ipynb #c06b4afa
 @dataclass
@@ -52,7 +27,7 @@ class _Item:
     prepared: Any = None
     ready: bool = False
     tokens: int|None = None  # what it counts against tpm now: the estimate, scaled
-    raw: int = 0  # the estimate before scaling
+    estimate: int = 0  # the estimate before scaling
     entry: list|None = None  # its entry in the rate limiter's log
 
 # %% ../nbs/10c_api.ipynb #319ac2ed
@@ -66,23 +41,21 @@ class APIBackend(Backend):
     tiers: dict|None = None  # published usage tiers: name -> {model id: (rpm, tpm, rpd)} (subclasses)
     tpm_counts_output = False  # whether the output limit counts against tpm (OpenAI: max_tokens; Gemini: input only)
     max_wait_s = 600.0  # the longest Retry-After ELENA waits out; a server asking more stops the run (resume later)
-    def __init__(self, name, model_id, concurrency:int=256, rpm:int|None=None, rpd:int|None=None, tpm:int|None=None,
-                 max_tries:int=6, backoff_base:float=1.0, backoff_cap:float=60.0, timeout_s:float=120.0,
-                 rate_window_s:float=60.0, # `rpm` and `tpm` count per this many seconds (shorter in tests, benchmarks)
-                 headroom:float=0.05, burst:float=0.1, used_today:int=0, tier:str|None=None,
-                 gone_after:int=8, # connection failures in a row ...
-                 gone_after_s:float=10.0, # ... over this many seconds that mean the server is gone
+    def __init__(self, name, model_id,
+                 limits:Limits|None=None, # the rate limits; or their fields as flat options (`rpm=`, `rate_window_s=`, ...)
+                 retries:Retries|None=None, # how to retry; or its fields as flat options (`max_tries=`, `timeout_s=`, ...)
+                 concurrency:int=256, # the ceiling on requests in flight (for sockets and memory, not a limit)
                  probe:bool=True, # the first request goes alone
                  **opts):
+        self.limits, self.retries = settings_from(Limits, limits, opts), settings_from(Retries, retries, opts)
         super().__init__(name, model_id, **opts)
-        if tier is not None:
-            rpm, tpm, rpd = self._tier_limits(tier, rpm, tpm, rpd)
-        self.concurrency, self.max_tries, self.timeout_s = max(1, int(concurrency)), max_tries, timeout_s
-        self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
-        self.rpm, self.rpd, self.tpm, self.tier = rpm, rpd, tpm, tier
-        self.rate_window_s, self.headroom, self.burst, self.used_today = rate_window_s, headroom, burst, used_today
-        self.gone_after, self.gone_after_s, self._gone = gone_after, gone_after_s, None
-        self._scale, self.limiter, self.dispatch, self.probe = [0, 0], None, {}, probe
+        if self.limits.tier is not None:
+            self.limits = self._tier_limits(self.limits)
+        self.concurrency, self.probe = max(1, int(concurrency)), probe
+        self.used_today = 0  # requests already made today, read from the stored records by the run
+        self.limiter, self.dispatch = None, None  # the last `answer`'s rate limiter, and how it went (`Dispatch`)
+        self._failures_in_row, self._first_failure_at = 0, None  # connection failures in a row across requests
+        self._tokens_reported, self._tokens_estimated = 0, 0  # of the requests settled so far: to scale estimates
 
     @property
     def where(self) -> str:
@@ -112,30 +85,30 @@ class APIBackend(Backend):
         return iterate_async(lambda: self._all(list(requests)))
 
 # %% ../nbs/10c_api.ipynb #724808ec
-def _tier_limits(self:APIBackend, tier:str, rpm:int|None, tpm:int|None, rpd:int|None) -> tuple:
-    "The limits of `tier` for this model, where `rpm`, `tpm`, `rpd` do not state them"
+@patch
+def _tier_limits(self:APIBackend, limits:Limits) -> Limits:
+    "`limits` with the figures of its tier for this model where it does not state them"
     if not self.tiers:
         raise ValueError(f"--tier names a Gemini API usage tier; {self.name} has none: "
                          "state its limits with --rpm, --tpm and --rpd")
-    if tier not in self.tiers:
-        raise ValueError(f"Unknown tier {tier!r}: use one of {', '.join(self.tiers)}")
-    t = self.tiers[tier]
+    if limits.tier not in self.tiers:
+        raise ValueError(f"Unknown tier {limits.tier!r}: use one of {', '.join(self.tiers)}")
+    t = self.tiers[limits.tier]
     lowest = min(t.values(), key=lambda v: v[0])  # for a model id not in the table
-    p_rpm, p_tpm, p_rpd = t.get(self.model_id) or lowest
-    return (p_rpm if rpm is None else rpm), (p_tpm if tpm is None else tpm), (p_rpd if rpd is None else rpd)
-
-APIBackend._tier_limits = _tier_limits
+    rpm, tpm, rpd = t.get(self.model_id) or lowest
+    return replace(limits, rpm=rpm if limits.rpm is None else limits.rpm, tpm=tpm if limits.tpm is None else limits.tpm,
+                   rpd=rpd if limits.rpd is None else limits.rpd)
 
 # %% ../nbs/10c_api.ipynb #9ca780c2
-def _estimate_tokens(self:APIBackend, request:Request, prepared:Any) -> int:
+@patch
+def estimate_tokens(self:APIBackend, request:Request, prepared:Any) -> int:
     "What `request` counts against `tpm` before it is sent (before the correction from reported usage)"
     out = (request.gen.get('max_new_tokens') or 0) if self.tpm_counts_output else 0
     return estimate_tokens(request) + out
 
-APIBackend.estimate_tokens = _estimate_tokens
-
 # %% ../nbs/10c_api.ipynb #be295f1c
-def _counted_tokens(self:APIBackend, reply:Reply) -> int|None:
+@patch
+def counted_tokens(self:APIBackend, reply:Reply) -> int|None:
     "What a reply says the request counted against `tpm` (None where it reports no usage)"
     u = reply.usage or {}
     if u.get('input') is None:
@@ -143,29 +116,29 @@ def _counted_tokens(self:APIBackend, reply:Reply) -> int|None:
     out = (u.get('output') or 0) + (u.get('thinking') or 0)
     return u['input'] + (out if self.tpm_counts_output else 0)
 
-APIBackend.counted_tokens = _counted_tokens
-
 # %% ../nbs/10c_api.ipynb #70a27f1f
+@patch
 def _connection(self:APIBackend, failed:bool):
     "Count connection failures in a row across all requests; raise `StopRun` once the server is gone"
     if not failed:
-        self._gone = None
+        self._failures_in_row, self._first_failure_at = 0, None
         return
     now = time.monotonic()
-    n, t0 = self._gone or (0, now)
-    self._gone = (n + 1, t0)
-    if n + 1 >= self.gone_after and now - t0 >= self.gone_after_s:
-        raise StopRun('ServerGone', f"the server at {self.where} is not answering: {n + 1} connection attempts "
-                                    f"in a row failed over {now - t0:.0f} s; check that it runs and can be reached, "
+    if self._first_failure_at is None:
+        self._first_failure_at = now
+    self._failures_in_row += 1
+    n, over = self._failures_in_row, now - self._first_failure_at
+    if n >= self.retries.gone_after and over >= self.retries.gone_after_s:
+        raise StopRun('ServerGone', f"the server at {self.where} is not answering: {n} connection attempts "
+                                    f"in a row failed over {over:.0f} s; check that it runs and can be reached, "
                                     "then run again to resume")
 
-APIBackend._connection = _connection
-
 # %% ../nbs/10c_api.ipynb #c9452375
+@patch
 async def _try(self:APIBackend, it:_Item) -> tuple[Reply|None, Retryable|None]:
     "One try of one request: its reply (an error reply for a final failure), or the `Retryable` to retry it"
     t0 = time.monotonic()
-    deadline = 2 * self.timeout_s  # the whole exchange: a server sending a byte now and then never trips a read timeout
+    deadline = 2 * self.retries.timeout_s  # the whole exchange: a server sending a byte now and then never trips a read timeout
     try:
         reply = await asyncio.wait_for(self.call(it.req, it.prepared), deadline)
     except (asyncio.TimeoutError, TimeoutError):
@@ -184,36 +157,33 @@ async def _try(self:APIBackend, it:_Item) -> tuple[Reply|None, Retryable|None]:
         return _error_reply(e), None
     self._connection(False)
     reply.latency_s = round(time.monotonic() - t0, 4)
-    self.dispatch.setdefault('lat', []).append(reply.latency_s)  # for `bottleneck`
+    self.dispatch.latencies.append(reply.latency_s)  # for `bottleneck`
     reply.sent = reply.sent or self.sent(it.req, it.prepared)
     return reply, None
 
-APIBackend._try = _try
-
 # %% ../nbs/10c_api.ipynb #58c0e821
+@patch
 def _prepared(self:APIBackend, it:_Item):
     "Prepare `it` where it is not yet (or no longer) prepared, with its token estimate"
     if it.ready and not self.stale(it.prepared):
         return
     it.prepared, it.ready = self.prepare(it.req), True
     it.tokens = 0
-    if self.tpm:
-        it.raw = self.estimate_tokens(it.req, it.prepared)
-        it.tokens = round(it.raw * self._scale[0] / self._scale[1]) if self._scale[1] else it.raw
-
-APIBackend._prepared = _prepared
+    if self.limits.tpm:
+        it.estimate = self.estimate_tokens(it.req, it.prepared)
+        it.tokens = (round(it.estimate * self._tokens_reported / self._tokens_estimated) if self._tokens_estimated
+                     else it.estimate)
 
 # %% ../nbs/10c_api.ipynb #c8c92814
+@patch
 def _settle(self:APIBackend, it:_Item, reply:Reply):
     "Correct the token count of a request from its reply, and the estimates of the next ones"
     n = self.counted_tokens(reply)
-    if n is None or not self.tpm:
+    if n is None or not self.limits.tpm:
         return
     self.limiter.settle(it.entry, n)
-    self._scale[0] += n
-    self._scale[1] += it.raw
-
-APIBackend._settle = _settle
+    self._tokens_reported += n
+    self._tokens_estimated += it.estimate
 
 # %% ../nbs/10c_api.ipynb #7159a540
 @dataclass
@@ -234,6 +204,7 @@ class _Run:
         self.later.clear()
 
 # %% ../nbs/10c_api.ipynb #7715624d
+@patch
 def _send_ready(self:APIBackend, st:_Run, now:float) -> tuple[list, str|None, float|None]:
     "Send what the pause, the ceiling, the probe and the limits allow: (unreadable pairs, what held back, when to wake)"
     failed = []
@@ -262,40 +233,25 @@ def _send_ready(self:APIBackend, st:_Run, now:float) -> tuple[list, str|None, fl
         it.tries += 1
         it.entry = self.limiter.take(it.tokens, now)
         st.running[asyncio.ensure_future(self._try(it))] = it
-        self.dispatch['peak'] = max(self.dispatch['peak'], len(st.running))
+        self.dispatch.peak = max(self.dispatch.peak, len(st.running))
     return failed, None, None
 
-APIBackend._send_ready = _send_ready
-
-# %% ../nbs/10c_api.ipynb #a24c0e03
-def long_wait_stop(where:str, # the server, for the message
-                   retry:Retryable, # a failure after which the server asked to wait `retry.retry_after` seconds
-                   max_wait_s:float, # the longest wait ELENA sits out
-                  ) -> StopRun|None:
-    "The `StopRun` saying what the server asked and what ELENA does, for a wait over `max_wait_s`; None for others"
-    if retry.retry_after is None or retry.retry_after <= max_wait_s:
-        return None
-    asked = f"{retry.retry_after / 3600:.1f} h" if retry.retry_after >= 3600 else f"{retry.retry_after:.0f} s"
-    return StopRun(retry.kind, f"the server at {where} asked to wait {asked} before the next request ({retry.message}); "
-                               f"ELENA waits at most {max_wait_s:g} s, so it stops here: run the same command again "
-                               "later to resume")
-
 # %% ../nbs/10c_api.ipynb #92ad301e
+@patch
 def _retry_later(self:APIBackend, st:_Run, it:_Item, retry:Retryable):
     "Put `it` aside for its backoff; a pause the server asks for holds every request; one longer than `max_wait_s` stops"
     if stop := long_wait_stop(self.where, retry, self.max_wait_s):
         return st.halt(stop)
-    delay = backoff_delay(it.tries, self.backoff_base, self.backoff_cap, retry.retry_after)
+    delay = backoff_delay(it.tries, self.retries.backoff_base, self.retries.backoff_cap, retry.retry_after)
     now = time.monotonic()
     if retry.pause and retry.retry_after is not None and now + retry.retry_after > st.pause:
         st.pause = now + retry.retry_after
-        self.dispatch['pauses'] += 1
+        self.dispatch.pauses += 1
     st.seq += 1
     heapq.heappush(st.later, (now + delay, st.seq, it))
 
-APIBackend._retry_later = _retry_later
-
 # %% ../nbs/10c_api.ipynb #425fb2ba
+@patch
 def _finished(self:APIBackend, st:_Run, task:asyncio.Task) -> tuple[Request, Reply]|None:
     "The (request, reply) a finished try gives, or None: retried later, or not retried after a stop"
     it = st.running.pop(task)
@@ -311,37 +267,29 @@ def _finished(self:APIBackend, st:_Run, task:asyncio.Task) -> tuple[Request, Rep
         return it.req, reply
     if st.stop:
         return None  # not retried: asked again by the next run
-    if it.tries >= self.max_tries:
+    if it.tries >= self.retries.max_tries:
         msg = f"{retry.message} (gave up after {it.tries} tries)"
         return it.req, Reply(error={'type': retry.kind, 'message': msg}, tries=it.tries)
     self._retry_later(st, it, retry)
     return None
 
-APIBackend._finished = _finished
-
 # %% ../nbs/10c_api.ipynb #e6d1f16d
-async def _loop_lag(out:list, every:float=0.05):
-    "Append to `out`, every `every` s, how late the event loop woke (seconds): how busy this client is"
-    while True:
-        t = time.monotonic()
-        await asyncio.sleep(every)
-        out.append(time.monotonic() - t - every)
-
+@patch
 async def _all(self:APIBackend, requests:list[Request]):
     "Send `requests` as the limits allow, yielding (request, reply) pairs as they complete"
-    self.limiter = RateLimiter(self.rpm, self.tpm, self.rpd, self.rate_window_s, self.headroom, self.used_today,
-                               self.burst)
-    d = self.dispatch = {'bound': Counter(), 'pauses': 0, 'peak': 0, 'start': time.monotonic(), 'end': None,
-                         'cpu': -time.process_time(), 'lat': [], 'lag': []}  # CPU time (every thread), latencies, lags
+    lim = self.limits
+    self.limiter = RateLimiter(lim.rpm, lim.tpm, lim.rpd, window_s=lim.rate_window_s, headroom=lim.headroom,
+                               used_today=self.used_today, burst=lim.burst)
+    d = self.dispatch = Dispatch()
     st = _Run(deque(_Item(r) for r in requests), probe=self.probe)  # a wrong key, model or URL costs one request
     await self.open()
-    lag = asyncio.ensure_future(_loop_lag(d['lag']))
+    lag = asyncio.ensure_future(d.watch_loop())
     try:
         last, why = time.monotonic(), None
         while st.ready or st.later or st.running:
             now = time.monotonic()
             if why:
-                d['bound'][why] += now - last  # what held requests back since the last look
+                d.held[why] += now - last  # what held requests back since the last look
             last = now
             while st.later and st.later[0][0] <= now:
                 st.ready.appendleft(heapq.heappop(st.later)[2])  # retries go first
@@ -362,71 +310,32 @@ async def _all(self:APIBackend, requests:list[Request]):
         if st.stop:
             raise st.stop
     finally:
-        d['end'], d['cpu'] = time.monotonic(), d['cpu'] + time.process_time()
+        d.finish()
         lag.cancel()
         for t in st.running:
             t.cancel()
         await asyncio.gather(*st.running, return_exceptions=True)  # a stopped run leaves nothing running
         await self.close()
 
-APIBackend._all = _all
-
-# %% ../nbs/10c_api.ipynb #2bfe2320
-def _rate_parts(self:APIBackend) -> list[str]:
-    "Each limit stated, with the share of it the last `answer` used"
-    lim, per = self.limiter, f"{self.rate_window_s:g} s" if self.rate_window_s != 60 else 'min'
-    parts = []
-    if self.rpm:
-        parts.append(f"{self.rpm} requests per {per} (used {100 * lim.used('rpm'):.0f}%)")
-    if self.tpm:
-        parts.append(f"{self.tpm} tokens per {per} (used {100 * lim.used('tpm'):.0f}%)")
-    if self.rpd:
-        parts.append(f"{self.rpd} requests per day ({lim.today} today, {100 * lim.today / self.rpd:.0f}%)")
-    return parts
-
-APIBackend._rate_parts = _rate_parts
-
 # %% ../nbs/10c_api.ipynb #c6ddc689
-def _limits_report(self:APIBackend) -> str:
+@patch
+def limits_report(self:APIBackend) -> str:
     "The limits in force in the last `answer`, the share of each that it used, and what held it back (`bottleneck`)"
     d = self.dispatch
-    if not d or self.limiter is None:
+    if d is None or self.limiter is None:
         return ''
-    parts = self._rate_parts()
+    parts = self.limiter.shares()
     s = 'limits: ' + ', '.join(parts) if parts else 'limits: none stated'
-    if self.tier:
-        s += f" ({self.tier})"
-    s += f"; at most {self.concurrency} in flight (peak {d['peak']})"
-    if d['pauses']:
-        s += f"; {d['pauses']} pause(s) asked by the server"
+    if self.limits.tier:
+        s += f" ({self.limits.tier})"
+    s += f"; at most {self.concurrency} in flight (peak {d.peak})"
+    if d.pauses:
+        s += f"; {d.pauses} pause(s) asked by the server"
     why = self.bottleneck()
     return s + (f"; {why}" if why else '')
 
-APIBackend.limits_report = _limits_report
-
 # %% ../nbs/10c_api.ipynb #6c53ea44
-def _bottleneck(self:APIBackend) -> str:
-    "What held the last `answer` back: the rate limits, ELENA's own CPU, the server, or the ceiling in flight"
-    d = self.dispatch
-    if not d or not d.get('lat'):
-        return ''
-    el = max((d['end'] or time.monotonic()) - d['start'], 1e-9)
-    limits = sum(v for k, v in d['bound'].items() if k not in ('ceiling', 'probe')) / el
-    ceiling, cpu = d['bound'].get('ceiling', 0) / el, (d['cpu'] if d['end'] else 0) / el
-    lat, lag = sorted(d['lat']), sorted(d['lag']) or [0.0]
-    late = lag[len(lag) // 2]  # the event loop's typical lateness
-    typical, alone = lat[len(lat) // 2], (d['lat'][0] if self.probe else lat[0])
-    if limits >= 0.3:
-        return f"bottleneck: the rate limits (requests waited for them {100 * limits:.0f}% of the time)"
-    if cpu >= 0.8 or late >= 0.005:
-        return (f"bottleneck: ELENA's own CPU (busy {100 * cpu:.0f}% of the time; its event loop ran {1000 * late:.0f} ms "
-                f"late, typically: its own work, or other work on this machine); more in flight would not help")
-    if ceiling < 0.3:
-        return f"bottleneck: the server's latency ({typical:.3g} s per answer; requests went out as soon as they could)"
-    if typical > 2 * alone:
-        return (f"bottleneck: the server (answers took {typical:.3g} s in flight against {alone:.3g} s alone: it queues "
-                f"what it gets); more in flight would not help")
-    return (f"bottleneck: the ceiling of {self.concurrency} in flight (it held requests back {100 * ceiling:.0f}% of "
-            f"the time; answers took {typical:.3g} s in flight, {alone:.3g} s alone): raise --concurrency")
-
-APIBackend.bottleneck = _bottleneck
+@patch
+def bottleneck(self:APIBackend) -> str:
+    "What held the last `answer` back (`elena.limits.Dispatch.bottleneck`): the limits, ELENA's CPU, the server or the ceiling"
+    return self.dispatch.bottleneck(self.concurrency, self.probe) if self.dispatch else ''

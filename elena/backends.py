@@ -4,17 +4,20 @@
 
 # %% ../nbs/10_backends.ipynb #51aaf1a2
 from __future__ import annotations
+import asyncio
 import importlib
+import queue
 import re
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, AsyncIterator, Callable, Iterator
 from .prompts import Prompt
 from .trust import one_line
 
 # %% auto #0
-__all__ = ['MODELS', 'SCHEMES', 'Request', 'Reply', 'Backend', 'resolve_model', 'get_backend', 'Retryable', 'StopRun',
-           'ItemError']
+__all__ = ['MODELS', 'SCHEMES', 'Request', 'Reply', 'Backend', 'iterate_async', 'resolve_model', 'get_backend', 'settings_from',
+           'Retryable', 'StopRun', 'long_wait_stop', 'ItemError']
 
 # %% ../nbs/10_backends.ipynb #6ebff024
 @dataclass
@@ -69,6 +72,30 @@ class Backend:
         with_schema = self.sends_schema and request.prompt.schema is not None
         return {'schema': 'sent' if with_schema else 'not sent'}
 
+# %% ../nbs/10_backends.ipynb #471de154
+def iterate_async(agen_factory:Callable[[], AsyncIterator], # makes the async iterator to drain
+                 ) -> Iterator:
+    "Drain an async iterator on a private event loop in a thread, yielding its items here as they come"
+    q, done = queue.Queue(), object()
+    def work():
+        async def main():
+            async for x in agen_factory():
+                q.put((True, x))
+        try:
+            asyncio.run(main())
+        except BaseException as e:
+            q.put((False, e))
+        finally:
+            q.put((True, done))
+    threading.Thread(target=work, daemon=True, name='elena-async').start()
+    while True:
+        ok, x = q.get()
+        if not ok:
+            raise x
+        if x is done:
+            return
+        yield x
+
 # %% ../nbs/10_backends.ipynb #e170960c
 MODELS = {
     'gemini-2.5-flash': ('elena.gemini:GeminiBackend', {'model_id': 'gemini-2.5-flash'}),
@@ -102,7 +129,7 @@ def resolve_model(name:str, # a registry name ('llama11b'), 'scheme:model' ('ope
 
 # %% ../nbs/10_backends.ipynb #fa09195f
 def get_backend(name:str, # a registry name or 'scheme:model'
-                **opts, # backend options: base_url, concurrency, batch_size, ...
+                **opts, # backend options: base_url, concurrency, batch_size, ...; a settings field (`rpm`, `timeout_s`, `dtype`) goes into the backend's settings object (`settings_from`)
                ) -> Backend:
     "An instance of the backend for model `name` (its module is imported only now)"
     path, kw = resolve_model(name)
@@ -114,6 +141,15 @@ def get_backend(name:str, # a registry name or 'scheme:model'
             raise  # a missing dependency: say which
         raise NotImplementedError(f"{name}: its backend ({mod}) is not part of this version of elena yet") from None
     return getattr(module, cls)(name=name, **kw, **opts)
+
+# %% ../nbs/10_backends.ipynb #c14cb25d
+def settings_from(cls:type, # a settings dataclass
+                  given, # an instance of `cls` given whole, or None (the defaults)
+                  opts:dict, # flat options: those naming a field of `cls` are taken out and override `given`
+                 ):
+    "An instance of the settings dataclass `cls`: `given` (or the defaults) with the fields named in `opts`, taken out of it"
+    flat = {f.name: opts.pop(f.name) for f in fields(cls) if f.name in opts}
+    return replace(given if given is not None else cls(), **flat)
 
 # %% ../nbs/10_backends.ipynb #3c42ace2
 class Retryable(Exception):
@@ -133,6 +169,19 @@ class StopRun(Exception):
         message = one_line(message, 2000)  # it ends the run on the user's terminal: scrubbed, one line
         super().__init__(message)
         self.kind, self.message, self.summary = kind, message, None
+
+# %% ../nbs/10_backends.ipynb #b76b26a9
+def long_wait_stop(where:str, # the server, for the message
+                   retry:Retryable, # a failure after which the server asked to wait `retry.retry_after` seconds
+                   max_wait_s:float, # the longest wait ELENA sits out
+                  ) -> StopRun|None:
+    "The `StopRun` saying what the server asked and what ELENA does, for a wait over `max_wait_s`; None for others"
+    if retry.retry_after is None or retry.retry_after <= max_wait_s:
+        return None
+    asked = f"{retry.retry_after / 3600:.1f} h" if retry.retry_after >= 3600 else f"{retry.retry_after:.0f} s"
+    return StopRun(retry.kind, f"the server at {where} asked to wait {asked} before the next request ({retry.message}); "
+                               f"ELENA waits at most {max_wait_s:g} s, so it stops here: run the same command again "
+                               "later to resume")
 
 # %% ../nbs/10_backends.ipynb #e156e999
 class ItemError(Exception):

@@ -11,213 +11,18 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 from google import genai
-from google.genai import errors, types
-from .api import APIBackend, long_wait_stop
-from .backends import ItemError, Reply, Request, Retryable, StopRun
+from google.genai import types
+from fastcore.basics import patch
+from .api import APIBackend
+from .backends import Reply, Request, Retryable, long_wait_stop
 from .files import still_bytes
-from .limits import backoff_delay, next_reset, retry_after
-from .trust import one_line, remember_secret, scrub
+from .limits import Limits, backoff_delay
+from .gemini_api import (GEMINI_TIERS, UnreadableImage, api_failure, enum_name, find_api_key, gemini_config,
+                              image_part, read_reply)
+from .trust import one_line, scrub
 
 # %% auto #0
-__all__ = ['KEY_VARS', 'GEMINI_TIERS', 'find_api_key', 'UnreadableImage', 'image_part', 'gemini_config', 'read_reply',
-           'api_failure', 'GeminiBackend', 'BatchPending', 'batch_key', 'answer_with_batch_api']
-
-# %% ../nbs/14_gemini.ipynb #7b70b9d1
-KEY_VARS = ('GOOGLE_API_KEY', 'GEMINI_API_KEY')
-
-# %% ../nbs/14_gemini.ipynb #f051ed77
-def _dotenv(p:Path) -> dict:
-    "The KEY=VALUE lines of a `.env` file (`export` and quotes allowed, `#` comments skipped)"
-    vals = {}
-    for line in p.read_text(encoding='utf-8', errors='replace').splitlines():
-        k, sep, val = line.strip().removeprefix('export ').partition('=')
-        if sep and not k.startswith('#'):
-            vals[k.strip()] = val.strip().strip('"\'')
-    return vals
-
-# %% ../nbs/14_gemini.ipynb #3c75d082
-def find_api_key(env:dict|None=None, # the environment to read (os.environ)
-                 dotenv:str|Path='.env', # a KEY=VALUE file read when the environment has no key
-                ) -> str:
-    "The Gemini API key from `GOOGLE_API_KEY`, `GEMINI_API_KEY` or a `.env` file; fails naming all three places"
-    env = os.environ if env is None else env
-    for v in KEY_VARS:
-        if env.get(v, '').strip():
-            remember_secret(env[v])  # scrubbed from every message and record from now on (`elena.trust`)
-            return env[v].strip()
-    vals = _dotenv(Path(dotenv)) if Path(dotenv).is_file() else {}
-    for v in KEY_VARS:
-        if vals.get(v):
-            remember_secret(vals[v])
-            return vals[v]
-    raise RuntimeError(f"No Gemini API key: set {' or '.join(KEY_VARS)}, "
-                       f"or put one of them in {Path(dotenv).resolve()} (KEY=VALUE)")
-
-# %% ../nbs/14_gemini.ipynb #67c2e34f
-GEMINI_TIERS = {  # tier -> model id -> (requests per minute, input tokens per minute, requests per day or None)
-    'free': {'gemini-2.5-flash': (10, 250_000, 250), 'gemini-2.5-flash-lite': (15, 250_000, 1000)},
-    'tier1': {'gemini-2.5-flash': (1000, 1_000_000, 10_000), 'gemini-2.5-flash-lite': (4000, 4_000_000, None),
-              'gemini-2.5-pro': (150, 2_000_000, 1000)},
-}
-
-# %% ../nbs/14_gemini.ipynb #56e98638
-class UnreadableImage(Exception):
-    "An image file that cannot be sent: missing, empty or of an unknown type"
-
-# %% ../nbs/14_gemini.ipynb #153ba511
-def image_part(path:str|Path, # an image file
-              ) -> types.Part:
-    "The image as an inline `Part` of `elena.files.still_bytes` (ELENA's encoding of its upright still, no metadata)"
-    try:
-        data, mime = still_bytes(path)
-    except OSError as e:
-        raise UnreadableImage(f"cannot read the image {path}: {e.strerror or e}; check that the file exists") from None
-    except ValueError as e:
-        raise UnreadableImage(str(e)) from None
-    return types.Part.from_bytes(data=data, mime_type=mime)
-
-# %% ../nbs/14_gemini.ipynb #d0b279fa
-def gemini_config(req:Request, # the request
-                  thinking_budget:int|None=None, # tokens the model may think where `req.gen` sets no 'thinking_budget'
-                                                 # (None: the model's default)
-                 ) -> types.GenerateContentConfig:
-    "The generation settings for `req`: system text, temperature (0), output limit, thinking budget, JSON schema"
-    p, g = req.prompt, req.gen
-    kw = {}
-    if p.schema is not None:
-        kw.update(response_mime_type='application/json', response_schema=p.schema)
-    budget = g.get('thinking_budget', thinking_budget)
-    if budget is not None:
-        kw['thinking_config'] = types.ThinkingConfig(thinking_budget=budget)
-    return types.GenerateContentConfig(system_instruction=p.system, temperature=g.get('temperature', 0.0),
-                                       max_output_tokens=g.get('max_new_tokens'), seed=g.get('seed'), **kw)
-
-# %% ../nbs/14_gemini.ipynb #09a61516
-def _name(x) -> str|None:
-    "The name of an SDK enum value (a string as it is, None as None)"
-    return None if x is None else getattr(x, 'value', str(x))
-
-# %% ../nbs/14_gemini.ipynb #9a8a0c56
-def _max_tokens(text:str|None, thinking:int|None, limit:int|None) -> str:
-    "Why an answer stopped at the token limit, and what to do"
-    if limit:
-        of = f'{thinking} of {limit} output tokens'
-    else:
-        of = f"{thinking} tokens and the model's output limit was reached"
-    if not text and thinking:
-        return (f'thinking used {of}; no answer was written: raise --max-new-tokens or set --thinking-budget '
-                '(finish reason MAX_TOKENS)')
-    if not text:
-        return ('the token limit was reached before any answer was written (finish reason MAX_TOKENS): '
-                'raise --max-new-tokens')
-    more = f'; thinking used {of}: raise --max-new-tokens or set --thinking-budget' if thinking else ''
-    return 'the answer hit the token limit (finish reason MAX_TOKENS)' + more
-
-# %% ../nbs/14_gemini.ipynb #920fade0
-def _usage(u:types.GenerateContentResponseUsageMetadata|None) -> dict:
-    "The token counts of a response: input, output and, where the model thought, thinking"
-    usage = {'input': u.prompt_token_count, 'output': u.candidates_token_count} if u else {}
-    if u and u.thoughts_token_count:
-        usage['thinking'] = u.thoughts_token_count
-    return usage
-
-# %% ../nbs/14_gemini.ipynb #5ff33486
-def read_reply(resp:types.GenerateContentResponse, # what generate_content returned
-               max_tokens:int|None=None, # the maxOutputTokens the request set (None: the model's own limit)
-              ) -> Reply:
-    "A `Reply` from a Gemini response: text, finish reason and token counts, or an error that says why there is no text"
-    usage = _usage(resp.usage_metadata)
-    block = resp.prompt_feedback.block_reason if resp.prompt_feedback else None
-    if block:
-        return Reply(None, 'blocked', usage, error={'type': 'Blocked',
-                                                    'message': f'the prompt was blocked ({_name(block)})'})
-    if not resp.candidates:
-        return Reply(None, None, usage, error={'type': 'EmptyResponse', 'message': 'the response has no candidates'})
-    cand = resp.candidates[0]
-    finish = _name(cand.finish_reason)
-    parts = (cand.content.parts if cand.content else None) or []
-    text = ''.join(p.text for p in parts if isinstance(p.text, str) and not p.thought) or None
-    if finish == 'MAX_TOKENS':
-        why = _max_tokens(text, usage.get('thinking'), max_tokens)
-        return Reply(text, finish, usage, error={'type': 'MaxTokens', 'message': why})
-    if finish not in (None, 'STOP'):
-        return Reply(text, finish, usage, error={'type': 'Safety' if finish == 'SAFETY' else 'Stopped',
-                                                 'message': f'generation stopped: finish reason {finish}'})
-    if not text:
-        return Reply(None, finish, usage, error={'type': 'EmptyResponse',
-                                                 'message': f'no text (finish reason {finish})'})
-    return Reply(text, finish, usage)
-
-# %% ../nbs/14_gemini.ipynb #78579d50
-def _details(e:errors.APIError, kind:str) -> list[dict]:
-    "The `google.rpc.<kind>` messages among the details of the error body"
-    body = e.details.get('error', e.details) if isinstance(e.details, dict) else {}
-    return [d for d in body.get('details') or []
-            if isinstance(d, dict) and str(d.get('@type', '')).endswith(f'google.rpc.{kind}')]
-
-# %% ../nbs/14_gemini.ipynb #b3d8f7a4
-def _daily(e:errors.APIError) -> list[dict]:
-    "The per-day quota violations a 429 names"
-    return [v for q in _details(e, 'QuotaFailure') for v in q.get('violations') or []
-            if 'PerDay' in str(v.get('quotaId', ''))]
-
-# %% ../nbs/14_gemini.ipynb #cba8992b
-def _retry_after(e:errors.APIError) -> float|None:
-    "The wait the server asks for: its Retry-After header, else the RetryInfo delay in the error body"
-    s = retry_after(getattr(getattr(e, 'response', None), 'headers', None))
-    if s is not None:
-        return s
-    for d in _details(e, 'RetryInfo'):
-        try:
-            return float(str(d.get('retryDelay', '')).rstrip('s'))
-        except ValueError:
-            pass
-    return None
-
-# %% ../nbs/14_gemini.ipynb #965a4eab
-def _transport_failure(e:Exception, key:str|None) -> Exception|None:
-    "`Retryable` for a timeout or a lost connection (httpx, or httpx2 where the SDK uses it), else None"
-    http = {c.__name__ for c in type(e).__mro__ if c.__module__.split('.')[0] in ('httpx', 'httpx2')}
-    if 'TimeoutException' in http:
-        return Retryable('Timeout', 'no answer from the Gemini API within the timeout')
-    if 'RemoteProtocolError' in http and 'message body' in str(e):  # it answered, but the body ended early
-        return Retryable('BodyCutShort', scrub(f'the Gemini API answered but cut the body short ({e})', key)[:300])
-    if 'TransportError' in http:
-        return Retryable('ConnectionError', one_line(scrub(f'{type(e).__name__}: {e}', key)))
-    return None
-
-# %% ../nbs/14_gemini.ipynb #cc112620
-def api_failure(e:Exception, # what the SDK or httpx raised
-                key:str|None=None, # the API key, scrubbed from every message
-                model_id:str|None=None, # the model asked (a 404 from generateContent means the API does not know it)
-               ) -> Exception:
-    "What to raise for `e`: `StopRun` where no retry helps, `Retryable` for 429, 5xx and the network, else `ItemError`"
-    if f := _transport_failure(e, key):
-        return f
-    if not isinstance(e, errors.APIError):
-        return RuntimeError(one_line(scrub(f'{type(e).__name__}: {e}', key), 500))
-    msg = one_line(scrub(f'HTTP {e.code} {e.status or ""}: {e.message or ""}', key))  # the server's words, one line
-    reasons = {d.get('reason') for d in _details(e, 'ErrorInfo')}
-    if e.code == 429 and (day := _daily(e)):
-        q, limit = day[0], f", limit {day[0]['quotaValue']}" if day[0].get('quotaValue') else ''
-        return StopRun('DailyQuota', f"daily quota used ({q.get('quotaId')}{limit}): resume after "
-                                     f"{next_reset():%Y-%m-%d %H:%M} UTC (midnight Pacific time) or use --batch")
-    if e.code == 429:
-        return Retryable('RateLimited', msg, _retry_after(e), pause=True)
-    if e.code >= 500:
-        return Retryable('ServerError', msg, _retry_after(e))
-    if 'API_KEY_INVALID' in reasons or e.code in (401, 403):
-        why = ''.join(f'; reason {r}' for r in sorted(reasons - {None}))
-        return StopRun('KeyRefused', f"the Gemini API refused the key ({msg}{why}): "
-                                     "check GOOGLE_API_KEY / GEMINI_API_KEY")
-    if e.code == 404 and model_id:
-        return StopRun('ModelNotFound', f"the Gemini API does not know the model id {model_id!r} ({msg}); "
-                                        "choose another with --model gemini:<id> (e.g. gemini:gemini-2.5-flash; the "
-                                        "current ids are listed at https://ai.google.dev/gemini-api/docs/models)")
-    if e.status == 'FAILED_PRECONDITION':
-        return StopRun('FailedPrecondition', f"{msg}; no retry can change this: fix it for the project in Google AI "
-                                             "Studio, then run again")
-    return ItemError(''.join(w.capitalize() for w in (e.status or f'HTTP_{e.code}').split('_')), msg)
+__all__ = ['GeminiBackend', 'BatchPending', 'batch_key']
 
 # %% ../nbs/14_gemini.ipynb #5cddc52b
 class GeminiBackend(APIBackend):
@@ -228,9 +33,13 @@ class GeminiBackend(APIBackend):
     thinks = True  # 2.5 models think by default; `gen['thinking_budget']` is sent as the thinking budget
     default_max_new_tokens = None  # no maxOutputTokens: the model's own limit (thinking leaves room for the answer)
     tiers = GEMINI_TIERS  # `tier` (default 'tier1') sets rpm, tpm and rpd where the options do not
-    def __init__(self, name, model_id, base_url:str|None=None, thinking_budget:int|None=None, tier:str|None='tier1',
-                 **kw):
-        super().__init__(name, model_id, tier=tier, **kw)
+    def __init__(self, name, model_id,
+                 base_url:str|None=None, # the API's address (None: `GOOGLE_GEMINI_BASE_URL`, else Google's)
+                 thinking_budget:int|None=None, # tokens the model may think where a request's `gen` sets none
+                 **kw): # `APIBackend`'s: `limits` (or `rpm`, `tier`, ...: Tier 1 where no tier is named), `retries`, ...
+        if (kw.get('limits') or Limits()).tier is None:
+            kw.setdefault('tier', 'tier1')
+        super().__init__(name, model_id, **kw)
         self.base_url = base_url or os.environ.get('GOOGLE_GEMINI_BASE_URL')  # None: Google's endpoint
         self.thinking_budget, self._key, self._client = thinking_budget, find_api_key(), None
 
@@ -239,39 +48,39 @@ class GeminiBackend(APIBackend):
 
     @property
     def where(self) -> str:
-        return self.base_url or 'https://generativelanguage.googleapis.com'  # for messages
+        "The API's address, for messages"
+        return self.base_url or 'https://generativelanguage.googleapis.com'
 
 # %% ../nbs/14_gemini.ipynb #26a798ea
-def _new_client(self:GeminiBackend) -> genai.Client:
+@patch
+def client(self:GeminiBackend) -> genai.Client:
     "A new SDK client: the key in a header, our timeout, no SDK retries"
     return genai.Client(api_key=self._key, http_options=types.HttpOptions(
-        base_url=self.base_url, timeout=int(self.timeout_s * 1000), retry_options=None))
-
-GeminiBackend.client = _new_client
+        base_url=self.base_url, timeout=int(self.retries.timeout_s * 1000), retry_options=None))
 
 # %% ../nbs/14_gemini.ipynb #bee30a1a
-async def _open(self:GeminiBackend):
+@patch
+async def open(self:GeminiBackend):
+    "Make the client of this `answer`, on its event loop"
     self._client = self.client()
 
-GeminiBackend.open = _open
-
 # %% ../nbs/14_gemini.ipynb #a6db6d35
-async def _close(self:GeminiBackend):
+@patch
+async def close(self:GeminiBackend):
+    "Close the client of this `answer`"
     if self._client:
         await self._client.aio.aclose()
         self._client = None
 
-GeminiBackend.close = _close
-
 # %% ../nbs/14_gemini.ipynb #d6ce981f
-def _prepare(self:GeminiBackend, req:Request) -> tuple:
+@patch
+def prepare(self:GeminiBackend, req:Request) -> tuple:
     "The contents and settings of one request (the image read now)"
     return [image_part(req.image), req.prompt.user], gemini_config(req, self.thinking_budget)
 
-GeminiBackend.prepare = _prepare
-
 # %% ../nbs/14_gemini.ipynb #c320bbb9
-async def _call(self:GeminiBackend, req:Request, prepared:tuple) -> Reply:
+@patch
+async def call(self:GeminiBackend, req:Request, prepared:tuple) -> Reply:
     "Send one generateContent request (the contents and settings `prepare` built)"
     contents, config = prepared
     try:
@@ -279,8 +88,6 @@ async def _call(self:GeminiBackend, req:Request, prepared:tuple) -> Reply:
     except Exception as e:
         raise api_failure(e, self._key, self.model_id) from None
     return read_reply(resp, req.gen.get('max_new_tokens'))
-
-GeminiBackend.call = _call
 
 # %% ../nbs/14_gemini.ipynb #4fda095b
 class BatchPending(Exception):
@@ -306,16 +113,16 @@ _TERMINAL = ('JOB_STATE_SUCCEEDED', 'JOB_STATE_FAILED', 'JOB_STATE_CANCELLED', '
 # %% ../nbs/14_gemini.ipynb #a357e434
 def _retrying(be:GeminiBackend, fn:Callable):
     "Call `fn` (a blocking SDK call) with the backend's retries and backoff"
-    for attempt in range(1, be.max_tries + 1):
+    for attempt in range(1, be.retries.max_tries + 1):
         try:
             return fn()
         except Exception as e:
             f = api_failure(e, be._key)
-            if not isinstance(f, Retryable) or attempt == be.max_tries:
+            if not isinstance(f, Retryable) or attempt == be.retries.max_tries:
                 raise f from None
             if stop := long_wait_stop(be.where, f, be.max_wait_s):  # a Batch API call asking for hours: stop, saying so
                 raise stop from None
-            time.sleep(backoff_delay(attempt, be.backoff_base, be.backoff_cap, f.retry_after))
+            time.sleep(backoff_delay(attempt, be.retries.backoff_base, be.retries.backoff_cap, f.retry_after))
 
 # %% ../nbs/14_gemini.ipynb #4803da85
 def _chunks(requests:list[Request], max_bytes:int) -> Iterator[tuple]:
@@ -368,7 +175,7 @@ def _item_reply(o:types.InlinedResponse|None, r:Request, job:str, key:str|None) 
 # %% ../nbs/14_gemini.ipynb #177fd2e5
 def _collect(job:types.BatchJob, chunk:list[Request], key:str|None) -> Iterator[tuple[Request, Reply]]:
     "(request, reply) pairs from a finished job, matched by the key sent with each request (by position where missing)"
-    state = _name(job.state)
+    state = enum_name(job.state)
     if state != 'JOB_STATE_SUCCEEDED':
         for r in chunk:
             msg = f'batch job {job.name} ended in {state}; run again to submit it anew'
@@ -394,7 +201,7 @@ def _poll(be:GeminiBackend, client:genai.Client, pending:dict, job_dir:Path, pol
     while pending:
         for name, (f, chunk) in list(pending.items()):
             job = _retrying(be, lambda: client.batches.get(name=name))
-            state = _name(job.state)
+            state = enum_name(job.state)
             if progress:
                 progress(f'{name}: {state} ({len(chunk)} requests, {time.monotonic() - t0:.0f} s)')
             if state in _TERMINAL:
@@ -409,6 +216,7 @@ def _poll(be:GeminiBackend, client:genai.Client, pending:dict, job_dir:Path, pol
             time.sleep(poll_s)
 
 # %% ../nbs/14_gemini.ipynb #b01d3d06
+@patch
 def answer_with_batch_api(self:GeminiBackend, requests:list[Request], # the requests
                  job_dir:str|Path, # where job names are kept, so that an interrupted wait resumes
                  poll_s:float=30.0, # seconds between polls
@@ -426,8 +234,6 @@ def answer_with_batch_api(self:GeminiBackend, requests:list[Request], # the requ
                 continue
             f, name = _submit(self, client, a, b, job_dir)
             pending[name] = (f, a)
-        yield from _poll(self, client, pending, job_dir, poll_s, wait_s, progress, t0)
+        yield from _poll(self, client, pending, job_dir, poll_s=poll_s, wait_s=wait_s, progress=progress, t0=t0)
     finally:
         client.close()
-
-GeminiBackend.answer_with_batch_api = answer_with_batch_api

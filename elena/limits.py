@@ -4,6 +4,7 @@
 
 # %% ../nbs/10a_limits.ipynb #0643a6d0
 from __future__ import annotations
+import asyncio
 import email.utils
 import math
 import os
@@ -11,16 +12,18 @@ import random
 import secrets
 import socket
 import time
-from collections import deque
+from collections import Counter, deque
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
+from fastcore.basics import patch
 from .backends import Request, StopRun
 from .files import safe_name
 
 # %% auto #0
-__all__ = ['PACIFIC', 'retry_after', 'backoff_delay', 'day_start', 'next_reset', 'DayCount', 'requests_today', 'RateLimiter',
-           'estimate_tokens']
+__all__ = ['PACIFIC', 'retry_after', 'backoff_delay', 'Retries', 'day_start', 'next_reset', 'DayCount', 'requests_today',
+           'Limits', 'RateLimiter', 'estimate_tokens', 'Dispatch']
 
 # %% ../nbs/10a_limits.ipynb #73bf63cf
 def retry_after(headers, # response headers: any mapping with `.items()` (httpx's, aiohttp's, a dict), or None
@@ -54,6 +57,17 @@ def backoff_delay(attempt:int, # 1 for the wait after the first failure
     "Seconds to wait before try `attempt + 1`: full jitter over an exponential, at least `retry_after`"
     d = (rng or random).uniform(0, min(cap, base * 2 ** (attempt - 1)))
     return max(d, retry_after or 0.0)
+
+# %% ../nbs/10a_limits.ipynb #f30eddce
+@dataclass
+class Retries:
+    "How an API backend retries: tries per request, backoff, the timeout of one try, when the server counts as gone"
+    max_tries: int = 6  # tries per request before its failure is recorded
+    backoff_base: float = 1.0  # seconds of the first backoff (`backoff_delay`'s `base`)
+    backoff_cap: float = 60.0  # the longest backoff
+    timeout_s: float = 120.0  # the client's timeout of one try; the whole exchange may take twice that
+    gone_after: int = 8  # connection failures in a row, across requests, ...
+    gone_after_s: float = 10.0  # ... over at least this many seconds, that mean the server is gone: the run stops
 
 # %% ../nbs/10a_limits.ipynb #c283aa9c
 PACIFIC = ZoneInfo('America/Los_Angeles')
@@ -119,6 +133,18 @@ def requests_today(out:str|Path, # the response store root
             continue  # a file being created this instant
     return n
 
+# %% ../nbs/10a_limits.ipynb #9aa1544e
+@dataclass
+class Limits:
+    "The rate limits an API backend keeps to (None: no such limit), and how closely"
+    rpm: int|None = None  # requests per window (a minute unless `rate_window_s` says otherwise)
+    tpm: int|None = None  # tokens per window
+    rpd: int|None = None  # requests per Pacific day
+    tier: str|None = None  # a published usage tier, whose figures fill the limits not stated (Gemini)
+    rate_window_s: float = 60.0  # `rpm` and `tpm` count per this many seconds (shorter in tests and benchmarks)
+    headroom: float = 0.05  # the window is lengthened by this share, so that client and server never disagree
+    burst: float = 0.1  # the share of a window's limits that may leave at once; the rest is paced evenly
+
 # %% ../nbs/10a_limits.ipynb #aa8acead
 class RateLimiter:
     "At most `rpm` requests and `tpm` tokens per `window_s` seconds, paced after a first `burst`; `rpd` per Pacific day"
@@ -139,6 +165,7 @@ class RateLimiter:
         self.history = []  # [time, tokens, counted] of each request let through
 
 # %% ../nbs/10a_limits.ipynb #ba471522
+@patch
 def _trim(self:RateLimiter, now:float):
     "Let the requests older than the span leave the window"
     while self._log and now - self._log[0][0] >= self.span:
@@ -146,9 +173,8 @@ def _trim(self:RateLimiter, now:float):
         self._tokens -= e[1]
         e[2] = False
 
-RateLimiter._trim = _trim
-
 # %% ../nbs/10a_limits.ipynb #77134e07
+@patch
 def _check_day(self:RateLimiter):
     "Start a new day's count at midnight Pacific; raise `StopRun` once the day's quota is used"
     if (d := day_start()) != self.day:
@@ -158,10 +184,9 @@ def _check_day(self:RateLimiter):
                                     f"resume after {next_reset():%Y-%m-%d %H:%M} UTC (midnight Pacific time) "
                                     "or use --batch")
 
-RateLimiter._check_day = _check_day
-
 # %% ../nbs/10a_limits.ipynb #56539e63
-def _wait(self:RateLimiter, tokens:int=0, now:float|None=None) -> tuple[float, str|None]:
+@patch
+def wait(self:RateLimiter, tokens:int=0, now:float|None=None) -> tuple[float, str|None]:
     "Seconds until a request counting `tokens` fits, and the limit holding it back ((0, None): it fits now)"
     now = time.monotonic() if now is None else now
     if self.rpd:
@@ -179,10 +204,9 @@ def _wait(self:RateLimiter, tokens:int=0, now:float|None=None) -> tuple[float, s
         waits.append((t + self.span - now, 'tpm'))
     return max(waits, key=lambda w: w[0])
 
-RateLimiter.wait = _wait
-
 # %% ../nbs/10a_limits.ipynb #8176a5d1
-def _take(self:RateLimiter, tokens:int=0, now:float|None=None) -> list:
+@patch
+def take(self:RateLimiter, tokens:int=0, now:float|None=None) -> list:
     "Count one request of `tokens` sent now; returns its entry for `settle`"
     now = time.monotonic() if now is None else now
     e = [now, tokens, True]
@@ -198,10 +222,9 @@ def _take(self:RateLimiter, tokens:int=0, now:float|None=None) -> list:
         self._due['tpm'] = max(self._due['tpm'], now) + tokens * self.span / self.tpm
     return e
 
-RateLimiter.take = _take
-
 # %% ../nbs/10a_limits.ipynb #7b0e61cc
-def _settle(self:RateLimiter, entry:list, tokens:int):
+@patch
+def settle(self:RateLimiter, entry:list, tokens:int):
     "Replace the estimate of a sent request by the tokens its reply reported"
     if entry[2]:
         self._tokens += tokens - entry[1]
@@ -210,10 +233,9 @@ def _settle(self:RateLimiter, entry:list, tokens:int):
     self.tokens_sent += tokens - entry[1]
     entry[1] = tokens
 
-RateLimiter.settle = _settle
-
 # %% ../nbs/10a_limits.ipynb #fbc3ce72
-def _used(self:RateLimiter, what:str='rpm', # 'rpm' or 'tpm'
+@patch
+def used(self:RateLimiter, what:str='rpm', # 'rpm' or 'tpm'
          steps:int=50, # samples per window
         ) -> float|None:
     "The share of the limit `what` used: the time average, after the first window, of what the last window held"
@@ -238,7 +260,18 @@ def _used(self:RateLimiter, what:str='rpm', # 'rpm' or 'tpm'
         t += w / steps
     return sum(vals) / len(vals)
 
-RateLimiter.used = _used
+# %% ../nbs/10a_limits.ipynb #cfd2ff91
+@patch
+def shares(self:RateLimiter) -> list[str]:
+    "Each limit stated, with the share of it used so far (for a run's summary)"
+    per, parts = f"{self.window_s:g} s" if self.window_s != 60 else 'min', []
+    if self.rpm:
+        parts.append(f"{self.rpm} requests per {per} (used {100 * self.used('rpm'):.0f}%)")
+    if self.tpm:
+        parts.append(f"{self.tpm} tokens per {per} (used {100 * self.used('tpm'):.0f}%)")
+    if self.rpd:
+        parts.append(f"{self.rpd} requests per day ({self.today} today, {100 * self.today / self.rpd:.0f}%)")
+    return parts
 
 # %% ../nbs/10a_limits.ipynb #50279b8d
 def estimate_tokens(req:Request, # the request
@@ -253,3 +286,56 @@ def estimate_tokens(req:Request, # the request
     except Exception:
         n += 258
     return n
+
+# %% ../nbs/10a_limits.ipynb #b99c61b4
+@dataclass
+class Dispatch:
+    "How one `answer` of an API backend went: what held requests back and how long, answers' latencies, CPU, loop lag"
+    held: Counter = field(default_factory=Counter)  # seconds requests were held back, by what: 'rpm', 'tpm', 'rpd', 'pause', 'ceiling', 'probe'
+    pauses: int = 0  # the pauses the server asked for (a 429 with a delay)
+    peak: int = 0  # the most requests in flight at once
+    start: float = field(default_factory=time.monotonic)  # when the answer began (monotonic seconds)
+    end: float|None = None  # when it ended (None: still going)
+    cpu_start: float = field(default_factory=time.process_time)  # this process's CPU time (every thread) at the start
+    cpu_s: float = 0.0  # the CPU time it spent, once it ended
+    latencies: list = field(default_factory=list)  # seconds per answered try, in order: the first is the probe's, alone
+    loop_lags: list = field(default_factory=list)  # how late the event loop woke, sampled while it ran (`watch_loop`)
+
+    def finish(self):
+        "Mark the end: when, and the CPU time spent"
+        self.end, self.cpu_s = time.monotonic(), time.process_time() - self.cpu_start
+
+    async def watch_loop(self, every:float=0.05, # seconds between samples
+                        ):
+        "Append to `loop_lags`, every `every` s, how late the event loop woke: how busy this client is (run as a task)"
+        while True:
+            t = time.monotonic()
+            await asyncio.sleep(every)
+            self.loop_lags.append(time.monotonic() - t - every)
+
+# %% ../nbs/10a_limits.ipynb #c2be1a1c
+@patch
+def bottleneck(self:Dispatch, concurrency:int, # the ceiling in flight
+               probe:bool=True, # whether the first request went alone (its latency is the server's, unloaded)
+              ) -> str:
+    "What held the answer back: the rate limits, ELENA's own CPU, the server, or the ceiling in flight ('' before any answer)"
+    if not self.latencies:
+        return ''
+    elapsed = max((self.end or time.monotonic()) - self.start, 1e-9)
+    limits = sum(v for k, v in self.held.items() if k not in ('ceiling', 'probe')) / elapsed
+    ceiling, cpu = self.held.get('ceiling', 0) / elapsed, (self.cpu_s if self.end else 0) / elapsed
+    lat, lag = sorted(self.latencies), sorted(self.loop_lags) or [0.0]
+    late = lag[len(lag) // 2]  # the event loop's typical lateness
+    typical, alone = lat[len(lat) // 2], (self.latencies[0] if probe else lat[0])
+    if limits >= 0.3:
+        return f"bottleneck: the rate limits (requests waited for them {100 * limits:.0f}% of the time)"
+    if cpu >= 0.8 or late >= 0.005:
+        return (f"bottleneck: ELENA's own CPU (busy {100 * cpu:.0f}% of the time; its event loop ran {1000 * late:.0f} ms "
+                f"late, typically: its own work, or other work on this machine); more in flight would not help")
+    if ceiling < 0.3:
+        return f"bottleneck: the server's latency ({typical:.3g} s per answer; requests went out as soon as they could)"
+    if typical > 2 * alone:
+        return (f"bottleneck: the server (answers took {typical:.3g} s in flight against {alone:.3g} s alone: it queues "
+                f"what it gets); more in flight would not help")
+    return (f"bottleneck: the ceiling of {concurrency} in flight (it held requests back {100 * ceiling:.0f}% of "
+            f"the time; answers took {typical:.3g} s in flight, {alone:.3g} s alone): raise --concurrency")

@@ -8,13 +8,14 @@ import importlib.util
 import json
 import re
 import time
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
-from .backends import Backend, Reply, Request
+from .backends import Backend, Reply, Request, settings_from
 from .prompts import Prompt
 from .tiny import TINY_BUILDERS, build_tiny
-from .weights import check_quantize, load_pretrained, parse_max_memory
+from .weights import Loading, check_quantize, load_pretrained, parse_max_memory
 
 # %% auto #0
 __all__ = ['BATCH_SIZE', 'chat_messages', 'prompt_text', 'special_tokens_needed', 'model_inputs', 'generate_kwargs', 'load_image',
@@ -201,20 +202,17 @@ class TransformersBackend(Backend):
     backend = 'transformers'
     def __init__(self, name:str, model_id:str,
                  batch_size:int=BATCH_SIZE, # images per generate call (halved for the run on CUDA out-of-memory)
-                 dtype:str='auto', # 'auto' (bf16 on CUDA, fp32 on CPU), 'bfloat16', 'float16', 'float32'
-                 device_map:str|dict|None='auto', # placement of the layers; 'auto' spreads them over every GPU
-                 max_memory:str|dict|None=None, # per-device cap for device_map, e.g. '0=70GiB,1=70GiB'
-                 quantize:str|None=None, # None, '8bit' or '4bit' (bitsandbytes)
-                 revision:str|None=None, # Hub revision to load (branch, tag or commit)
+                 loading:Loading|None=None, # how to load the weights; or its fields as flat options (`dtype=`, `quantize=`, ...)
                  constrain:bool=False, # hold decoding to the answer schema (xgrammar); the paper's runs are free
                  max_chars:int|None=None, # with `constrain`: at most this many characters per free text
-                 model=None, # an already built model instead of loading `model_id` ...
-                 processor=None, # ... and its processor
-                 **opts):
-        super().__init__(name, model_id, revision=revision, **opts)
-        self.batch_size, self.dtype, self.device_map = max(1, int(batch_size)), dtype, device_map
-        self.max_memory, self.quantize = parse_max_memory(max_memory), check_quantize(quantize)
-        self.model, self.processor = model, processor
+                 built:tuple|None=None, # (model, processor) already built, instead of loading `model_id`
+                 **opts): # `revision`: the Hub revision to load (branch, tag or commit)
+        loading = settings_from(Loading, loading, opts)
+        super().__init__(name, model_id, **opts)
+        self.loading = replace(loading, max_memory=parse_max_memory(loading.max_memory),
+                               quantize=check_quantize(loading.quantize))
+        self.batch_size = max(1, int(batch_size))
+        self.model, self.processor = built or (None, None)
         self.constrain, self.max_chars, self._grammars = check_constrain(constrain), max_chars, {}
         self.batch_used = None  # the batch size that fitted (the largest `generate` call that went through)
 
@@ -227,8 +225,10 @@ class TransformersBackend(Backend):
     def load(self):
         "Load processor and model from `model_id` unless they are there already"
         if self.model is not None: return self
-        self.processor, self.model, self._commit = load_pretrained(self.model_id, self.opts.get('revision'), self.dtype,
-                                                                   self.device_map, self.max_memory, self.quantize)
+        w = self.loading
+        self.processor, self.model, self._commit = load_pretrained(self.model_id, self.opts.get('revision'), dtype=w.dtype,
+                                                                   device_map=w.device_map, max_memory=w.max_memory,
+                                                                   quantize=w.quantize)
         return self
 
     def answer(self, requests:list[Request]) -> Iterator[tuple[Request, Reply]]:

@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 import httpx
 from typing import NamedTuple
+from fastcore.basics import patch
 from .api import APIBackend
 from .backends import ItemError, Reply, Request, Retryable, StopRun
 from .limits import retry_after
@@ -98,44 +99,41 @@ class OpenAIBackend(APIBackend):
 # %% ../nbs/13_openai.ipynb #25c18dde
 POOL_SIZE = 32  # connections per HTTP client at most (httpx's pool costs grow with its size)
 
-async def _open(self:OpenAIBackend):
+@patch
+async def open(self:OpenAIBackend):
     key = os.environ.get('OPENAI_API_KEY')
     remember_secret(key)  # and the header sent with it: scrubbed from whatever comes back
     if key: remember_secret(f'Bearer {key}')
     n = math.ceil(self.concurrency / POOL_SIZE)
     per, tls = math.ceil(self.concurrency / n), httpx.create_ssl_context()  # the certificates loaded once, not per client
-    self._clients = [httpx.AsyncClient(timeout=self.timeout_s, headers={'Authorization': f'Bearer {key}'} if key else {},
+    self._clients = [httpx.AsyncClient(timeout=self.retries.timeout_s, headers={'Authorization': f'Bearer {key}'} if key else {},
                                        limits=httpx.Limits(max_connections=per, max_keepalive_connections=per), verify=tls)
                      for _ in range(n)]
     self._busy, self._client = [0] * n, self._clients[0]
 
-OpenAIBackend.open = _open
-
 # %% ../nbs/13_openai.ipynb #446c1b8e
-async def _close(self:OpenAIBackend):
+@patch
+async def close(self:OpenAIBackend):
     for c in getattr(self, '_clients', []):
         await c.aclose()
     self._clients, self._client = [], None
 
-OpenAIBackend.close = _close
-
 # %% ../nbs/13_openai.ipynb #1ae95a4c
-def _prepare(self:OpenAIBackend, req:Request) -> Prepared:
+@patch
+def prepare(self:OpenAIBackend, req:Request) -> Prepared:
     "The encoded request body (image included), and what went into it"
     body = chat_body(req, self.model_id, self.use_schema, self._folds(req.id))
     return Prepared(json.dumps(body).encode('utf-8'), 'response_format' in body, self._folds(req.id), req.id)
 
-OpenAIBackend.prepare = _prepare
-
 # %% ../nbs/13_openai.ipynb #434dcced
-def _stale(self:OpenAIBackend, prepared:Prepared) -> bool:
+@patch
+def stale(self:OpenAIBackend, prepared:Prepared) -> bool:
     "A body is stale once the server has refused what it carries (the schema, a system turn), or a probe has ended"
     return (prepared.schema and not self.use_schema) or prepared.folded != self._folds(prepared.id)
 
-OpenAIBackend.stale = _stale
-
 # %% ../nbs/13_openai.ipynb #21f740cd
-def _sent(self:OpenAIBackend, req:Request, prepared:Prepared|None=None) -> dict:
+@patch
+def sent(self:OpenAIBackend, req:Request, prepared:Prepared|None=None) -> dict:
     "What went with `req`: the schema ('sent', 'refused', 'not sent'), the system text ('turn', 'folded'), the refusals"
     folded = self._folds(req.id) if prepared is None else prepared.folded
     with_schema = self.use_schema if prepared is None else prepared.schema
@@ -147,9 +145,8 @@ def _sent(self:OpenAIBackend, req:Request, prepared:Prepared|None=None) -> dict:
         out['system_refusal'] = self.refusals.get('system') or self._evidence[req.id]
     return out
 
-OpenAIBackend.sent = _sent
-
 # %% ../nbs/13_openai.ipynb #5d3209d8
+@patch
 def _learn_system(self:OpenAIBackend, prepared:Prepared, status:int, msg:str):
     "Learn from the server's answer of `status` whether it refuses a system turn next to an image"
     if status < 400:
@@ -169,10 +166,9 @@ def _learn_system(self:OpenAIBackend, prepared:Prepared, status:int, msg:str):
     if status >= 500:  # the server says no more (transformers serve: 'Internal Server Error'): ask this one folded
         self._probe[prepared.id] = f"HTTP {status}: {msg}"
 
-OpenAIBackend._learn_system = _learn_system
-
 # %% ../nbs/13_openai.ipynb #12afef8a
-def _refused(self:OpenAIBackend, r:httpx.Response, with_schema:bool):
+@patch
+def refused(self:OpenAIBackend, r:httpx.Response, with_schema:bool):
     "Raise what an error answer means: `StopRun` where no retry helps, `Retryable` for 429 and 5xx, else `ItemError`"
     msg, code, at = *_error_info(r), self.base_url
     if r.status_code == 429 and code == 'insufficient_quota':
@@ -196,8 +192,6 @@ def _refused(self:OpenAIBackend, r:httpx.Response, with_schema:bool):
                                   "check --base-url (it usually ends in /v1)")
     raise ItemError('BadRequest' if r.status_code == 400 else f'HTTP{r.status_code}',
                     f"HTTP {r.status_code} from {at}: {msg}")
-
-OpenAIBackend.refused = _refused
 
 # %% ../nbs/13_openai.ipynb #1bed145e
 def _count(v) -> int|None:
@@ -234,7 +228,8 @@ def _reply(data:dict) -> Reply:
     return Reply(text, finish, usage)
 
 # %% ../nbs/13_openai.ipynb #1aeca784
-async def _call(self:OpenAIBackend, req:Request, prepared:Prepared) -> Reply:
+@patch
+async def call(self:OpenAIBackend, req:Request, prepared:Prepared) -> Reply:
     "Send one chat-completions request (the body `prepare` built)"
     body, with_schema = prepared[:2]
     k = min(range(len(self._busy)), key=self._busy.__getitem__)  # the client with the fewest in flight
@@ -243,7 +238,7 @@ async def _call(self:OpenAIBackend, req:Request, prepared:Prepared) -> Reply:
         r = await self._clients[k].post(self.base_url + '/chat/completions', content=body,
                                         headers={'Content-Type': 'application/json'})
     except httpx.TimeoutException:
-        raise Retryable('Timeout', f"no answer within {self.timeout_s:g} s from {self.base_url}")
+        raise Retryable('Timeout', f"no answer within {self.retries.timeout_s:g} s from {self.base_url}")
     except httpx.RemoteProtocolError as e:
         if 'message body' not in str(e): raise Retryable('ConnectionError', f"{type(e).__name__} talking to {self.base_url}")
         raise Retryable('BodyCutShort', f"{self.base_url} answered but cut the body short ({e})") from None
@@ -260,5 +255,3 @@ async def _call(self:OpenAIBackend, req:Request, prepared:Prepared) -> Reply:
         raise Retryable('BadReply', f"{self.base_url} answered HTTP {r.status_code} with a body that is not JSON "
                                     f"({len(r.content)} bytes: {r.content[:60]!r})") from None
     return _reply(data)
-
-OpenAIBackend.call = _call

@@ -348,7 +348,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
         if condition == 'original': images = {it.id: it.image for it in items}
         else: images = masked_images([it for it in items if it.image], ds.root, dataset, yunet, progress, mask,
                                      allow_roots)
-        if getattr(be, 'rpd', None) and not batch:  # the day's quota spans runs
+        if getattr(getattr(be, 'limits', None), 'rpd', None) and not batch:  # the day's quota spans runs
             be.used_today = _requests_today(out, be.model_id, be.backend)
         todo, missing, hashes, skipped = pending_requests(items, images, p, gen, force, path, model, progress)  # locked
         s = RunSummary(path, model, dataset, condition, p.id, be.random_weights, items=len(items), skipped=skipped,
@@ -368,7 +368,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
                 rec, res = reply_record(req, rep, labels, be, base)
                 if allowed: rec['sent'] = {**(rec['sent'] or {}), 'allowed_roots': allowed}
                 st.append(rec)
-                if getattr(be, 'rpd', None) and (rep.error or {}).get('type') not in _NOT_SENT: day.add()
+                if getattr(getattr(be, 'limits', None), 'rpd', None) and (rep.error or {}).get('type') not in _NOT_SENT: day.add()
                 count_reply(s, rep, res)
         except StopRun as e:  # nothing stored is lost: the message says so, and the summary travels with it
             close_summary(s, be, batch, t0, stopped=True)

@@ -5,12 +5,13 @@
 # %% ../nbs/11a_weights.ipynb #1a354424
 from __future__ import annotations
 import importlib.util
+from dataclasses import dataclass
 from pathlib import Path
 from .names import QUANTIZATIONS
 
 # %% auto #0
 __all__ = ['QUANTIZE', 'check_quantize', 'parse_max_memory', 'resolve_dtype', 'hub_commit', 'WeightsUnavailable', 'check_weights',
-           'load_pretrained']
+           'Loading', 'load_pretrained']
 
 # %% ../nbs/11a_weights.ipynb #a12d241f
 QUANTIZE = (None, *QUANTIZATIONS)  # no quantization, or one of bitsandbytes' loadings
@@ -117,6 +118,15 @@ def check_weights(model_id:str, # a Hub repository id or a local folder
     if r.status_code == 404:
         raise WeightsUnavailable(f"{model_id}: no such repository on the Hub ({constants.ENDPOINT}); check the name")
     return 'hub'
+
+# %% ../nbs/11a_weights.ipynb #924bb582
+@dataclass
+class Loading:
+    "How a local model's weights are loaded: dtype, placement over the GPUs, memory caps, quantization"
+    dtype: str = 'auto'  # 'auto' (bf16 on CUDA, fp32 on CPU), 'bfloat16', 'float16', 'float32' (`resolve_dtype`)
+    device_map: str|dict|None = 'auto'  # placement of the layers; 'auto' spreads them over every GPU (ignored without CUDA)
+    max_memory: str|dict|None = None  # per-device cap for `device_map`, e.g. '0=70GiB,1=70GiB' (`parse_max_memory`)
+    quantize: str|None = None  # None, '8bit' or '4bit' (bitsandbytes; `check_quantize`)
 
 # %% ../nbs/11a_weights.ipynb #b67558b4
 def load_pretrained(model_id:str, # a Hub repository id or a local folder

@@ -59,7 +59,7 @@ def test_gemini_bad_image_stays_per_item_with_its_type():
 def test_server_gone_stops(which):
     url = f'http://127.0.0.1:{free_port()}'
     be = gemini(None, base_url=url, gone_after=4, gone_after_s=0.2) if which == 'gemini' else openai(url + '/v1', gone_after=4, gone_after_s=0.2)
-    be.max_tries, be.backoff_base = 50, 0.05
+    be.retries.max_tries, be.retries.backoff_base = 50, 0.05
     with pytest.raises(StopRun) as e: list(be.answer(reqs(30)))
     assert e.value.kind == 'ServerGone' and f'the server at {url}' in str(e.value) and 'is not answering' in str(e.value)
 

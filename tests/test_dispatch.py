@@ -50,7 +50,7 @@ def test_rate_limited_pauses_everyone():
     list(be.answer(reqs(8)))
     order = [i for _, i in be.starts]
     assert order == ['000', '001', '002', '003', '003', '004', '005', '006', '007'], order  # nothing went during the pause
-    assert be.dispatch['pauses'] == 1
+    assert be.dispatch.pauses == 1
 
 def test_tokens_per_window_with_the_estimate_corrected():
     "estimated 400, reported 300: the first window sends 2 (800 of 1000), later ones 3 (900)"
@@ -64,8 +64,8 @@ def test_gemini_tiers_and_options(monkeypatch):
     monkeypatch.setenv('GOOGLE_API_KEY', 'AIza-x')
     f = get_backend('gemini-2.5-flash', tier='free')
     t1 = get_backend('gemini-2.5-flash')
-    assert (f.rpm, f.tpm, f.rpd) == (10, 250_000, 250) and (t1.rpm, t1.tpm, t1.rpd) == (1000, 1_000_000, 10_000)
-    assert get_backend('gemini-2.5-flash', tier='free', rpm=5).rpm == 5
+    assert (f.limits.rpm, f.limits.tpm, f.limits.rpd) == (10, 250_000, 250) and (t1.limits.rpm, t1.limits.tpm, t1.limits.rpd) == (1000, 1_000_000, 10_000)
+    assert get_backend('gemini-2.5-flash', tier='free', rpm=5).limits.rpm == 5
     with pytest.raises(ValueError, match='free, tier1'): get_backend('gemini-2.5-flash', tier='tier9')
     with pytest.raises(ValueError, match='--tier'): get_backend('openai:x', base_url='http://x/v1', tier='free')
 
@@ -126,7 +126,7 @@ def test_overstated_limit_earns_429s_that_pause_the_run():
         got = [rep for _, rep in be.answer(reqs(12))]
         srv = httpx.get(url + ARRIVALS).json()
     assert all(r.error is None for r in got) and len(srv['accepted']) == 12
-    assert srv['refused'] >= 1 and be.dispatch['pauses'] >= 1
+    assert srv['refused'] >= 1 and be.dispatch.pauses >= 1
     assert srv['refused'] <= 12  # about one refusal per request over the quota, not one per retry
 
 def test_daily_quota_429_stops_keeping_the_answers(monkeypatch):
@@ -161,3 +161,24 @@ def test_requests_today_does_not_read_the_store(tmp_path, monkeypatch):
         s = run_elena('gemini-2.5-flash', 'folder', d, out_dir=out, base_url=si.url, progress=False, force=True,
                       backend_options=opts)
     assert sum(read) == 0 and '10000 requests per day (4 today' in s.limits, (read, s.limits)  # counted from the day's files
+
+def test_flat_options_map_onto_the_settings_objects():
+    "get_backend's flat options (as runs, tests and benchmarks pass them) land in the backend's Limits and Retries"
+    from elena.limits import Limits, Retries
+    be = get_backend('openai:x', base_url='http://x/v1', rpm=10, rate_window_s=2.0, max_tries=3, timeout_s=5, concurrency=4)
+    assert be.limits == Limits(rpm=10, rate_window_s=2.0) and be.retries == Retries(max_tries=3, timeout_s=5)
+    assert be.concurrency == 4 and not {'rpm', 'rate_window_s', 'max_tries', 'timeout_s'} & set(be.opts)
+    given = get_backend('openai:x', base_url='http://x/v1', limits=Limits(rpm=7, tpm=900), retries=Retries(max_tries=2), tpm=1000)
+    assert (given.limits.rpm, given.limits.tpm, given.retries.max_tries) == (7, 1000, 2)  # a flat option wins over the object
+
+def test_methods_are_named_where_they_are_defined():
+    "Methods carry their class in __qualname__ (tracebacks, show_doc) and nbdev's index lists them under it"
+    from elena._modidx import d
+    from elena.gemini import GeminiBackend
+    from elena.limits import RateLimiter
+    from elena.openai_compat import OpenAIBackend
+    for cls, name in [(APIBackend, 'estimate_tokens'), (APIBackend, 'limits_report'), (APIBackend, 'bottleneck'),
+                      (RateLimiter, 'wait'), (OpenAIBackend, 'refused'), (GeminiBackend, 'call'), (GeminiBackend, 'client')]:
+        f = getattr(cls, name)
+        assert f.__qualname__ == f'{cls.__name__}.{name}', f.__qualname__
+        assert f'{cls.__module__}.{cls.__name__}.{name}' in d['syms'][cls.__module__], name

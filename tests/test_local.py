@@ -63,7 +63,7 @@ def test_missing_image_fails_only_its_request(name):
 def test_registry_and_options():
     be = get_backend('llama90b', batch_size=4, max_memory='0=70GiB,1=70GiB')
     assert (be.backend, be.model_id, be.batch_size) == ('transformers', 'meta-llama/Llama-3.2-90B-Vision-Instruct', 4)
-    assert (be.max_memory, be.model) == ({0: '70GiB', 1: '70GiB'}, None)
+    assert (be.loading.max_memory, be.model) == ({0: '70GiB', 1: '70GiB'}, None)
     assert get_backend('hf:org/model', revision='abc').revision == 'abc'
     assert get_backend('tiny-llama').random_weights and not get_backend('gemma3-12b').random_weights
 
