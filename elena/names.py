@@ -7,11 +7,11 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 # %% auto #0
 __all__ = ['DATASETS', 'CONDITIONS', 'IMAGE_EXTS', 'FILLS', 'YUNET_ENGINES', 'ATTENTION_METHODS', 'FUSIONS', 'QUANTIZATIONS',
-           'response_file_name', 'ResponseFile', 'split_response_file', 'cache_dir']
+           'response_file_name', 'ResponseFile', 'split_response_file', 'file_name', 'unique_names', 'cache_dir']
 
 # %% ../nbs/04_names.ipynb #1e15f7fb
 DATASETS = ('besst', 'heco', 'emotic', 'folder', 'samples')  # the dataset names the loaders and `--dataset` accept
@@ -54,6 +54,21 @@ def split_response_file(path:str|Path, # a response file, as `response_file_name
         return None
     shard = (int(m['i']), int(m['n'])) if m['i'] else None
     return ResponseFile(p.parent.parent.name, p.parent.name, m['condition'], m['kind'], shard)
+
+# %% ../nbs/04_names.ipynb #eea44f58
+def file_name(key:str, # an image id or path, '/'-separated
+             ) -> str:
+    "The file name that `key` ends in"
+    return key.rsplit('/', 1)[-1]
+
+# %% ../nbs/04_names.ipynb #ed084bc0
+def unique_names(ids:Iterable[str], # image ids (relative paths)
+                ) -> dict[str, str]:
+    "File name -> id, for each file name only one of `ids` ends in: what a name that is no id is matched by"
+    seen = {}
+    for i in dict.fromkeys(ids):
+        seen.setdefault(file_name(i), []).append(i)
+    return {n: v[0] for n, v in seen.items() if len(v) == 1}
 
 # %% ../nbs/04_names.ipynb #57b59fc5
 def cache_dir() -> Path:
