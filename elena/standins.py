@@ -10,8 +10,8 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from .standin_server import (ARRIVALS, CANNED_ANSWER, ECHO_FAULTS, FAULTS, OPENAI_FAULTS, StandIn, canned_text,
-                                  openai_handler, _echo, _header)
+from .standin_server import ECHO_FAULTS, StandIn, canned_text, _echo, _header
+from .standin_server import ARRIVALS, CANNED_ANSWER, FAULTS, OPENAI_FAULTS, openai_handler  # imported from here too
 
 # %% auto #0
 __all__ = ['prompt_tokens', 'gemini_handler', 'standin_process']
