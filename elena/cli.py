@@ -113,11 +113,12 @@ def _merge_args(p:argparse.ArgumentParser):
 
 # %% ../nbs/90_cli.ipynb #3c0ee524
 def _merge_run(a:argparse.Namespace) -> int:
-    import re
+    from elena.names import response_file_name, split_response_file
     from elena.store import merge_shards
     if missing := [f for f in a.files if not Path(f).exists()]:
         raise FileNotFoundError(f"no such shard file: {', '.join(missing)}")
-    outs = {re.sub(r'\.shard-\d+-of-\d+(?=\.jsonl$)', '', str(f)) for f in a.files}
+    run_file = lambda f, r: str(Path(f).with_name(response_file_name(r.condition, r.kind))) if r else str(f)
+    outs = {run_file(f, split_response_file(f)) for f in a.files}  # the run each shard belongs to
     if a.out is None and len(outs) != 1:
         raise ValueError(f"the shards belong to different runs ({sorted(outs)}): pass --out")
     out = a.out or outs.pop()

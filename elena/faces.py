@@ -9,6 +9,7 @@ import json
 import threading
 from contextlib import contextmanager
 from pathlib import Path
+from .names import unique_names
 from .files import json_line
 
 # %% auto #0
@@ -128,11 +129,11 @@ def read_faces(output:str|Path, # an output folder of `mask_folder`, or its face
 # %% ../nbs/08a_faces.ipynb #227926ce
 def faces_lookup(path:str|Path|None, # faces.jsonl of `mask_folder` (under any name) or its folder; None: no lookup
                 ) -> dict[str, dict]|None:
-    "The face records by image id and by file name (an id wins over another image's file name); None for None"
+    "The face records by image id and by a file name only one image has (`elena.names.unique_names`); None for None"
     if path is None: return None
     p = Path(path)
     if not (p.is_file() or (p/FACES_FILE).is_file()):
         raise FileNotFoundError(f"{path}: no such file, and no faces.jsonl in it; "
                                 f"give the faces.jsonl that `elena mask` wrote, or its folder")
     recs = read_faces(p)[0]
-    return {**{Path(k).name: v for k, v in recs.items()}, **recs}
+    return {**{n: recs[i] for n, i in unique_names(recs).items()}, **recs}

@@ -5,11 +5,13 @@
 # %% ../nbs/04_names.ipynb #db07898a
 from __future__ import annotations
 import os
+import re
 from pathlib import Path
+from typing import Iterable, NamedTuple
 
 # %% auto #0
 __all__ = ['DATASETS', 'CONDITIONS', 'IMAGE_EXTS', 'FILLS', 'YUNET_ENGINES', 'ATTENTION_METHODS', 'FUSIONS', 'QUANTIZATIONS',
-           'cache_dir']
+           'response_file_name', 'ResponseFile', 'split_response_file', 'file_name', 'unique_names', 'cache_dir']
 
 # %% ../nbs/04_names.ipynb #1e15f7fb
 DATASETS = ('besst', 'heco', 'emotic', 'folder', 'samples')  # the dataset names the loaders and `--dataset` accept
@@ -20,6 +22,53 @@ YUNET_ENGINES = ('onnxruntime', 'opencv')  # what runs the YuNet face detector
 ATTENTION_METHODS = ('raw', 'rollout')  # per-layer attention maps and their mean, or attention rollout
 FUSIONS = ('mean', 'max')  # how the heads of one layer are fused into one map
 QUANTIZATIONS = ('8bit', '4bit')  # the bitsandbytes loadings of a local model
+
+# %% ../nbs/04_names.ipynb #0d04a7a9
+def response_file_name(condition:str, # one of `CONDITIONS`
+                       kind:str, # the prompt kind, as a file name: 'elena', 'stepwise', 'naive'
+                       shard:tuple[int, int]|None=None, # (i, n) for shard i of n of a split run
+                      ) -> str:
+    "The file name of a run's responses: `<condition>-<kind>[.shard-i-of-n].jsonl`"
+    if condition not in CONDITIONS:
+        raise ValueError(f"Unknown condition {condition!r}: use one of {list(CONDITIONS)}")
+    return f"{condition}-{kind}" + (f".shard-{shard[0]}-of-{shard[1]}" if shard else '') + '.jsonl'
+
+# %% ../nbs/04_names.ipynb #3652898e
+class ResponseFile(NamedTuple):
+    "What the path of a response file says: `<model>/<dataset>/<condition>-<kind>[.shard-i-of-n].jsonl`"
+    model: str  # the model's folder (its registry name as a file name)
+    dataset: str  # the dataset's folder
+    condition: str  # one of `CONDITIONS`
+    kind: str  # the prompt kind
+    shard: tuple[int, int]|None  # (i, n) for a shard, None for the run's own file
+
+# %% ../nbs/04_names.ipynb #dec0f983
+_RESPONSE_FILE = re.compile(r'(?P<condition>[^-]+)-(?P<kind>[^.]+?)(?:\.shard-(?P<i>\d+)-of-(?P<n>\d+))?\.jsonl')
+
+def split_response_file(path:str|Path, # a response file, as `response_file_name` names it, in its two folders
+                       ) -> ResponseFile|None:
+    "What the path of a response file says (model and dataset from its folders); None for any other file name"
+    p = Path(path)
+    m = _RESPONSE_FILE.fullmatch(p.name)
+    if not m or m['condition'] not in CONDITIONS:
+        return None
+    shard = (int(m['i']), int(m['n'])) if m['i'] else None
+    return ResponseFile(p.parent.parent.name, p.parent.name, m['condition'], m['kind'], shard)
+
+# %% ../nbs/04_names.ipynb #eea44f58
+def file_name(key:str, # an image id or path, '/'-separated
+             ) -> str:
+    "The file name that `key` ends in"
+    return key.rsplit('/', 1)[-1]
+
+# %% ../nbs/04_names.ipynb #ed084bc0
+def unique_names(ids:Iterable[str], # image ids (relative paths)
+                ) -> dict[str, str]:
+    "File name -> id, for each file name only one of `ids` ends in: what a name that is no id is matched by"
+    seen = {}
+    for i in dict.fromkeys(ids):
+        seen.setdefault(file_name(i), []).append(i)
+    return {n: v[0] for n, v in seen.items() if len(v) == 1}
 
 # %% ../nbs/04_names.ipynb #57b59fc5
 def cache_dir() -> Path:

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 import pandas as pd
 from . import __version__
-from .store import CONDITIONS, read_records, latest_records
+from .names import split_response_file
+from .store import read_records, latest_records
 from .runcache import run_rows
 from .evaluate import ANSWER_FIELDS, datasets_once, evaluate, read_responses
 from .metrics import paired_runs
@@ -36,8 +37,8 @@ def _same(vals:list):
 
 def _run_row(p:Path) -> dict|None:
     "The `RUN_COLUMNS` of one response file; None for a file that is no run (a shard, another name, no records)"
-    cond, _, prompt = p.stem.partition('-')
-    if cond not in CONDITIONS or '.shard-' in p.name:
+    f = split_response_file(p)
+    if f is None or f.shard:
         return None
     try: recs = run_rows(p, ['model', 'random_weights', *_PROVENANCE])  # the latest record of each item, from the run cache
     except ValueError as e:
@@ -45,8 +46,8 @@ def _run_row(p:Path) -> dict|None:
         return None
     if not recs['model']:
         return None
-    model = next((m for m in recs['model'] if m), p.parent.parent.name)
-    return dict(model=model, dataset=p.parent.name, condition=cond, prompt=prompt, path=str(p), n=len(recs['model']),
+    model = next((m for m in recs['model'] if m), f.model)
+    return dict(model=model, dataset=f.dataset, condition=f.condition, prompt=f.kind, path=str(p), n=len(recs['model']),
                 random_weights=any(recs['random_weights']), **{k: _same(recs[k]) for k in _PROVENANCE})
 
 # %% ../nbs/20_results.ipynb #0ba25ed3

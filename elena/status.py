@@ -5,29 +5,26 @@
 # %% ../nbs/24_status.ipynb #2ef9e932
 from __future__ import annotations
 import datetime as _dt
-import re
 import sys
 from collections import Counter
 from pathlib import Path
-from .store import CONDITIONS, latest_records, read_records
+from .names import split_response_file
+from .store import latest_records, read_records
 from .runcache import run_rows
 
 # %% auto #0
 __all__ = ['run_files', 'run_status', 'status_table']
 
 # %% ../nbs/24_status.ipynb #24d85d39
-_NAME = re.compile(r'(?P<condition>[^-]+)-(?P<prompt>.+?)(?:\.shard-(?P<i>\d+)-of-(?P<n>\d+))?\.jsonl')
-
 def run_files(root:str|Path, # the responses folder
              ) -> dict[tuple[str, str, str, str], dict]:
     "(model folder, dataset, condition, prompt) -> {'file': the run's file or None, 'shards': its shard files}"
     runs = {}
     for p in sorted(Path(root).glob('*/*/*.jsonl')):
-        m = _NAME.fullmatch(p.name)
-        if not m or m['condition'] not in CONDITIONS: continue
-        key = (p.parent.parent.name, p.parent.name, m['condition'], m['prompt'])
-        r = runs.setdefault(key, {'file': None, 'shards': []})
-        if m['i'] is None: r['file'] = p
+        f = split_response_file(p)
+        if f is None: continue
+        r = runs.setdefault((f.model, f.dataset, f.condition, f.kind), {'file': None, 'shards': []})
+        if f.shard is None: r['file'] = p
         else: r['shards'].append(p)
     return runs
 

@@ -15,7 +15,7 @@ import threading
 import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
-from .names import CONDITIONS, cache_dir
+from .names import CONDITIONS, cache_dir, response_file_name
 from .files import atomic_write, json_line, new_part, safe_name, still_bytes
 from .trust import one_line, scrub_all
 try:
@@ -40,14 +40,11 @@ def store_path(out_dir:str|Path, # root of the store, `responses/` by default in
                model:str, # registry name of the model
                dataset:str, # dataset name
                condition:str, # 'original' or 'masked'
-               prompt:str, # prompt kind: 'elena', 'stepwise' or 'naive'
+               kind:str, # prompt kind: 'elena', 'stepwise' or 'naive'
                shard:tuple[int, int]|None=None, # (i, n) when this is one shard of a split run
               ) -> Path:
-    "The JSONL file of one model × dataset × condition × prompt (× shard)"
-    if condition not in CONDITIONS:
-        raise ValueError(f"Unknown condition {condition!r}: use one of {list(CONDITIONS)}")
-    name = f"{condition}-{safe_name(prompt)}" + (f".shard-{shard[0]}-of-{shard[1]}" if shard else '')
-    return Path(out_dir)/safe_name(model)/safe_name(dataset)/f"{name}.jsonl"
+    "The JSONL file of one model × dataset × condition × prompt kind (× shard), named by `elena.names.response_file_name`"
+    return Path(out_dir)/safe_name(model)/safe_name(dataset)/response_file_name(condition, safe_name(kind), shard)
 
 # %% ../nbs/07_store.ipynb #d8c30fb2
 def image_sha256(path:str|Path, # an image file

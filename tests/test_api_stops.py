@@ -1,5 +1,5 @@
 """Errors no retry can fix stop the run at once; per-item refusals stay per item. Against the stand-ins (real google-genai
-SDK and httpx over HTTP), whose error bodies follow the shapes the real APIs send (see nbs/10b_standins.ipynb)."""
+SDK and httpx over HTTP), whose error bodies follow the shapes the real APIs send (see nbs/explain/standins.ipynb)."""
 import json
 import socket
 from pathlib import Path
