@@ -7,14 +7,15 @@ from __future__ import annotations
 import argparse
 import linecache
 import re
-from dataclasses import MISSING, dataclass, fields
+from collections import Counter
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Sequence
 from .names import CONDITIONS, DATASETS, QUANTIZATIONS
 from .prompts import PROMPT_KINDS
 
 # %% auto #0
-__all__ = ['RunSpec']
+__all__ = ['PRICES_USD_PER_M', 'RunSpec', 'RunSummary', 'estimate_cost']
 
 # %% ../nbs/04c_runspec.ipynb #e23073b9
 @dataclass
@@ -131,3 +132,60 @@ _FLAGS = {  # setting -> how its flag differs from `--name-with-dashes` of the a
     'timeout_s': dict(flag='--timeout', metavar='SECONDS'), 'constrain': dict(action=argparse.BooleanOptionalAction),
     'allow_roots': dict(flag='--allow-root', action='append', metavar='PATH'),
     'progress': dict(flag='--no-progress', action='store_false'), 'backend_options': None}
+
+# %% ../nbs/04c_runspec.ipynb #c5c6d60d
+@dataclass
+class RunSummary:
+    "What one run did"
+    path: Path  # the response file
+    model: str
+    dataset: str
+    condition: str
+    prompt_id: str
+    random_weights: bool
+    items: int = 0  # items in this run (after limit and shard)
+    skipped: int = 0  # already answered with the same settings
+    done: int = 0  # answered now without error
+    failed: Counter = field(default_factory=Counter)  # error type -> count, this run
+    parsed_ok: int = 0  # answers now from which an emotion was read
+    seconds: float = 0.0  # asking and storing (the rate's time)
+    startup: float = 0.0  # seconds before asking began: dataset, masking, hashing, resume, model load
+    tokens: Counter = field(default_factory=Counter)  # 'input', 'output', 'thinking' (thought tokens, where reported)
+    cost_usd: float|None = None  # estimate for API models with a known price
+    batch_size: int|None = None  # images per generate call that fitted (local models)
+    limits: str = ''  # API models: the limits in force and the share of each used
+    allowed_roots: list = field(default_factory=list)  # folders outside the dataset root allowed by --allow-root
+
+    def __str__(self):
+        n = self.done + sum(self.failed.values())
+        rate = f"{n / self.seconds:.2f} images/s while asking" if self.seconds and n else '-'
+        rate += f" (after {self.startup:.1f} s of start-up)" if self.startup and n else ''
+        failed = f" ({', '.join(f'{k} {v}' for k, v in self.failed.most_common())})" if self.failed else ''
+        thinking = f", thinking {self.tokens['thinking']}" if self.tokens['thinking'] else ''
+        cost = f"; estimated cost ${self.cost_usd:.4f}" if self.cost_usd is not None else ''
+        lines = [f"{self.model} on {self.dataset} ({self.condition}, {self.prompt_id}) -> {self.path}",
+                 f"  items {self.items}: skipped {self.skipped} already answered, answered {self.done}, "
+                 f"failed {sum(self.failed.values())}{failed}",
+                 f"  emotion read from {self.parsed_ok} of {self.done} answers; {rate}; "
+                 f"tokens in {self.tokens['input']}, out {self.tokens['output']}{thinking}{cost}"]
+        if n == 0 and self.items and self.skipped == self.items:
+            lines.append("  nothing left to ask: the model was not loaded and nothing was sent")
+        if self.batch_size: lines.append(f"  batch size {self.batch_size} (the largest generate call that fitted)")
+        if self.limits: lines.append(f"  {self.limits}")
+        if self.allowed_roots: lines.append(f"  images allowed from outside the dataset root: {', '.join(self.allowed_roots)}")
+        if self.random_weights: lines.append("  RANDOM WEIGHTS: a tiny test model answered; its output is not a result")
+        return '\n'.join(lines)
+
+# %% ../nbs/04c_runspec.ipynb #013bdebf
+PRICES_USD_PER_M = {'gemini-2.5-flash': {'input': 0.30, 'output': 2.50}}
+
+# %% ../nbs/04c_runspec.ipynb #de29ed0f
+def estimate_cost(model_id:str, # the provider's model id (the backend's `model_id`, not the registry name)
+                  tokens:dict, # token counts: 'input', 'output', 'thinking' (billed at the output price)
+                  batch:bool=False, # sent through the Batch API (half price)
+                 ) -> float|None:
+    "Estimated cost in USD of `tokens` on `model_id`; None where its price is not in `PRICES_USD_PER_M`"
+    price = PRICES_USD_PER_M.get(model_id)
+    if price is None: return None
+    out = (tokens.get('output') or 0) + (tokens.get('thinking') or 0)
+    return ((tokens.get('input') or 0) * price['input'] + out * price['output']) / 1e6 * (0.5 if batch else 1)
