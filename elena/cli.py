@@ -13,8 +13,9 @@ import shlex
 import sys
 import traceback
 from pathlib import Path
-from .names import ATTENTION_METHODS, CONDITIONS, DATASETS, FILLS, FUSIONS, QUANTIZATIONS, YUNET_ENGINES
+from .names import ATTENTION_METHODS, CONDITIONS, DATASETS, FILLS, FUSIONS, YUNET_ENGINES
 from .prompts import PROMPT_KINDS
+from .runspec import RunSpec
 from .trust import ScrubbedStream, one_line
 
 # %% auto #0
@@ -47,10 +48,15 @@ def _max_pixels(a:argparse.Namespace):
     "`--max-pixels`, where given, as `ELENA_MAX_PIXELS` for this process and what it starts (`elena.files.max_pixels`)"
     if getattr(a, 'max_pixels', None) is not None: os.environ['ELENA_MAX_PIXELS'] = str(a.max_pixels)
 
+_OWN = ('command', 'debug', '_run', 'max_pixels')  # what `main` and the runners read themselves
+
 def _call(f, a:argparse.Namespace, **more):
-    "`f` called with the values of `a` named like its parameters, and `more`"
+    "`f` called with the values of `a` named like its parameters, and `more`; a flag that names no parameter fails"
     import inspect
-    return f(**{k: v for k, v in vars(a).items() if k in inspect.signature(f).parameters}, **more)
+    given = {k: v for k, v in vars(a).items() if k not in _OWN}
+    if lost := sorted(set(given) - set(inspect.signature(f).parameters)):
+        raise TypeError(f"elena {a.command}: the flag(s) {', '.join(lost)} name no parameter of {f.__name__}: rename one or the other")
+    return f(**given, **more)
 
 # %% ../nbs/90_cli.ipynb #498ec206
 def _prompts_args(p:argparse.ArgumentParser):
@@ -125,69 +131,22 @@ def _merge_run(a:argparse.Namespace) -> int:
     return 0
 
 # %% ../nbs/90_cli.ipynb #948086fb
-def _run_what(p:argparse.ArgumentParser, required:bool=False):
-    "What a run asks: the model, the dataset (`required`: no default), the condition, the prompt and the label set"
-    p.add_argument('--model', required=True, help="registry name or hf:<repo>, openai:<model>, gemini:<model id>")
-    _dataset_args(p, required, "the dataset folder (not for samples; elena slurm: as the compute nodes see it)")
-    p.add_argument('--condition', default='original', choices=CONDITIONS, type=str.lower,
-                   help="original images, or masked: every face hidden with YuNet first (default: original)")
-    p.add_argument('--prompt', default='elena', choices=PROMPT_KINDS, type=str.lower,
-                   help="elena (the paper's prompt), stepwise (signals, reactions, then the emotion, step by step) or naive (the emotion only); "
-                        "`elena prompts` prints each (default: elena)")
-    _labels_arg(p)
-
-# %% ../nbs/90_cli.ipynb #9d14c89f
-def _run_options(p:argparse.ArgumentParser):
-    "How a run asks; `elena slurm` passes the ones given on to its tasks"
-    add = p.add_argument
-    add('--limit', type=int, help="only the first N images (by id)")
-    add('--other-images', action='store_true',
-        help="also ask about images under --data-dir that are not the dataset's (refused by default: the folder "
-             "is probably one level too high)")
-    add('--concurrency', type=int, help="API requests in flight at most (default 256; the limits decide)")
-    add('--rpm', type=int, help="API requests per minute allowed (default: the tier's published limit)")
-    add('--tpm', type=int, help="API input tokens per minute allowed (default: the tier's published limit)")
-    add('--rpd', type=int, help="API requests per day, counted from midnight Pacific (default: the tier's)")
-    add('--tier', help="Gemini API usage tier whose published limits apply: free or tier1 (default tier1)")
-    add('--batch-size', type=int, help="images per generate call (local models; default 16, halved on OOM)")
-    add('--seed', type=int, help="sampling seed (default: greedy decoding)")
-    add('--temperature', type=float, help="sampling temperature, with --seed (default: 0.7 with a seed)")
-    add('--max-new-tokens', type=int, help="longest answer, thinking included (default: 512 local, else the model's)")
-    add('--thinking-budget', type=int, help="tokens a Gemini model may think (0: off; default: the model's)")
-    add('--constrain', action=argparse.BooleanOptionalAction, help="local decoding held to the schema (default: tiny)")
-    add('--force', action='store_true', help="ask again what is already answered")
-    add('--batch', action='store_true', help="Gemini Batch API (half price, answers within hours)")
-    add('--base-url', help="server for openai:<model>, or a Gemini endpoint")
-    add('--timeout', type=float, dest='timeout_s', metavar='SECONDS',
-        help="API requests: give up on a reply after this long without a byte, or twice this long in all (default 120)")
-    add('--max-memory', help="local models: cap per GPU for the layers spread over them, e.g. '0=75GiB,1=75GiB'")
-    add('--quantize', choices=QUANTIZATIONS, help="local models: load the weights in 8 or 4 bits (bitsandbytes, CUDA)")
-    add('--mask', help="masked condition: elena mask's options, e.g. 'fill=blur,max_side=1024,min_face=64' (default: its defaults)")
-    _max_pixels_arg(p)
-    _allow_root_arg(p)
-
-# %% ../nbs/90_cli.ipynb #1f8a0ed0
 def _run_args(p:argparse.ArgumentParser):
-    _run_what(p)
-    p.add_argument('--out-dir', help="response store root (default: responses/ in the project)")
-    _run_options(p)
-    p.add_argument('--shard', help="i/n: this job's share of the items (0 <= i < n)")
-    _yunet_arg(p)
-    p.add_argument('--no-progress', action='store_true', help="no progress bars (logs of batch jobs)")
+    RunSpec.add_flags(p)
+    _max_pixels_arg(p)
 
-def _backend_options(a:argparse.Namespace) -> dict:
-    "The limit and loading flags that were given, as backend options"
-    keys = ('rpm', 'tpm', 'rpd', 'tier', 'max_memory', 'quantize', 'timeout_s')
-    if getattr(a, 'timeout_s', None) is not None and not 0 < a.timeout_s < float('inf'):
-        raise ValueError(f"--timeout {a.timeout_s:g}: give the seconds to wait for a reply, above 0 (default 120)")
-    return {k: getattr(a, k) for k in keys if getattr(a, k, None) is not None}
+def _spec(a:argparse.Namespace, own:tuple=()) -> RunSpec:
+    "The run settings `a` holds; a flag that is neither a setting nor in `own` (the command's) fails"
+    if lost := sorted(set(vars(a)) - set(RunSpec.names()) - {*_OWN, *own}):
+        raise TypeError(f"elena {a.command}: the flag(s) {', '.join(lost)} are no run setting (elena.runspec.RunSpec)")
+    return RunSpec.of(**{k: v for k, v in vars(a).items() if k in RunSpec.names()})
 
 # %% ../nbs/90_cli.ipynb #de4c0db5
 def _run_run(a:argparse.Namespace) -> int:
     from elena.backends import StopRun
     from elena.run import run_elena
     _max_pixels(a)
-    try: s = _call(run_elena, a, progress=not a.no_progress, backend_options=_backend_options(a))
+    try: s = run_elena(_spec(a))
     except StopRun as e:  # an error no retry can fix: what was done, then one line saying what to do
         if e.summary: print(e.summary)
         print(f"elena run: stopped: {e}", file=sys.stderr)
@@ -388,33 +347,16 @@ def _figures_run(a:argparse.Namespace) -> int:
     if exclude_random(runs := find_runs(a.responses), quiet=True).empty: print(what_next(runs, a.responses))
     return 0 if (rep.status == 'ok').all() else 1
 
-# %% ../nbs/90_cli.ipynb #afd5397e
-def _argv(a:argparse.Namespace, add_args) -> list[str]:
-    "The flags of `add_args` that `a` sets to other than their defaults, as a command line"
-    p = argparse.ArgumentParser(add_help=False)
-    add_args(p)
-    out = []
-    for act in p._actions:
-        v = getattr(a, act.dest)
-        if v == act.default: continue
-        if isinstance(act, argparse.BooleanOptionalAction): out.append(act.option_strings[0 if v else 1])
-        elif act.nargs == 0: out.append(act.option_strings[0])
-        elif isinstance(v, list): out += [x for item in v for x in (act.option_strings[0], str(item))]
-        else: out += [act.option_strings[0], str(v)]
-    return out
-
 # %% ../nbs/90_cli.ipynb #1e83036c
 _RESOURCES = ('partition', 'gres', 'time', 'mem', 'cpus-per-task', 'account')  # sbatch options of the array tasks
 
 def _slurm_args(p:argparse.ArgumentParser):
-    _run_what(p, required=True)
+    RunSpec.add_flags(p, skip=('shard', 'progress'), required=('model', 'dataset'))  # the tasks' settings, passed on
     p.add_argument('--shards', type=int, required=True, help="array tasks: task i runs elena run --shard i/N")
-    p.add_argument('--out-dir', help="response store root (default: responses/); scripts go to its slurm/")
     for k, eg in zip(_RESOURCES, ('gpu', 'gpu:1', '04:00:00', '64G', '8', 'myproject')):
         p.add_argument(f'--{k}', type={'cpus-per-task': int}.get(k, str), help=f"sbatch --{k} of the tasks, e.g. {eg}")
     p.add_argument('--submit', action='store_true', help="call sbatch now (default: print the sbatch lines)")
-    _yunet_arg(p)
-    _run_options(p)
+    _max_pixels_arg(p)
     p.add_argument('sbatch_options', nargs='*', metavar='-- SBATCH_OPTION', help="after --: for every job")
 
 # %% ../nbs/90_cli.ipynb #cc2d624a
@@ -422,8 +364,8 @@ def _slurm_run(a:argparse.Namespace) -> int:
     from elena.slurm import plan, sbatch_lines, submit, write_scripts
     _max_pixels(a)
     res = {k: getattr(a, k.replace('-', '_')) for k in _RESOURCES}
-    pl = plan(a.model, a.dataset, a.data_dir, a.condition, a.prompt, a.labels, a.shards, a.out_dir, res,
-              a.sbatch_options, _argv(a, _run_options), a.yunet, a.mask)
+    own = ('shards', 'submit', 'sbatch_options', *(k.replace('-', '_') for k in _RESOURCES))
+    pl = plan(_spec(a, own), a.shards, res, a.sbatch_options)
     paths = write_scripts(pl)
     print(f"{pl.items} items of {a.dataset} in {pl.shards} task(s), about {-(-pl.items // pl.shards)} each")
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
