@@ -20,7 +20,7 @@ NBS = ROOT / 'nbs'
 DOCS = sorted(p for p in NBS.rglob('*.ipynb')
               if not any(part.startswith(('_', '.')) for part in p.relative_to(NBS).parts))
 LINK = re.compile(r'\]\(([^)\s]+)\)')
-SECTIONS = ['Start here', 'Paper tables & figures', 'Running experiments', 'Library reference', 'Test aids']
+SECTIONS = ['Start here', 'Paper tables & figures', 'Running experiments', 'Explanations', 'Library reference', 'Test aids']
 
 
 def sidebar_entries(node):

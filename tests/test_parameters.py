@@ -98,7 +98,8 @@ def test_run_elena_takes_a_spec_or_its_settings():
 
 def test_call_refuses_a_flag_no_parameter_takes():
     "`_call` once dropped a flag whose name matched no parameter; now that is an error, and every command's flags match"
-    from elena.cli import _OWN, _call, build_parser
+    from elena.cli import build_parser
+    from elena.commands import _OWN, _call
     with pytest.raises(TypeError, match=r'elena mask: the flag\(s\) fil name no parameter of <lambda>'):
         _call(lambda input, fill=None: 0, argparse.Namespace(command='mask', input='x', fil='blur'))
     from elena.attention_maps import attention_folder
