@@ -51,7 +51,7 @@ class RunSpec:
     yunet: str|None = None  # another copy of the YuNet 2023mar ONNX file, sha256-checked (default: ELENA_YUNET, else the copy shipped with ELENA)
     mask: dict|str|None = None  # masked condition: elena mask's options, e.g. 'fill=blur,max_side=1024,min_face=64' (default: its defaults)
     allow_roots: list|None = None  # a folder outside the dataset that its files may link into (repeatable; recorded in the answers)
-    progress: bool = True  # progress bars (--no-progress: none, for the logs of batch jobs)
+    progress: bool = True  # show progress bars (--no-progress: none, as in the logs of batch jobs)
     backend_options: dict|None = None  # further options for the backend (from Python only: no flag)
 
     def __post_init__(self):
@@ -86,7 +86,8 @@ class RunSpec:
         "Each setting's comment in the class's source: the help of its flag"
         source = linecache.getlines(RunSpec.__post_init__.__code__.co_filename)  # the module, or a notebook's cell
         start = next(i for i, l in enumerate(source) if re.match(r'class RunSpec\b', l))
-        found = (re.match(r'    (\w+)\s*:[^#\n]*#\s*(.*\S)', l) for l in source[start:start + len(fields(cls)) + 3])
+        end = next(i for i, l in enumerate(source[start:], start) if l.startswith(('    def ', '    @')))  # the fields end
+        found = (re.match(r'    (\w+)\s*:[^#\n]*#\s*(.*\S)', l) for l in source[start:end])
         return {m[1]: m[2] for m in found if m}
 
     @classmethod
