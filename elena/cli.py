@@ -9,48 +9,18 @@ import errno
 import importlib.resources
 import json
 import os
-import shlex
 import sys
 import traceback
 from pathlib import Path
-from .names import ATTENTION_METHODS, CONDITIONS, DATASETS, FILLS, FUSIONS, QUANTIZATIONS, YUNET_ENGINES
+from .commands import (_OWN, _attention_args, _attention_run, _datasets_args, _datasets_run, _evaluate_args, _evaluate_run,
+                            _export_args, _export_run, _figures_args, _figures_run, _import_legacy_args, _import_legacy_run,
+                            _labels_arg, _mask_args, _mask_run, _max_pixels, _max_pixels_arg)
 from .prompts import PROMPT_KINDS
+from .runspec import RunSpec
 from .trust import ScrubbedStream, one_line
 
 # %% auto #0
 __all__ = ['SUBCOMMANDS', 'build_parser', 'main']
-
-# %% ../nbs/90_cli.ipynb #a7717983
-def _labels_arg(p:argparse.ArgumentParser, default:str|None='elena',
-                help:str="label set: elena, heco, emotic, or a comma-separated list"):
-    p.add_argument('--labels', default=default, help=help)
-
-def _dataset_args(p:argparse.ArgumentParser, required:bool=False,
-                  data_dir:str|None="the dataset folder (not needed for samples)"):
-    "`--dataset`, one of `DATASETS`, and `--data-dir` with the help `data_dir` (None: no `--data-dir`)"
-    p.add_argument('--dataset', required=required, default=None if required else 'samples', choices=DATASETS, type=str.lower,
-                   help="dataset name" + ('' if required else " (default: samples)"))
-    if data_dir: p.add_argument('--data-dir', help=data_dir)
-
-def _allow_root_arg(p:argparse.ArgumentParser):
-    p.add_argument('--allow-root', action='append', dest='allow_roots', metavar='PATH',
-                   help="a folder outside the dataset that its files may link into (repeatable; recorded in the answers)")
-
-def _yunet_arg(p:argparse.ArgumentParser):
-    p.add_argument('--yunet', help="another copy of the YuNet 2023mar ONNX file, sha256-checked "
-                                  "(default: ELENA_YUNET, else the copy shipped with ELENA)")
-
-def _max_pixels_arg(p:argparse.ArgumentParser):
-    p.add_argument('--max-pixels', type=int, help="decode images of up to this many pixels (default: ELENA_MAX_PIXELS, else 200,000,000)")
-
-def _max_pixels(a:argparse.Namespace):
-    "`--max-pixels`, where given, as `ELENA_MAX_PIXELS` for this process and what it starts (`elena.files.max_pixels`)"
-    if getattr(a, 'max_pixels', None) is not None: os.environ['ELENA_MAX_PIXELS'] = str(a.max_pixels)
-
-def _call(f, a:argparse.Namespace, **more):
-    "`f` called with the values of `a` named like its parameters, and `more`"
-    import inspect
-    return f(**{k: v for k, v in vars(a).items() if k in inspect.signature(f).parameters}, **more)
 
 # %% ../nbs/90_cli.ipynb #498ec206
 def _prompts_args(p:argparse.ArgumentParser):
@@ -126,69 +96,22 @@ def _merge_run(a:argparse.Namespace) -> int:
     return 0
 
 # %% ../nbs/90_cli.ipynb #948086fb
-def _run_what(p:argparse.ArgumentParser, required:bool=False):
-    "What a run asks: the model, the dataset (`required`: no default), the condition, the prompt and the label set"
-    p.add_argument('--model', required=True, help="registry name or hf:<repo>, openai:<model>, gemini:<model id>")
-    _dataset_args(p, required, "the dataset folder (not for samples; elena slurm: as the compute nodes see it)")
-    p.add_argument('--condition', default='original', choices=CONDITIONS, type=str.lower,
-                   help="original images, or masked: every face hidden with YuNet first (default: original)")
-    p.add_argument('--prompt', default='elena', choices=PROMPT_KINDS, type=str.lower,
-                   help="elena (the paper's prompt), stepwise (signals, reactions, then the emotion, step by step) or naive (the emotion only); "
-                        "`elena prompts` prints each (default: elena)")
-    _labels_arg(p)
-
-# %% ../nbs/90_cli.ipynb #9d14c89f
-def _run_options(p:argparse.ArgumentParser):
-    "How a run asks; `elena slurm` passes the ones given on to its tasks"
-    add = p.add_argument
-    add('--limit', type=int, help="only the first N images (by id)")
-    add('--other-images', action='store_true',
-        help="also ask about images under --data-dir that are not the dataset's (refused by default: the folder "
-             "is probably one level too high)")
-    add('--concurrency', type=int, help="API requests in flight at most (default 256; the limits decide)")
-    add('--rpm', type=int, help="API requests per minute allowed (default: the tier's published limit)")
-    add('--tpm', type=int, help="API input tokens per minute allowed (default: the tier's published limit)")
-    add('--rpd', type=int, help="API requests per day, counted from midnight Pacific (default: the tier's)")
-    add('--tier', help="Gemini API usage tier whose published limits apply: free or tier1 (default tier1)")
-    add('--batch-size', type=int, help="images per generate call (local models; default 16, halved on OOM)")
-    add('--seed', type=int, help="sampling seed (default: greedy decoding)")
-    add('--temperature', type=float, help="sampling temperature, with --seed (default: 0.7 with a seed)")
-    add('--max-new-tokens', type=int, help="longest answer, thinking included (default: 512 local, else the model's)")
-    add('--thinking-budget', type=int, help="tokens a Gemini model may think (0: off; default: the model's)")
-    add('--constrain', action=argparse.BooleanOptionalAction, help="local decoding held to the schema (default: tiny)")
-    add('--force', action='store_true', help="ask again what is already answered")
-    add('--batch', action='store_true', help="Gemini Batch API (half price, answers within hours)")
-    add('--base-url', help="server for openai:<model>, or a Gemini endpoint")
-    add('--timeout', type=float, dest='timeout_s', metavar='SECONDS',
-        help="API requests: give up on a reply after this long without a byte, or twice this long in all (default 120)")
-    add('--max-memory', help="local models: cap per GPU for the layers spread over them, e.g. '0=75GiB,1=75GiB'")
-    add('--quantize', choices=QUANTIZATIONS, help="local models: load the weights in 8 or 4 bits (bitsandbytes, CUDA)")
-    add('--mask', help="masked condition: elena mask's options, e.g. 'fill=blur,max_side=1024,min_face=64' (default: its defaults)")
-    _max_pixels_arg(p)
-    _allow_root_arg(p)
-
-# %% ../nbs/90_cli.ipynb #1f8a0ed0
 def _run_args(p:argparse.ArgumentParser):
-    _run_what(p)
-    p.add_argument('--out-dir', help="response store root (default: responses/ in the project)")
-    _run_options(p)
-    p.add_argument('--shard', help="i/n: this job's share of the items (0 <= i < n)")
-    _yunet_arg(p)
-    p.add_argument('--no-progress', action='store_true', help="no progress bars (logs of batch jobs)")
+    RunSpec.add_flags(p)
+    _max_pixels_arg(p)
 
-def _backend_options(a:argparse.Namespace) -> dict:
-    "The limit and loading flags that were given, as backend options"
-    keys = ('rpm', 'tpm', 'rpd', 'tier', 'max_memory', 'quantize', 'timeout_s')
-    if getattr(a, 'timeout_s', None) is not None and not 0 < a.timeout_s < float('inf'):
-        raise ValueError(f"--timeout {a.timeout_s:g}: give the seconds to wait for a reply, above 0 (default 120)")
-    return {k: getattr(a, k) for k in keys if getattr(a, k, None) is not None}
+def _spec(a:argparse.Namespace, own:tuple=()) -> RunSpec:
+    "The run settings `a` holds; a flag that is neither a setting nor in `own` (the command's) fails"
+    if lost := sorted(set(vars(a)) - set(RunSpec.names()) - {*_OWN, *own}):
+        raise TypeError(f"elena {a.command}: the flag(s) {', '.join(lost)} are no run setting (elena.runspec.RunSpec)")
+    return RunSpec.of(**{k: v for k, v in vars(a).items() if k in RunSpec.names()})
 
 # %% ../nbs/90_cli.ipynb #de4c0db5
 def _run_run(a:argparse.Namespace) -> int:
     from elena.backends import StopRun
     from elena.run import run_elena
     _max_pixels(a)
-    try: s = _call(run_elena, a, progress=not a.no_progress, backend_options=_backend_options(a))
+    try: s = run_elena(_spec(a))
     except StopRun as e:  # an error no retry can fix: what was done, then one line saying what to do
         if e.summary: print(e.summary)
         print(f"elena run: stopped: {e}", file=sys.stderr)
@@ -196,226 +119,16 @@ def _run_run(a:argparse.Namespace) -> int:
     print(s)
     return 0  # recorded errors are work done (asked again next time); only a stopped run (StopRun, above) fails
 
-# %% ../nbs/90_cli.ipynb #496c3a86
-def _datasets_args(p:argparse.ArgumentParser):
-    sub = p.add_subparsers(dest='action', metavar='ACTION', required=True)
-    c = sub.add_parser('check', help="load a dataset and print counts per split and label, and every problem found")
-    _dataset_args(c, required=True)
-    c.add_argument('--label-map', help="label-map overrides: 'native=label,...' or a JSON file")
-    _allow_root_arg(c)
-
-# %% ../nbs/90_cli.ipynb #31f4e5bc
-def _datasets_run(a:argparse.Namespace) -> int:
-    from collections import Counter
-    from elena.data import check_images, load_dataset
-    ds = load_dataset(a.dataset, a.data_dir, mapping=a.label_map, allow_roots=a.allow_roots)
-    ds.problems += check_images(ds)
-    print(f"{ds.name}: {len(ds.items)} images, {sum(len(i.agents) for i in ds.items)} people, root {ds.root}")
-    print(ds.counts().pivot(index='label', columns='split', values='images').fillna(0).astype(int).to_string())
-    for what in ('error', 'warning'):
-        ps = [p for p in ds.problems if p.warning == (what == 'warning')]
-        kinds = ', '.join(f'{k} {v}' for k, v in Counter(p.kind for p in ps).items())
-        print(f"\n{len(ps)} {what}(s)" + (f": {kinds}" if ps else ''))
-        for p in ps:  # names and cells from annotation files: one line each, escaped
-            print('  ' + one_line(f"{p.kind}: {p.file}" + (f" [{p.row}]" if p.row is not None else '') + f": {p.message}", 1000))
-    return 1 if any(not p.warning for p in ds.problems) else 0
-
-# %% ../nbs/90_cli.ipynb #ac405f1e
-def _import_legacy_args(p:argparse.ArgumentParser):
-    p.add_argument('file', help="the released JSON file, one object keyed by image file name")
-    _dataset_args(p, required=True, data_dir=None)
-    p.add_argument('--model', required=True, help="model that wrote them, e.g. gemini-2.5-flash")
-    p.add_argument('--out', help="a JSONL file not yet there (default: responses/MODEL/DATASET/CONDITION-legacy.jsonl)")
-    _labels_arg(p, help="label set the answers are read against")
-    p.add_argument('--condition', default='original', choices=CONDITIONS, help="were the faces masked?")
-
-# %% ../nbs/90_cli.ipynb #2e252224
-def _import_legacy_run(a:argparse.Namespace) -> int:
-    from elena.legacy import import_legacy
-    from elena.store import store_path
-    out = Path(a.out) if a.out else store_path('responses', a.model, a.dataset, a.condition, 'legacy')
-    recs = import_legacy(a.file, a.dataset, a.model, out, a.labels, a.condition)
-    failed = sum(r['error'] is not None for r in recs)
-    print(f"{len(recs)} records written to {out}; {failed} failed items kept with an error")
-    return 0
-
-# %% ../nbs/90_cli.ipynb #10da11b5
-def _evaluate_args(p:argparse.ArgumentParser):
-    p.add_argument('responses', nargs='+', help="response JSONL files, one run each; the first two are also compared")
-    _dataset_args(p, required=True, data_dir="the dataset folder (besst: optional, gold comes from the file names)")
-    _labels_arg(p, None, "label set the runs used: elena, heco, emotic or a list (default: as stored, else elena)")
-    p.add_argument('--label-map', help="label-map overrides: 'native=label,...' or a JSON file")
-    p.add_argument('--out', help="folder for the CSV tables and evaluation.json (default: evaluation/<model>/<dataset>/<run> beside "
-                                         "the response store, never inside it)")
-    p.add_argument('--n-boot', type=int, default=1000, help="bootstrap resamples for the intervals")
-    p.add_argument('--json', action='store_true', help="print evaluation.json (scores and provenance) instead of the report")
-
-# %% ../nbs/90_cli.ipynb #c7d4c3a0
-def _command(name:str, a:argparse.Namespace, add_args) -> str:
-    "The command line `elena NAME ...` that `a` stands for (arguments, then the options not at their defaults)"
-    p = argparse.ArgumentParser(add_help=False)
-    add_args(p)
-    words = ['elena', name]
-    for act in p._actions:
-        v = getattr(a, act.dest)
-        if act.option_strings and v == act.default: continue
-        words += act.option_strings[:1] + ([] if act.nargs == 0 else [str(x) for x in (v if isinstance(v, list) else [v])])
-    return shlex.join(words)
-
-def _evaluate_run(a:argparse.Namespace) -> int:
-    from elena.evaluate import evaluate, format_report, write_results
-    res = evaluate(a.responses, a.dataset, a.data_dir, a.labels, a.label_map, a.n_boot,
-                   command=_command('evaluate', a, _evaluate_args))
-    if not a.json: print(format_report(res))
-    first = Path(a.responses[0]).resolve()  # <store>/<model>/<dataset>/<run>.jsonl: the outputs go beside <store>
-    beside = first.parents[2].parent if len(first.parents) > 3 else first.parent
-    out = Path(a.out) if a.out else beside/'evaluation'/first.parent.parent.name/first.parent.name/first.stem
-    written = write_results(res, out)
-    if a.json: print(written[3].read_text(encoding='utf-8'))  # evaluation.json
-    where = ', '.join(str(p) for p in written) + ('' if a.out else ' (beside the response store; --out chooses the folder)')
-    print(('' if a.json else '\n') + 'written: ' + where, file=sys.stderr if a.json else sys.stdout)
-    return 0
-
-# %% ../nbs/90_cli.ipynb #e068bc9b
-def _export_args(p:argparse.ArgumentParser):
-    p.add_argument('responses', nargs='+', help="response JSONL files, one run each")
-    p.add_argument('--format', required=True, choices=['lmms-eval'], help="the harness whose files to write")
-    _dataset_args(p, required=True, data_dir="the dataset folder (besst: optional, gold comes from the file names)")
-    _labels_arg(p, None, "label set the runs used: elena, heco, emotic or a list (default: as stored, else elena)")
-    p.add_argument('--label-map', help="label-map overrides: 'native=label,...' or a JSON file")
-    p.add_argument('--out', default='logs', help="output folder, lmms-eval's --output_path (default: logs/)")
-
-# %% ../nbs/90_cli.ipynb #e25ea3dd
-def _export_run(a:argparse.Namespace) -> int:
-    from elena.export import export_lmms_eval
-    paths = export_lmms_eval(a.responses, a.dataset, a.out, a.data_dir, a.labels, a.label_map,
-                             command=_command('export', a, _export_args))
-    print('written: ' + ', '.join(str(p) for p in paths))
-    return 0
-
-# %% ../nbs/90_cli.ipynb #84630324
-def _mask_args(p:argparse.ArgumentParser):
-    p.add_argument('--input', required=True, help="folder of images, walked recursively")
-    p.add_argument('--output', required=True, help="folder for the masked images and faces.jsonl")
-    p.add_argument('--fill', default='black', choices=FILLS, help="how faces are covered (default: black)")
-    p.add_argument('--pad', type=float, default=0.05, help="share of the box size added on each side (default: 0.05)")
-    p.add_argument('--score', type=float, default=0.5, help="lowest detector score counted as a face (default: 0.5)")
-    p.add_argument('--max-side', type=int, default=640, help="long side of the first detection copy (default: 640)")
-    p.add_argument('--min-face', type=int, default=128, help="large images: tiled detection finds faces down to this width (default: 128)")
-    _max_pixels_arg(p)
-    p.add_argument('--workers', type=int, help="threads (default: one per CPU core)")
-    p.add_argument('--engine', choices=YUNET_ENGINES, help="runs the detector (default: onnxruntime if installed)")
-    _yunet_arg(p)
-    _allow_root_arg(p)
-
-# %% ../nbs/90_cli.ipynb #4cfe2514
-def _mask_run(a:argparse.Namespace) -> int:
-    from elena.masking import mask_folder
-    from elena.yunet import yunet_path
-    _max_pixels(a)
-    yunet_path(a.yunet)  # a detector that cannot be had stops here, before the output folder, faces.jsonl or a lock
-    s = _call(mask_folder, a)
-    done, where = s['processed'] - s['errors'], Path(a.output)/'faces.jsonl'
-    print(f"{a.input} -> {a.output}: {s['images']} image(s): {done} masked now, {s['skipped']} already done, "
-          f"{s['errors']} could not be read; {s['faces']} face(s) hidden, {s['no_face']} image(s) with no face found")
-    print(f"  every image and its face boxes: {where} (fill {s['settings']['fill']}, pad {s['settings']['pad']}, "
-          f"score {s['settings']['score']}, engine {s['engine']})")
-    if s['errors']:
-        print(f"elena mask: {s['errors']} image(s) could not be read: see status 'error' in {where}", file=sys.stderr)
-    return 1 if s['errors'] and not done and not s['skipped'] else 0  # partial success is success, with the count
-
-
-# %% ../nbs/90_cli.ipynb #318346c8
-def _attention_args(p:argparse.ArgumentParser):
-    add = p.add_argument
-    add('--model', required=True, help="a local model: llama11b, gemma3-12b, hf:<repo>, tiny-llama, tiny-gemma3")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument('--image', help="one image file")
-    src.add_argument('--dataset', choices=DATASETS, type=str.lower, help="a dataset name")
-    add('--data-dir', help="the dataset folder")
-    add('--limit', type=int, help="the first N images of the dataset only")
-    add('--method', choices=ATTENTION_METHODS, default='raw',
-        help="per-layer maps and their mean, or attention rollout (Gemma-3: over the decoder; "
-             "Llama-3.2-Vision: the cross-attention carried back through the vision encoder)")
-    add('--fuse', choices=FUSIONS, default='mean', help="head fusion (default: mean)")
-    add('--query', default='emotion', help="a word of the prompt, ':answer' or ':prompt' (default: emotion)")
-    add('--prompt', default='elena', help="prompt kind (default: elena)")
-    _labels_arg(p, help="label set (default: elena)")
-    add('--faces', help="faces.jsonl of `elena mask` (or its folder) with the face boxes; default: detect with YuNet")
-    add('--masked-dir', help="output folder of `elena mask`: also measure the masked copies, on the same boxes")
-    add('--people', help="a people file: one JSON line per image, {\"id\": ..., \"people\": [{\"box\": [x, y, w, h]}]}, "
-                         "for the body shares; default: the dataset's person boxes (heco, emotic)")
-    add('--pad', type=float, default=0.05, help="box padding, as the masking used (default: 0.05)")
-    _yunet_arg(p)
-    add('--max-new-tokens', type=int, default=24, help="answer length for --query :answer (default: 24)")
-    add('--out', required=True, help="output folder")
-
-# %% ../nbs/90_cli.ipynb #de309db2
-def _attention_run(a:argparse.Namespace) -> int:
-    from elena.attention_maps import attention_folder
-    r = _call(attention_folder, a)
-    kept = f" (with {r['kept']} kept from before)" if r['kept'] else ''
-    rnd = "  (random weights: not a result)" if r['random_weights'] else ''
-    print(f"{r['ok']} of {r['asked']} maps -> {r['path']}{kept}{rnd}")
-    if r.get('body_note'): print(f"note: {r['body_note']}")
-    return 0 if r['ok'] else 1
-
-# %% ../nbs/90_cli.ipynb #ecaf373a
-def _figures_args(p:argparse.ArgumentParser):
-    p.add_argument('--responses', default='responses', help="the response store to read")
-    p.add_argument('--figures', default='figures', help="where figures (PNG, PDF) and tables/ (CSV) go")
-    p.add_argument('--out', default='runs/paper', help="where the executed notebooks go")
-    p.add_argument('--attention', help="folder of the JSON summaries written by elena attention")
-    p.add_argument('--data-dirs', help="dataset folders, e.g. 'heco=/data/HECO,emotic=/data/EMOTIC'")
-    p.add_argument('--reference', help="the authors' released outputs (default: $ELENA_REFERENCE)")
-    p.add_argument('--jobs', type=int, default=1, help="notebooks run at once, each in its own kernel (default 1)")
-
-# %% ../nbs/90_cli.ipynb #9de2ff08
-def _figures_run(a:argparse.Namespace) -> int:
-    from elena.results import exclude_random, find_runs, store_folder, what_next
-    a.responses = str(store_folder(a.responses))  # the project's responses/ also from nbs/
-    for flag, path in (('--responses', a.responses), ('--attention', a.attention)):
-        if path and not Path(path).is_dir():
-            raise FileNotFoundError(f"{flag} {path}: no such folder; give the folder that holds them")
-    from elena.figures import SKIP_MARK, run_figures
-    if a.jobs < 1:
-        raise ValueError(f"--jobs {a.jobs}: give 1 or more notebooks to run at once")
-    rep = run_figures(a.responses, a.figures, a.out, jobs=a.jobs, attention=a.attention, data_dirs=a.data_dirs,
-                      reference=a.reference)
-    for r in rep.itertuples():
-        skipped = ''.join(f"\n  {SKIP_MARK}: {s}" for s in r.skipped)
-        print(f"{r.notebook}: {r.status}, {len(r.figures)} figure(s), {len(r.tables)} table(s){skipped}")
-    print(f"executed notebooks in {a.out}; figures in {a.figures}")
-    if exclude_random(runs := find_runs(a.responses), quiet=True).empty: print(what_next(runs, a.responses))
-    return 0 if (rep.status == 'ok').all() else 1
-
-# %% ../nbs/90_cli.ipynb #afd5397e
-def _argv(a:argparse.Namespace, add_args) -> list[str]:
-    "The flags of `add_args` that `a` sets to other than their defaults, as a command line"
-    p = argparse.ArgumentParser(add_help=False)
-    add_args(p)
-    out = []
-    for act in p._actions:
-        v = getattr(a, act.dest)
-        if v == act.default: continue
-        if isinstance(act, argparse.BooleanOptionalAction): out.append(act.option_strings[0 if v else 1])
-        elif act.nargs == 0: out.append(act.option_strings[0])
-        elif isinstance(v, list): out += [x for item in v for x in (act.option_strings[0], str(item))]
-        else: out += [act.option_strings[0], str(v)]
-    return out
-
 # %% ../nbs/90_cli.ipynb #1e83036c
 _RESOURCES = ('partition', 'gres', 'time', 'mem', 'cpus-per-task', 'account')  # sbatch options of the array tasks
 
 def _slurm_args(p:argparse.ArgumentParser):
-    _run_what(p, required=True)
+    RunSpec.add_flags(p, skip=('shard', 'progress'), required=('model', 'dataset'))  # the tasks' settings, passed on
     p.add_argument('--shards', type=int, required=True, help="array tasks: task i runs elena run --shard i/N")
-    p.add_argument('--out-dir', help="response store root (default: responses/); scripts go to its slurm/")
     for k, eg in zip(_RESOURCES, ('gpu', 'gpu:1', '04:00:00', '64G', '8', 'myproject')):
         p.add_argument(f'--{k}', type={'cpus-per-task': int}.get(k, str), help=f"sbatch --{k} of the tasks, e.g. {eg}")
     p.add_argument('--submit', action='store_true', help="call sbatch now (default: print the sbatch lines)")
-    _yunet_arg(p)
-    _run_options(p)
+    _max_pixels_arg(p)
     p.add_argument('sbatch_options', nargs='*', metavar='-- SBATCH_OPTION', help="after --: for every job")
 
 # %% ../nbs/90_cli.ipynb #cc2d624a
@@ -423,8 +136,8 @@ def _slurm_run(a:argparse.Namespace) -> int:
     from elena.slurm import plan, sbatch_lines, submit, write_scripts
     _max_pixels(a)
     res = {k: getattr(a, k.replace('-', '_')) for k in _RESOURCES}
-    pl = plan(a.model, a.dataset, a.data_dir, a.condition, a.prompt, a.labels, a.shards, a.out_dir, res,
-              a.sbatch_options, _argv(a, _run_options), a.yunet, a.mask)
+    own = ('shards', 'submit', 'sbatch_options', *(k.replace('-', '_') for k in _RESOURCES))
+    pl = plan(_spec(a, own), a.shards, res, a.sbatch_options)
     paths = write_scripts(pl)
     print(f"{pl.items} items of {a.dataset} in {pl.shards} task(s), about {-(-pl.items // pl.shards)} each")
     print(f"wrote {', '.join(str(p) for p in paths.values())}")

@@ -12,7 +12,6 @@ import tempfile
 import time
 from datetime import datetime
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 from tqdm.auto import tqdm
@@ -22,13 +21,14 @@ from .limits import DayCount, day_start, requests_today
 from .local import check_constrain
 from .parse import parse_response
 from .prompts import PROMPT_KINDS, get_prompt, resolve_labels
+from .runspec import RunSpec, RunSummary, estimate_cost
 from .store import (CONDITIONS, ImageHashes, ResponseStore, done_ids, image_sha256, in_shard, make_record, parse_shard,
                          read_records, store_path)
 
 # %% auto #0
-__all__ = ['PRICES_USD_PER_M', 'project_root', 'masked_cache', 'masked_images', 'RunSummary', 'estimate_cost', 'check_run',
-           'run_backend', 'choose_items', 'response_file', 'run_gen', 'pending_requests', 'ask', 'missing_record',
-           'reply_record', 'count_reply', 'close_summary', 'run_elena']
+__all__ = ['project_root', 'masked_cache', 'masked_images', 'check_run', 'run_backend', 'choose_items', 'response_file',
+           'run_gen', 'pending_requests', 'ask', 'missing_record', 'reply_record', 'count_reply', 'close_summary',
+           'run_elena']
 
 # %% ../nbs/15_run.ipynb #b7121f60
 def project_root(start:str|Path|None=None, # where to start looking (default: the working directory)
@@ -65,91 +65,37 @@ def masked_images(items:Sequence, # dataset items with `id` and `image`
     faces, _ = read_faces(out)
     return {it.id: (out/it.id if faces.get(it.id, {}).get('status') in ('ok', 'no_face') else None) for it in items}
 
-# %% ../nbs/15_run.ipynb #c5c6d60d
-@dataclass
-class RunSummary:
-    "What one run did"
-    path: Path  # the response file
-    model: str
-    dataset: str
-    condition: str
-    prompt_id: str
-    random_weights: bool
-    items: int = 0  # items in this run (after limit and shard)
-    skipped: int = 0  # already answered with the same settings
-    done: int = 0  # answered now without error
-    failed: Counter = field(default_factory=Counter)  # error type -> count, this run
-    parsed_ok: int = 0  # answers now from which an emotion was read
-    seconds: float = 0.0  # asking and storing (the rate's time)
-    startup: float = 0.0  # seconds before asking began: dataset, masking, hashing, resume, model load
-    tokens: Counter = field(default_factory=Counter)  # 'input', 'output', 'thinking' (thought tokens, where reported)
-    cost_usd: float|None = None  # estimate for API models with a known price
-    batch_size: int|None = None  # images per generate call that fitted (local models)
-    limits: str = ''  # API models: the limits in force and the share of each used
-    allowed_roots: list = field(default_factory=list)  # folders outside the dataset root allowed by --allow-root
-
-    def __str__(self):
-        n = self.done + sum(self.failed.values())
-        rate = f"{n / self.seconds:.2f} images/s while asking" if self.seconds and n else '-'
-        rate += f" (after {self.startup:.1f} s of start-up)" if self.startup and n else ''
-        failed = f" ({', '.join(f'{k} {v}' for k, v in self.failed.most_common())})" if self.failed else ''
-        thinking = f", thinking {self.tokens['thinking']}" if self.tokens['thinking'] else ''
-        cost = f"; estimated cost ${self.cost_usd:.4f}" if self.cost_usd is not None else ''
-        lines = [f"{self.model} on {self.dataset} ({self.condition}, {self.prompt_id}) -> {self.path}",
-                 f"  items {self.items}: skipped {self.skipped} already answered, answered {self.done}, "
-                 f"failed {sum(self.failed.values())}{failed}",
-                 f"  emotion read from {self.parsed_ok} of {self.done} answers; {rate}; "
-                 f"tokens in {self.tokens['input']}, out {self.tokens['output']}{thinking}{cost}"]
-        if n == 0 and self.items and self.skipped == self.items:
-            lines.append("  nothing left to ask: the model was not loaded and nothing was sent")
-        if self.batch_size: lines.append(f"  batch size {self.batch_size} (the largest generate call that fitted)")
-        if self.limits: lines.append(f"  {self.limits}")
-        if self.allowed_roots: lines.append(f"  images allowed from outside the dataset root: {', '.join(self.allowed_roots)}")
-        if self.random_weights: lines.append("  RANDOM WEIGHTS: a tiny test model answered; its output is not a result")
-        return '\n'.join(lines)
-
-# %% ../nbs/15_run.ipynb #013bdebf
-PRICES_USD_PER_M = {'gemini-2.5-flash': {'input': 0.30, 'output': 2.50}}
-
-# %% ../nbs/15_run.ipynb #de29ed0f
-def estimate_cost(model_id:str, # the provider's model id (the backend's `model_id`, not the registry name)
-                  tokens:dict, # token counts: 'input', 'output', 'thinking' (billed at the output price)
-                  batch:bool=False, # sent through the Batch API (half price)
-                 ) -> float|None:
-    "Estimated cost in USD of `tokens` on `model_id`; None where its price is not in `PRICES_USD_PER_M`"
-    price = PRICES_USD_PER_M.get(model_id)
-    if price is None: return None
-    out = (tokens.get('output') or 0) + (tokens.get('thinking') or 0)
-    return ((tokens.get('input') or 0) * price['input'] + out * price['output']) / 1e6 * (0.5 if batch else 1)
-
 # %% ../nbs/15_run.ipynb #aa3482c9
-def check_run(model:str, dataset:str, condition:str, prompt:str, # as `run_elena` takes them
-              labels:str|Sequence[str], limit:int|None, shard:str|None,
+def check_run(spec:RunSpec, # the run's settings
              ) -> tuple:
-    "The label set and the shard (i, n) of a run, after checking every name it was given"
+    "The label set and the shard (i, n) of a run, after checking every name and number it was given"
     from elena.data import DATASETS
-    resolve_model(model)  # unknown names fail here, before any work
-    if dataset not in DATASETS: raise ValueError(f"Unknown dataset {dataset!r}: use one of {', '.join(DATASETS)}")
-    if condition not in CONDITIONS: raise ValueError(f"Unknown condition {condition!r}: use one of {list(CONDITIONS)}")
-    if prompt not in PROMPT_KINDS: raise ValueError(f"Unknown prompt {prompt!r}: use one of {list(PROMPT_KINDS)}")
-    if limit is not None and limit < 1:
-        raise ValueError(f"--limit {limit}: give a number of images of 1 or more, or leave it out for all")
-    return resolve_labels(labels), parse_shard(shard)
+    resolve_model(spec.model)  # unknown names fail here, before any work
+    if spec.dataset not in DATASETS:
+        raise ValueError(f"Unknown dataset {spec.dataset!r}: use one of {', '.join(DATASETS)}")
+    if spec.condition not in CONDITIONS:
+        raise ValueError(f"Unknown condition {spec.condition!r}: use one of {list(CONDITIONS)}")
+    if spec.prompt not in PROMPT_KINDS: raise ValueError(f"Unknown prompt {spec.prompt!r}: use one of {list(PROMPT_KINDS)}")
+    if spec.limit is not None and spec.limit < 1:
+        raise ValueError(f"--limit {spec.limit}: give a number of images of 1 or more, or leave it out for all")
+    if spec.timeout_s is not None and not 0 < spec.timeout_s < float('inf'):
+        raise ValueError(f"--timeout {spec.timeout_s:g}: give the seconds to wait for a reply, above 0 (default 120)")
+    return resolve_labels(spec.labels), parse_shard(spec.shard)
 
 # %% ../nbs/15_run.ipynb #e8eec5e4
-def run_backend(model:str, # registry name or 'scheme:model'
-                concurrency:int|None=None, batch_size:int|None=None, base_url:str|None=None, # as `run_elena` takes them
-                constrain:bool|None=None, batch:bool=False, backend_options:dict|None=None,
+_BACKEND = ('concurrency', 'batch_size', 'base_url', 'rpm', 'tpm', 'rpd', 'tier', 'timeout_s', 'max_memory', 'quantize')  # passed on where set
+
+def run_backend(spec:RunSpec, # the run's settings
                ):
     "The backend that answers a run, configured but not loaded"
-    opts = dict(concurrency=concurrency, batch_size=batch_size, base_url=base_url)
-    be = get_backend(model, **{k: v for k, v in opts.items() if v is not None}, **(backend_options or {}))
+    opts = {k: getattr(spec, k) for k in _BACKEND if getattr(spec, k) is not None}
+    be = get_backend(spec.model, **{**opts, **(spec.backend_options or {})})
     if hasattr(be, 'constrain'):  # local models
         test_model = be.random_weights and importlib.util.find_spec('xgrammar') is not None
-        be.constrain = check_constrain(constrain if constrain is not None else test_model)
-    if batch and not be.batch_api:
+        be.constrain = check_constrain(spec.constrain if spec.constrain is not None else test_model)
+    if spec.batch and not be.batch_api:
         raise ValueError(f"--batch sends the requests through a provider's batch API, which only Gemini models have; "
-                         f"{model} has none: leave out --batch")
+                         f"{spec.model} has none: leave out --batch")
     return be
 
 # %% ../nbs/15_run.ipynb #73e0831a
@@ -163,31 +109,30 @@ def choose_items(items:Sequence, # dataset items with an `id`
     return [it for it in items if in_shard(it.id, shard)]
 
 # %% ../nbs/15_run.ipynb #43706fb2
-def response_file(out_dir:str|Path|None, # the response store root (default: <project>/responses)
-                  model:str, dataset:str, condition:str, prompt:str, # as `run_elena` takes them
+def response_file(spec:RunSpec, # the run's settings: the store root `out_dir` (default: <project>/responses), the names
                   shard:tuple[int, int]|None=None, # (i, n) from `parse_shard`
                  ) -> tuple[Path, Path]:
     "The store root and the run's response file in it, after checking that it can be written"
     root = project_root()
-    out = Path(out_dir) if out_dir is not None else root/'responses'
+    out = Path(spec.out_dir) if spec.out_dir is not None else root/'responses'
     if not out.is_absolute(): out = root/out
-    path = store_path(out, model, dataset, condition, prompt, shard)
+    path = store_path(out, spec.model, spec.dataset, spec.condition, spec.prompt, shard)
     tempfile.TemporaryDirectory(dir=next(p for p in path.parents if p.exists())).cleanup()  # fails now if it cannot
     return out, path
 
 # %% ../nbs/15_run.ipynb #e31a19f4
 def run_gen(be, # the run's backend
-            seed:int|None=None, temperature:float|None=None, # as `run_elena` takes them
-            max_new_tokens:int|None=None, thinking_budget:int|None=None,
+            spec:RunSpec, # the run's settings: seed, temperature, max_new_tokens, thinking_budget
            ) -> dict:
     "The `gen` settings of every request of a run"
-    if temperature is None: temperature = 0.7 if seed is not None else 0.0
-    if thinking_budget is not None and not be.thinks:
+    temperature = spec.temperature
+    if temperature is None: temperature = 0.7 if spec.seed is not None else 0.0
+    if spec.thinking_budget is not None and not be.thinks:
         raise ValueError(f"--thinking-budget sets how long a thinking model (Gemini) thinks; {be.name} has no "
                          "thinking budget: leave it out")
-    longest = be.default_max_new_tokens if max_new_tokens is None else max_new_tokens
-    gen = {'temperature': temperature, 'max_new_tokens': longest, 'seed': seed}
-    if thinking_budget is not None: gen['thinking_budget'] = thinking_budget  # only when set: older keys stay the same
+    longest = be.default_max_new_tokens if spec.max_new_tokens is None else spec.max_new_tokens
+    gen = {'temperature': temperature, 'max_new_tokens': longest, 'seed': spec.seed}
+    if spec.thinking_budget is not None: gen['thinking_budget'] = spec.thinking_budget  # only when set: older keys stay
     return gen
 
 # %% ../nbs/15_run.ipynb #63e79b04
@@ -195,15 +140,13 @@ def pending_requests(items:Sequence, # the run's items
                      images:dict, # item id -> the image to send (None: no image)
                      prompt, # the rendered prompt
                      gen:dict, # the generation settings
-                     force:bool, # ask again what is answered
                      path:Path, # the response file
-                     model:str, # the model's name, as stored
-                     progress:bool=False, # a progress bar while hashing many images
+                     spec:RunSpec, # the run's settings: `force` asks again what is answered; `model`, as stored; `progress`
                     ) -> tuple[list, list, dict, int]:
     "The requests still to ask, the items without an image, the image hashes by id, and how many are answered"
     todo, missing = [], []
     hashes, sha = {}, ImageHashes()  # remembered by size and modification time: a second start hashes nothing
-    for it in tqdm(items, desc='hashing images', disable=not progress or len(items) < 200, leave=False):
+    for it in tqdm(items, desc='hashing images', disable=not spec.progress or len(items) < 200, leave=False):
         img = images.get(it.id)
         if img is None or not Path(img).exists():
             missing.append(it)
@@ -211,7 +154,7 @@ def pending_requests(items:Sequence, # the run's items
         try: hashes[it.id] = sha(img)
         except ValueError: missing.append(it)  # not one still ELENA can decode: recorded by `missing_record`
     sha.save()
-    done = set() if force else done_ids(read_records(path), model, prompt.sha256, gen, hashes)
+    done = set() if spec.force else done_ids(read_records(path), spec.model, prompt.sha256, gen, hashes)
     for it in items:
         if it.id in hashes and it.id not in done:
             todo.append(Request(it.id, Path(images[it.id]), prompt, gen, image_sha256=hashes[it.id]))
@@ -298,59 +241,39 @@ def close_summary(s:RunSummary, # the run's summary, updated in place
     return s
 
 # %% ../nbs/15_run.ipynb #3962c885
-def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.MODELS`)
-              dataset:str='samples', # one of `elena.data.DATASETS`
-              data_dir:str|Path|None=None, # the dataset folder (not needed for samples)
-              condition:str='original', # 'original' or 'masked' (faces hidden first)
-              prompt:str='elena', # 'elena', 'stepwise' or 'naive'
-              labels:str|Sequence[str]='elena', # label set: 'elena', 'heco', 'emotic' or a list
-              limit:int|None=None, # only the first `limit` items (by id)
-              out_dir:str|Path|None=None, # response store root (default: <project>/responses)
-              concurrency:int|None=None, # API requests in flight at most (None: the backend's ceiling; limits decide)
-              batch_size:int|None=None, # images per generate call (local models; None: `elena.local.BATCH_SIZE`)
-              seed:int|None=None, # sampling seed; None: greedy decoding (temperature 0)
-              temperature:float|None=None, # sampling temperature (needs a seed; default 0, or 0.7 with a seed)
-              max_new_tokens:int|None=None, # longest answer, thinking included (None: 512 local, Gemini's own limit)
-              thinking_budget:int|None=None, # tokens a thinking model may think (0: off where allowed; None: default)
-              shard:str|None=None, # 'i/n': this machine's share of the items
-              force:bool=False, # ask again even what is already answered
-              batch:bool=False, # Gemini Batch API instead of live requests
-              base_url:str|None=None, # server for openai:<model> (or a Gemini endpoint)
-              yunet:str|None=None, # YuNet file for the masked condition
-              progress:bool=True, # show progress bars
-              constrain:bool|None=None, # hold local decoding to the answer schema (None: for random-weight models)
-              backend_options:dict|None=None, # further options for the backend
-              mask:dict|str|None=None, # masked condition: `elena mask`'s options (`elena.masking.mask_options`)
-              allow_roots:Sequence[str]|None=None, # folders outside the dataset root its images may be in (recorded)
-              other_images:bool=False, # also ask about images under data_dir that are not the dataset's (see below)
+def run_elena(model:str|RunSpec, # registry name or 'scheme:model' (see `elena.backends.MODELS`), or a whole `RunSpec`
+              *args, # further settings in `RunSpec`'s order: dataset, data_dir, condition, ...
+              **settings, # `RunSpec`'s settings by name (None: the default); an unknown name fails
              ) -> RunSummary:
-    "Ask `model` about every image of `dataset`, appending one record per image to the response store"
+    "Ask the model about every image of the dataset, appending one record per image to the response store"
     from elena.data import OUTSIDE_ROOT, load_dataset, other_images as others
     begun = time.monotonic()
-    labels, sh = check_run(model, dataset, condition, prompt, labels, limit, shard)
-    be = run_backend(model, concurrency, batch_size, base_url, constrain, batch, backend_options)
-    ds = load_dataset(dataset, data_dir, allow_roots=allow_roots)
-    if (other := others(ds)) and not other_images:  # --data-dir one level too high: say so before asking anything
+    spec = RunSpec.of(*args, **{**vars(model), **settings}) if isinstance(model, RunSpec) else RunSpec.of(model, *args, **settings)
+    model, dataset, condition, batch = spec.model, spec.dataset, spec.condition, spec.batch
+    labels, sh = check_run(spec)
+    be = run_backend(spec)
+    ds = load_dataset(dataset, spec.data_dir, allow_roots=spec.allow_roots)
+    if (other := others(ds)) and not spec.other_images:  # --data-dir one level too high: say so before asking anything
         raise ValueError(f"{dataset}: {len(other)} of the {len(ds.items)} images under {ds.root} are not {dataset} "
                          f"images (e.g. {Path(other[0]).relative_to(ds.root)}); nothing was asked: give the "
                          f"{dataset} folder itself as --data-dir, or pass --other-images to ask about them too")
     if not ds.items:
-        raise ValueError(f"{dataset}: no images found in {data_dir}; "
+        raise ValueError(f"{dataset}: no images found in {spec.data_dir}; "
                          "pass the folder that holds the dataset with --data-dir")
-    items = choose_items(ds.items, limit, sh)
-    out, path = response_file(out_dir, model, dataset, condition, prompt, sh)
-    allowed = [str(Path(a).resolve()) for a in allow_roots or ()]  # recorded in every answer's `sent`
+    items = choose_items(ds.items, spec.limit, sh)
+    out, path = response_file(spec, sh)
+    allowed = [str(Path(a).resolve()) for a in spec.allow_roots or ()]  # recorded in every answer's `sent`
     outside = {p.row: p.message for p in ds.problems if p.kind == OUTSIDE_ROOT}  # never opened, never sent
-    p = get_prompt(prompt, labels, masked=condition == 'masked')
-    gen = run_gen(be, seed, temperature, max_new_tokens, thinking_budget)
+    p = get_prompt(spec.prompt, labels, masked=condition == 'masked')
+    gen = run_gen(be, spec)
     with ResponseStore(path) as st, DayCount(out, be.model_id, be.backend) as day:  # the lock first: a second run
         # on this file is refused before anything heavy; `day` counts today's requests for the next runs
         if condition == 'original': images = {it.id: it.image for it in items}
-        else: images = masked_images([it for it in items if it.image], ds.root, dataset, yunet, progress, mask,
-                                     allow_roots)
+        else: images = masked_images([it for it in items if it.image], ds.root, dataset, yunet=spec.yunet,
+                                     progress=spec.progress, mask=spec.mask, allow_roots=spec.allow_roots)
         if getattr(getattr(be, 'limits', None), 'rpd', None) and not batch:  # the day's quota spans runs
             be.used_today = _requests_today(out, be.model_id, be.backend)
-        todo, missing, hashes, skipped = pending_requests(items, images, p, gen, force, path, model, progress)  # locked
+        todo, missing, hashes, skipped = pending_requests(items, images, p, gen, path, spec)  # locked
         s = RunSummary(path, model, dataset, condition, p.id, be.random_weights, items=len(items), skipped=skipped,
                        allowed_roots=allowed)
         base = dict(dataset=dataset, condition=condition, model=model, backend=be.backend, prompt_id=p.id,
@@ -364,7 +287,7 @@ def run_elena(model:str, # registry name or 'scheme:model' (see `elena.backends.
             s.failed[rec['error']['type']] += 1
         replies = ask(be, todo, batch, path)
         try:
-            for req, rep in tqdm(replies, total=len(todo), desc=f'{model} {dataset}', disable=not progress):
+            for req, rep in tqdm(replies, total=len(todo), desc=f'{model} {dataset}', disable=not spec.progress):
                 rec, res = reply_record(req, rep, labels, be, base)
                 if allowed: rec['sent'] = {**(rec['sent'] or {}), 'allowed_roots': allowed}
                 st.append(rec)

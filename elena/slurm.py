@@ -9,8 +9,9 @@ import os
 import shlex
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from .runspec import RunSpec
 from .store import safe_name, store_path
 
 # %% auto #0
@@ -88,42 +89,35 @@ def _check(model:str, dataset:str, data_dir, labels:str, shards:int, allow_roots
     return ds, local
 
 # %% ../nbs/23_slurm.ipynb #7d77a584
-def plan(model:str, dataset:str, data_dir:str|Path|None, condition:str, prompt:str, labels:str, # as for `elena run`
+def plan(spec:RunSpec, # the run's settings, as `elena run` takes them (its `shard` and `progress` are the plan's)
          shards:int, # array tasks
-         out_dir:str|Path|None=None, # response store root (default: responses/ in the project)
          resources:dict|None=None, # sbatch option -> value for the tasks: partition, gres, time, mem, ...
-         extra:list[str]|None=None, # further sbatch options
-         run_options:list[str]|None=None, # further `elena run` options, e.g. ['--base-url', URL]
-         yunet:str|None=None, # the YuNet file for the masked condition
-         mask:dict|str|None=None, # the masking options of the masked condition (`elena.masking.mask_options`)
+         extra:list[str]|None=None, # further sbatch options, for every job
         ) -> SlurmPlan:
     "The plan of the sbatch scripts of one run: settings checked, weights of local models checked, absolute paths"
     from elena.run import masked_cache, project_root
-    ro = run_options or []  # the folders allowed outside the dataset root (--allow-root) hold for the check and the mask job
-    allow = [x for k, x in zip(ro, ro[1:]) if k == '--allow-root']
-    ds, local = _check(model, dataset, data_dir, labels, shards, allow)
+    allow = list(spec.allow_roots or ())  # the folders allowed outside the dataset root hold for the check and the mask job
+    ds, local = _check(spec.model, spec.dataset, spec.data_dir, spec.labels, shards, allow)
     root = project_root()
-    out = Path(out_dir) if out_dir is not None else root/'responses'
+    out = Path(spec.out_dir) if spec.out_dir is not None else root/'responses'
     out = (out if out.is_absolute() else root/out).resolve()
-    data_dir = str(Path(data_dir).resolve()) if data_dir else None
-    yu = ['--yunet', yunet] if yunet else []
-    what = ['--model', model, '--dataset', dataset, *(['--data-dir', data_dir] if data_dir else []),
-            '--condition', condition, '--prompt', prompt, '--labels', labels]
-    run = [*elena_command(), 'run', *what, '--out-dir', str(out), '--no-progress', *yu, *(run_options or [])]
+    data_dir = str(Path(spec.data_dir).resolve()) if spec.data_dir else None
+    task = replace(spec, data_dir=data_dir, out_dir=str(out), shard=None, progress=False)  # every other setting passed on
+    run = [*elena_command(), 'run', *task.argv(always=('model', 'dataset', 'condition', 'prompt', 'labels'))]
     mask_job = None  # the masked condition's `elena mask` job, with the run's masking options
-    if condition == 'masked':
+    if spec.condition == 'masked':
         from elena.masking import mask_options
-        opts = [x for k, v in mask_options(mask).items() for x in (f"--{k.replace('_', '-')}", str(v))]
-        mask_job = [*elena_command(), 'mask', '--input', str(ds.root), '--output', str(masked_cache(ds.root, dataset, mask)),
-                    *yu, *opts, *[x for a in allow for x in ('--allow-root', a)]]
+        opts = [x for k, v in mask_options(spec.mask).items() for x in (f"--{k.replace('_', '-')}", str(v))]
+        cache = masked_cache(ds.root, spec.dataset, spec.mask)
+        mask_job = [*elena_command(), 'mask', '--input', str(ds.root), '--output', str(cache),
+                    *(['--yunet', spec.yunet] if spec.yunet else []), *opts, *[x for a in allow for x in ('--allow-root', a)]]
     env = {k: os.environ[k] for k in _ENV if os.environ.get(k)}
     if local: env['HF_HUB_OFFLINE'] = '1'  # the weights come from the cache checked above: nothing is fetched
-    name = '-'.join(safe_name(x) for x in (model, dataset, condition, prompt))
-    files = [store_path(out, model, dataset, condition, prompt, (i, shards)) for i in range(shards)]
+    what = (spec.model, spec.dataset, spec.condition, spec.prompt)
+    files = [store_path(out, *what, (i, shards)) for i in range(shards)]
     res = {k: v for k, v in (resources or {}).items() if v}
-    merged = store_path(out, model, dataset, condition, prompt)
-    return SlurmPlan(name, out/'slurm', run, shards, files, merged, mask_job, res, list(extra or []), env,
-                     items=len(ds.items))
+    return SlurmPlan('-'.join(safe_name(x) for x in what), out/'slurm', run, shards, files, store_path(out, *what),
+                     mask=mask_job, resources=res, extra=list(extra or []), env=env, items=len(ds.items))
 
 # %% ../nbs/23_slurm.ipynb #16b20954
 def _script(pl:SlurmPlan, job:str, options:dict, body:list[list[str]|str]) -> str:

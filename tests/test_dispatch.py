@@ -109,11 +109,16 @@ def test_requests_today_read_from_the_store(tmp_path, monkeypatch):
         assert len(si.requests) == 4
     assert s.done == 3 and 'daily quota used: 4 of 4 requests today' in str(e.value) and e.value.summary.done == 1
 
-def test_cli_limit_flags():
-    from elena.cli import build_parser, _backend_options
+def test_cli_limit_flags(monkeypatch):
+    "the limit flags of `elena run` reach the backend; left out, the tier's published limits hold"
+    from elena.cli import build_parser, _spec
+    from elena.run import run_backend
+    monkeypatch.setenv('GOOGLE_API_KEY', 'AIza-test-not-a-real-key')
     a = build_parser('run').parse_args(['run', '--model', 'gemini-2.5-flash', '--rpm', '500', '--tpm', '400000', '--rpd', '9000', '--tier', 'free'])
-    assert _backend_options(a) == {'rpm': 500, 'tpm': 400_000, 'rpd': 9000, 'tier': 'free'}
-    assert _backend_options(build_parser('run').parse_args(['run', '--model', 'x'])) == {}
+    be = run_backend(_spec(a))
+    assert (be.rpm, be.tpm, be.rpd, be.tier) == (500, 400_000, 9000, 'free')
+    be = run_backend(_spec(build_parser('run').parse_args(['run', '--model', 'gemini-2.5-flash'])))
+    assert (be.rpm, be.tpm, be.rpd, be.tier) == (1000, 1_000_000, 10_000, 'tier1')
 
 
 def test_overstated_limit_earns_429s_that_pause_the_run():
