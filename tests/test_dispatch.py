@@ -116,9 +116,9 @@ def test_cli_limit_flags(monkeypatch):
     monkeypatch.setenv('GOOGLE_API_KEY', 'AIza-test-not-a-real-key')
     a = build_parser('run').parse_args(['run', '--model', 'gemini-2.5-flash', '--rpm', '500', '--tpm', '400000', '--rpd', '9000', '--tier', 'free'])
     be = run_backend(_spec(a))
-    assert (be.rpm, be.tpm, be.rpd, be.tier) == (500, 400_000, 9000, 'free')
+    assert (be.limits.rpm, be.limits.tpm, be.limits.rpd, be.limits.tier) == (500, 400_000, 9000, 'free')
     be = run_backend(_spec(build_parser('run').parse_args(['run', '--model', 'gemini-2.5-flash'])))
-    assert (be.rpm, be.tpm, be.rpd, be.tier) == (1000, 1_000_000, 10_000, 'tier1')
+    assert (be.limits.rpm, be.limits.tpm, be.limits.rpd, be.limits.tier) == (1000, 1_000_000, 10_000, 'tier1')
 
 
 def test_overstated_limit_earns_429s_that_pause_the_run():
