@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from .faces import faces_lookup
-from .masking import pad_box
+from .cover import pad_box
 from .metrics import mean_ci
 
 # %% auto #0

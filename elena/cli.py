@@ -309,11 +309,11 @@ def _mask_args(p:argparse.ArgumentParser):
 
 # %% ../nbs/90_cli.ipynb #4cfe2514
 def _mask_run(a:argparse.Namespace) -> int:
-    from elena.masking import mask_folder
+    from elena.masking import MASK_OPTIONS, mask_folder
     from elena.yunet import yunet_path
     _max_pixels(a)
     yunet_path(a.yunet)  # a detector that cannot be had stops here, before the output folder, faces.jsonl or a lock
-    s = _call(mask_folder, a)
+    s = _call(mask_folder, a, options={k: getattr(a, k) for k in MASK_OPTIONS})
     done, where = s['processed'] - s['errors'], Path(a.output)/'faces.jsonl'
     print(f"{a.input} -> {a.output}: {s['images']} image(s): {done} masked now, {s['skipped']} already done, "
           f"{s['errors']} could not be read; {s['faces']} face(s) hidden, {s['no_face']} image(s) with no face found")

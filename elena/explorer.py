@@ -16,7 +16,8 @@ from .results import find_runs, exclude_random, answers, parse_data_dirs, store_
 from .evaluate import gold_table, match_items, match_key
 from .data import load_dataset
 from .faces import FACES_FILE
-from .masking import read_faces, mask_image, pad_box
+from .cover import mask_image, pad_box
+from .faces import read_faces
 from .run import masked_cache
 
 # %% auto #0
