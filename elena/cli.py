@@ -351,8 +351,8 @@ def _attention_args(p:argparse.ArgumentParser):
 
 # %% ../nbs/90_cli.ipynb #de309db2
 def _attention_run(a:argparse.Namespace) -> int:
-    from elena.attention_maps import attention_folder
-    r = _call(attention_folder, a)
+    from elena.attention_maps import AttentionOptions, attention_folder
+    r = attention_folder(a.model, a.out, _call(AttentionOptions, a))
     kept = f" (with {r['kept']} kept from before)" if r['kept'] else ''
     rnd = "  (random weights: not a result)" if r['random_weights'] else ''
     print(f"{r['ok']} of {r['asked']} maps -> {r['path']}{kept}{rnd}")
