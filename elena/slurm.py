@@ -112,9 +112,8 @@ def plan(model:str, dataset:str, data_dir:str|Path|None, condition:str, prompt:s
     run = [*elena_command(), 'run', *what, '--out-dir', str(out), '--no-progress', *yu, *(run_options or [])]
     mask_job = None  # the masked condition's `elena mask` job, with the run's masking options
     if condition == 'masked':
-        from dataclasses import asdict
         from elena.masking import mask_options
-        opts = [x for k, v in asdict(mask_options(mask)).items() if v is not None for x in (f"--{k.replace('_', '-')}", str(v))]
+        opts = [x for k, v in vars(mask_options(mask)).items() if v is not None for x in (f"--{k.replace('_', '-')}", str(v))]
         mask_job = [*elena_command(), 'mask', '--input', str(ds.root), '--output', str(masked_cache(ds.root, dataset, mask)),
                     *yu, *opts, *[x for a in allow for x in ('--allow-root', a)]]
     env = {k: os.environ[k] for k in _ENV if os.environ.get(k)}
