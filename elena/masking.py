@@ -21,7 +21,7 @@ from .claims import Claims
 from .cover import mask_image, masked_fraction, pad_box
 from .faces import FACES_FILE, FacesLog, faces_lookup, read_faces
 from .files import atomic_write, encode_image, list_images, read_image, still_bytes, write_image
-from .names import FILLS, IMAGE_EXTS
+from .names import FILLS, IMAGE_EXTS, YUNET_ENGINES
 from .trust import allowed_roots, one_line, outside
 from .yunet import detect_faces, detection_scales, resolve_engine, tile_scales, yunet_path, MIN_FACE, SECOND_PASS, YUNET_SHA256
 
@@ -61,6 +61,8 @@ def _check_values(o:MaskOptions, # the settings to check
     if not o.min_face >= 1:
         raise ValueError(f"min_face {o.min_face}: give the smallest face width to find in large images, "
                          f"at least 1 pixel (default {MIN_FACE})")
+    if o.engine is not None and o.engine not in YUNET_ENGINES:
+        raise ValueError(f"unknown engine {o.engine!r}: use one of {', '.join(YUNET_ENGINES)}")
 
 # %% ../nbs/09_masking.ipynb #96178480
 MASK_OPTIONS = {f.name: f.default for f in fields(MaskOptions)}  # a run's masking options and their defaults (`MaskOptions`)
