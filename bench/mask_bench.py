@@ -103,7 +103,7 @@ def main():
     if a.stages: stages(src, model); shutil.rmtree(tmp); return
     sides, engines = [int(s) for s in a.max_sides.split(',')], a.engines.split(',')
     runs = {'naive': lambda o: naive(src, o, model), 'ceiling': lambda o: ceiling(src, o, a.workers),
-            **{f'elena {e} {s}': (lambda o, s=s, e=e: mask_folder(src, o, max_side=s, workers=a.workers, progress=False, engine=e)['faces'])
+            **{f'elena {e} {s}': (lambda o, s=s, e=e: mask_folder(src, o, {'max_side': s, 'engine': e}, workers=a.workers, progress=False)['faces'])
                for e in engines for s in sides}}
     secs, cpu, faces = {k: [] for k in runs}, {k: [] for k in runs}, {}
     for r in range(a.rounds):

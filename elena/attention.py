@@ -9,14 +9,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 from .faces import faces_lookup
-from .masking import pad_box
+from .cover import pad_box
 from .metrics import mean_ci
+from .names import FUSIONS
 
 # %% auto #0
-__all__ = ['FUSIONS', 'REGION_FIELDS', 'BIAS_FIELDS', 'SHIFT_FIELDS', 'mllama_geometry', 'mllama_keys_to_grid',
-           'mllama_keys_to_canvas', 'gemma_tokens_to_grid', 'grid_to_image', 'fuse_heads', 'rollout',
-           'mllama_encoder_layout', 'encoder_rollout', 'face_bias', 'region_masks', 'region_bias', 'agent_boxes',
-           'people_lookup', 'dataset_people', 'person_boxes', 'aggregate_bias', 'paired_shifts']
+__all__ = ['REGION_FIELDS', 'BIAS_FIELDS', 'SHIFT_FIELDS', 'mllama_geometry', 'mllama_keys_to_grid', 'mllama_keys_to_canvas',
+           'gemma_tokens_to_grid', 'grid_to_image', 'fuse_heads', 'rollout', 'mllama_encoder_layout', 'encoder_rollout',
+           'face_bias', 'region_masks', 'region_bias', 'agent_boxes', 'people_lookup', 'dataset_people', 'person_boxes',
+           'aggregate_bias', 'paired_shifts']
 
 # %% ../nbs/18_attention.ipynb #daee60cd
 def _size(improc) -> int:
@@ -81,8 +82,6 @@ def grid_to_image(grid:np.ndarray, # a grid that covers the whole image
     return cv2.resize(np.asarray(grid, np.float32), (int(width), int(height)), interpolation=cv2.INTER_NEAREST)
 
 # %% ../nbs/18_attention.ipynb #df0f735a
-FUSIONS = ('mean', 'max')
-
 def fuse_heads(w, # attention weights (numpy or torch) with a head axis
                how:str='mean', # 'mean' or 'max'
                axis:int=1, # the head axis (1 in transformers' (batch, heads, queries, keys))

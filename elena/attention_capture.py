@@ -152,24 +152,25 @@ def vision_rollout(model, inputs:dict, # a Mllama model and its full inputs (bat
     try: got = capture(model, inputs, rows, None, fuse)
     finally:
         for h in hs: h.remove()
-    T, n, p, parts = lay['tiles'], lay['tokens'], lay['padded'], 1 + len(lay['taps'])
-    if kept[0]['x'].shape[:2] != (1, T * p):
+    tiles, tokens, padded, parts = lay['tiles'], lay['tokens'], lay['padded'], 1 + len(lay['taps'])
+    if kept[0]['x'].shape[:2] != (1, tiles * padded):
         ran = tuple(kept[0]['x'].shape[:2])
-        raise ValueError(f"the vision encoder ran on {ran} tokens, not 1 × {T}×{p}: one image per prompt only")
-    R = torch.stack([got[i].double().mean(0) for i in sorted(got)]).view(len(got), T, n)
-    V = torch.zeros(len(got), T, p, dtype=torch.float64, device=kept[0]['x'].device)
-    V[:, :, :n] = R.to(V.device)
-    V = V.view(len(got), T * p) / parts
-    v = V.clone()
+        raise ValueError(f"the vision encoder ran on {ran} tokens, not 1 × {tiles}×{padded}: one image per prompt only")
+    text = torch.stack([got[i].double().mean(0) for i in sorted(got)]).view(len(got), tiles, tokens)  # over output tokens
+    part = torch.zeros(len(got), tiles, padded, dtype=torch.float64, device=kept[0]['x'].device)
+    part[:, :, :tokens] = text.to(part.device)
+    part = part.view(len(got), tiles * padded) / parts  # the text rows' share of each part of an output token
+    carried = part.clone()  # r·C_out carried back so far: the last global layer's part first
     with torch.inference_mode():
         for j in reversed(range(len(mods))):
             if j < lay['local']:
-                v = v + V * lay['taps'].count(j)  # this local layer's state is a part of the output
+                carried = carried + part * lay['taps'].count(j)  # this local layer's state is a part of the output
             d, m = kept[j], mods[j]
-            v, V = v.to(d['x'].device), V.to(d['x'].device)  # layers may lie on several devices
+            carried, part = carried.to(d['x'].device), part.to(d['x'].device)  # layers may lie on several devices
             heads = lambda t: t[0].view(t.shape[1], m.num_heads, m.head_dim).transpose(0, 1)  # as the module does
             q, k = heads(m.q_proj(d['x'])), heads(m.k_proj(d['x']))  # the module's own projections, recomputed
-            v = carry_back(v, q, k, None if d['mask'] is None else d['mask'][0, 0], m.scaling, fuse, residual, block)
+            carried = carry_back(carried, q, k, mask=None if d['mask'] is None else d['mask'][0, 0], scaling=m.scaling,
+                                 fuse=fuse, residual=residual, block=block)
             kept[j] = None  # this layer's input is no longer needed
-    v = v.view(len(got), T, p)[:, :, :n].reshape(len(got), T * n).cpu().numpy()
-    return {i: v[j] for j, i in enumerate(sorted(got))}
+    out = carried.view(len(got), tiles, padded)[:, :, :tokens].reshape(len(got), tiles * tokens).cpu().numpy()
+    return {i: out[j] for j, i in enumerate(sorted(got))}

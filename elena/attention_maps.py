@@ -8,23 +8,26 @@ import hashlib
 import io
 import json
 import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 import cv2
 import numpy as np
-import pandas as pd
-from .attention import aggregate_bias, gemma_tokens_to_grid, grid_to_image, mllama_geometry, region_bias
-from .attention import dataset_people, paired_shifts, people_lookup, person_boxes
+from .attention import gemma_tokens_to_grid, grid_to_image, mllama_geometry, region_bias
+from .attention import dataset_people, people_lookup, person_boxes
 from .attention import mllama_keys_to_canvas, rollout
 from .attention_capture import capture, query_positions, vision_rollout
+from .attention_json import ATTENTION_FILE, MAIN_MAPS, attention_summary, read_attention_summaries, write_attention_summary
 from .files import atomic_write, read_image, safe_name, write_image
-from .trust import scrub
 from .local import load_image, model_inputs, prompt_text
 from .prompts import get_prompt
 
 # %% auto #0
-__all__ = ['ATTENTION_FILE', 'MAIN_MAPS', 'attention_maps', 'overlay', 'save_maps', 'attention_summary',
-           'write_attention_summary', 'read_attention_summaries', 'attention_items', 'face_boxes', 'measure_image',
-           'image_records', 'attention_folder']
+__all__ = ['attention_maps', 'overlay', 'save_maps', 'attention_items', 'face_boxes', 'AttentionOptions', 'measure_image',
+           'image_records', 'attention_folder', 'ATTENTION_FILE', 'MAIN_MAPS', 'attention_summary',
+           'write_attention_summary', 'read_attention_summaries']
+
+# %% ../nbs/19_attention_maps.ipynb #b7e2a9d0
+_all_ = ['ATTENTION_FILE', 'MAIN_MAPS', 'attention_summary', 'write_attention_summary', 'read_attention_summaries']  # from `elena.attention_json`
 
 # %% ../nbs/19_attention_maps.ipynb #e3f2cb26
 def _check_method(config, method:str) -> bool:
@@ -125,7 +128,8 @@ def overlay(image:np.ndarray, # RGB image (height × width × 3, uint8)
     heat = cv2.applyColorMap((a * 255).astype(np.uint8), colormap)
     out = cv2.addWeighted(cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR), 1 - alpha, heat, alpha, 0)
     if note:
-        cv2.putText(out, note, (5, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
+        cv2.putText(out, note, org=(5, 20), fontFace=cv2.FONT_HERSHEY_SIMPLEX, fontScale=0.6, color=(255, 255, 255),
+                    thickness=2, lineType=cv2.LINE_AA)
     return out
 
 # %% ../nbs/19_attention_maps.ipynb #1a2f92da
@@ -152,47 +156,6 @@ def save_maps(result:dict, # from `attention_maps`
     buf = io.BytesIO()
     np.savez_compressed(buf, random_weights=random_weights, **arrays)
     return {'overlays': pngs, 'npz': atomic_write(out / f"{base}.{q}{tail}.npz", buf.getvalue()).name}
-
-# %% ../nbs/19_attention_maps.ipynb #fa0c0002
-ATTENTION_FILE = 'attention.json'  # the summary `elena attention` writes in its output folder
-MAIN_MAPS = ('all', 'rollout')  # the map whose measures a record carries: mean over layers, or the rollout
-
-# %% ../nbs/19_attention_maps.ipynb #fa0c0003
-def attention_summary(settings:dict, # model, method, fuse and query of the run
-                      records:list[dict], # one per image and condition (with 'error' where it failed)
-                      random_weights:bool, # whether the model's weights are random
-                     ) -> dict:
-    "What `attention.json` holds: settings, random-weights flag and notes, the records, their shares per condition, paired"
-    note = 'random weights: these maps show the machinery only, never a finding' if random_weights else None
-    ok = [r for r in records if 'error' not in r]
-    n = sum(not r.get('n_people') for r in ok)
-    body = (f"{n} of {len(ok)} records have no person boxes: their body and context shares are null (give a people "
-            "file with --people, or a dataset that annotates people: heco, emotic)") if n else None
-    return {**settings, 'random_weights': random_weights, 'note': note, 'body_note': body, 'images': records,
-            'aggregate': aggregate_bias(ok), 'paired': paired_shifts(ok)}
-
-# %% ../nbs/19_attention_maps.ipynb #fa0c0005
-def write_attention_summary(out:str|Path, # the output folder of `elena attention`
-                            summary:dict, # from `attention_summary`
-                           ) -> Path:
-    "Write `summary` whole as `out`/attention.json (UTF-8 JSON); its path"
-    return atomic_write(Path(out) / ATTENTION_FILE, scrub(json.dumps(summary, indent=1, ensure_ascii=False)))  # `elena.trust`
-
-# %% ../nbs/19_attention_maps.ipynb #fa0c0006
-def read_attention_summaries(folder:str|Path, # where `elena attention` wrote attention.json (searched recursively)
-                            ) -> pd.DataFrame:
-    "One row per measured image and condition: the record, its run's settings, `overlay` (main map's path), `file`"
-    rows = []
-    for p in sorted(Path(folder).rglob(ATTENTION_FILE)) if Path(folder).is_dir() else []:
-        try: d = json.loads(p.read_text(encoding='utf-8'))
-        except (ValueError, OSError): continue
-        if not isinstance(d, dict) or not isinstance(d.get('images'), list): continue
-        run = {k: d.get(k) for k in ('model', 'method', 'fuse', 'query', 'random_weights')}
-        for r in d['images']:
-            if not isinstance(r, dict) or 'face_bias_ratio' not in r: continue
-            main = next((k for k in MAIN_MAPS if k in r.get('overlays', {})), None)
-            rows.append(run | r | {'overlay': str(p.parent / r['overlays'][main]) if main else None, 'file': str(p)})
-    return pd.DataFrame(rows)
 
 # %% ../nbs/19_attention_maps.ipynb #fa0c0009
 def attention_items(image:str|Path|None=None, # one image file
@@ -256,25 +219,44 @@ def face_boxes(iid:str, # the image's id
         rec = {'faces': detect_faces(read_image(path), model=yunet)}
     return [f['box'] for f in rec['faces']]
 
+# %% ../nbs/19_attention_maps.ipynb #c4d1e8a2
+@dataclass(frozen=True)
+class AttentionOptions:
+    "`elena attention`'s settings besides the model and the output folder: which images, how maps are made, which boxes"
+    image:str|Path|None=None # one image file, or
+    dataset:str|None=None # a dataset name
+    data_dir:str|Path|None=None # the dataset folder
+    limit:int|None=None # the first N images of the dataset only
+    method:str='raw' # per-layer maps and their mean, or 'rollout'
+    fuse:str='mean' # head fusion, 'mean' or 'max'
+    query:str='emotion' # a word of the prompt, ':answer' or ':prompt'
+    prompt:str='elena' # prompt kind
+    labels:str='elena' # label set
+    faces:str|Path|None=None # faces.jsonl of `elena mask` (or its folder); None: detect with YuNet
+    masked_dir:str|Path|None=None # output folder of `elena mask`: its copies are measured too
+    people:str|Path|None=None # a people file (person boxes); default: the dataset's (heco, emotic)
+    pad:float=0.05 # box padding, as the masking used
+    yunet:str|Path|None=None # the YuNet ONNX file for detection on the fly
+    max_new_tokens:int=24 # answer length for ':answer'
+
 # %% ../nbs/19_attention_maps.ipynb #fa0c0012
-def measure_image(backend, # a loaded local backend: `model`, `processor`, `random_weights`
+def measure_image(backend, # a loaded local backend: `name`, `model`, `processor`, `random_weights`
                   path:Path, # the image
                   prompt, # an `elena.prompts.Prompt`
                   boxes:list, # its face boxes
                   out:Path, # where the overlays and the `.npz` go
-                  stem:str, # their name part (`_stem`)
-                  name:str, # the model's name, in the file names
-                  method:str='raw', fuse:str='mean', query:str='emotion', # as for `attention_maps`
-                  pad:float=0.05, # box padding, as the masking used
-                  max_new_tokens:int=24, # for ':answer'
+                  stem:str, # their name part (`_stem`), followed by the backend's name
+                  options:AttentionOptions|None=None, # `method`, `fuse`, `query`, `pad`, `max_new_tokens` are used
                   people:list|None=None, # its person boxes [x, y, w, h] (None: unknown)
                  ) -> dict:
     "The measures of one image: size, the main map's face/body/context shares, `per_layer`, query tokens, files"
+    o = options or AttentionOptions()
     img = load_image(path)
-    res = attention_maps(backend.model, backend.processor, img, prompt, query, method, fuse, max_new_tokens)
-    per_layer = {k: region_bias(m, boxes, people, pad) for k, m in res['maps'].items()}
+    res = attention_maps(backend.model, backend.processor, img, prompt, query=o.query, method=o.method, fuse=o.fuse,
+                         max_new_tokens=o.max_new_tokens)
+    per_layer = {k: region_bias(m, boxes, people, o.pad) for k, m in res['maps'].items()}
     main = next(k for k in MAIN_MAPS if k in per_layer)
-    files = save_maps(res, img, out, stem, name, bool(backend.random_weights))
+    files = save_maps(res, img, out, stem, backend.name, bool(backend.random_weights))
     r = {'width': img.size[0], 'height': img.size[1], **per_layer[main], 'per_layer': per_layer,
          **{k: res[k] for k in ('query_positions', 'query_tokens', 'answer')}, **files}
     if res['sources']:
@@ -286,24 +268,21 @@ def image_records(backend, # a loaded local backend
                   iid:str, path:Path, # the image's id and file
                   lookup:dict|None, # face records (`elena.masking.faces_lookup`), or None for YuNet
                   out:Path, # the output folder
-                  name:str, # the model's name
-                  masked_dir:str|Path|None=None, # output folder of `elena mask`: its copy is measured too
-                  prompt:str='elena', labels:str='elena', # prompt kind and label set
-                  yunet:str|Path|None=None, # the YuNet ONNX file for detection
+                  options:AttentionOptions|None=None, # `masked_dir`, `prompt`, `labels`, `yunet` and those of `measure_image`
                   people:list|None=None, # its person boxes [x, y, w, h], the same in both conditions (None: unknown)
-                  **how, # method, fuse, query, pad, max_new_tokens for `measure_image`
                  ) -> list[dict]:
     "One image's records: original and, with `masked_dir`, masked, on the same boxes; a failure is its `error`"
-    try: boxes = face_boxes(iid, path, lookup, yunet)
+    o = options or AttentionOptions()
+    try: boxes = face_boxes(iid, path, lookup, o.yunet)
     except Exception as e:
         return [{'id': iid, 'image': str(path), 'error': f"faces: {type(e).__name__}: {e}"}]
-    conds = [('original', Path(path), False)] + ([('masked', Path(masked_dir) / iid, True)] if masked_dir else [])
+    conds = [('original', Path(path), False)] + ([('masked', Path(o.masked_dir) / iid, True)] if o.masked_dir else [])
     recs = []
     for cond, p, masked in conds:
         r = {'id': iid, 'condition': cond, 'image': str(p), 'random_weights': bool(backend.random_weights),
              'faces': boxes, 'people': people}
-        ask = get_prompt(prompt, labels, masked)
-        try: r.update(measure_image(backend, p, ask, boxes, out, _stem(iid, path, cond), name, people=people, **how))
+        ask = get_prompt(o.prompt, o.labels, masked)
+        try: r.update(measure_image(backend, p, ask, boxes, out, _stem(iid, path, cond), options=o, people=people))
         except Exception as e: r['error'] = f"{type(e).__name__}: {e}"
         recs.append(r)
     return recs
@@ -320,41 +299,29 @@ def _merge(kept:dict, # an earlier run's records by (image, condition), from `_e
 # %% ../nbs/19_attention_maps.ipynb #fa0c0018
 def attention_folder(model:str, # a model of the registry: llama11b, gemma3-12b, hf:<repo>, tiny-llama, tiny-gemma3
                      out:str|Path, # the output folder
-                     image:str|Path|None=None, # one image file, or
-                     dataset:str|None=None, # a dataset name
-                     data_dir:str|Path|None=None, # the dataset folder
-                     limit:int|None=None, # the first N images of the dataset only
-                     method:str='raw', # per-layer maps and their mean, or 'rollout'
-                     fuse:str='mean', # head fusion, 'mean' or 'max'
-                     query:str='emotion', # a word of the prompt, ':answer' or ':prompt'
-                     prompt:str='elena', labels:str='elena', # prompt kind and label set
-                     faces:str|Path|None=None, # faces.jsonl of `elena mask` (or its folder); None: detect with YuNet
-                     masked_dir:str|Path|None=None, # output folder of `elena mask`: its copies are measured too
-                     people:str|Path|None=None, # a people file (person boxes); default: the dataset's (heco, emotic)
-                     pad:float=0.05, # box padding, as the masking used
-                     yunet:str|Path|None=None, # the YuNet ONNX file for detection on the fly
-                     max_new_tokens:int=24, # answer length for ':answer'
+                     options:AttentionOptions|None=None, # the other settings (None: the defaults)
+                     **settings, # fields of `AttentionOptions` given one by one, over `options`
                     ) -> dict:
     "`elena attention`: maps, overlays, `attention.json`; its `path`, maps made (`ok`), records `asked`, `kept`, `body_note`"
     from elena.backends import get_backend
     from elena.masking import faces_lookup
-    settings = {'model': model, 'method': method, 'fuse': fuse, 'query': query}
-    if not 0 <= pad < float('inf'):
-        raise ValueError(f"--pad {pad}: give the box padding as a share of the box size, 0 or more and finite, "
+    o = replace(options or AttentionOptions(), **settings)
+    run = {'model': model, 'method': o.method, 'fuse': o.fuse, 'query': o.query}
+    if not 0 <= o.pad < float('inf'):
+        raise ValueError(f"--pad {o.pad}: give the box padding as a share of the box size, 0 or more and finite, "
                          "as the masking used (default 0.05)")
-    items = attention_items(image, dataset, data_dir, limit)
-    lookup = faces_lookup(faces) or faces_lookup(masked_dir)
-    plook, annotated = people_lookup(people), dataset_people(dataset, data_dir)
+    items = attention_items(o.image, o.dataset, o.data_dir, o.limit)
+    lookup = faces_lookup(o.faces) or faces_lookup(o.masked_dir)
+    plook, annotated = people_lookup(o.people), dataset_people(o.dataset, o.data_dir)
     out = Path(out)
-    kept = _earlier(out, settings)  # before the model loads
+    kept = _earlier(out, run)  # before the model loads
     be = get_backend(model).load()
-    _check_method(be.model.config, method)  # once, before any image
-    how = dict(method=method, fuse=fuse, query=query, pad=pad, max_new_tokens=max_new_tokens)
-    records = [r for iid, path in items for r in image_records(be, iid, path, lookup, out, model, masked_dir, prompt,
-                                                               labels, yunet, person_boxes(iid, plook, annotated), **how)]
+    _check_method(be.model.config, o.method)  # once, before any image
+    records = [r for iid, path in items
+               for r in image_records(be, iid, path, lookup, out, o, people=person_boxes(iid, plook, annotated))]
     merged, n_kept = _merge(kept, records)
     rnd = bool(be.random_weights)
-    summary = attention_summary(settings, merged, rnd)
+    summary = attention_summary(run, merged, rnd)
     path, ok = write_attention_summary(out, summary), sum('error' not in r for r in records)
     return {'path': path, 'ok': ok, 'asked': len(records), 'kept': n_kept, 'random_weights': rnd,
             'body_note': summary['body_note']}

@@ -166,11 +166,11 @@ def _mask_args(p:argparse.ArgumentParser):
 
 # %% ../nbs/89_commands.ipynb #4cfe2514
 def _mask_run(a:argparse.Namespace) -> int:
-    from elena.masking import mask_folder
+    from elena.masking import MASK_OPTIONS, mask_folder
     from elena.yunet import yunet_path
     _max_pixels(a)
     yunet_path(a.yunet)  # a detector that cannot be had stops here, before the output folder, faces.jsonl or a lock
-    s = _call(mask_folder, a)
+    s = _call(mask_folder, a, options={k: getattr(a, k) for k in MASK_OPTIONS})
     done, where = s['processed'] - s['errors'], Path(a.output)/'faces.jsonl'
     print(f"{a.input} -> {a.output}: {s['images']} image(s): {done} masked now, {s['skipped']} already done, "
           f"{s['errors']} could not be read; {s['faces']} face(s) hidden, {s['no_face']} image(s) with no face found")
@@ -208,8 +208,8 @@ def _attention_args(p:argparse.ArgumentParser):
 
 # %% ../nbs/89_commands.ipynb #de309db2
 def _attention_run(a:argparse.Namespace) -> int:
-    from elena.attention_maps import attention_folder
-    r = _call(attention_folder, a)
+    from elena.attention_maps import AttentionOptions, attention_folder
+    r = attention_folder(a.model, a.out, _call(AttentionOptions, a))
     kept = f" (with {r['kept']} kept from before)" if r['kept'] else ''
     rnd = "  (random weights: not a result)" if r['random_weights'] else ''
     print(f"{r['ok']} of {r['asked']} maps -> {r['path']}{kept}{rnd}")

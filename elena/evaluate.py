@@ -21,42 +21,18 @@ from .labelmaps import native_taxonomy
 from .data import Dataset, load_dataset, majority_label
 from .metrics import (single_label, any_match, multilabel_f1, paired_runs, vad_agreement, narrative_checks,
                            body_parts_table)
-from .names import file_name, unique_names
 from .files import atomic_write
 from .store import latest_records, read_records
 from .trust import scrub
-from .runcache import run_rows
+from .answers import ANSWER_FIELDS, match_items, match_key, read_responses
 
 # %% auto #0
-__all__ = ['ANSWER_FIELDS', 'RUN_PROVENANCE', 'RESULT_FILES', 'match_key', 'read_responses', 'gold_table', 'match_items',
-           'score_run', 'evaluation_provenance', 'datasets_once', 'evaluate', 'summary_frame', 'per_class_frame',
-           'items_frame', 'write_results', 'read_results', 'format_report']
+__all__ = ['RUN_PROVENANCE', 'RESULT_FILES', 'gold_table', 'score_run', 'evaluation_provenance', 'datasets_once', 'evaluate',
+           'summary_frame', 'per_class_frame', 'items_frame', 'write_results', 'read_results', 'format_report',
+           'ANSWER_FIELDS', 'match_key', 'read_responses', 'match_items']
 
-# %% ../nbs/17_evaluate.ipynb #2b42ba7c
-def match_key(ids:pd.Series) -> pd.Series:
-    "Ids with a 'masked_' prefix of the file name removed: the key that joins responses to items"
-    ids = ids.astype(str)
-    if not ids.str.contains('masked_', regex=False).any():
-        return ids
-    return ids.str.replace(r'(^|/)masked_', r'\1', regex=True)
-
-# %% ../nbs/17_evaluate.ipynb #749264ee
-ANSWER_FIELDS = ('narrative', 'explicit_description', 'implicit_description', 'body_parts',
-                 'valence', 'arousal', 'dominance')  # the parts of an answer read from `parsed`
-
-# %% ../nbs/17_evaluate.ipynb #787f26fc
-def read_responses(path:str|Path, # a JSONL file of response records
-                   fields:Sequence[str]=ANSWER_FIELDS, # which `ANSWER_FIELDS` to read (fewer: less memory)
-                  ) -> pd.DataFrame:
-    "One row per item (its latest record, `elena.runcache.run_rows`): id, key, emotion, failed, model, ..., `fields`"
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Responses file {path} not found")
-    stored = ('model', 'condition', 'prompt_id', 'dataset', 'created_at', 'labels', 'prompt_sha256', 'model_revision', 'gen',
-              'random_weights')
-    df = pd.DataFrame(run_rows(path, ['id', 'emotion', 'failed', *stored, *fields]))  # read once, then from the cache
-    df.insert(1, 'key', match_key(df.id))
-    return df
+# %% ../nbs/17_evaluate.ipynb #e1a7c3b5
+_all_ = ['ANSWER_FIELDS', 'match_key', 'read_responses', 'match_items']  # from `elena.answers`
 
 # %% ../nbs/17_evaluate.ipynb #4284f777
 def gold_table(ds:Dataset, # a loaded dataset
@@ -70,19 +46,6 @@ def gold_table(ds:Dataset, # a loaded dataset
     df = pd.DataFrame(rows, columns=cols)
     df['key'] = match_key(df.id)
     return df.drop_duplicates('key').set_index('key')
-
-# %% ../nbs/17_evaluate.ipynb #0e46f42f
-def match_items(keys:pd.Series, # answer keys (`read_responses`' key: the id without a masked_ prefix)
-                items:pd.Index, # item keys (the index of `gold_table`)
-               ) -> pd.DataFrame:
-    "Per answer: the item it matches (by relative path, else by a file name only one item has), and how: 'path', 'name'"
-    keys = keys.astype(str).reset_index(drop=True)
-    unique = unique_names(items.astype(str))  # `elena.names`' rule: a file name only one item has
-    by_path = keys.where(keys.isin(items))
-    by_name = pd.Series([unique.get(file_name(k)) for k in keys], dtype=object).where(by_path.isna())
-    how = np.where(by_path.notna(), 'path', np.where(by_name.notna(), 'name', ''))
-    out = pd.DataFrame({'item': by_path.fillna(by_name), 'how': how})
-    return out.astype(object).where(out.item.notna(), None)
 
 # %% ../nbs/17_evaluate.ipynb #53572529
 def _joined(resp:pd.DataFrame, gold:pd.DataFrame) -> pd.DataFrame:
@@ -256,7 +219,7 @@ def evaluate(paths:Sequence[str|Path], # response JSONL files, one run each
                 label_map=label_map, n_boot=n_boot)
     prov = evaluation_provenance(command or 'elena.evaluate.evaluate(' + ', '.join(f'{k}={v!r}' for k, v in args.items()) + ')')
     with _gc_paused():
-        return prov | _evaluate(paths, dataset, data_dir, labels, label_map, n_boot, texts)
+        return prov | _evaluate(paths, dataset, data_dir, labels=labels, label_map=label_map, n_boot=n_boot, texts=texts)
 
 # %% ../nbs/17_evaluate.ipynb #aa634103
 def summary_frame(res:dict, # from `evaluate`

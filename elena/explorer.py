@@ -10,13 +10,15 @@ import cv2
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from .attention_maps import read_attention_summaries
+from .attention_json import read_attention_summaries
 from .files import read_image
 from .results import find_runs, exclude_random, answers, parse_data_dirs, store_folder, what_next
-from .evaluate import gold_table, match_items, match_key
+from .answers import match_items, match_key
+from .evaluate import gold_table
 from .data import load_dataset
 from .faces import FACES_FILE
-from .masking import read_faces, mask_image, pad_box
+from .cover import mask_image, pad_box
+from .faces import read_faces
 from .run import masked_cache
 
 # %% auto #0

@@ -10,106 +10,92 @@ import json
 import os
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from dataclasses import dataclass, fields, replace
 from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Iterable
 import cv2
-import numpy as np
 from tqdm.auto import tqdm
 from .claims import Claims
+from .cover import mask_image, masked_fraction, pad_box
 from .faces import FACES_FILE, FacesLog, faces_lookup, read_faces
 from .files import atomic_write, encode_image, list_images, read_image, still_bytes, write_image
-from .names import FILLS, IMAGE_EXTS
+from .names import FILLS, IMAGE_EXTS, YUNET_ENGINES
 from .trust import allowed_roots, one_line, outside
 from .yunet import detect_faces, detection_scales, resolve_engine, tile_scales, yunet_path, MIN_FACE, SECOND_PASS, YUNET_SHA256
 
 # %% auto #0
-__all__ = ['MASK_OPTIONS', 'pad_box', 'mask_image', 'masked_fraction', 'mask_file', 'mask_folder', 'mask_options',
-           'mask_fingerprint', 'FILLS', 'IMAGE_EXTS', 'read_image', 'FacesLog', 'read_faces', 'faces_lookup']
+__all__ = ['MASK_OPTIONS', 'MaskOptions', 'mask_options', 'mask_fingerprint', 'mask_file', 'mask_folder', 'FILLS', 'IMAGE_EXTS',
+           'read_image', 'FacesLog', 'read_faces', 'faces_lookup', 'pad_box', 'mask_image', 'masked_fraction']
 
 # %% ../nbs/09_masking.ipynb #7bf1c9e7
-_all_ = ['FILLS', 'IMAGE_EXTS', 'read_image', 'FacesLog', 'read_faces', 'faces_lookup']  # still importable from here
+_all_ = ['FILLS', 'IMAGE_EXTS', 'read_image', 'FacesLog', 'read_faces', 'faces_lookup',  # still importable from here
+         'pad_box', 'mask_image', 'masked_fraction']
 
-# %% ../nbs/09_masking.ipynb #dc1b296b
-def pad_box(box:list[float], # [x, y, w, h] in pixels
-            pad:float, # share of the width (height) added on the left and the right (top and bottom)
-            width:int, height:int, # the image size, to clip to
-           ) -> tuple[int, int, int, int]:
-    "The padded box as clipped integer corners (x0, y0, x1, y1)"
-    x, y, w, h = box
-    x0, y0 = int(np.floor(x - pad * w)), int(np.floor(y - pad * h))
-    x1, y1 = int(np.ceil(x + w + pad * w)), int(np.ceil(y + h + pad * h))
-    return max(0, x0), max(0, y0), min(width, x1), min(height, y1)
+# %% ../nbs/09_masking.ipynb #a3c1e0f2
+@dataclass(frozen=True)
+class MaskOptions:
+    "A masking's settings: how faces are found and covered (checked when made)"
+    fill:str='black' # how faces are covered, one of `FILLS`
+    pad:float=0.05 # share of the box size added on each side
+    score:float=0.5 # the lowest detector score that counts as a face
+    max_side:int=640 # long side of the first detection copy
+    min_face:int=MIN_FACE # in large images, tiled detection finds faces down to this width (pixels)
+    engine:str|None=None # the detector's engine, one of `YUNET_ENGINES` (None: `default_engine()`); not fingerprinted
+    def __post_init__(self): _check_values(self)
 
-# %% ../nbs/09_masking.ipynb #1aa7fa26
-def _fill(roi:np.ndarray, # the box's pixels, colour channels only
-          fill:str, # one of `FILLS`
-         ) -> np.ndarray:
-    "`roi` covered with `fill`"
-    h, w = roi.shape[:2]
-    if fill == 'black': return np.zeros_like(roi)
-    if fill == 'mean':
-        mean = roi.reshape(h * w, -1).mean(0).astype(roi.dtype)
-        return np.broadcast_to(mean.reshape(roi.shape[2:]), roi.shape)
-    if fill not in ('pixelate', 'blur'): raise ValueError(f"unknown fill {fill!r}: use one of {', '.join(FILLS)}")
-    cell = max(2, max(w, h) // (6 if fill == 'pixelate' else 3))
-    small = cv2.resize(roi, (max(1, -(-w // cell)), max(1, -(-h // cell))), interpolation=cv2.INTER_AREA)
-    if fill == 'pixelate': return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST).reshape(roi.shape)
-    smooth = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    return cv2.blur(smooth, (cell, cell)).reshape(roi.shape)
+# %% ../nbs/09_masking.ipynb #2e28373d
+def _check_values(o:MaskOptions, # the settings to check
+                 ):
+    "Refuse the values that would do harm, saying which value to give instead"
+    if o.fill not in FILLS: raise ValueError(f"unknown fill {o.fill!r}: use one of {', '.join(FILLS)}")
+    if not 0 <= o.pad < float('inf'):
+        raise ValueError(f"pad {o.pad}: give a share of the box size of 0 or more, finite (default 0.05); "
+                         f"a negative pad leaves the face visible")
+    if not 0 < o.score <= 1:
+        raise ValueError(f"score {o.score}: give the lowest detector score that counts as a face, "
+                         f"above 0 and at most 1 (default 0.5)")
+    if o.max_side < 32:
+        raise ValueError(f"max_side {o.max_side}: give at least 32 pixels (YuNet's coarsest stride; default 640)")
+    if not o.min_face >= 1:
+        raise ValueError(f"min_face {o.min_face}: give the smallest face width to find in large images, "
+                         f"at least 1 pixel (default {MIN_FACE})")
+    if o.engine is not None and o.engine not in YUNET_ENGINES:
+        raise ValueError(f"unknown engine {o.engine!r}: use one of {', '.join(YUNET_ENGINES)}")
 
-# %% ../nbs/09_masking.ipynb #f3c69f4f
-def _cover(img:np.ndarray, # the image, painted in place
-           rect:tuple[int, int, int, int], # (x0, y0, x1, y1), not empty
-           fill:str, # one of `FILLS`
-          ):
-    "Cover `rect` of `img` with `fill`; an alpha channel becomes opaque there"
-    x0, y0, x1, y1 = rect
-    area = img[y0:y1, x0:x1]
-    alpha = img.ndim == 3 and img.shape[2] == 4
-    color = area[..., :3] if alpha else area
-    color[...] = _fill(np.ascontiguousarray(color), fill)
-    if alpha: area[..., 3] = np.iinfo(img.dtype).max if img.dtype.kind == 'u' else 1
+# %% ../nbs/09_masking.ipynb #96178480
+MASK_OPTIONS = {f.name: f.default for f in fields(MaskOptions)}  # a run's masking options and their defaults (`MaskOptions`)
 
-# %% ../nbs/09_masking.ipynb #df2bd6ed
-def mask_image(img:np.ndarray, # the image, any depth and channels
-               faces:list[dict], # faces as `detect_faces` gives them (only `box` is used)
-               fill:str='black', # one of `FILLS`
-               pad:float=0.05, # share of the box size added on each side
-               copy:bool=True, # work on a copy (False: paint `img` itself, which saves copying a large image)
-              ) -> np.ndarray:
-    "`img` with every face box padded, clipped and covered with `fill` (an alpha channel becomes opaque there)"
-    if fill not in FILLS: raise ValueError(f"unknown fill {fill!r}: use one of {', '.join(FILLS)}")
-    out = img.copy() if copy else img
-    H, W = img.shape[:2]
-    for f in faces:
-        rect = pad_box(f['box'], pad, W, H)
-        if rect[2] > rect[0] and rect[3] > rect[1]: _cover(out, rect, fill)
-    return out
+# %% ../nbs/09_masking.ipynb #180191b3
+def mask_options(mask:MaskOptions|dict|str|None=None, # some of `MASK_OPTIONS`, as a dict or as 'fill=blur,min_face=64'
+                ) -> MaskOptions:
+    "`mask` checked (names, types, values) as a `MaskOptions`, with the defaults where it says nothing"
+    if isinstance(mask, MaskOptions): return mask
+    if isinstance(mask, str):
+        pairs = [p.split('=', 1) for p in mask.split(',') if p.strip()]
+        if any(len(p) != 2 for p in pairs): raise ValueError(f"masking options {mask!r}: write them as 'fill=blur,min_face=64'")
+        mask = {k.strip(): v.strip() for k, v in pairs}
+    unknown = sorted(set(mask or {}) - set(MASK_OPTIONS))
+    if unknown: raise ValueError(f"unknown masking option(s) {', '.join(unknown)}: use {', '.join(MASK_OPTIONS)}")
+    kind = lambda k: str if MASK_OPTIONS[k] is None else type(MASK_OPTIONS[k])
+    try: given = {k: kind(k)(v) for k, v in (mask or {}).items() if v is not None}
+    except ValueError as e: raise ValueError(f"masking options {mask!r}: {e}") from None
+    return MaskOptions(**given)
 
-# %% ../nbs/09_masking.ipynb #5c8e7af1
-def _union_area(rects:list[tuple[int, int, int, int]], # (x0, y0, x1, y1), none empty
-               ) -> int:
-    "The area the rectangles cover, overlaps counted once: a sweep over the strips between their x edges"
-    xs, area = sorted({x for r in rects for x in (r[0], r[2])}), 0
-    for a, b in zip(xs, xs[1:]):
-        top = None  # the lowest edge covered so far in this strip
-        for y0, y1 in sorted((r[1], r[3]) for r in rects if r[0] <= a and r[2] >= b):
-            lo = y0 if top is None else max(y0, top)
-            if y1 > lo:
-                area += (y1 - lo) * (b - a)
-                top = y1
-    return area
+# %% ../nbs/09_masking.ipynb #68fdfe61
+def _settings(o:MaskOptions, # the masking's settings
+             ) -> tuple[dict, str]:
+    "The settings a folder is masked with, and their fingerprint (see `SUMMARY_FIELDS`)"
+    settings = {'fill': o.fill, 'pad': o.pad, 'score': o.score, 'max_side': o.max_side, 'min_face': o.min_face,
+                'second_pass': SECOND_PASS, 'model_sha256': YUNET_SHA256}
+    return settings, hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
-# %% ../nbs/09_masking.ipynb #876358f1
-def masked_fraction(faces:list[dict], # faces with a `box`
-                    pad:float, width:int, height:int, # as for `pad_box`
-                   ) -> float:
-    "The share of the image area that the padded boxes cover (overlaps counted once)"
-    if not width * height: return 0.0
-    rects = [pad_box(f['box'], pad, width, height) for f in faces]
-    return round(_union_area([r for r in rects if r[2] > r[0] and r[3] > r[1]]) / (width * height), 6)
+# %% ../nbs/09_masking.ipynb #ff85b7f2
+def mask_fingerprint(mask:MaskOptions|dict|str|None=None, # a run's masking options (see `mask_options`)
+                    ) -> str:
+    "The fingerprint of the settings `mask` masks with (as `faces.jsonl` and the summary record it)"
+    return _settings(mask_options(mask))[1]
 
 # %% ../nbs/09_masking.ipynb #af45adb8
 def _sha256(path:Path, # a file
@@ -122,13 +108,12 @@ def _sha256(path:Path, # a file
 
 # %% ../nbs/09_masking.ipynb #2cb28ffa
 def mask_file(src:Path, dst:Path, # input image and where its masked copy goes
-              fill:str='black', pad:float=0.05, score:float=0.5, max_side:int=640, # as for `mask_folder`
+              options:MaskOptions|None=None, # the masking's settings (None: the defaults)
               model:str|Path|None=None, # the YuNet file (default: `yunet_path()`)
-              engine:str|None=None, # the detector's engine (default: `default_engine()`)
-              min_face:int=MIN_FACE, # as for `mask_folder`
               roots:tuple|None=None, # from `elena.trust.allowed_roots`: `src` must resolve inside one (None: unchecked)
              ) -> dict:
     "Mask one image's upright still into `dst` (re-encoded as it is if it has no face) and return its `faces.jsonl` record"
+    o = options or MaskOptions()
     rec = {'width': None, 'height': None, 'faces': [], 'scales': [], 'masked_fraction': 0.0}
     if roots and (real := outside(src, roots)) is not None:  # a link out of the folder: never opened
         return rec | {'status': 'error', 'message': f"resolves to {one_line(real, 200)}, outside {roots[0]}: not opened; "
@@ -138,12 +123,12 @@ def mask_file(src:Path, dst:Path, # input image and where its masked copy goes
         sha = _sha256(src)
         img = read_image(src)
         H, W = img.shape[:2]
-        faces = detect_faces(img, score, max_side, model, engine=engine, min_face=min_face)
-        scales = detection_scales(W, H, max_side) + tile_scales(W, H, max_side, min_face)
+        faces = detect_faces(img, o.score, o.max_side, model, engine=o.engine, min_face=o.min_face)
+        scales = detection_scales(W, H, o.max_side) + tile_scales(W, H, o.max_side, o.min_face)
         rec.update(width=W, height=H, faces=faces, scales=scales,
-                   masked_fraction=masked_fraction(faces, pad, W, H))
+                   masked_fraction=masked_fraction(faces, o.pad, W, H))
         jpeg = Path(src).read_bytes()[:3] == b'\xff\xd8\xff'
-        if faces: atomic_write(dst, encode_image(mask_image(img, faces, fill, pad, copy=False), jpeg=jpeg))
+        if faces: atomic_write(dst, encode_image(mask_image(img, faces, o.fill, o.pad, copy=False), jpeg=jpeg))
         else: atomic_write(dst, still_bytes(src)[0])
         return rec | {'status': 'ok' if faces else 'no_face', 'message': '', 'source_sha256': sha}
     except (ValueError, OSError, cv2.error, MemoryError) as e:
@@ -156,8 +141,8 @@ def mask_file(src:Path, dst:Path, # input image and where its masked copy goes
 
 # %% ../nbs/09_masking.ipynb #18e31caa
 def _check_folders(input:str|Path, output:str|Path, # as for `mask_folder`
-                  ) -> tuple[Path, Path]:
-    "`input` and `output` resolved, once `input` is a folder with images and `output` is neither it nor a folder above it"
+                  ) -> tuple[Path, Path, list[Path]]:
+    "`input` and `output` resolved and the images under `input` (listed once), once `output` is neither it nor above it"
     src, out = Path(input).resolve(), Path(output).resolve()
     if not src.is_dir(): raise FileNotFoundError(f"input folder {input}: no such folder")
     ident = lambda p: (lambda s: (s.st_dev, s.st_ino))(os.stat(p))  # the folder itself, however it is reached
@@ -166,47 +151,22 @@ def _check_folders(input:str|Path, output:str|Path, # as for `mask_folder`
                          f"choose an output folder outside the input")
     if out.exists() and not out.is_dir():
         raise ValueError(f"--output {output} is a file: give a folder for the masked copies and faces.jsonl")
-    if not list_images(src, outside=out):
+    images = list_images(src, outside=out)  # the one walk of the input folder: the work uses this listing
+    if not images:
         raise ValueError(f"input folder {input}: no images in it (looked for {', '.join(IMAGE_EXTS)}); "
                          "give the folder that holds the photos")
-    return src, out
-
-# %% ../nbs/09_masking.ipynb #2e28373d
-def _check_values(fill:str, pad:float, score:float, max_side:int, # as for `mask_folder`
-                  min_face:int=MIN_FACE, # as for `mask_folder`
-                 ):
-    "Refuse the values that would do harm, saying which value to give instead"
-    if fill not in FILLS: raise ValueError(f"unknown fill {fill!r}: use one of {', '.join(FILLS)}")
-    if not 0 <= pad < float('inf'):
-        raise ValueError(f"pad {pad}: give a share of the box size of 0 or more, finite (default 0.05); "
-                         f"a negative pad leaves the face visible")
-    if not 0 < score <= 1:
-        raise ValueError(f"score {score}: give the lowest detector score that counts as a face, "
-                         f"above 0 and at most 1 (default 0.5)")
-    if max_side < 32:
-        raise ValueError(f"max_side {max_side}: give at least 32 pixels (YuNet's coarsest stride; default 640)")
-    if not min_face >= 1:
-        raise ValueError(f"min_face {min_face}: give the smallest face width to find in large images, "
-                         f"at least 1 pixel (default {MIN_FACE})")
+    return src, out, images
 
 # %% ../nbs/09_masking.ipynb #40cd5e83
-def _listed(src:Path, out:Path, # the input and output folders, resolved
+def _listed(src:Path, # the input folder, resolved
+            images:list[Path], # the images under it, as `_check_folders` listed them
             only:Iterable[str]|None, # keep only these ids (None: all)
            ) -> list[tuple[Path, str]]:
-    "The images under `src` and outside `out` (`elena.files.list_images`: hidden names skipped), with their ids"
-    pairs = [(p, p.relative_to(src).as_posix()) for p in list_images(src, outside=out)]
+    "`images` with their ids (paths relative to `src`), only those of `only` if it is given"
+    pairs = [(p, p.relative_to(src).as_posix()) for p in images]
     if only is None: return pairs
     keep = set(only)
     return [(p, i) for p, i in pairs if i in keep]
-
-# %% ../nbs/09_masking.ipynb #68fdfe61
-def _settings(fill:str, pad:float, score:float, max_side:int, # as for `mask_folder`
-              min_face:int=MIN_FACE, # as for `mask_folder`
-             ) -> tuple[dict, str]:
-    "The settings a folder is masked with, and their fingerprint (see `SUMMARY_FIELDS`)"
-    settings = {'fill': fill, 'pad': pad, 'score': score, 'max_side': max_side, 'min_face': min_face,
-                'second_pass': SECOND_PASS, 'model_sha256': YUNET_SHA256}
-    return settings, hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 # %% ../nbs/09_masking.ipynb #1253282c
 def _check_settings(done:dict[str, dict], # the records already in faces.jsonl
@@ -234,7 +194,7 @@ def _mask_claimed(t:tuple[Path, str], # (input image, id)
                   out:Path, # the output folder
                   claims:Claims, log:FacesLog, # the folder's `.mask.lock` and faces.jsonl
                   start:dict[str, dict], # the records as they were when this job began
-                  kw:dict, # `mask_file`'s settings
+                  kw:dict, # `mask_file`'s `options`, `model` and `roots`
                   fp:str, # their fingerprint, recorded in each line
                   wait:bool=False, # wait for another job that holds the image
                  ) -> dict|tuple|None:
@@ -310,73 +270,43 @@ def _summary(done:dict[str, dict], # the latest record per image id
             'settings': settings, 'fingerprint': fp, 'engine': engine}
 
 # %% ../nbs/09_masking.ipynb #85d96d5c
-def _mask_todo(src, out, fill, pad, score, max_side, workers, yunet, progress, engine, only, # as for `mask_folder`
+def _mask_todo(items:list[tuple[Path, str]], # the images of this run and their ids (`_listed`)
+               out:Path, # the output folder
+               options:MaskOptions, # the masking's settings, `engine` resolved
                claims:Claims, log:FacesLog, # the folder's `.mask.lock` (joined) and faces.jsonl
-               min_face:int=MIN_FACE, # as for `mask_folder`
-               roots:tuple=(), # from `elena.trust.allowed_roots`: where the images may really be
+               job:dict, # `mask_file`'s `model` and `roots`
+               workers:int|None=None, progress:bool=True, # as for `mask_folder`
               ) -> dict:
     "The work of `mask_folder` once its arguments are checked and the folder is joined: mask, record, sum up"
-    settings, fp = _settings(fill, pad, score, max_side, min_face)
+    settings, fp = _settings(options)
     start = dict(log.refresh())
     _check_settings(start, fp, settings, log.path)
-    kw = {'fill': fill, 'pad': pad, 'score': score, 'max_side': max_side, 'model': yunet_path(yunet), 'engine': engine,
-          'min_face': min_face, 'roots': roots or None}
-    items = _listed(src, out, only)
     todo = [t for t in items if not _ready(start, out, t[1], t[0])]
-    job = partial(_mask_claimed, out=out, claims=claims, log=log, start=start, kw=kw, fp=fp)
+    work = partial(_mask_claimed, out=out, claims=claims, log=log, start=start, kw={'options': options, **job}, fp=fp)
     workers = max(1, workers or os.cpu_count() or 1)
-    with _cv2_for(workers): processed = _mask_all(job, todo, workers, progress)
-    summary = _summary(log.refresh(), [i for _, i in items], processed, settings, fp, engine)
+    with _cv2_for(workers): processed = _mask_all(work, todo, workers, progress)
+    summary = _summary(log.refresh(), [i for _, i in items], processed, settings, fp, options.engine)
     log.write({'summary': summary})
     return summary
 
 # %% ../nbs/09_masking.ipynb #6f19ff69
 def mask_folder(input:str|Path, # folder of images, walked recursively
                 output:str|Path, # where masked images and faces.jsonl go
-                fill:str='black', # one of `FILLS`
-                pad:float=0.05, # share of the box size added on each side
-                score:float=0.5, # the lowest detector score that counts as a face
-                max_side:int=640, # long side of the first detection copy
+                options:MaskOptions|dict|str|None=None, # the masking's settings (see `mask_options`; None: the defaults)
                 workers:int|None=None, # threads (default: one per CPU core)
                 yunet:str|Path|None=None, # the YuNet file (default: `yunet_path()`)
                 progress:bool=True, # show a progress bar
-                engine:str|None=None, # the detector's engine, one of `YUNET_ENGINES` (default: `default_engine()`)
                 only:Iterable[str]|None=None, # mask only these ids (paths relative to `input`), e.g. a run's items
-                min_face:int=MIN_FACE, # in large images, tiled detection finds faces down to this width (pixels)
                 allow_roots:Iterable|None=(), # folders outside `input` its images may be in (`--allow-root`)
                ) -> dict:
     "Mask the images under `input` into `output` and record each in faces.jsonl, resuming and sharing the work"
-    _check_values(fill, pad, score, max_side, min_face)  # the values first: the folder check lists the images
-    src, out = _check_folders(input, output)
+    o = mask_options(options)  # the values first: the folder check lists the images
+    src, out, images = _check_folders(input, output)
     roots = allowed_roots(src, allow_roots)  # an image that resolves elsewhere is recorded, never opened
-    engine = resolve_engine(engine)
+    o = replace(o, engine=resolve_engine(o.engine))
     out.mkdir(parents=True, exist_ok=True)  # fails now if the folder cannot be written, before any work
     with Claims(out/'.mask.lock') as claims, FacesLog(out/FACES_FILE) as log:
         if claims.join():  # no other job here: temporary files are those of a run killed while writing
             for part in out.rglob('.*.part'): part.unlink()
-        return _mask_todo(src, out, fill, pad, score, max_side, workers, yunet, progress, engine, only, claims, log,
-                          min_face, roots)
-
-# %% ../nbs/09_masking.ipynb #96178480
-MASK_OPTIONS = {'fill': 'black', 'pad': 0.05, 'score': 0.5, 'max_side': 640, 'min_face': MIN_FACE}  # a run's masking options and their defaults
-
-# %% ../nbs/09_masking.ipynb #180191b3
-def mask_options(mask:dict|str|None=None, # some of `MASK_OPTIONS`, as a dict or as 'fill=blur,min_face=64'
-                ) -> dict:
-    "`mask` checked (names, types, values) and completed with the defaults of `MASK_OPTIONS`"
-    if isinstance(mask, str):
-        pairs = [p.split('=', 1) for p in mask.split(',') if p.strip()]
-        if any(len(p) != 2 for p in pairs): raise ValueError(f"masking options {mask!r}: write them as 'fill=blur,min_face=64'")
-        mask = {k.strip(): v.strip() for k, v in pairs}
-    unknown = sorted(set(mask or {}) - set(MASK_OPTIONS))
-    if unknown: raise ValueError(f"unknown masking option(s) {', '.join(unknown)}: use {', '.join(MASK_OPTIONS)}")
-    try: opts = {k: type(d)(mask[k]) if (mask or {}).get(k) is not None else d for k, d in MASK_OPTIONS.items()}
-    except ValueError as e: raise ValueError(f"masking options {mask!r}: {e}") from None
-    _check_values(**opts)
-    return opts
-
-# %% ../nbs/09_masking.ipynb #ff85b7f2
-def mask_fingerprint(mask:dict|str|None=None, # a run's masking options (see `mask_options`)
-                    ) -> str:
-    "The fingerprint of the settings `mask` masks with (as `faces.jsonl` and the summary record it)"
-    return _settings(**mask_options(mask))[1]
+        return _mask_todo(_listed(src, images, only), out, o, claims, log, {'model': yunet_path(yunet), 'roots': roots or None},
+                          workers=workers, progress=progress)

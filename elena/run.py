@@ -60,8 +60,8 @@ def masked_images(items:Sequence, # dataset items with `id` and `image`
     "Item id -> its face-masked copy (cached; only these items are masked), None where masking failed"
     from elena.masking import mask_folder, mask_options, read_faces
     out = masked_cache(root, name, mask)
-    mask_folder(root, out, yunet=yunet, progress=progress, only=[it.id for it in items], allow_roots=allow_roots,
-                **mask_options(mask))  # only the items this run asks
+    mask_folder(root, out, mask_options(mask), yunet=yunet, progress=progress, only=[it.id for it in items],
+                allow_roots=allow_roots)  # only the items this run asks
     faces, _ = read_faces(out)
     return {it.id: (out/it.id if faces.get(it.id, {}).get('status') in ('ok', 'no_face') else None) for it in items}
 

@@ -107,7 +107,7 @@ def plan(spec:RunSpec, # the run's settings, as `elena run` takes them (its `sha
     mask_job = None  # the masked condition's `elena mask` job, with the run's masking options
     if spec.condition == 'masked':
         from elena.masking import mask_options
-        opts = [x for k, v in mask_options(spec.mask).items() for x in (f"--{k.replace('_', '-')}", str(v))]
+        opts = [x for k, v in vars(mask_options(spec.mask)).items() if v is not None for x in (f"--{k.replace('_', '-')}", str(v))]
         cache = masked_cache(ds.root, spec.dataset, spec.mask)
         mask_job = [*elena_command(), 'mask', '--input', str(ds.root), '--output', str(cache),
                     *(['--yunet', spec.yunet] if spec.yunet else []), *opts, *[x for a in allow for x in ('--allow-root', a)]]

@@ -33,7 +33,7 @@ if not os.environ.get('ELENA_REFERENCE') and (SHARED / 'reference' / 'elena_bess
 
 # notebooks that need the YuNet model throughout: skipped, saying why, only where it cannot be had (the packaged copy
 # removed); elsewhere the cells that need it carry `#| yunet` and are skipped alone then
-NEEDS_YUNET = {'08_yunet.ipynb', '09_masking.ipynb'}
+NEEDS_YUNET = {'08_yunet.ipynb', '08c_cover.ipynb', '09_masking.ipynb'}
 
 def yunet_missing() -> str|None:
     "Why the YuNet model is not available to the tests (None when it is)"

@@ -106,8 +106,8 @@ def mllama_case(tmp_path, model, proc, W, H):
     keys[[t * n for t in range(nh * nw)]] = np.log(0.25 / (nh * nw))  # class tokens: a quarter, no pixel
     for (t, r, c), w in p.items(): keys[t * n + 1 + r * P + c] = np.log(w)
     plant(model, keys)
-    be = SimpleNamespace(model=model, processor=proc, random_weights=True)
-    rec = measure_image(be, tmp_path / 'img.png', get_prompt(), faces, tmp_path / 'o', 'img', 'planted', people=people)
+    be = SimpleNamespace(name='planted', model=model, processor=proc, random_weights=True)
+    rec = measure_image(be, tmp_path / 'img.png', get_prompt(), faces, tmp_path / 'o', 'img', people=people)
     check(rec, reg)
     return rec
 
@@ -130,8 +130,8 @@ def gemma_case(tmp_path, model, proc, W, H):
     for (r, c), w in p.items(): tok[r * side + c] = np.log(w)
     keys[img] = tok
     plant(model, keys)
-    be = SimpleNamespace(model=model, processor=proc, random_weights=True)
-    rec = measure_image(be, tmp_path / 'img.png', get_prompt(), faces, tmp_path / 'o', 'img', 'planted', people=people)
+    be = SimpleNamespace(name='planted', model=model, processor=proc, random_weights=True)
+    rec = measure_image(be, tmp_path / 'img.png', get_prompt(), faces, tmp_path / 'o', 'img', people=people)
     check(rec, reg)
     return rec
 
