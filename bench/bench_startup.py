@@ -5,7 +5,7 @@ fixture stays small, which makes hashing cheaper than on the real 2 GB of photos
 (`mat2py.py`'s `emotic_pre/`, Python literals in the cells) and `Annotations/Annotations.mat`. Side by side in one
 run, for each layout: a first start with an empty cache folder (what every start cost before issue 30: the parse and
 every hash) and a second start (the parse and the hashes read from `elena.names.cache_dir()`).
-A start here is `load_dataset` plus hashing every image with `elena.store.ImageHashes`, as `elena run` does.
+A start here is `load_dataset` plus hashing every image with `elena.files.ImageHashes`, as `elena run` does.
 Run: PYTHONPATH=. .venv/bin/python bench/bench_startup.py [--n 23571]"""
 import argparse
 import os
@@ -61,14 +61,16 @@ def fixture(root:Path, n:int):
     (mat_root / 'Annotations').mkdir(parents=True)
     import scipy.io
     scipy.io.savemat(mat_root / 'Annotations' / 'Annotations.mat', {k: struct_array(v) for k, v in mats.items()})
-    for r in (csv_root, mat_root):
-        (r / 'emotic').symlink_to(root / 'emotic')
+    for r in (csv_root, mat_root):  # the images inside each layout's root (hard links: a symlink out is refused, issue 23)
+        for f in (root / 'emotic').rglob('*.jpg'):
+            (r / f.relative_to(root)).parent.mkdir(parents=True, exist_ok=True)
+            os.link(f, r / f.relative_to(root))
     return csv_root, mat_root
 
 
 def start(root):
     from elena.data import load_dataset
-    from elena.store import ImageHashes
+    from elena.files import ImageHashes
     t0 = time.monotonic()
     ds = load_dataset('emotic', root)
     t1 = time.monotonic()

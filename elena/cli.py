@@ -114,7 +114,7 @@ def _merge_args(p:argparse.ArgumentParser):
 # %% ../nbs/90_cli.ipynb #3c0ee524
 def _merge_run(a:argparse.Namespace) -> int:
     import re
-    from elena.store import merge_shards
+    from elena.shards import merge_shards
     if missing := [f for f in a.files if not Path(f).exists()]:
         raise FileNotFoundError(f"no such shard file: {', '.join(missing)}")
     outs = {re.sub(r'\.shard-\d+-of-\d+(?=\.jsonl$)', '', str(f)) for f in a.files}

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Sequence
 from tqdm.auto import tqdm
 from .backends import Reply, Request, StopRun, get_backend, resolve_model
-from .files import still_bytes
+from .files import ImageHashes, image_sha256, still_bytes
 from .limits import DayCount, day_start, requests_today
 from .local import check_constrain
 from .parse import parse_response
 from .prompts import PROMPT_KINDS, get_prompt, resolve_labels
-from .store import (CONDITIONS, ImageHashes, ResponseStore, done_ids, image_sha256, in_shard, make_record, parse_shard,
-                         read_records, store_path)
+from .shards import in_shard, parse_shard
+from .store import CONDITIONS, ResponseStore, done_ids, make_record, read_records, store_path
 
 # %% auto #0
 __all__ = ['PRICES_USD_PER_M', 'project_root', 'masked_cache', 'masked_images', 'RunSummary', 'estimate_cost', 'check_run',
