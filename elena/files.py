@@ -255,9 +255,10 @@ def write_image(path:str|Path, # where it goes; the suffix chooses the format
 
 # %% ../nbs/04a_files.ipynb #d8c30fb2
 def image_sha256(path:str|Path, # an image file
+                 still:tuple[bytes, str]|None=None, # its `still_bytes`, where they are encoded already
                 ) -> str:
     "sha256 of the bytes a model is sent for the image (`elena.files.still_bytes`): a resumed run re-asks an item whose image changed"
-    return hashlib.sha256(still_bytes(path)[0]).hexdigest()
+    return hashlib.sha256((still or still_bytes(path))[0]).hexdigest()
 
 # %% ../nbs/04a_files.ipynb #dfecf22e
 class ImageHashes:
@@ -277,14 +278,19 @@ class ImageHashes:
         return self._dirs[folder]
 
     def __call__(self, path:str|Path) -> str:
-        "The sha256 of `path`'s bytes: remembered while its size and modification time stay the same"
+        "The sha256 of what is sent for `path`: remembered while the file's size and modification time stay the same"
+        return self.sent(path)[0]
+
+    def sent(self, path:str|Path) -> tuple[str, tuple[bytes, str]|None]:
+        "The sha256 of what is sent for `path`, and what is sent (`still_bytes`) where it was encoded now to hash it"
         folder, name = os.path.split(os.path.abspath(path))
         st, e = os.stat(path), self._known(folder).get(name)
         if isinstance(e, list) and len(e) == 3 and e[:2] == [st.st_size, st.st_mtime_ns]:
-            return e[2]
-        h = image_sha256(path)
+            return e[2], None
+        still = still_bytes(path)
+        h = image_sha256(path, still)
         self._dirs[folder][name] = self._new.setdefault(folder, {})[name] = [st.st_size, st.st_mtime_ns, h]
-        return h
+        return h, still
 
     def save(self):
         "Write what was hashed now into the cache (added to what other processes wrote meanwhile)"

@@ -66,10 +66,11 @@ class UnreadableImage(Exception):
 
 # %% ../nbs/14_gemini.ipynb #153ba511
 def image_part(path:str|Path, # an image file
+               still:tuple[bytes, str]|None=None, # its `still_bytes`, where they are encoded already
               ) -> types.Part:
     "The image as an inline `Part` of `elena.files.still_bytes` (ELENA's encoding of its upright still, no metadata)"
     try:
-        data, mime = still_bytes(path)
+        data, mime = still or still_bytes(path)
     except OSError as e:
         raise UnreadableImage(f"cannot read the image {path}: {e.strerror or e}; check that the file exists") from None
     except ValueError as e:
@@ -266,7 +267,7 @@ GeminiBackend.close = _close
 # %% ../nbs/14_gemini.ipynb #d6ce981f
 def _prepare(self:GeminiBackend, req:Request) -> tuple:
     "The contents and settings of one request (the image read now)"
-    return [image_part(req.image), req.prompt.user], gemini_config(req, self.thinking_budget)
+    return [image_part(req.image, req.still), req.prompt.user], gemini_config(req, self.thinking_budget)
 
 GeminiBackend.prepare = _prepare
 
@@ -323,7 +324,7 @@ def _chunks(requests:list[Request], max_bytes:int) -> Iterator[tuple]:
     chunk, parts, size = [], [], 0
     for r in requests:
         try:
-            part = image_part(r.image)
+            part = image_part(r.image, r.still)
         except UnreadableImage as e:
             yield r, Reply(error={'type': 'UnreadableImage', 'message': str(e)}, tries=0)
             continue

@@ -277,7 +277,7 @@ def test_second_start_hashes_no_unchanged_image(tmp_path, monkeypatch, standin):
     monkeypatch.setenv('ELENA_CACHE', str(tmp_path / 'cache'))
     data, out = images(tmp_path / 'imgs', 3), tmp_path / 'responses'
     hashed, real = [], elena.files.image_sha256
-    monkeypatch.setattr(elena.files, 'image_sha256', lambda p: hashed.append(Path(p).name) or real(p))
+    monkeypatch.setattr(elena.files, 'image_sha256', lambda p, *a: hashed.append(Path(p).name) or real(p, *a))
     go = lambda: run_elena('openai:standin', 'folder', data, out_dir=out, base_url=standin, progress=False)
     assert go().done == 3 and len(hashed) == 3
     hashed.clear()
