@@ -6,11 +6,16 @@ fixture stays small, which makes hashing cheaper than on the real 2 GB of photos
 run, for each layout: a first start with an empty cache folder (what every start cost before issue 30: the parse and
 every hash) and a second start (the parse and the hashes read from `elena.names.cache_dir()`).
 A start here is `load_dataset` plus hashing every image with `elena.files.ImageHashes`, as `elena run` does.
-Run: PYTHONPATH=. .venv/bin/python bench/bench_startup.py [--n 23571]"""
+With `--against DIR` (another checkout of ELENA, e.g. `/work/main` or a copy of an older `elena/`), each layout's second
+start is then timed again `--rounds` times in fresh processes, alternating this code and that one on the same fixture
+and caches (the better of the rounds kept): before and after in one sitting.
+Run: PYTHONPATH=. .venv/bin/python bench/bench_startup.py [--n 23571] [--against DIR] [--rounds 3]"""
 import argparse
 import os
 import random
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -80,9 +85,21 @@ def start(root):
     return t1 - t0, time.monotonic() - t1, len(ds.items), len(hashes)
 
 
+def second_start(code:str, root:Path, cache:Path) -> tuple[float, float]:
+    "A second start in a fresh process running the ELENA found at `code`: (load_dataset s, hashing s)"
+    prog = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); import bench_startup as b; "
+            f"print(*b.start(__import__('pathlib').Path({str(root)!r}))[:2])")
+    env = {**os.environ, 'PYTHONPATH': code, 'ELENA_CACHE': str(cache)}
+    out = subprocess.run([sys.executable, '-c', prog], env=env, capture_output=True, text=True, check=True).stdout
+    load, hashing = map(float, out.split()[-2:])
+    return load, hashing
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--n', type=int, default=23571)
+    ap.add_argument('--against', help='another ELENA checkout: its second start timed in the same sitting')
+    ap.add_argument('--rounds', type=int, default=3)
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp())
     t0 = time.monotonic()
@@ -95,6 +112,15 @@ def main():
             load, hashing, n, h = start(root)
             assert n == a.n and h == a.n, (n, h)
             print(f"| {name} | {which} | {load:.2f} | {hashing:.2f} | {load + hashing:.2f} |", flush=True)
+        if a.against:
+            best = {}
+            for _ in range(a.rounds):
+                for code in (a.against, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))):
+                    t = second_start(code, root, Path(os.environ['ELENA_CACHE']))
+                    best[code] = min(best.get(code, t), t, key=sum)
+            for code, (load, hashing) in best.items():
+                print(f"| {name} | second, {code} (best of {a.rounds}, own process) | {load:.2f} | {hashing:.2f} | "
+                      f"{load + hashing:.2f} |", flush=True)
     shutil.rmtree(tmp, ignore_errors=True)
 
 
