@@ -84,7 +84,8 @@ def append_records(path:str|Path, # a response file (it may not exist yet)
 # %% ../nbs/07b_shards.ipynb #e19c344e
 _TAIL = re.compile(rb',"created_at":(?:"([^"\\\x00-\x1f]*)"|null),"random_weights":(?:true|false)\}\n')
 _HEAD = re.compile(rb'\{"id":"([^"\\\x00-\x1f]*)",')  # a line as `make_record` and `_line` write it: id first, these two last
-_ENDS = re.compile(_TAIL.pattern + rb'(?:\{"id":"([^"\\\x00-\x1f]+)",)?')  # a line's end, and the next one's head
+_ENDS = re.compile(rb',"created_at":(?:"[^"\\\x00-\x1f]*"|null),"random_weights":(?:true|false)\}\n'
+                   rb'(?:\{"id":"([^"\\\x00-\x1f]+)",)?')  # a line's end as `_TAIL`, and the next line's head
 
 def _elena_form(data:bytes, # whole lines of a response file
                 k:int=0, start:int=0, # the file's number in a merge, and the offset of `data` in it
@@ -148,8 +149,8 @@ def _ids(data:bytes, # the bytes of a response file
     if not data: return []
     n, first, ends = data.count(b'\n'), _HEAD.match(data), _ENDS.findall(data)
     if first is None or not first[1] or len(ends) != n or data.count(b'"id"') != n: return None
-    ids = [first[1]] + [e[1] for e in ends[:-1]]
-    return ids if all(ids) and not ends[-1][1] and data.endswith(b'\n') else None
+    ids = [first[1]] + ends[:-1]
+    return ids if all(ids) and not ends[-1] and data.endswith(b'\n') else None
 
 def _todo(paths:Sequence, datas:list[bytes], # the shards and their bytes, then the file merged into
          ) -> list[tuple]:
@@ -173,7 +174,7 @@ def merge_shards(paths:Sequence[str|Path], # shard files (any order)
     try:
         datas.append(_read(out))
         ids = [_ids(d) for d in datas]
-        if all(i is not None for i in ids) and len({x for i in ids for x in i}) == sum(map(len, ids)):
+        if all(i is not None for i in ids) and len(set().union(*ids)) == sum(map(len, ids)):
             todo = [(k, 0, len(d)) for k, d in enumerate(datas[:-1])]  # no item twice: every line, as the shards hold them
             n = sum(map(len, ids[:-1]))
         else:
