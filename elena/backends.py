@@ -28,6 +28,8 @@ class Request:
     prompt: Prompt  # the rendered prompt
     gen: dict = field(default_factory=dict)  # generation settings: temperature, max_new_tokens, seed
     image_sha256: str|None = None  # sha256 of the image file's bytes, where the caller has it (it names Batch API jobs)
+    still: tuple[bytes, str]|None = field(default=None, repr=False, compare=False)  # what is sent for the image
+    # (`elena.files.still_bytes`), where the caller encoded it already to hash it: not encoded again
 
 # %% ../nbs/10_backends.ipynb #e9a4da92
 @dataclass

@@ -84,7 +84,7 @@ def _merge_args(p:argparse.ArgumentParser):
 # %% ../nbs/90_cli.ipynb #3c0ee524
 def _merge_run(a:argparse.Namespace) -> int:
     from elena.names import response_file_name, split_response_file
-    from elena.store import merge_shards
+    from elena.shards import merge_shards
     if missing := [f for f in a.files if not Path(f).exists()]:
         raise FileNotFoundError(f"no such shard file: {', '.join(missing)}")
     run_file = lambda f, r: str(Path(f).with_name(response_file_name(r.condition, r.kind))) if r else str(f)

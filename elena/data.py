@@ -4,6 +4,7 @@
 
 # %% ../nbs/06_data.ipynb #71155bfc
 from __future__ import annotations
+import gc
 import os
 import re
 from importlib.resources import files
@@ -147,7 +148,11 @@ def load_dataset(name:str, # one of `DATASETS`
                  allow_roots:Sequence|None=(), # folders outside `data_dir` its images may be in (`--allow-root`)
                 ) -> Dataset:
     "Load the dataset `name` from `data_dir`; every image held inside it (or `allow_roots`) by `contain`"
-    ds = _load(name, data_dir, ids, mapping, images)
+    collecting = gc.isenabled()
+    gc.disable()  # tens of thousands of items and people, no cycle among them: the collector's passes were a third of a start
+    try: ds = _load(name, data_dir, ids, mapping, images)
+    finally:
+        if collecting: gc.enable()
     if ds.root is None: return ds  # BESST from ids alone: no files
     root = Path(str(files('elena')/'samples')) if name == 'samples' else Path(data_dir)
     if root.is_file():  # HECO's CSV given itself: its folder, or the HECO folder above Labels/

@@ -14,11 +14,11 @@ import struct
 import sys
 from pathlib import Path
 import numpy as np
-from .names import IMAGE_EXTS
+from .names import IMAGE_EXTS, cache_dir
 
 # %% auto #0
 __all__ = ['ELENA_OUTPUTS', 'MAX_PIXELS', 'safe_name', 'is_hidden', 'list_images', 'max_pixels', 'read_image', 'encode_image',
-           'still_bytes', 'new_part', 'atomic_write', 'json_line', 'write_image']
+           'still_bytes', 'new_part', 'atomic_write', 'json_line', 'write_image', 'image_sha256', 'ImageHashes']
 
 # %% ../nbs/04a_files.ipynb #16de3989
 def safe_name(s:str, # a model, dataset or image name, e.g. 'hf:google/gemma-3-4b-it'
@@ -252,3 +252,52 @@ def write_image(path:str|Path, # where it goes; the suffix chooses the format
     if not ok:
         raise ValueError(f"{path}: OpenCV could not encode a {img.dtype} image with {img.shape} as {path.suffix}")
     return atomic_write(path, buf.tobytes())
+
+# %% ../nbs/04a_files.ipynb #d8c30fb2
+def image_sha256(path:str|Path, # an image file
+                 still:tuple[bytes, str]|None=None, # its `still_bytes`, where they are encoded already
+                ) -> str:
+    "sha256 of the bytes a model is sent for the image (`elena.files.still_bytes`): a resumed run re-asks an item whose image changed"
+    return hashlib.sha256((still or still_bytes(path))[0]).hexdigest()
+
+# %% ../nbs/04a_files.ipynb #dfecf22e
+class ImageHashes:
+    "sha256 of image files, remembered in the cache folder by path, size and modification time; call, then `save`"
+    def __init__(self):
+        self._dirs, self._new = {}, {}  # folder -> {name: [size, mtime_ns, sha256]}: known, and found now
+
+    def _file(self, folder:str) -> Path:
+        return cache_dir()/'hashes'/f"{hashlib.sha256(folder.encode('utf-8')).hexdigest()[:32]}.json"
+
+    def _known(self, folder:str) -> dict:
+        if folder not in self._dirs:
+            try:
+                self._dirs[folder] = json.loads(self._file(folder).read_bytes())
+            except (OSError, ValueError):
+                self._dirs[folder] = {}
+        return self._dirs[folder]
+
+    def __call__(self, path:str|Path) -> str:
+        "The sha256 of what is sent for `path`: remembered while the file's size and modification time stay the same"
+        return self.sent(path)[0]
+
+    def sent(self, path:str|Path) -> tuple[str, tuple[bytes, str]|None]:
+        "The sha256 of what is sent for `path`, and what is sent (`still_bytes`) where it was encoded now to hash it"
+        folder, name = os.path.split(os.path.abspath(path))
+        st, e = os.stat(path), self._known(folder).get(name)
+        if isinstance(e, list) and len(e) == 3 and e[:2] == [st.st_size, st.st_mtime_ns]:
+            return e[2], None
+        still = still_bytes(path)
+        h = image_sha256(path, still)
+        self._dirs[folder][name] = self._new.setdefault(folder, {})[name] = [st.st_size, st.st_mtime_ns, h]
+        return h, still
+
+    def save(self):
+        "Write what was hashed now into the cache (added to what other processes wrote meanwhile)"
+        for folder, new in self._new.items():
+            self._dirs.pop(folder, None)
+            try:
+                atomic_write(self._file(folder), json.dumps({**self._known(folder), **new}))
+            except OSError:
+                pass  # a cache that cannot be written: hashed again next time
+        self._new = {}

@@ -76,7 +76,7 @@ async def close(self:GeminiBackend):
 @patch
 def prepare(self:GeminiBackend, req:Request) -> tuple:
     "The contents and settings of one request (the image read now)"
-    return [image_part(req.image), req.prompt.user], gemini_config(req, self.thinking_budget)
+    return [image_part(req.image, req.still), req.prompt.user], gemini_config(req, self.thinking_budget)
 
 # %% ../nbs/14_gemini.ipynb #c320bbb9
 @patch
@@ -130,7 +130,7 @@ def _chunks(requests:list[Request], max_bytes:int) -> Iterator[tuple]:
     chunk, parts, size = [], [], 0
     for r in requests:
         try:
-            part = image_part(r.image)
+            part = image_part(r.image, r.still)
         except UnreadableImage as e:
             yield r, Reply(error={'type': 'UnreadableImage', 'message': str(e)}, tries=0)
             continue

@@ -60,10 +60,11 @@ class UnreadableImage(Exception):
 
 # %% ../nbs/13a_gemini_api.ipynb #153ba511
 def image_part(path:str|Path, # an image file
+               still:tuple[bytes, str]|None=None, # its `still_bytes`, where they are encoded already
               ) -> types.Part:
     "The image as an inline `Part` of `elena.files.still_bytes` (ELENA's encoding of its upright still, no metadata)"
     try:
-        data, mime = still_bytes(path)
+        data, mime = still or still_bytes(path)
     except OSError as e:
         raise UnreadableImage(f"cannot read the image {path}: {e.strerror or e}; check that the file exists") from None
     except ValueError as e:

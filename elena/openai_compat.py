@@ -26,9 +26,10 @@ __all__ = ['POOL_SIZE', 'image_data_url', 'chat_body', 'Prepared', 'OpenAIBacken
 
 # %% ../nbs/13_openai.ipynb #ef52affb
 def image_data_url(path:str|Path, # an image file
+                   still:tuple[bytes, str]|None=None, # its `still_bytes`, where they are encoded already
                   ) -> str:
     "The image as a base64 `data:` URL of `elena.files.still_bytes`: ELENA's encoding of its upright still, no metadata"
-    data, mime = still_bytes(path)
+    data, mime = still or still_bytes(path)
     return f"data:{mime};base64," + base64.b64encode(data).decode('ascii')
 
 # %% ../nbs/13_openai.ipynb #1c4f42f7
@@ -45,7 +46,7 @@ def chat_body(req:Request, # the request
              ) -> dict:
     "The chat-completions request body for `req`: the messages of `chat_messages`, with the image first as a data URL"
     p, g = req.prompt, req.gen
-    image = {'type': 'image_url', 'image_url': {'url': image_data_url(req.image)}}
+    image = {'type': 'image_url', 'image_url': {'url': image_data_url(req.image, req.still)}}
     body = {'model': model, 'messages': chat_messages(p, fold_system, image=image),
             'temperature': g.get('temperature', 0.0), 'max_tokens': g.get('max_new_tokens', 512)}
     if g.get('seed') is not None:

@@ -10,20 +10,18 @@ import importlib.util
 import os
 import tempfile
 import time
-from datetime import datetime
-from collections import Counter
 from pathlib import Path
 from typing import Sequence
 from tqdm.auto import tqdm
 from .backends import Reply, Request, StopRun, get_backend, resolve_model
-from .files import still_bytes
-from .limits import DayCount, day_start, requests_today
+from .files import ImageHashes, still_bytes
+from .limits import DayCount, requests_today
 from .local import check_constrain
 from .parse import parse_response
 from .prompts import PROMPT_KINDS, get_prompt, resolve_labels
 from .runspec import RunSpec, RunSummary, estimate_cost
-from .store import (CONDITIONS, ImageHashes, ResponseStore, done_ids, image_sha256, in_shard, make_record, parse_shard,
-                         read_records, store_path)
+from .shards import in_shard, parse_shard
+from .store import CONDITIONS, ResponseStore, done_ids, make_record, read_records, store_path
 
 # %% auto #0
 __all__ = ['project_root', 'masked_cache', 'masked_images', 'check_run', 'run_backend', 'choose_items', 'response_file',
@@ -136,6 +134,8 @@ def run_gen(be, # the run's backend
     return gen
 
 # %% ../nbs/15_run.ipynb #63e79b04
+_KEEP_SENT = 512 << 20  # bytes of encoded images kept from hashing to sending (beyond: encoded again to be sent)
+
 def pending_requests(items:Sequence, # the run's items
                      images:dict, # item id -> the image to send (None: no image)
                      prompt, # the rendered prompt
@@ -145,19 +145,21 @@ def pending_requests(items:Sequence, # the run's items
                     ) -> tuple[list, list, dict, int]:
     "The requests still to ask, the items without an image, the image hashes by id, and how many are answered"
     todo, missing = [], []
-    hashes, sha = {}, ImageHashes()  # remembered by size and modification time: a second start hashes nothing
+    hashes, sha, sent, keep = {}, ImageHashes(), {}, _KEEP_SENT  # remembered by size and modification time:
+    # a second start hashes nothing; what is encoded to hash it is kept (up to _KEEP_SENT bytes) to be sent as it is
     for it in tqdm(items, desc='hashing images', disable=not spec.progress or len(items) < 200, leave=False):
         img = images.get(it.id)
         if img is None or not Path(img).exists():
             missing.append(it)
             continue
-        try: hashes[it.id] = sha(img)
-        except ValueError: missing.append(it)  # not one still ELENA can decode: recorded by `missing_record`
+        try: hashes[it.id], still = sha.sent(img)
+        except ValueError: missing.append(it); continue  # not one still ELENA can decode: recorded by `missing_record`
+        if still and len(still[0]) <= keep: sent[it.id], keep = still, keep - len(still[0])
     sha.save()
     done = set() if spec.force else done_ids(read_records(path), spec.model, prompt.sha256, gen, hashes)
     for it in items:
         if it.id in hashes and it.id not in done:
-            todo.append(Request(it.id, Path(images[it.id]), prompt, gen, image_sha256=hashes[it.id]))
+            todo.append(Request(it.id, Path(images[it.id]), prompt, gen, image_sha256=hashes[it.id], still=sent.get(it.id)))
     return todo, missing, hashes, len(done)
 
 # %% ../nbs/15_run.ipynb #0de80b86

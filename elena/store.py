@@ -5,18 +5,15 @@
 # %% ../nbs/07_store.ipynb #ef4ee7d9
 from __future__ import annotations
 import datetime as _dt
-import hashlib
 import json
 import os
-import re
-import shutil
 import signal
 import threading
 import warnings
 from pathlib import Path
-from typing import Iterable, Sequence
-from .names import CONDITIONS, cache_dir, response_file_name
-from .files import atomic_write, json_line, new_part, safe_name, still_bytes
+from typing import Iterable
+from .names import CONDITIONS, response_file_name
+from .files import atomic_write, json_line, safe_name
 from .trust import one_line, scrub_all
 try:
     from orjson import loads as _loads  # about three times faster than json on large response files
@@ -26,9 +23,9 @@ except ImportError:
     _dumps = _NON_STR = None
 
 # %% auto #0
-__all__ = ['RECORD_FIELDS', 'store_path', 'image_sha256', 'ImageHashes', 'make_record', 'NotJSONL', 'check_jsonl', 'StoreLocked',
-           'ResponseStore', 'write_records', 'read_records_from', 'read_records', 'latest_records', 'resume_key',
-           'done_ids', 'parse_shard', 'in_shard', 'append_records', 'merge_shards', 'records_frame']
+__all__ = ['RECORD_FIELDS', 'store_path', 'make_record', 'NotJSONL', 'check_jsonl', 'StoreLocked', 'ResponseStore',
+           'write_records', 'read_records_from', 'read_records', 'latest_records', 'resume_key', 'done_ids',
+           'records_frame']
 
 # %% ../nbs/07_store.ipynb #6c9b63f7
 RECORD_FIELDS = ('id', 'image_sha256', 'dataset', 'condition', 'model', 'model_revision', 'backend', 'prompt_id',
@@ -45,49 +42,6 @@ def store_path(out_dir:str|Path, # root of the store, `responses/` by default in
               ) -> Path:
     "The JSONL file of one model × dataset × condition × prompt kind (× shard), named by `elena.names.response_file_name`"
     return Path(out_dir)/safe_name(model)/safe_name(dataset)/response_file_name(condition, safe_name(kind), shard)
-
-# %% ../nbs/07_store.ipynb #d8c30fb2
-def image_sha256(path:str|Path, # an image file
-                ) -> str:
-    "sha256 of the bytes a model is sent for the image (`elena.files.still_bytes`): a resumed run re-asks an item whose image changed"
-    return hashlib.sha256(still_bytes(path)[0]).hexdigest()
-
-# %% ../nbs/07_store.ipynb #dfecf22e
-class ImageHashes:
-    "sha256 of image files, remembered in the cache folder by path, size and modification time; call, then `save`"
-    def __init__(self):
-        self._dirs, self._new = {}, {}  # folder -> {name: [size, mtime_ns, sha256]}: known, and found now
-
-    def _file(self, folder:str) -> Path:
-        return cache_dir()/'hashes'/f"{hashlib.sha256(folder.encode('utf-8')).hexdigest()[:32]}.json"
-
-    def _known(self, folder:str) -> dict:
-        if folder not in self._dirs:
-            try:
-                self._dirs[folder] = json.loads(self._file(folder).read_bytes())
-            except (OSError, ValueError):
-                self._dirs[folder] = {}
-        return self._dirs[folder]
-
-    def __call__(self, path:str|Path) -> str:
-        "The sha256 of `path`'s bytes: remembered while its size and modification time stay the same"
-        folder, name = os.path.split(os.path.abspath(path))
-        st, e = os.stat(path), self._known(folder).get(name)
-        if isinstance(e, list) and len(e) == 3 and e[:2] == [st.st_size, st.st_mtime_ns]:
-            return e[2]
-        h = image_sha256(path)
-        self._dirs[folder][name] = self._new.setdefault(folder, {})[name] = [st.st_size, st.st_mtime_ns, h]
-        return h
-
-    def save(self):
-        "Write what was hashed now into the cache (added to what other processes wrote meanwhile)"
-        for folder, new in self._new.items():
-            self._dirs.pop(folder, None)
-            try:
-                atomic_write(self._file(folder), json.dumps({**self._known(folder), **new}))
-            except OSError:
-                pass  # a cache that cannot be written: hashed again next time
-        self._new = {}
 
 # %% ../nbs/07_store.ipynb #36330753
 def make_record(**fields) -> dict:
@@ -111,30 +65,22 @@ class NotJSONL(ValueError):
 def _json_document(path:Path) -> bool:
     "A list, or an object spread over several lines or keyed by names with an object each (the released outputs' shape)"
     data = path.read_bytes()
-    try:
-        doc = json.loads(data)
-    except ValueError:
-        return False
-    if isinstance(doc, list):
-        return True
-    if not isinstance(doc, dict) or 'id' in doc:
-        return False
+    try: doc = json.loads(data)
+    except ValueError: return False
+    if isinstance(doc, list): return True
+    if not isinstance(doc, dict) or 'id' in doc: return False
     return b'\n' in data.strip() or all(isinstance(v, dict) for v in doc.values())
 
 def check_jsonl(path:str|Path, # a file that should hold response records, one JSON object per line
                ) -> None:
     "Refuse with `NotJSONL` a file that is one JSON document (an object or list, pretty-printed or not), not JSON lines"
     path = Path(path)
-    if not path.is_file() or path.stat().st_size == 0:
-        return
+    if not path.is_file() or path.stat().st_size == 0: return
     with open(path, 'rb') as f:
         first = next((l for l in f if l.strip()), b'')
-    try:
-        rec = _loads(first)
-    except ValueError:
-        rec = None
-    if isinstance(rec, dict) and 'id' in rec:
-        return
+    try: rec = _loads(first)
+    except ValueError: rec = None
+    if isinstance(rec, dict) and 'id' in rec: return
     if _json_document(path):
         raise NotJSONL(f"{path} is one JSON document, not response records (one JSON object with an 'id' per line); "
                        f"released outputs like these are converted with "
@@ -293,6 +239,25 @@ def write_records(path:str|Path, # a response file that does not exist yet
     return atomic_write(path, ''.join(_line(r) for r in records))
 
 # %% ../nbs/07_store.ipynb #a29f0002
+def _record(l:bytes, # one line of a response file
+            path:Path, n:int, # the file and the line's number (for the messages)
+           ) -> dict|None:
+    "The record on line `l`; None (with a warning) where it is unreadable; a line that is no record refused"
+    try:
+        try: rec = _loads(l)
+        except ValueError: rec = json.loads(l)  # orjson refuses the \udcXX escapes of names that are not UTF-8
+    except ValueError as e:  # json's and orjson's decode errors are both ValueErrors
+        warnings.warn(f"{path}:{n}: skipped an unreadable line ({e}); a run killed while writing leaves one, "
+                      f"and the item is asked again on resume")
+        return None
+    if not isinstance(rec, dict) or 'id' not in rec:
+        raise ValueError(f"{path}:{n}: a record without 'id' ({l[:60].decode('utf-8', 'replace')}...); "
+                         "every response record names its image in 'id'")
+    if not isinstance(rec['id'], (str, int)) or isinstance(rec['id'], bool):
+        raise ValueError(f"{path}:{n}: the record's 'id' is {type(rec['id']).__name__} {str(rec['id'])[:40]!r}, "
+                         "not a string naming its image: correct or delete that line")
+    return rec
+
 def read_records_from(path:str|Path, # a response JSONL file
                       offset:int=0, # the byte to start at: 0, or an `end` this function returned for the same file
                       line:int=1, # the number of the line at `offset` (for the warnings)
@@ -315,21 +280,11 @@ def read_records_from(path:str|Path, # a response JSONL file
     for n, l in enumerate(lines, line):
         if not l.strip():
             continue
-        try:
-            try: rec = _loads(l)
-            except ValueError: rec = json.loads(l)  # orjson refuses the \udcXX escapes of names that are not UTF-8
-        except ValueError as e:  # json's and orjson's decode errors are both ValueErrors
-            warnings.warn(f"{path}:{n}: skipped an unreadable line ({e}); a run killed while writing leaves one, "
-                          f"and the item is asked again on resume")
+        rec = _record(l, path, n)
+        if rec is None:
             if l is rest:  # not read: it may be whole on the next look
                 end = offset + whole
             continue
-        if not isinstance(rec, dict) or 'id' not in rec:
-            raise ValueError(f"{path}:{n}: a record without 'id' ({l[:60].decode('utf-8', 'replace')}...); "
-                             "every response record names its image in 'id'")
-        if not isinstance(rec['id'], (str, int)) or isinstance(rec['id'], bool):
-            raise ValueError(f"{path}:{n}: the record's 'id' is {type(rec['id']).__name__} {str(rec['id'])[:40]!r}, "
-                             "not a string naming its image: correct or delete that line")
         out.append(rec)
     return out, end, line + data[:end - offset].count(b'\n')
 
@@ -377,69 +332,6 @@ def done_ids(records:Iterable[dict], # the records already stored
     asked = lambda i: resume_key(new | {'image_sha256': image_hashes[i]})
     return {i for i, r in latest_records(records).items()
             if i in image_hashes and r.get('error') is None and resume_key(r) == asked(i)}
-
-# %% ../nbs/07_store.ipynb #e6e8d8fb
-def parse_shard(s:str|None, # 'i/n', e.g. '0/4'; None or '' for no sharding
-               ) -> tuple[int, int]|None:
-    "(i, n) from 'i/n', checked"
-    if not s:
-        return None
-    m = re.fullmatch(r'\s*(\d+)\s*/\s*(\d+)\s*', str(s))
-    if not m or not 0 <= int(m.group(1)) < int(m.group(2)):
-        raise ValueError(f"--shard must be i/n with 0 <= i < n (e.g. 0/4), got {s!r}")
-    return int(m.group(1)), int(m.group(2))
-
-# %% ../nbs/07_store.ipynb #276fe464
-def in_shard(item_id:str, # the item's id
-             shard:tuple[int, int]|None, # (i, n) or None
-            ) -> bool:
-    "Does `item_id` belong to shard (i, n)? Decided by the sha256 of the id alone"
-    if shard is None:
-        return True
-    return int(hashlib.sha256(os.fsencode(item_id)).hexdigest()[:15], 16) % shard[1] == shard[0]
-
-# %% ../nbs/07_store.ipynb #860a329c
-def append_records(path:str|Path, # a response file (it may not exist yet)
-                   records:Iterable[dict], # the records to add after those it holds
-                  ) -> int:
-    "Add `records` to `path` in one go: a copy with them appended, synced once, renamed into place; returns how many"
-    path = Path(path)
-    check_jsonl(path)
-    lines = ''.join(_line(r) for r in records)
-    if not lines:
-        return 0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock, part = _lock(path), None
-    try:
-        part = new_part(path)
-        if path.exists():
-            shutil.copyfile(path, part)
-        with _open_end(part) as f:
-            f.write(lines)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(part, path)
-        d = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(d)  # the rename itself is durable
-        finally:
-            os.close(d)
-    finally:
-        if part is not None and part.exists():
-            part.unlink()
-        _fcntl().flock(lock, _fcntl().LOCK_UN)
-        lock.close()
-    return lines.count('\n')
-
-# %% ../nbs/07_store.ipynb #079b6f2f
-def merge_shards(paths:Sequence[str|Path], # shard files (any order)
-                 out:str|Path, # the file to append the merged records to
-                ) -> int:
-    "Append to `out` the latest record of each item found in `paths` that `out` does not already hold; returns how many"
-    have = latest_records(read_records(out))
-    new = latest_records(r for p in paths for r in read_records(p))
-    todo = [r for i, r in sorted(new.items()) if have.get(i) != r and latest_records([have.get(i, r), r])[i] is r]
-    return append_records(out, todo)
 
 # %% ../nbs/07_store.ipynb #b5128e28
 def records_frame(path:str|Path, # a response JSONL file

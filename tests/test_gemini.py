@@ -151,7 +151,7 @@ def test_batch_reads_each_image_once_and_keys_on_its_content(tmp_path, monkeypat
     pixels = read_image(PHOTO)
     for i in range(3): (imgs / f'img{i}.jpg').write_bytes(encode_image(pixels[:, i:], jpeg=True))  # distinct pictures
     reads, real = [], g.image_part
-    monkeypatch.setattr(g, 'image_part', lambda path: reads.append(Path(path).name) or real(path))  # counts, then reads for real
+    monkeypatch.setattr(g, 'image_part', lambda path, *a: reads.append(Path(path).name) or real(path, *a))  # counts, then reads for real
     rs = lambda: [Request(f'img{i}.jpg', imgs / f'img{i}.jpg', get_prompt(), {'temperature': 0, 'max_new_tokens': 512}) for i in range(3)]
     jobs = tmp_path / 'jobs'
     with StandIn(gemini_handler) as si:

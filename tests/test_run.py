@@ -109,7 +109,7 @@ def test_papermill_run_notebook_against_standin(tmp_path, standin):
 def test_masked_condition_masks_then_asks(tmp_path, standin, monkeypatch):
     if (why := yunet_missing()): pytest.skip(why)
     from elena.run import run_elena
-    from elena.store import image_sha256
+    from elena.files import image_sha256
     monkeypatch.setenv('ELENA_CACHE', str(tmp_path / 'cache'))
     data = tmp_path / 'imgs'; data.mkdir()
     shutil.copy(PHOTO, data / 'hopper.jpg')
@@ -203,7 +203,8 @@ def test_nothing_left_to_ask_loads_no_model(tmp_path):
     from elena.data import load_dataset
     from elena.prompts import get_prompt
     from elena.run import run_elena
-    from elena.store import ResponseStore, image_sha256, make_record, store_path
+    from elena.files import image_sha256
+    from elena.store import ResponseStore, make_record, store_path
     model = f"hf:{tmp_path / 'no-such-model'}"  # loading it would fail: there is nothing there
     gen = {'temperature': 0.0, 'max_new_tokens': 512, 'seed': None}  # what run_elena asks by default
     with ResponseStore(store_path(tmp_path / 'responses', model, 'samples', 'original', 'elena')) as st:
@@ -271,12 +272,12 @@ def test_sigkill_loses_no_reported_answer_with_batched_syncs(tmp_path):
 
 def test_second_start_hashes_no_unchanged_image(tmp_path, monkeypatch, standin):
     "image hashes are remembered by size and modification time in the cache folder (issue 30): a resumed run hashes only what changed"
-    import elena.store
+    import elena.files
     from elena.run import run_elena
     monkeypatch.setenv('ELENA_CACHE', str(tmp_path / 'cache'))
     data, out = images(tmp_path / 'imgs', 3), tmp_path / 'responses'
-    hashed, real = [], elena.store.image_sha256
-    monkeypatch.setattr(elena.store, 'image_sha256', lambda p: hashed.append(Path(p).name) or real(p))
+    hashed, real = [], elena.files.image_sha256
+    monkeypatch.setattr(elena.files, 'image_sha256', lambda p, *a: hashed.append(Path(p).name) or real(p, *a))
     go = lambda: run_elena('openai:standin', 'folder', data, out_dir=out, base_url=standin, progress=False)
     assert go().done == 3 and len(hashed) == 3
     hashed.clear()
