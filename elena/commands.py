@@ -44,10 +44,10 @@ def _max_pixels(a:argparse.Namespace):
 
 _OWN = ('command', 'debug', '_run', 'max_pixels')  # what `main` and the runners read themselves
 
-def _call(f, a:argparse.Namespace, **more):
+def _call(f, a:argparse.Namespace, skip=(), **more):
     "`f` called with the values of `a` named like its parameters, and `more`; a flag that names no parameter fails"
     import inspect
-    given = {k: v for k, v in vars(a).items() if k not in _OWN}
+    given = {k: v for k, v in vars(a).items() if k not in _OWN and k not in skip}  # `skip`: read by the runner
     if lost := sorted(set(given) - set(inspect.signature(f).parameters)):
         raise TypeError(f"elena {a.command}: the flag(s) {', '.join(lost)} name no parameter of {f.__name__}: rename one or the other")
     return f(**given, **more)
@@ -170,7 +170,7 @@ def _mask_run(a:argparse.Namespace) -> int:
     from elena.yunet import yunet_path
     _max_pixels(a)
     yunet_path(a.yunet)  # a detector that cannot be had stops here, before the output folder, faces.jsonl or a lock
-    s = _call(mask_folder, a, options={k: getattr(a, k) for k in MASK_OPTIONS})
+    s = _call(mask_folder, a, skip=MASK_OPTIONS, options={k: getattr(a, k) for k in MASK_OPTIONS})
     done, where = s['processed'] - s['errors'], Path(a.output)/'faces.jsonl'
     print(f"{a.input} -> {a.output}: {s['images']} image(s): {done} masked now, {s['skipped']} already done, "
           f"{s['errors']} could not be read; {s['faces']} face(s) hidden, {s['no_face']} image(s) with no face found")
@@ -209,7 +209,7 @@ def _attention_args(p:argparse.ArgumentParser):
 # %% ../nbs/89_commands.ipynb #de309db2
 def _attention_run(a:argparse.Namespace) -> int:
     from elena.attention_maps import AttentionOptions, attention_folder
-    r = attention_folder(a.model, a.out, _call(AttentionOptions, a))
+    r = attention_folder(a.model, a.out, _call(AttentionOptions, a, skip=('model', 'out')))
     kept = f" (with {r['kept']} kept from before)" if r['kept'] else ''
     rnd = "  (random weights: not a result)" if r['random_weights'] else ''
     print(f"{r['ok']} of {r['asked']} maps -> {r['path']}{kept}{rnd}")

@@ -102,9 +102,12 @@ def test_call_refuses_a_flag_no_parameter_takes():
     from elena.commands import _OWN, _call
     with pytest.raises(TypeError, match=r'elena mask: the flag\(s\) fil name no parameter of <lambda>'):
         _call(lambda input, fill=None: 0, argparse.Namespace(command='mask', input='x', fil='blur'))
-    from elena.attention_maps import attention_folder
-    from elena.masking import mask_folder
-    for cmd, f in (('mask', mask_folder), ('attention', attention_folder)):
+    from dataclasses import fields
+    from elena.attention_maps import AttentionOptions
+    from elena.masking import MASK_OPTIONS, mask_folder
+    takes = {'mask': {*inspect.signature(mask_folder).parameters, *MASK_OPTIONS},  # the masking flags go in `options`
+             'attention': {'model', 'out', *(f.name for f in fields(AttentionOptions))}}
+    for cmd, names in takes.items():
         sub = build_parser(cmd)._subparsers._group_actions[0].choices[cmd]
         dests = {a.dest for a in sub._actions} - {'help', *_OWN}
-        assert not dests - set(inspect.signature(f).parameters), (cmd, dests - set(inspect.signature(f).parameters))
+        assert not dests - names, (cmd, dests - names)
