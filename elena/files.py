@@ -267,7 +267,8 @@ class ImageHashes:
         self._dirs, self._new = {}, {}  # folder -> {name: [size, mtime_ns, sha256]}: known, and found now
 
     def _file(self, folder:str) -> Path:
-        return cache_dir()/'hashes'/f"{hashlib.sha256(folder.encode('utf-8')).hexdigest()[:32]}.json"
+        # the name says what is hashed (`still_bytes`, format 1): remembered hashes of another scheme are never read
+        return cache_dir()/'hashes'/f"still1-{hashlib.sha256(folder.encode('utf-8')).hexdigest()[:32]}.json"
 
     def _known(self, folder:str) -> dict:
         if folder not in self._dirs:

@@ -58,3 +58,19 @@ def test_each_image_is_encoded_once_per_run(tmp_path, monkeypatch, standin):
     calls.clear()
     assert run_elena('openai:standin', 'folder', data, out_dir=out, base_url=standin, progress=False).skipped == 6
     assert calls == {}  # a second start: the hashes remembered, nothing encoded
+
+
+def test_a_hash_cache_of_another_hashing_scheme_is_not_trusted(tmp_path, monkeypatch):
+    """Hashes remembered by an ELENA that hashed something else (the file's bytes, before the sent still was what
+    `image_sha256` names) are not read: a resumed run would otherwise take every answered image for a changed one, or
+    an unchanged cache entry for a match. Found when a benchmark of the old code ran beside the new on one machine."""
+    from elena.files import ImageHashes, image_sha256
+    monkeypatch.setenv('ELENA_CACHE', str(tmp_path / 'cache'))
+    (p,) = photos(tmp_path / 'imgs', 1).glob('*.jpg')
+    folder = str(p.parent.resolve())
+    old = tmp_path / 'cache' / 'hashes' / f"{hashlib.sha256(folder.encode('utf-8')).hexdigest()[:32]}.json"
+    old.parent.mkdir(parents=True)  # where the file-bytes hashes of ELENA before issue 22 were remembered
+    st = p.stat()
+    other = hashlib.sha256(b'what another scheme hashed').hexdigest()  # (a plain JPEG's still is its own bytes)
+    old.write_text(json.dumps({p.name: [st.st_size, st.st_mtime_ns, other]}))
+    assert ImageHashes().sent(p)[0] == image_sha256(p) != other
