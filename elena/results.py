@@ -159,6 +159,7 @@ def score_runs(runs:pd.DataFrame, # from `find_runs` (random-weight runs already
                texts:bool=True, # also each run's narrative checks and body-part counts (False: scores alone, faster)
               ) -> tuple[pd.DataFrame, dict]:
     "Accuracy and macro-F1 with 95% intervals per run, and each run's evaluation by path; a run not scored is named"
+    # each evaluation without its per-item table ('items'; `correct` stays): a study's runs are all kept at once
     dirs, rows, full = parse_data_dirs(data_dirs), [], {}
     with datasets_once():  # each dataset is loaded once for all its runs
         for r in runs.itertuples():
@@ -170,7 +171,7 @@ def score_runs(runs:pd.DataFrame, # from `find_runs` (random-weight runs already
             if not s['n_valid']:  # every item failed (or none gave an emotion): nothing to chart, said instead
                 print(f"skipped: {r.path}: no answers ({s['n_failed']} of {s['n_responses']} item(s) failed)")
                 continue
-            full[r.path] = s
+            full[r.path] = {k: v for k, v in s.items() if k != 'items'}
             rows.append(dict(model=r.model, dataset=r.dataset, condition=r.condition, prompt=r.prompt,
                              n_scored=s['n_scored'], coverage=s['coverage'], accuracy=s['accuracy'],
                              acc_lo=s['accuracy_ci'][0],
