@@ -10,7 +10,8 @@ builder, `parse_response` included) from a `Request` and a canned `Reply` (text 
 latency), for a pool of 64 replies per run; then id, image sha256 and created_at are set per item, and 2 % are errors.
 No model wrote these answers: they serve to time the readers, never as results.
 
-"before" (with --before DIR): the same command run with the code in DIR (e.g. the commit before the run cache);
+"before" (with --before DIR): the same command run with the code in DIR (e.g. the commit before the run cache), for
+`figures` cold and again ("before warm");
 "cold": no run cache beside the runs (the first call after `elena run`: every file is parsed, the caches written);
 "warm": the second call, when the caches are there and current; for `figures` twice: "warm --force" (every notebook
 executed again, the caches current) and "warm unchanged" (nothing changed: every notebook up to date, none executed);
@@ -178,13 +179,14 @@ def figures_cases(argv, resp:Path, work:Path, runs:int, n:int, env_before:dict|N
     for w in ('before', 'cold', 'nocache'):
         shutil.rmtree(figs(w), ignore_errors=True)
         shutil.rmtree(work/f'nbs-{runs}-{w}', ignore_errors=True)
-    drop_caches(resp)
-    cases = [('before', 'before', [], env_before)] if env_before else []
+    cases = [('before', 'before', [], env_before), ('before warm', 'before', [], env_before)] if env_before else []
     cases += [('cold', 'cold', [], None), ('warm --force', 'cold', ['--force'], None), ('warm unchanged', 'cold', [], None)]
     if 'nocache' not in skip:
         cases.append(('no cache', 'nocache', [], dict(os.environ, ELENA_RUNCACHE='off')))
     made = {}
     for when, folder, extra, env in cases:
+        if when in ('before', 'cold'):  # no run cache beside any run (the code before may keep another format)
+            drop_caches(resp)
         load = os.getloadavg()[0]
         got = timed(argv(folder) + extra, env)
         report('figures', when, got, n, load)

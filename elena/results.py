@@ -31,7 +31,8 @@ _PROVENANCE = ('prompt_id', 'prompt_sha256', 'model_revision', 'gen')  # what a 
 
 def _same(vals:list):
     "The one value the records hold (None where none does), else the sorted distinct values"
-    seen = list({json.dumps(v, sort_keys=True): v for v in vals if v is not None}.values())
+    distinct = {id(v): v for v in vals if v is not None}.values()  # the run cache gives one object per distinct value
+    seen = list({json.dumps(v, sort_keys=True): v for v in distinct}.values())
     return seen[0] if len(seen) == 1 else sorted(seen, key=str) or None
 
 def _run_row(p:Path) -> dict|None:
