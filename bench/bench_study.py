@@ -10,13 +10,18 @@ builder, `parse_response` included) from a `Request` and a canned `Reply` (text 
 latency), for a pool of 64 replies per run; then id, image sha256 and created_at are set per item, and 2 % are errors.
 No model wrote these answers: they serve to time the readers, never as results.
 
-"before" (with --before DIR): the same command run with the code in DIR (e.g. the commit before the run cache);
+"before" (with --before DIR): the same command run with the code in DIR (e.g. the commit before the run cache), for
+`figures` cold and again ("before warm");
 "cold": no run cache beside the runs (the first call after `elena run`: every file is parsed, the caches written);
-"warm": the second call, when the caches are there and current. `status` is timed without and with --data-dirs
+"warm": the second call, when the caches are there and current; for `figures` twice: "warm --force" (every notebook
+executed again, the caches current) and "warm unchanged" (nothing changed: every notebook up to date, none executed);
+"no cache" (`ELENA_RUNCACHE=off`, skipped with --skip nocache) draws them reading every response file itself, and the
+made files of every case are compared byte for byte. `status` is timed without and with --data-dirs
 (`status-dirs`: the datasets' items are loaded to count what is still to ask). Wall and CPU seconds are printed: on a
 shared machine the CPU seconds (of the command and every process it waited for) are the steadier measure.
 Usage: python bench/bench_study.py [--sizes 6 24 72] [--scale 1.0] [--skip figures] [--dir DIR]
-(--scale 0.1 writes a tenth of each dataset: a quick look at the growth on a slow or shared machine)."""
+With --dir the store is kept and reused by a later sitting (--scale 0.1 writes a tenth of each dataset: a quick look
+at the growth on a slow or shared machine)."""
 import argparse
 import hashlib
 import itertools
@@ -136,20 +141,67 @@ def drop_caches(root:Path):
     for p in root.rglob('.*.runcache'):
         p.unlink()
 
-def same_files(a:Path, b:Path) -> str:
-    "Whether two figure folders hold the same files, byte for byte"
-    fa = sorted(p.relative_to(a) for p in a.rglob('*') if p.is_file())
-    fb = sorted(p.relative_to(b) for p in b.rglob('*') if p.is_file())
-    if fa != fb:
-        return f"DIFFERENT file lists ({len(fa)} vs {len(fb)})"
-    diff = [str(f) for f in fa if (a/f).read_bytes() != (b/f).read_bytes()]
-    return f"{len(fa)} files, " + (f"{len(diff)} differ: {diff[:5]}" if diff else "all byte-identical")
+def digest(folder:Path) -> dict:
+    "sha256 of every file under `folder`, by relative path"
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob('*')) if p.is_file()}
+
+def same_files(a:dict, b:dict) -> str:
+    "Whether two `digest`s hold the same files, byte for byte"
+    if sorted(a) != sorted(b):
+        return f"DIFFERENT file lists ({len(a)} vs {len(b)})"
+    diff = [f for f in a if a[f] != b[f]]
+    return f"{len(a)} files, " + (f"{len(diff)} differ: {diff[:5]}" if diff else "all byte-identical")
+
+def write_once(resp:Path, runs:int, sizes:dict) -> tuple[int, int, str]:
+    "The study's store, written unless `resp` holds it already from an earlier sitting (--dir): records, bytes, how"
+    mark = resp/'.study.json'
+    want = dict(runs=runs, sizes={k: v for k, v in sizes.items() if k != 'data_dirs'})
+    if mark.is_file() and json.loads(mark.read_text()).get('want') == want:
+        got = json.loads(mark.read_text())
+        return got['records'], got['bytes'], 'kept from an earlier sitting'
+    shutil.rmtree(resp, ignore_errors=True)
+    t = time.perf_counter()
+    n, size = write_study(resp, runs, sizes)
+    mark.write_text(json.dumps(dict(want=want, records=n, bytes=size)))
+    return n, size, f"written in {time.perf_counter() - t:.0f} s"
+
+def report(what:str, when:str, got:tuple, per:int, load:float):
+    "One line: wall, CPU, peak memory and the cost per record"
+    dt, cpu, mem, _ = got
+    print(f"  {what:11s} {when:13s}: {dt:7.1f} s wall, {cpu:7.1f} s CPU, peak {mem:6.0f} MiB; per record "
+          f"{dt / per * 1e6:7.1f} µs wall, {cpu / per * 1e6:7.1f} µs CPU ({per:,} records; load average {load:.1f})",
+          flush=True)
+
+def figures_cases(argv, resp:Path, work:Path, runs:int, n:int, env_before:dict|None, skip:list):
+    "`elena figures` before (optional), cold, warm redrawn (--force) and warm with nothing changed; no cache (optional)"
+    figs = lambda w: work/f'figures-{runs}-{w}'
+    for w in ('before', 'cold', 'nocache'):
+        shutil.rmtree(figs(w), ignore_errors=True)
+        shutil.rmtree(work/f'nbs-{runs}-{w}', ignore_errors=True)
+    cases = [('before', 'before', [], env_before), ('before warm', 'before', [], env_before)] if env_before else []
+    cases += [('cold', 'cold', [], None), ('warm --force', 'cold', ['--force'], None), ('warm unchanged', 'cold', [], None)]
+    if 'nocache' not in skip:
+        cases.append(('no cache', 'nocache', [], dict(os.environ, ELENA_RUNCACHE='off')))
+    made = {}
+    for when, folder, extra, env in cases:
+        if when in ('before', 'cold'):  # no run cache beside any run (the code before may keep another format)
+            drop_caches(resp)
+        load = os.getloadavg()[0]
+        got = timed(argv(folder) + extra, env)
+        report('figures', when, got, n, load)
+        ran = sum(': ok,' in l for l in got[3].splitlines())
+        kept = sum(': up to date,' in l for l in got[3].splitlines())
+        print(f"  {'':11s} {'':13s}  notebooks executed {ran}, up to date {kept}", flush=True)
+        made[when] = digest(figs(folder))
+    for a, b in itertools.combinations(made, 2):
+        print(f"  figures {a} vs {b}: {same_files(made[a], made[b])}")
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--sizes', type=int, nargs='+', default=[6, 24, 72], choices=sorted(STUDIES))
     ap.add_argument('--scale', type=float, default=1.0, help="share of each dataset's size (1: full size)")
-    ap.add_argument('--skip', nargs='*', default=[], choices=['figures', 'status', 'status-dirs', 'evaluate'])
+    ap.add_argument('--skip', nargs='*', default=[], choices=['figures', 'status', 'status-dirs', 'evaluate', 'nocache'])
     ap.add_argument('--before', help="a checkout of the code to compare with (e.g. `git worktree add /tmp/before "
                                      "COMMIT`): its commands run first, side by side")
     ap.add_argument('--dir', help="work folder (default: a new temporary folder, removed at the end)")
@@ -164,10 +216,8 @@ def main():
     env_before = dict(os.environ, PYTHONPATH=str(Path(a.before).resolve())) if a.before else None
     for runs in a.sizes:
         resp = work/f'responses-{runs}'
-        shutil.rmtree(resp, ignore_errors=True)
-        t = time.perf_counter()
-        n, size = write_study(resp, runs, sizes)
-        print(f"\n{runs} runs: {n:,} records, {size / 1e6:.0f} MB written in {time.perf_counter() - t:.0f} s", flush=True)
+        n, size, how = write_once(resp, runs, sizes)
+        print(f"\n{runs} runs: {n:,} records, {size / 1e6:.0f} MB, {how}", flush=True)
         cmds = {'status': lambda w: [ELENA, 'status', str(resp)],
                 'status-dirs': lambda w: [ELENA, 'status', str(resp), '--data-dirs', sizes['data_dirs']],
                 'evaluate': lambda w: [ELENA, 'evaluate', str(store_path(resp, MODELS[0], 'emotic', 'original', 'elena')),
@@ -177,18 +227,14 @@ def main():
                                       '--out', str(work/f'nbs-{runs}-{w}'), '--data-dirs', sizes['data_dirs']]}
         for what, argv in cmds.items():
             if what in a.skip: continue
+            if what == 'figures':
+                figures_cases(argv, resp, work, runs, n, env_before, a.skip)
+                continue
             drop_caches(resp)
             for when in (['before'] if a.before else []) + ['cold', 'warm']:
                 load = os.getloadavg()[0]
-                dt, cpu, mem, _ = timed(argv(when), env_before if when == 'before' else None)
-                per = n if what != 'evaluate' else sizes['emotic']
-                print(f"  {what:11s} {when:6s}: {dt:7.1f} s wall, {cpu:7.1f} s CPU, peak {mem:6.0f} MiB; per record "
-                      f"{dt / per * 1e6:7.1f} µs wall, {cpu / per * 1e6:7.1f} µs CPU ({per:,} records; "
-                      f"load average {load:.1f})", flush=True)
-            if what == 'figures':
-                if a.before:
-                    print(f"  figures before vs warm: {same_files(work/f'figures-{runs}-before', work/f'figures-{runs}-warm')}")
-                print(f"  figures cold vs warm: {same_files(work/f'figures-{runs}-cold', work/f'figures-{runs}-warm')}")
+                got = timed(argv(when), env_before if when == 'before' else None)
+                report(what, when, got, n if what != 'evaluate' else sizes['emotic'], load)
     if not a.dir:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -225,6 +225,7 @@ def _figures_args(p:argparse.ArgumentParser):
     p.add_argument('--data-dirs', help="dataset folders, e.g. 'heco=/data/HECO,emotic=/data/EMOTIC'")
     p.add_argument('--reference', help="the authors' released outputs (default: $ELENA_REFERENCE)")
     p.add_argument('--jobs', type=int, default=1, help="notebooks run at once, each in its own kernel (default 1)")
+    p.add_argument('--force', action='store_true', help="run every notebook, even those whose inputs did not change")
 
 # %% ../nbs/89_commands.ipynb #9de2ff08
 def _figures_run(a:argparse.Namespace) -> int:
@@ -236,11 +237,11 @@ def _figures_run(a:argparse.Namespace) -> int:
     from elena.figures import SKIP_MARK, run_figures
     if a.jobs < 1:
         raise ValueError(f"--jobs {a.jobs}: give 1 or more notebooks to run at once")
-    rep = run_figures(a.responses, a.figures, a.out, jobs=a.jobs, attention=a.attention, data_dirs=a.data_dirs,
-                      reference=a.reference)
+    rep = run_figures(a.responses, a.figures, a.out, jobs=a.jobs, force=a.force, attention=a.attention,
+                      data_dirs=a.data_dirs, reference=a.reference)
     for r in rep.itertuples():
         skipped = ''.join(f"\n  {SKIP_MARK}: {s}" for s in r.skipped)
         print(f"{r.notebook}: {r.status}, {len(r.figures)} figure(s), {len(r.tables)} table(s){skipped}")
     print(f"executed notebooks in {a.out}; figures in {a.figures}")
     if exclude_random(runs := find_runs(a.responses), quiet=True).empty: print(what_next(runs, a.responses))
-    return 0 if (rep.status == 'ok').all() else 1
+    return 0 if rep.status.isin(['ok', 'up to date']).all() else 1

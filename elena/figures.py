@@ -4,7 +4,9 @@
 
 # %% ../nbs/20a_figures.ipynb #f1a00004
 from __future__ import annotations
+import hashlib
 import importlib
+import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 import json
@@ -14,6 +16,7 @@ import sys
 from pathlib import Path
 import pandas as pd
 from .runcache import run_rows
+from .results import parse_data_dirs
 
 # %% auto #0
 __all__ = ['SKIP_MARK', 'PAPER_NBS', 'Skipped', 'skip', 'save_figure', 'save_table', 'figures_report', 'run_figures']
@@ -38,6 +41,7 @@ def skip(what:str, # what was skipped, e.g. 'accuracy figure'
 def save_figure(fig, # a matplotlib figure
                 name:str, # file name without suffix
                 out:str|Path='figures', # folder
+                show:bool=False, # also show the saved PNG here (not drawing the figure a third time) and close `fig`
                ) -> list[Path]:
     "Write `fig` as PNG and PDF into `out` (without dates, so reruns give the same files) and print their names"
     out = Path(out)
@@ -47,7 +51,14 @@ def save_figure(fig, # a matplotlib figure
     no_dates = {'CreationDate': None, 'Producer': None, 'Creator': None}  # the same bytes on every run
     fig.savefig(paths[1], bbox_inches='tight', metadata=no_dates)
     print(f"figure: {paths[0]} ({paths[1].name})")
+    if show:
+        from IPython.display import Image, display
+        import matplotlib.pyplot as plt
+        png = paths[0].read_bytes()
+        display(Image(png, width=int.from_bytes(png[16:20], 'big') * 2 // 3))  # as large as drawn inline (100 dpi)
+        plt.close(fig)
     return paths
+
 
 # %% ../nbs/20a_figures.ipynb #f1a00010
 def save_table(df:pd.DataFrame, # the table
@@ -105,30 +116,88 @@ def _execute_apart(nb:Path, dest:Path, given:dict) -> str:
     return last if r.returncode == 0 and last else f"failed: exit {r.returncode}: {r.stderr.strip()[-300:]}"
 
 
+# %% ../nbs/20a_figures.ipynb #f1a00030
+def _keys(path) -> list:
+    "[path, size, mtime] of a file, or of every file under a folder, sorted; [] where there is none"
+    p = Path(path)
+    files = [p] if p.is_file() else sorted(q for q in p.rglob('*') if q.is_file()) if p.is_dir() else []
+    return [[str(q), (s := q.stat()).st_size, s.st_mtime_ns] for q in files]
+
+def _sha(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+def _elena_source() -> str:
+    "sha256 of the names and bytes of elena's own .py files"
+    h = hashlib.sha256()
+    for p in sorted(Path(importlib.import_module('elena').__file__).parent.glob('*.py')):
+        h.update(p.name.encode() + b'\0' + p.read_bytes())
+    return h.hexdigest()
+
+def _fingerprint(nb:Path, given:dict, source:str) -> str:
+    "What a paper notebook's outputs depend on: its bytes, elena's source, the parameters it declares, its input files"
+    cells = json.loads(nb.read_text(encoding='utf-8'))['cells']  # its parameters, read as papermill reads them, faster
+    declared = {m for c in cells if 'parameters' in c.get('metadata', {}).get('tags', [])
+                for m in re.findall(r'^(\w+)\s*=', ''.join(c['source']), re.M)}
+    params = {k: v for k, v in given.items() if k in declared}
+    ins = {'runs': sorted(k for p in Path(params.get('responses', '')).glob('*/*/*.jsonl') for k in _keys(p))
+                   if params.get('responses') else [],  # each run's size and mtime, as the run cache keys it
+           'data': [_keys(d) for d in parse_data_dirs(params.get('data_dirs')).values()],  # gold, annotations
+           'attention': _keys(params['attention']) if params.get('attention') else []}
+    if 'reference' in declared:  # as the legacy notebook finds it: parameter, $ELENA_REFERENCE, else shared/reference
+        ref = params.get('reference') or os.environ.get('ELENA_REFERENCE') or nb.parent / '../../../shared/reference'
+        ins['reference'] = _keys(ref)
+    what = dict(notebook=_sha(nb), elena=source, params=params, inputs=ins)
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+
+def _record_path(out:Path, nb:Path) -> Path:
+    "Where `run_figures` keeps what a notebook made and from what: beside its executed copy"
+    return out / f"{nb.stem}.made.json"
+
+def _up_to_date(out:Path, nb:Path, fp:str) -> dict|None:
+    "The report kept for `nb` if it was made from `fp` and every file it made is there, unchanged; else None"
+    try: rec = json.loads(_record_path(out, nb).read_text(encoding='utf-8'))
+    except (OSError, ValueError): return None
+    fresh = rec.get('fingerprint') == fp and (out / nb.name).is_file()
+    return rec['report'] if fresh and all(Path(p).is_file() and _sha(p) == h for p, h in rec['made'].items()) else None
+
+def _keep(out:Path, nb:Path, fp:str, report:dict) -> None:
+    "Record what `nb` made (with each file's sha256) and its fingerprint"
+    made = [*report['figures'], *(str(Path(f).with_suffix('.pdf')) for f in report['figures']), *report['tables']]
+    rec = dict(fingerprint=fp, made={p: _sha(p) for p in made if Path(p).is_file()}, report=report)
+    _record_path(out, nb).write_text(json.dumps(rec, indent=1, sort_keys=True), encoding='utf-8')
+
+
 # %% ../nbs/20a_figures.ipynb #f1a0001a
 def run_figures(responses:str|Path='responses', # the response store
                 figures:str|Path='figures', # where figures and tables go
                 out:str|Path='runs/paper', # where the executed notebooks go
                 notebooks:str|Path=PAPER_NBS, # folder of the paper notebooks
                 jobs:int=1, # notebooks run at once, each in its own kernel
+                force:bool=False, # run every notebook, even those whose inputs did not change
                 **params, # more parameters (attention, data_dirs, reference, n_boot...), for those who declare them
                ) -> pd.DataFrame:
-    "Execute every paper notebook with papermill; one row each: status, figures and tables saved, what it skipped"
+    "Execute the paper notebooks whose inputs changed with papermill; one row each: status, figures and tables, skipped"
     given = {k: v for k, v in params.items() if v is not None}
     given |= {k: str(Path(v).resolve()) for k, v in given.items() if k in ('attention', 'reference') and v}
     given |= dict(responses=str(Path(responses).resolve()), figures=str(Path(figures).resolve()))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    nbs = sorted(Path(notebooks).glob('*.ipynb'))
-    files = sorted(str(p) for p in Path(responses).glob('*/*/*.jsonl')) if Path(responses).is_dir() else []
+    nbs, source = sorted(Path(notebooks).glob('*.ipynb')), _elena_source()
+    fps = {nb: _fingerprint(nb, given, source) for nb in nbs}
+    kept = {nb: None if force else _up_to_date(out, nb, fps[nb]) for nb in nbs}
+    todo = [nb for nb in nbs if kept[nb] is None]
+    files = sorted(str(p) for p in Path(responses).glob('*/*/*.jsonl')) if todo and Path(responses).is_dir() else []
     for f in files:  # every run read once, before any notebook reads it
         _warm(f)
     run = _execute if jobs == 1 else _execute_apart  # papermill changes the working folder of its process
     with ThreadPoolExecutor(jobs) as pool:  # threads only wait: the work is done in each notebook's kernel
-        done = list(pool.map(run, nbs, [out / nb.name for nb in nbs], [given] * len(nbs)))
+        done = dict(zip(todo, pool.map(run, todo, [out / nb.name for nb in todo], [given] * len(todo))))
     rows = []
-    for nb, status in zip(nbs, done):
-        dest = out / nb.name
-        made = figures_report(dest) if dest.exists() else dict(figures=[], tables=[], skipped=[])
+    for nb in nbs:
+        dest, status = out / nb.name, done.get(nb, 'up to date')
+        made = kept[nb] or (figures_report(dest) if dest.exists() else dict(figures=[], tables=[], skipped=[]))
+        if status == 'ok':
+            _keep(out, nb, fps[nb], made)
         rows.append(dict(notebook=nb.stem, status=status, **made))
     return pd.DataFrame(rows, columns=['notebook', 'status', 'figures', 'tables', 'skipped'])
+

@@ -32,7 +32,8 @@ _PROVENANCE = ('prompt_id', 'prompt_sha256', 'model_revision', 'gen')  # what a 
 
 def _same(vals:list):
     "The one value the records hold (None where none does), else the sorted distinct values"
-    seen = list({json.dumps(v, sort_keys=True): v for v in vals if v is not None}.values())
+    distinct = {id(v): v for v in vals if v is not None}.values()  # the run cache gives one object per distinct value
+    seen = list({json.dumps(v, sort_keys=True): v for v in distinct}.values())
     return seen[0] if len(seen) == 1 else sorted(seen, key=str) or None
 
 def _run_row(p:Path) -> dict|None:
@@ -160,6 +161,7 @@ def score_runs(runs:pd.DataFrame, # from `find_runs` (random-weight runs already
                texts:bool=True, # also each run's narrative checks and body-part counts (False: scores alone, faster)
               ) -> tuple[pd.DataFrame, dict]:
     "Accuracy and macro-F1 with 95% intervals per run, and each run's evaluation by path; a run not scored is named"
+    # each evaluation without its per-item table ('items'; `correct` stays): a study's runs are all kept at once
     dirs, rows, full = parse_data_dirs(data_dirs), [], {}
     with datasets_once():  # each dataset is loaded once for all its runs
         for r in runs.itertuples():
@@ -171,7 +173,7 @@ def score_runs(runs:pd.DataFrame, # from `find_runs` (random-weight runs already
             if not s['n_valid']:  # every item failed (or none gave an emotion): nothing to chart, said instead
                 print(f"skipped: {r.path}: no answers ({s['n_failed']} of {s['n_responses']} item(s) failed)")
                 continue
-            full[r.path] = s
+            full[r.path] = {k: v for k, v in s.items() if k != 'items'}
             rows.append(dict(model=r.model, dataset=r.dataset, condition=r.condition, prompt=r.prompt,
                              n_scored=s['n_scored'], coverage=s['coverage'], accuracy=s['accuracy'],
                              acc_lo=s['accuracy_ci'][0],

@@ -71,9 +71,9 @@ def cache_path(path:str|Path, # a response JSONL file
     return path.with_name(f".{path.name}.runcache")
 
 # %% ../nbs/07a_runcache.ipynb #c29a0015
-_FORMAT = 'elena-runcache'
+_FORMAT = 'elena-runcache/2'  # 2: provenance columns shared (a cache of another format is made anew)
 _SHARED = ('emotion', 'failed', 'error_type', 'model', 'condition', 'prompt_id', 'dataset', 'labels', 'random_weights',
-           'repeat')
+           'repeat', 'prompt_sha256', 'model_revision', 'gen')
 _PROBE = 4096  # bytes hashed at the start of the file and before the cached end
 
 def _code_sig(c:CodeType) -> bytes:

@@ -1,0 +1,55 @@
+"""`elena figures` runs a paper notebook again only when what it reads changed: its inputs (each run's size and
+modification time, gold and reference files), its own bytes, elena's source or its parameters, or when a file it made
+is missing or edited; `--force` runs them all. One real paper notebook (accuracy) on canned fixture answers (no model
+wrote them) keeps it short."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from elena.figures import run_figures
+from elena.store import make_record, store_path
+from test_figures import IDS, fixture
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_only_what_changed_is_drawn_again(tmp_path):
+    nbs, resp, figs, out = tmp_path / 'paper', tmp_path / 'responses', tmp_path / 'figures', tmp_path / 'runs'
+    nbs.mkdir()
+    shutil.copy(ROOT / 'nbs' / 'paper' / 'accuracy.ipynb', nbs)
+    fixture(resp, 'fixture-model', 'original', 'elena', ['fear', 'happiness', 'sadness', 'fear', 'anger', 'neutral'])
+    fixture(resp, 'fixture-model', 'original', 'naive', ['fear', 'happiness', 'fear', 'anger', 'anger', 'happiness'])
+    go = lambda **kw: run_figures(resp, figs, out, notebooks=nbs, n_boot=50, **kw)
+    executed, table, png = out / 'accuracy.ipynb', figs / 'tables' / 'accuracy.csv', figs / 'accuracy.png'
+
+    first = go()
+    assert first.status.tolist() == ['ok'], first.status.tolist()
+    made, stamp = table.read_bytes(), executed.stat().st_mtime_ns
+
+    again = go()  # nothing changed: not executed, the same report
+    assert again.status.tolist() == ['up to date']
+    assert executed.stat().st_mtime_ns == stamp
+    assert again.drop(columns='status').to_dict('list') == first.drop(columns='status').to_dict('list')
+
+    run = store_path(resp, 'fixture-model', 'besst', 'original', 'naive')  # one record appended to one run
+    with open(run, 'a') as f:
+        f.write(json.dumps(make_record(id=IDS[2], dataset='besst', condition='original', model='fixture-model',
+                                       prompt_id='naive-v1', emotion='sadness', parsed=dict(emotion='sadness'))) + '\n')
+    third = go()
+    assert third.status.tolist() == ['ok']
+    assert table.read_bytes() != made  # the new answer is in the table
+    made = table.read_bytes()
+
+    png.unlink()  # a made file deleted: drawn again
+    assert go().status.tolist() == ['ok'] and png.is_file()
+    table.write_text('edited by hand\n')  # a made file edited: made again
+    assert go().status.tolist() == ['ok'] and table.read_bytes() == made
+    assert go().status.tolist() == ['up to date']
+    assert go(force=True).status.tolist() == ['ok']  # --force: run whatever changed
+
+
+def test_elena_figures_has_force():
+    r = subprocess.run([str(Path(sys.executable).parent / 'elena'), 'figures', '--help'], capture_output=True, text=True)
+    assert '--force' in r.stdout, r.stdout
