@@ -17,7 +17,8 @@ import matplotlib.cbook
 from elena.backends import Request
 from elena.openai_compat import OpenAIBackend
 from elena.prompts import get_prompt
-from elena.standins import ARRIVALS, standin_process
+from elena.standin_server import ARRIVALS
+from elena.standins import standin_process
 from bench_quota import fill
 
 

@@ -19,7 +19,8 @@ import matplotlib.cbook
 
 from elena.backends import Request, get_backend
 from elena.prompts import get_prompt
-from elena.standins import ARRIVALS, prompt_tokens, standin_process
+from elena.standin_server import ARRIVALS
+from elena.standins import prompt_tokens, standin_process
 
 
 def fill(accepted, limit, window, tokens=False, step=0.05):

@@ -16,18 +16,15 @@ from .attention import gemma_tokens_to_grid, grid_to_image, mllama_geometry, reg
 from .attention import dataset_people, people_lookup, person_boxes
 from .attention import mllama_keys_to_canvas, rollout
 from .attention_capture import capture, query_positions, vision_rollout
-from .attention_json import ATTENTION_FILE, MAIN_MAPS, attention_summary, read_attention_summaries, write_attention_summary
+from .attention_json import ATTENTION_FILE, MAIN_MAPS, attention_summary, write_attention_summary
+from .attention_json import read_attention_summaries  # only for nbs/paper/attention.ipynb: it imports it from here
 from .files import atomic_write, read_image, safe_name, write_image
 from .local import load_image, model_inputs, prompt_text
 from .prompts import get_prompt
 
 # %% auto #0
 __all__ = ['attention_maps', 'overlay', 'save_maps', 'attention_items', 'face_boxes', 'AttentionOptions', 'measure_image',
-           'image_records', 'attention_folder', 'ATTENTION_FILE', 'MAIN_MAPS', 'attention_summary',
-           'write_attention_summary', 'read_attention_summaries']
-
-# %% ../nbs/19_attention_maps.ipynb #b7e2a9d0
-_all_ = ['ATTENTION_FILE', 'MAIN_MAPS', 'attention_summary', 'write_attention_summary', 'read_attention_summaries']  # from `elena.attention_json`
+           'image_records', 'attention_folder']
 
 # %% ../nbs/19_attention_maps.ipynb #e3f2cb26
 def _check_method(config, method:str) -> bool:
@@ -266,7 +263,7 @@ def measure_image(backend, # a loaded local backend: `name`, `model`, `processor
 # %% ../nbs/19_attention_maps.ipynb #fa0c0014
 def image_records(backend, # a loaded local backend
                   iid:str, path:Path, # the image's id and file
-                  lookup:dict|None, # face records (`elena.masking.faces_lookup`), or None for YuNet
+                  lookup:dict|None, # face records (`elena.faces.faces_lookup`), or None for YuNet
                   out:Path, # the output folder
                   options:AttentionOptions|None=None, # `masked_dir`, `prompt`, `labels`, `yunet` and those of `measure_image`
                   people:list|None=None, # its person boxes [x, y, w, h], the same in both conditions (None: unknown)
@@ -304,7 +301,7 @@ def attention_folder(model:str, # a model of the registry: llama11b, gemma3-12b,
                     ) -> dict:
     "`elena attention`: maps, overlays, `attention.json`; its `path`, maps made (`ok`), records `asked`, `kept`, `body_note`"
     from elena.backends import get_backend
-    from elena.masking import faces_lookup
+    from elena.faces import faces_lookup
     o = replace(options or AttentionOptions(), **settings)
     run = {'model': model, 'method': o.method, 'fuse': o.fuse, 'query': o.query}
     if not 0 <= o.pad < float('inf'):

@@ -18,7 +18,8 @@ import elena
 from . import __version__
 from .prompts import resolve_labels
 from .labelmaps import native_taxonomy
-from .data import Dataset, load_dataset, majority_label
+from .data import load_dataset
+from .items import Dataset, majority_label
 from .metrics import (single_label, any_match, multilabel_f1, paired_runs, vad_agreement, narrative_checks,
                            body_parts_table)
 from .files import atomic_write
@@ -28,11 +29,7 @@ from .answers import ANSWER_FIELDS, match_items, match_key, read_responses
 
 # %% auto #0
 __all__ = ['RUN_PROVENANCE', 'RESULT_FILES', 'gold_table', 'score_run', 'evaluation_provenance', 'datasets_once', 'evaluate',
-           'summary_frame', 'per_class_frame', 'items_frame', 'write_results', 'read_results', 'format_report',
-           'ANSWER_FIELDS', 'match_key', 'read_responses', 'match_items']
-
-# %% ../nbs/17_evaluate.ipynb #e1a7c3b5
-_all_ = ['ANSWER_FIELDS', 'match_key', 'read_responses', 'match_items']  # from `elena.answers`
+           'summary_frame', 'per_class_frame', 'items_frame', 'write_results', 'read_results', 'format_report']
 
 # %% ../nbs/17_evaluate.ipynb #4284f777
 def gold_table(ds:Dataset, # a loaded dataset

@@ -18,20 +18,15 @@ from typing import Iterable
 import cv2
 from tqdm.auto import tqdm
 from .claims import Claims
-from .cover import mask_image, masked_fraction, pad_box
-from .faces import FACES_FILE, FacesLog, faces_lookup, read_faces
+from .cover import mask_image, masked_fraction
+from .faces import FACES_FILE, FacesLog
 from .files import atomic_write, encode_image, list_images, read_image, still_bytes, write_image
 from .names import FILLS, IMAGE_EXTS, YUNET_ENGINES
 from .trust import allowed_roots, one_line, outside
 from .yunet import detect_faces, detection_scales, resolve_engine, tile_scales, yunet_path, MIN_FACE, SECOND_PASS, YUNET_SHA256
 
 # %% auto #0
-__all__ = ['MASK_OPTIONS', 'MaskOptions', 'mask_options', 'mask_fingerprint', 'mask_file', 'mask_folder', 'FILLS', 'IMAGE_EXTS',
-           'read_image', 'FacesLog', 'read_faces', 'faces_lookup', 'pad_box', 'mask_image', 'masked_fraction']
-
-# %% ../nbs/09_masking.ipynb #7bf1c9e7
-_all_ = ['FILLS', 'IMAGE_EXTS', 'read_image', 'FacesLog', 'read_faces', 'faces_lookup',  # still importable from here
-         'pad_box', 'mask_image', 'masked_fraction']
+__all__ = ['MASK_OPTIONS', 'MaskOptions', 'mask_options', 'mask_fingerprint', 'mask_file', 'mask_folder']
 
 # %% ../nbs/09_masking.ipynb #a3c1e0f2
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from .parse import parse_response
 from .prompts import PROMPT_KINDS, get_prompt, resolve_labels
 from .runspec import RunSpec, RunSummary, estimate_cost
 from .shards import in_shard, parse_shard
-from .store import CONDITIONS, ResponseStore, done_ids, make_record, read_records, store_path
+from .names import CONDITIONS
+from .store import ResponseStore, done_ids, make_record, read_records, store_path
 
 # %% auto #0
 __all__ = ['project_root', 'masked_cache', 'masked_images', 'check_run', 'run_backend', 'choose_items', 'response_file',
@@ -42,7 +43,7 @@ def masked_cache(root:str|Path, # the dataset root
                 ) -> Path:
     "The cache folder of the masked copies of the dataset at `root` made with `mask` (one SLURM masking job fills it for every task)"
     from elena.masking import mask_fingerprint
-    from elena.yunet import cache_dir
+    from elena.names import cache_dir
     where = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:12]
     return cache_dir()/'masked'/f"{name}-{where}-{mask_fingerprint(mask)[:8]}"
 
@@ -56,7 +57,8 @@ def masked_images(items:Sequence, # dataset items with `id` and `image`
                   allow_roots:Sequence|None=(), # folders outside `root` its images may be in (`--allow-root`)
                  ) -> dict[str, Path|None]:
     "Item id -> its face-masked copy (cached; only these items are masked), None where masking failed"
-    from elena.masking import mask_folder, mask_options, read_faces
+    from elena.faces import read_faces
+    from elena.masking import mask_folder, mask_options
     out = masked_cache(root, name, mask)
     mask_folder(root, out, mask_options(mask), yunet=yunet, progress=progress, only=[it.id for it in items],
                 allow_roots=allow_roots)  # only the items this run asks
@@ -67,7 +69,7 @@ def masked_images(items:Sequence, # dataset items with `id` and `image`
 def check_run(spec:RunSpec, # the run's settings
              ) -> tuple:
     "The label set and the shard (i, n) of a run, after checking every name and number it was given"
-    from elena.data import DATASETS
+    from elena.names import DATASETS
     resolve_model(spec.model)  # unknown names fail here, before any work
     if spec.dataset not in DATASETS:
         raise ValueError(f"Unknown dataset {spec.dataset!r}: use one of {', '.join(DATASETS)}")

@@ -12,7 +12,8 @@ import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from .runspec import RunSpec
-from .store import safe_name, store_path
+from .files import safe_name
+from .store import store_path
 
 # %% auto #0
 __all__ = ['elena_command', 'weights_in_cache', 'SlurmPlan', 'plan', 'write_scripts', 'sbatch_lines', 'submit']

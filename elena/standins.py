@@ -11,7 +11,6 @@ import sys
 import time
 from contextlib import contextmanager
 from .standin_server import ECHO_FAULTS, StandIn, canned_text, _echo, _header
-from .standin_server import ARRIVALS, CANNED_ANSWER, FAULTS, OPENAI_FAULTS, openai_handler  # imported from here too
 
 # %% auto #0
 __all__ = ['prompt_tokens', 'gemini_handler', 'standin_process']
@@ -248,7 +247,8 @@ def standin_process(protocol:str='openai', # 'openai' or 'gemini'
     if protocol not in ('openai', 'gemini'):
         raise ValueError(f"Unknown protocol {protocol!r}: use 'openai' or 'gemini'")
     more = ''.join(f', {k}={v!r}' for k, v in settings.items())
-    code = (f"import sys\nfrom elena.standins import StandIn, {protocol}_handler\n"
+    home = 'standin_server' if protocol == 'openai' else 'standins'  # where the handler is defined
+    code = (f"import sys\nfrom elena.standin_server import StandIn\nfrom elena.{home} import {protocol}_handler\n"
             f"with StandIn({protocol}_handler, latency_s={float(latency_s)!r}{more}) as si:\n"
             f"    print(si.url, flush=True)\n    sys.stdin.read()\n")  # serves until our end of its stdin closes
     p = subprocess.Popen([sys.executable, '-c', code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

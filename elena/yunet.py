@@ -18,11 +18,7 @@ from .names import YUNET_ENGINES, cache_dir
 # %% auto #0
 __all__ = ['YUNET_FILE', 'YUNET_SHA256', 'YUNET_SIZE', 'YUNET_URL', 'YUNET_BUNDLED', 'SECOND_PASS', 'MIN_FACE', 'check_yunet',
            'download_yunet', 'yunet_path', 'as_bgr8', 'detection_scales', 'tile_scales', 'shrink', 'dynamic_yunet',
-           'default_engine', 'resolve_engine', 'decode_yunet', 'run_yunet', 'detect_faces', 'YUNET_ENGINES',
-           'cache_dir']
-
-# %% ../nbs/08_yunet.ipynb #0c96c6b3
-_all_ = ['YUNET_ENGINES', 'cache_dir']  # defined in elena.names, still importable from here
+           'default_engine', 'resolve_engine', 'decode_yunet', 'run_yunet', 'detect_faces']
 
 # %% ../nbs/08_yunet.ipynb #f3f59fa5
 YUNET_FILE = 'face_detection_yunet_2023mar.onnx'

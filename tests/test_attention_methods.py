@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 import cv2
 import numpy as np
-from elena.attention_maps import attention_summary, write_attention_summary
+from elena.attention_json import attention_summary, write_attention_summary
 from elena.figures import figures_report
 
 ROOT = Path(__file__).resolve().parent.parent

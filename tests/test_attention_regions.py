@@ -250,7 +250,7 @@ def test_emotic_layout_and_people_file(tmp_path):
 
 # the paper notebook's figure, from stored attention.json files only (written by `elena attention`'s own writer)
 def region_summaries(att, random_weights):
-    from elena.attention_maps import attention_summary, write_attention_summary
+    from elena.attention_json import attention_summary, write_attention_summary
     rng, recs = np.random.default_rng(0), []
     for i in range(6):
         f, b = 0.5 + 0.05 * rng.random(), 0.3

@@ -10,7 +10,8 @@ import pytest
 from elena.api import APIBackend
 from elena.backends import Reply, Request, Retryable, StopRun, get_backend
 from elena.prompts import get_prompt
-from elena.standins import StandIn, gemini_handler, openai_handler
+from elena.standin_server import StandIn, openai_handler
+from elena.standins import gemini_handler
 
 PHOTO = Path(matplotlib.cbook.get_sample_data('grace_hopper.jpg', asfileobj=False))
 
@@ -75,7 +76,8 @@ def test_run_keeps_the_contract_and_prints_limits(tmp_path, monkeypatch):
     import httpx
     import elena.run
     from elena.run import run_elena
-    from elena.standins import ARRIVALS, standin_process
+    from elena.standin_server import ARRIVALS
+    from elena.standins import standin_process
     made = []
     def keep(*a, **kw):
         made.append(get_backend(*a, **kw))
@@ -124,7 +126,8 @@ def test_cli_limit_flags(monkeypatch):
 def test_overstated_limit_earns_429s_that_pause_the_run():
     "the client told 50 per 2 s, the server allows 5: its 429s (RetryInfo until there is room) pause all sending, and every item is answered"
     import httpx
-    from elena.standins import ARRIVALS, standin_process
+    from elena.standin_server import ARRIVALS
+    from elena.standins import standin_process
     with standin_process('gemini', quota={'rpm': 5, 'window_s': 2.0}) as url:
         import os; os.environ.setdefault('GOOGLE_API_KEY', 'AIza-x')
         be = get_backend('gemini-2.5-flash', base_url=url, rpm=50, rate_window_s=2.0, backoff_base=0.05, max_tries=10)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from elena.attention_maps import attention_summary, write_attention_summary
+from elena.attention_json import attention_summary, write_attention_summary
 from elena.store import make_record, store_path
 
 ROOT = Path(__file__).resolve().parent.parent

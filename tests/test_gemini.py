@@ -9,7 +9,8 @@ import matplotlib.cbook
 import pytest
 from elena.backends import Reply, Request, StopRun, get_backend
 from elena.prompts import get_prompt
-from elena.standins import FAULTS, StandIn, gemini_handler
+from elena.standin_server import FAULTS, StandIn
+from elena.standins import gemini_handler
 
 from conftest import GEMINI_KEY as KEY
 PHOTO = Path(matplotlib.cbook.get_sample_data('grace_hopper.jpg', asfileobj=False))

@@ -6,7 +6,8 @@ import matplotlib.cbook
 import pytest
 from elena.backends import Request, get_backend
 from elena.prompts import get_prompt
-from elena.standins import StandIn, gemini_handler
+from elena.standin_server import StandIn
+from elena.standins import gemini_handler
 
 from conftest import GEMINI_KEY as KEY
 PHOTO = Path(matplotlib.cbook.get_sample_data('grace_hopper.jpg', asfileobj=False))

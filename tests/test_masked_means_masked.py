@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 from conftest import ROOT, yunet_missing
-from elena.standins import StandIn, openai_handler
+from elena.standin_server import StandIn, openai_handler
 
 ELENA = shutil.which('elena', path=str(Path(sys.executable).parent)) or 'elena'
 SAMPLES = ROOT / 'elena' / 'samples'

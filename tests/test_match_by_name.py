@@ -5,7 +5,7 @@ import json
 
 import pandas as pd
 
-from elena.evaluate import match_items
+from elena.answers import match_items
 from elena.faces import faces_lookup
 
 IDS = ['a/x.jpg', 'b/x.jpg', 'c/only.jpg']

@@ -42,7 +42,7 @@ def test_merge_out_of_order_shards(tmp_path):
 
 def test_readers_take_latest_in_time(stale_after_new):
     "evaluate's reader, the paper notebooks' `answers`, `elena status` and resuming all see the December answers"
-    from elena.evaluate import read_responses
+    from elena.answers import read_responses
     from elena.results import answers, find_runs
     from elena.status import run_status
     from elena.store import done_ids, read_records
@@ -83,7 +83,7 @@ def test_run_finishing_while_another_loads_is_not_asked_twice(tmp_path, monkeypa
     Before, B decided what to ask before taking the lock, A answered everything meanwhile, and B asked it all again."""
     from elena.openai_compat import OpenAIBackend
     from elena.run import run_elena
-    from elena.standins import StandIn, openai_handler
+    from elena.standin_server import StandIn, openai_handler
     from elena.store import read_records
     imgs, out = _images(tmp_path / 'imgs', 4), tmp_path / 'responses'
     other = []
@@ -105,7 +105,7 @@ def _run_with(faults, tmp_path, n=3, timeout=60, **opts):
     "run_elena over `n` photos against an OpenAI stand-in injecting `faults`; (summary, records, stand-in); fails, not hangs"
     import threading
     from elena.run import run_elena
-    from elena.standins import StandIn, openai_handler
+    from elena.standin_server import StandIn, openai_handler
     from elena.store import read_records
     imgs, got = _images(tmp_path / 'imgs', n), {}
     with StandIn(openai_handler, faults=faults, slow_s=opts.pop('slow_s', 5.0)) as si:

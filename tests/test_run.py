@@ -180,7 +180,7 @@ def test_cost_estimate_by_model_id(tmp_path):
 
 def test_recorded_errors_exit_0_so_array_jobs_succeed(tmp_path):
     "An item that ended as a recorded error (asked again next time) is work done: exit 0 (a SLURM merge job's afterok)"
-    from elena.standins import StandIn, openai_handler
+    from elena.standin_server import StandIn, openai_handler
     with StandIn(openai_handler, faults={0: 'truncated'}) as si:
         r = elena_run('--model', 'openai:standin', '--base-url', si.url + '/v1', '--dataset', 'folder',
                       '--data-dir', images(tmp_path / 'imgs', 3), '--out-dir', tmp_path / 'responses',
@@ -217,7 +217,7 @@ def test_nothing_left_to_ask_loads_no_model(tmp_path):
 
 def test_stopped_run_exits_1_with_one_line(tmp_path):
     "An error no retry can fix (a model the server lacks) stops the run: exit 1, one line saying what to do"
-    from elena.standins import StandIn, openai_handler
+    from elena.standin_server import StandIn, openai_handler
     with StandIn(openai_handler, models={'gemma-3-12b'}) as si:
         r = elena_run('--model', 'openai:gemma3', '--base-url', si.url + '/v1', '--dataset', 'folder',
                       '--data-dir', images(tmp_path / 'imgs', 3), '--out-dir', tmp_path / 'responses', '--no-progress',

@@ -16,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from elena.evaluate import ANSWER_FIELDS, evaluate, match_key, read_responses
+from elena.answers import ANSWER_FIELDS, match_key, read_responses
+from elena.evaluate import evaluate
 from elena.results import answers, find_runs, paired_deltas, score_runs
 from elena.runcache import cache_path, run_rows
 from elena.status import run_status

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 import matplotlib.cbook
 import pytest
-from elena.standins import StandIn, gemini_handler, openai_handler
+from elena.standin_server import StandIn, openai_handler
+from elena.standins import gemini_handler
 
 from conftest import yunet_missing
 
