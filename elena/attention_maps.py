@@ -17,7 +17,6 @@ from .attention import dataset_people, people_lookup, person_boxes
 from .attention import mllama_keys_to_canvas, rollout
 from .attention_capture import capture, query_positions, vision_rollout
 from .attention_json import ATTENTION_FILE, MAIN_MAPS, attention_summary, write_attention_summary
-from .attention_json import read_attention_summaries  # only for nbs/paper/attention.ipynb: it imports it from here
 from .files import atomic_write, read_image, safe_name, write_image
 from .local import load_image, model_inputs, prompt_text
 from .prompts import get_prompt

@@ -12,9 +12,9 @@ from typing import Mapping, Sequence
 import pandas as pd
 from . import __version__
 from .names import split_response_file
-from .store import read_records, latest_records
 from .runcache import run_rows
-from .evaluate import ANSWER_FIELDS, datasets_once, evaluate, read_responses
+from .answers import ANSWER_FIELDS, read_responses
+from .evaluate import datasets_once, evaluate
 from .metrics import paired_runs
 from .vocab import BODY_PART_SYNONYMS, BODY_REGIONS, normalize_body_part
 

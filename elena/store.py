@@ -12,7 +12,7 @@ import threading
 import warnings
 from pathlib import Path
 from typing import Iterable
-from .names import CONDITIONS, response_file_name
+from .names import response_file_name
 from .files import atomic_write, json_line, safe_name
 from .trust import one_line, scrub_all
 try:
