@@ -197,9 +197,10 @@ def test_long_prose_example(words, n):
     assert len(long_prose(cells)) == n
 
 
-# The sections whose pages are reference pages for this rule. The module pages under "Running experiments" (23_slurm,
-# 24_status, 90_cli) and "Test aids" (10b_standins) are reference pages too, but issue 28's round held only this one.
-REFERENCE_SECTIONS = ['Library reference', 'Test aids']  # the API pages (Test aids: the stand-ins' and tiny models')
+# The sections whose pages are reference pages for this rule: the API pages (Test aids: the stand-ins' and the tiny
+# models'). The module pages under "Running experiments" (23_slurm, 24_status, 89_commands, 90_cli) are how-to pages
+# as well; 24_status has one cell of 213 words, left for a later round.
+REFERENCE_SECTIONS = ['Library reference', 'Test aids']
 
 
 def test_no_long_prose_on_reference_pages():
