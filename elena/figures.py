@@ -9,6 +9,7 @@ import importlib
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 import json
 import re
 import subprocess
@@ -133,19 +134,19 @@ def _elena_source() -> str:
         h.update(p.name.encode() + b'\0' + p.read_bytes())
     return h.hexdigest()
 
-def _fingerprint(nb:Path, given:dict, source:str) -> str:
+def _fingerprint(nb:Path, given:dict, source:str, keys=_keys) -> str:
     "What a paper notebook's outputs depend on: its bytes, elena's source, the parameters it declares, its input files"
     cells = json.loads(nb.read_text(encoding='utf-8'))['cells']  # its parameters, read as papermill reads them, faster
     declared = {m for c in cells if 'parameters' in c.get('metadata', {}).get('tags', [])
                 for m in re.findall(r'^(\w+)\s*=', ''.join(c['source']), re.M)}
     params = {k: v for k, v in given.items() if k in declared}
-    ins = {'runs': sorted(k for p in Path(params.get('responses', '')).glob('*/*/*.jsonl') for k in _keys(p))
+    ins = {'runs': sorted(k for p in Path(params.get('responses', '')).glob('*/*/*.jsonl') for k in keys(p))
                    if params.get('responses') else [],  # each run's size and mtime, as the run cache keys it
-           'data': [_keys(d) for d in parse_data_dirs(params.get('data_dirs')).values()],  # gold, annotations
-           'attention': _keys(params['attention']) if params.get('attention') else []}
+           'data': [keys(d) for d in parse_data_dirs(params.get('data_dirs')).values()],  # gold, annotations
+           'attention': keys(params['attention']) if params.get('attention') else []}
     if 'reference' in declared:  # as the legacy notebook finds it: parameter, $ELENA_REFERENCE, else shared/reference
         ref = params.get('reference') or os.environ.get('ELENA_REFERENCE') or nb.parent / '../../../shared/reference'
-        ins['reference'] = _keys(ref)
+        ins['reference'] = keys(ref)
     what = dict(notebook=_sha(nb), elena=source, params=params, inputs=ins)
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -183,7 +184,8 @@ def run_figures(responses:str|Path='responses', # the response store
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     nbs, source = sorted(Path(notebooks).glob('*.ipynb')), _elena_source()
-    fps = {nb: _fingerprint(nb, given, source) for nb in nbs}
+    keys = lru_cache(None)(_keys)  # each input listed once for all the notebooks (a dataset folder: every file stat'ed)
+    fps = {nb: _fingerprint(nb, given, source, keys) for nb in nbs}
     kept = {nb: None if force else _up_to_date(out, nb, fps[nb]) for nb in nbs}
     todo = [nb for nb in nbs if kept[nb] is None]
     files = sorted(str(p) for p in Path(responses).glob('*/*/*.jsonl')) if todo and Path(responses).is_dir() else []

@@ -53,3 +53,21 @@ def test_only_what_changed_is_drawn_again(tmp_path):
 def test_elena_figures_has_force():
     r = subprocess.run([str(Path(sys.executable).parent / 'elena'), 'figures', '--help'], capture_output=True, text=True)
     assert '--force' in r.stdout, r.stdout
+
+
+def test_each_input_is_listed_once_for_all_notebooks(tmp_path, monkeypatch):
+    """The fingerprints of the seven paper notebooks share their inputs: each run file and each dataset folder is
+    listed (every file under it stat'ed: 23,571 images for EMOTIC) once per `elena figures`, not once per notebook."""
+    import collections
+    import elena.figures as F
+    resp, data = tmp_path / 'responses', tmp_path / 'heco'
+    fixture(resp, 'fixture-model', 'original', 'elena', ['fear', 'happiness', 'sadness', 'fear', 'anger', 'neutral'])
+    (data / 'Data').mkdir(parents=True)
+    (data / 'HECO_Labels.csv').write_text('Image,Category\n')
+    calls, real = collections.Counter(), F._keys
+    monkeypatch.setattr(F, '_keys', lambda p: calls.update([str(p)]) or real(p))
+    monkeypatch.setattr(F, '_up_to_date', lambda out, nb, fp: dict(figures=[], tables=[], skipped=[]))  # none to run
+    rep = run_figures(resp, tmp_path / 'figures', tmp_path / 'runs', data_dirs=f'heco={data}')
+    assert set(rep.status) == {'up to date'} and len(rep) == 7, rep
+    assert str(data) in calls and any(k.endswith('.jsonl') for k in calls), calls
+    assert max(calls.values()) == 1, calls
