@@ -122,19 +122,40 @@ def write_study(root:Path, runs:int, sizes:dict) -> tuple[int, int]:
         recs += sizes[d]
     return recs, size
 
-def timed(argv:list[str], env:dict|None=None) -> tuple[float, float, float, str]:
-    "Wall and CPU seconds, and peak memory (MiB, the largest process of the command's tree) of one command; its output"
-    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-             "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-             "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
-             "print(time.perf_counter() - t, u.ru_utime + u.ru_stime, u.ru_maxrss / 1024); "
-             "print(r.stdout[-3000:] + r.stderr[-3000:]); sys.exit(r.returncode)")
-    r = subprocess.run([sys.executable, '-c', probe, *argv], capture_output=True, text=True, env=env)
+_PROBE = """
+import resource, subprocess, sys, threading, time
+import psutil
+t, peak = time.perf_counter(), [0]
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def watch():  # the whole tree's resident memory, every 0.2 s: several notebooks' kernels may run at once
+    while p.poll() is None:
+        try:
+            procs = [psutil.Process(p.pid), *psutil.Process(p.pid).children(recursive=True)]
+            total = 0
+            for q in procs:
+                try: total += q.memory_info().rss
+                except psutil.Error: pass
+            peak[0] = max(peak[0], total)
+        except psutil.Error:
+            pass
+        time.sleep(0.2)
+w = threading.Thread(target=watch, daemon=True)
+w.start()
+out, err = p.communicate()
+w.join()
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(time.perf_counter() - t, u.ru_utime + u.ru_stime, u.ru_maxrss / 1024, peak[0] / 2**20)
+print(out[-3000:] + err[-3000:]); sys.exit(p.returncode)
+"""
+
+def timed(argv:list[str], env:dict|None=None) -> tuple[float, float, float, float, str]:
+    "Wall and CPU seconds, peak memory (MiB: largest process; whole tree, sampled every 0.2 s) of a command; its output"
+    r = subprocess.run([sys.executable, '-c', _PROBE, *argv], capture_output=True, text=True, env=env)
     head, _, out = r.stdout.partition('\n')
     if r.returncode:
-        print(f"  (exit {r.returncode}: {' '.join(argv[:2])}) {out[-1500:]}")
-    dt, cpu, mem = map(float, head.split())
-    return dt, cpu, mem, out
+        print(f"  (exit {r.returncode}: {' '.join(argv[:2])}) {out[-1500:]} {r.stderr[-1500:]}")
+    dt, cpu, mem, tree = map(float, head.split())
+    return dt, cpu, mem, tree, out
 
 def drop_caches(root:Path):
     "Remove every run cache under `root` (the cold case)"
@@ -167,35 +188,62 @@ def write_once(resp:Path, runs:int, sizes:dict) -> tuple[int, int, str]:
     return n, size, f"written in {time.perf_counter() - t:.0f} s"
 
 def report(what:str, when:str, got:tuple, per:int, load:float):
-    "One line: wall, CPU, peak memory and the cost per record"
-    dt, cpu, mem, _ = got
-    print(f"  {what:11s} {when:13s}: {dt:7.1f} s wall, {cpu:7.1f} s CPU, peak {mem:6.0f} MiB; per record "
-          f"{dt / per * 1e6:7.1f} µs wall, {cpu / per * 1e6:7.1f} µs CPU ({per:,} records; load average {load:.1f})",
-          flush=True)
+    "One line: wall, CPU, peak memory (largest process; whole tree) and the cost per record"
+    dt, cpu, mem, tree, _ = got
+    print(f"  {what:11s} {when:13s}: {dt:7.1f} s wall, {cpu:7.1f} s CPU, peak {mem:6.0f} MiB (tree {tree:6.0f} MiB); "
+          f"per record {dt / per * 1e6:7.1f} µs wall, {cpu / per * 1e6:7.1f} µs CPU ({per:,} records; load average "
+          f"{load:.1f})", flush=True)
+
+def append_to_one_run(resp:Path, n:int=100) -> tuple[Path, int]:
+    "As a resumed run does: `n` items of the first EMOTIC run answered again, later, with another emotion; path, old size"
+    run = store_path(resp, MODELS[0], 'emotic', 'original', 'elena')
+    size = run.stat().st_size
+    with open(run, 'rb') as f:
+        f.seek(max(0, size - 400_000))
+        recs = [json.loads(l) for l in f.read().split(b'\n')[1:-1][-n:]]
+    with open(run, 'a') as f:
+        for r in recs:
+            other = next(e for e in ELENA_LABELS if e != r.get('emotion'))
+            r.update(created_at='2099-01-01T00:00:00+00:00', emotion=other, error=None)
+            if isinstance(r.get('parsed'), dict): r['parsed']['emotion'] = other
+            f.write(json.dumps(r, ensure_ascii=False) + '\n')
+    return run, size
 
 def figures_cases(argv, resp:Path, work:Path, runs:int, n:int, env_before:dict|None, skip:list):
-    "`elena figures` before (optional), cold, warm redrawn (--force) and warm with nothing changed; no cache (optional)"
+    """`elena figures` before (optional), cold, warm redrawn (--force), warm with nothing changed, warm after records
+    were appended to one run (and that state redrawn whole with --force, to compare); no cache (optional)"""
     figs = lambda w: work/f'figures-{runs}-{w}'
     for w in ('before', 'cold', 'nocache'):
         shutil.rmtree(figs(w), ignore_errors=True)
         shutil.rmtree(work/f'nbs-{runs}-{w}', ignore_errors=True)
     cases = [('before', 'before', [], env_before), ('before warm', 'before', [], env_before)] if env_before else []
-    cases += [('cold', 'cold', [], None), ('warm --force', 'cold', ['--force'], None), ('warm unchanged', 'cold', [], None)]
+    cases += [('cold', 'cold', [], None), ('warm --force', 'cold', ['--force'], None), ('warm unchanged', 'cold', [], None),
+              ('one run grown', 'cold', [], None), ('grown --force', 'cold', ['--force'], None)]
     if 'nocache' not in skip:
         cases.append(('no cache', 'nocache', [], dict(os.environ, ELENA_RUNCACHE='off')))
-    made = {}
+    made, grown = {}, None
     for when, folder, extra, env in cases:
         if when in ('before', 'cold'):  # no run cache beside any run (the code before may keep another format)
             drop_caches(resp)
+        if when == 'one run grown':
+            grown = append_to_one_run(resp)
+        if when == 'no cache' and grown:  # the store as it was
+            os.truncate(*grown)
         load = os.getloadavg()[0]
         got = timed(argv(folder) + extra, env)
         report('figures', when, got, n, load)
-        ran = sum(': ok,' in l for l in got[3].splitlines())
-        kept = sum(': up to date,' in l for l in got[3].splitlines())
+        ran = sum(': ok,' in l for l in got[4].splitlines())
+        kept = sum(': up to date,' in l for l in got[4].splitlines())
         print(f"  {'':11s} {'':13s}  notebooks executed {ran}, up to date {kept}", flush=True)
         made[when] = digest(figs(folder))
+    if grown and 'nocache' in skip:
+        os.truncate(*grown)
     for a, b in itertools.combinations(made, 2):
-        print(f"  figures {a} vs {b}: {same_files(made[a], made[b])}")
+        if ('grown' in a) == ('grown' in b):  # the same store: the same files
+            print(f"  figures {a} vs {b}: {same_files(made[a], made[b])}")
+    if 'warm unchanged' in made and 'one run grown' in made:
+        changed = [f for f in made['one run grown'] if made['one run grown'][f] != made['warm unchanged'].get(f)]
+        print(f"  one run grown: {len(changed)} of {len(made['one run grown'])} files changed: {changed[:8]}")
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

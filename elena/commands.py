@@ -224,7 +224,8 @@ def _figures_args(p:argparse.ArgumentParser):
     p.add_argument('--attention', help="folder of the JSON summaries written by elena attention")
     p.add_argument('--data-dirs', help="dataset folders, e.g. 'heco=/data/HECO,emotic=/data/EMOTIC'")
     p.add_argument('--reference', help="the authors' released outputs (default: $ELENA_REFERENCE)")
-    p.add_argument('--jobs', type=int, default=1, help="notebooks run at once, each in its own kernel (default 1)")
+    p.add_argument('--jobs', type=int, help="notebooks (and run caches) made at once, each in its own process "
+                                          "(default: one per core, at most 2)")
     p.add_argument('--force', action='store_true', help="run every notebook, even those whose inputs did not change")
 
 # %% ../nbs/89_commands.ipynb #9de2ff08
@@ -235,7 +236,7 @@ def _figures_run(a:argparse.Namespace) -> int:
         if path and not Path(path).is_dir():
             raise FileNotFoundError(f"{flag} {path}: no such folder; give the folder that holds them")
     from elena.figures import SKIP_MARK, run_figures
-    if a.jobs < 1:
+    if a.jobs is not None and a.jobs < 1:
         raise ValueError(f"--jobs {a.jobs}: give 1 or more notebooks to run at once")
     rep = run_figures(a.responses, a.figures, a.out, jobs=a.jobs, force=a.force, attention=a.attention,
                       data_dirs=a.data_dirs, reference=a.reference)

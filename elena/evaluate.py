@@ -64,7 +64,8 @@ RUN_PROVENANCE = ('prompt_id', 'prompt_sha256', 'model', 'model_revision', 'gen'
 
 def _one(values:list):
     "The value every record holds (None where none does), else the sorted distinct values"
-    seen = list({json.dumps(v, sort_keys=True): v for v in values if v is not None}.values())
+    distinct = {id(v): v for v in values if v is not None}.values()  # a run cache shares one object per value
+    seen = list({json.dumps(v, sort_keys=True): v for v in distinct}.values())
     return seen[0] if len(seen) == 1 else sorted(seen, key=str) or None
 
 def _items(known, pred, labels) -> pd.DataFrame:
@@ -100,7 +101,8 @@ def score_run(resp:pd.DataFrame, # from `read_responses`
     res['n_scored'] = res.pop('n')
     if not res['n_scored']:
         res.update(accuracy=np.nan, macro_f1=np.nan, accuracy_ci=(np.nan, np.nan), macro_f1_ci=(np.nan, np.nan))
-    res['models'] = sorted({f"{m or '?'}/{c or '?'}" for m, c in zip(resp.model, resp.condition) if m or c})
+    pairs = set(zip(resp.model.tolist(), resp.condition.tolist()))  # a run's few distinct pairs, found first
+    res['models'] = sorted({f"{m or '?'}/{c or '?'}" for m, c in pairs if m or c})
     _agents(res, pred, scored, labels)
     vad, g_vad = ['valence', 'arousal', 'dominance'], ['g_valence', 'g_arousal', 'g_dominance']
     if scored[['g_valence', 'valence']].notna().all(axis=1).any():

@@ -8,7 +8,8 @@ import hashlib
 import importlib
 import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from functools import lru_cache
 import json
 import re
@@ -20,7 +21,8 @@ from .runcache import run_rows
 from .results import parse_data_dirs
 
 # %% auto #0
-__all__ = ['SKIP_MARK', 'PAPER_NBS', 'Skipped', 'skip', 'save_figure', 'save_table', 'figures_report', 'run_figures']
+__all__ = ['SKIP_MARK', 'PAPER_NBS', 'FIGURE_JOBS', 'Skipped', 'skip', 'save_figure', 'save_table', 'figures_report',
+           'run_figures']
 
 # %% ../nbs/20a_figures.ipynb #f1a00007
 SKIP_MARK = 'no data: skipped'  # how the line `skip` prints starts
@@ -86,6 +88,9 @@ def figures_report(nb:dict|str|Path, # an executed notebook (path or JSON)
 # %% ../nbs/20a_figures.ipynb #f1a00018
 PAPER_NBS = Path(importlib.import_module('elena').__file__).resolve().parent.parent / 'nbs' / 'paper'  # in a checkout
 
+# %% ../nbs/20a_figures.ipynb #f1a00034
+FIGURE_JOBS = min(2, os.cpu_count() or 1)  # made at once by default: one kernel per core, at most two
+
 # %% ../nbs/20a_figures.ipynb #f1a00019
 def _warm(path:str) -> None:
     "Make the run cache of one response file current (the notebooks then read the cache alone)"
@@ -93,6 +98,17 @@ def _warm(path:str) -> None:
         warnings.simplefilter('ignore')
         try: run_rows(path, ['id'])
         except ValueError: pass  # not response records: `find_runs` names the file and why, in each notebook
+
+def _warm_all(files:list[str], jobs:int) -> None:
+    "Make the run cache of every file current, the largest first, `jobs` processes at once (a run's cache: one process)"
+    files = sorted(files, key=lambda f: -Path(f).stat().st_size)
+    if jobs == 1 or len(files) < 2:
+        for f in files:
+            _warm(f)
+        return
+    fork = multiprocessing.get_context('fork' if 'fork' in multiprocessing.get_all_start_methods() else 'spawn')
+    with ProcessPoolExecutor(min(jobs, len(files)), mp_context=fork) as pool:  # parsing JSON: one core each
+        list(pool.map(_warm, files))
 
 def _execute(nb:Path, dest:Path, given:dict) -> str:
     "Run one notebook with papermill, passing the parameters of `given` it declares; 'ok' or why it failed"
@@ -173,7 +189,7 @@ def run_figures(responses:str|Path='responses', # the response store
                 figures:str|Path='figures', # where figures and tables go
                 out:str|Path='runs/paper', # where the executed notebooks go
                 notebooks:str|Path=PAPER_NBS, # folder of the paper notebooks
-                jobs:int=1, # notebooks run at once, each in its own kernel
+                jobs:int|None=None, # notebooks (and run caches) made at once, each in its own process (None: `FIGURE_JOBS`)
                 force:bool=False, # run every notebook, even those whose inputs did not change
                 **params, # more parameters (attention, data_dirs, reference, n_boot...), for those who declare them
                ) -> pd.DataFrame:
@@ -181,7 +197,7 @@ def run_figures(responses:str|Path='responses', # the response store
     given = {k: v for k, v in params.items() if v is not None}
     given |= {k: str(Path(v).resolve()) for k, v in given.items() if k in ('attention', 'reference') and v}
     given |= dict(responses=str(Path(responses).resolve()), figures=str(Path(figures).resolve()))
-    out = Path(out)
+    out, jobs = Path(out), jobs or FIGURE_JOBS
     out.mkdir(parents=True, exist_ok=True)
     nbs, source = sorted(Path(notebooks).glob('*.ipynb')), _elena_source()
     keys = lru_cache(None)(_keys)  # each input listed once for all the notebooks (a dataset folder: every file stat'ed)
@@ -189,8 +205,7 @@ def run_figures(responses:str|Path='responses', # the response store
     kept = {nb: None if force else _up_to_date(out, nb, fps[nb]) for nb in nbs}
     todo = [nb for nb in nbs if kept[nb] is None]
     files = sorted(str(p) for p in Path(responses).glob('*/*/*.jsonl')) if todo and Path(responses).is_dir() else []
-    for f in files:  # every run read once, before any notebook reads it
-        _warm(f)
+    _warm_all(files, jobs)  # every run read once, before any notebook reads it
     run = _execute if jobs == 1 else _execute_apart  # papermill changes the working folder of its process
     with ThreadPoolExecutor(jobs) as pool:  # threads only wait: the work is done in each notebook's kernel
         done = dict(zip(todo, pool.map(run, todo, [out / nb.name for nb in todo], [given] * len(todo))))

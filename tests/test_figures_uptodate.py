@@ -71,3 +71,25 @@ def test_each_input_is_listed_once_for_all_notebooks(tmp_path, monkeypatch):
     assert set(rep.status) == {'up to date'} and len(rep) == 7, rep
     assert str(data) in calls and any(k.endswith('.jsonl') for k in calls), calls
     assert max(calls.values()) == 1, calls
+
+
+def test_run_caches_made_in_parallel_are_those_made_one_by_one(tmp_path, monkeypatch):
+    """With `jobs=2` the run caches are made by two processes before any notebook runs (none needs running here):
+    each cache holds exactly what one process reading the runs one by one writes."""
+    import elena.figures as F
+    from elena.runcache import cache_path, run_rows
+    monkeypatch.setattr(F, '_up_to_date', lambda out, nb, fp: None)  # every notebook to run...
+    monkeypatch.setattr(F, '_execute_apart', lambda nb, dest, given: 'ok')  # ...but only the caches are looked at
+    monkeypatch.setattr(F, '_keep', lambda *a: None)
+    resp = tmp_path / 'responses'
+    for model in ('m1', 'm2', 'm3'):
+        fixture(resp, model, 'original', 'elena', ['fear', 'happiness', 'sadness', 'fear', 'anger', 'neutral'])
+        fixture(resp, model, 'masked', 'naive', ['fear', 'happiness', 'fear', 'anger', 'anger', 'happiness'])
+    runs = sorted(resp.glob('*/*/*.jsonl'))
+    run_figures(resp, tmp_path / 'figures', tmp_path / 'runs', jobs=2)
+    assert len(runs) == 6 and all(cache_path(p).is_file() for p in runs), runs
+    parallel = [cache_path(p).read_bytes() for p in runs]
+    for p in runs:
+        cache_path(p).unlink()
+        run_rows(p)  # made here, one by one
+    assert [cache_path(p).read_bytes() for p in runs] == parallel
