@@ -158,8 +158,8 @@ def timed(argv:list[str], env:dict|None=None) -> tuple[float, float, float, floa
     return dt, cpu, mem, tree, out
 
 def drop_caches(root:Path):
-    "Remove every run cache under `root` (the cold case)"
-    for p in root.rglob('.*.runcache'):
+    "Remove every run cache and kept evaluation under `root` (the cold case)"
+    for p in [*root.rglob('.*.runcache'), *root.rglob('.*.jsonl.eval-*')]:
         p.unlink()
 
 def digest(folder:Path) -> dict:

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 import pandas as pd
 from .runcache import run_rows
+from .evalcache import elena_source
 from .results import parse_data_dirs
 
 # %% auto #0
@@ -143,13 +144,6 @@ def _keys(path) -> list:
 def _sha(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
-def _elena_source() -> str:
-    "sha256 of the names and bytes of elena's own .py files"
-    h = hashlib.sha256()
-    for p in sorted(Path(importlib.import_module('elena').__file__).parent.glob('*.py')):
-        h.update(p.name.encode() + b'\0' + p.read_bytes())
-    return h.hexdigest()
-
 def _fingerprint(nb:Path, given:dict, source:str, keys=_keys) -> str:
     "What a paper notebook's outputs depend on: its bytes, elena's source, the parameters it declares, its input files"
     cells = json.loads(nb.read_text(encoding='utf-8'))['cells']  # its parameters, read as papermill reads them, faster
@@ -199,7 +193,7 @@ def run_figures(responses:str|Path='responses', # the response store
     given |= dict(responses=str(Path(responses).resolve()), figures=str(Path(figures).resolve()))
     out, jobs = Path(out), jobs or FIGURE_JOBS
     out.mkdir(parents=True, exist_ok=True)
-    nbs, source = sorted(Path(notebooks).glob('*.ipynb')), _elena_source()
+    nbs, source = sorted(Path(notebooks).glob('*.ipynb')), elena_source.__wrapped__()  # as the files are now
     keys = lru_cache(None)(_keys)  # each input listed once for all the notebooks (a dataset folder: every file stat'ed)
     fps = {nb: _fingerprint(nb, given, source, keys) for nb in nbs}
     kept = {nb: None if force else _up_to_date(out, nb, fps[nb]) for nb in nbs}

@@ -14,7 +14,8 @@ from . import __version__
 from .names import split_response_file
 from .runcache import run_rows
 from .answers import ANSWER_FIELDS, read_responses
-from .evaluate import datasets_once, evaluate
+from .evaluate import datasets_once
+from .evalcache import kept_evaluation
 from .metrics import paired_runs
 from .vocab import BODY_PART_SYNONYMS, BODY_REGIONS, normalize_body_part
 
@@ -165,15 +166,14 @@ def score_runs(runs:pd.DataFrame, # from `find_runs` (random-weight runs already
     dirs, rows, full = parse_data_dirs(data_dirs), [], {}
     with datasets_once():  # each dataset is loaded once for all its runs
         for r in runs.itertuples():
-            try: res = evaluate([r.path], r.dataset, dirs.get(r.dataset), n_boot=n_boot, texts=texts)
+            try: s = kept_evaluation(r.path, r.dataset, dirs.get(r.dataset), n_boot=n_boot, texts=texts)  # once per run
             except (FileNotFoundError, ValueError) as e:
                 print(f"not scored: {r.path}: {e}")
                 continue
-            s = res['runs'][r.path]
             if not s['n_valid']:  # every item failed (or none gave an emotion): nothing to chart, said instead
                 print(f"skipped: {r.path}: no answers ({s['n_failed']} of {s['n_responses']} item(s) failed)")
                 continue
-            full[r.path] = {k: v for k, v in s.items() if k != 'items'}
+            full[r.path] = s
             rows.append(dict(model=r.model, dataset=r.dataset, condition=r.condition, prompt=r.prompt,
                              n_scored=s['n_scored'], coverage=s['coverage'], accuracy=s['accuracy'],
                              acc_lo=s['accuracy_ci'][0],

@@ -18,8 +18,8 @@ def elena(*args, cwd=None):
 
 
 def files(folder: Path) -> dict:
-    "The files of `folder` and their times; the run cache beside each run (`elena.runcache`, issue 29) is no output"
-    return {p.relative_to(folder): p.stat().st_mtime_ns for p in folder.rglob('*') if p.is_file() and not p.name.endswith('.runcache')}
+    "The files of `folder` and their times; the run cache and kept evaluations beside each run (issue 29) are no output"
+    return {p.relative_to(folder): p.stat().st_mtime_ns for p in folder.rglob('*') if p.is_file() and not p.name.endswith('.runcache') and '.jsonl.eval-' not in p.name}
 
 
 def test_evaluate_marks_a_random_weight_run_and_writes_beside_the_store(tmp_path):
