@@ -53,8 +53,8 @@ def encode_value(x): # an evaluation, or any part of one
 # %% ../nbs/17c_evalcache.ipynb #e17c0009
 def decode_value(x): # what `encode_value` gave
     "The value `encode_value` wrote"
-    if isinstance(x, list):
-        return [decode_value(v) for v in x]
+    if isinstance(x, list):  # a long column of plain values (a run's per-item answers) is taken as it is
+        return [decode_value(v) for v in x] if any(isinstance(v, (list, dict)) for v in x) else x
     if not isinstance(x, dict):
         return x
     (tag, v), = x.items()

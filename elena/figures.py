@@ -15,6 +15,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 import pandas as pd
 from .runcache import run_rows
@@ -171,11 +172,17 @@ def _up_to_date(out:Path, nb:Path, fp:str) -> dict|None:
     fresh = rec.get('fingerprint') == fp and (out / nb.name).is_file()
     return rec['report'] if fresh and all(Path(p).is_file() and _sha(p) == h for p, h in rec['made'].items()) else None
 
-def _keep(out:Path, nb:Path, fp:str, report:dict) -> None:
-    "Record what `nb` made (with each file's sha256) and its fingerprint"
+def _keep(out:Path, nb:Path, fp:str, report:dict, seconds:float) -> None:
+    "Record what `nb` made (with each file's sha256), its fingerprint and how long it ran"
     made = [*report['figures'], *(str(Path(f).with_suffix('.pdf')) for f in report['figures']), *report['tables']]
-    rec = dict(fingerprint=fp, made={p: _sha(p) for p in made if Path(p).is_file()}, report=report)
+    rec = dict(fingerprint=fp, made={p: _sha(p) for p in made if Path(p).is_file()}, report=report,
+               seconds=round(seconds, 1))
     _record_path(out, nb).write_text(json.dumps(rec, indent=1, sort_keys=True), encoding='utf-8')
+
+def _last_seconds(out:Path, nb:Path) -> float:
+    "How long `nb` ran the last time it ran here (0: never, or not known)"
+    try: return float(json.loads(_record_path(out, nb).read_text(encoding='utf-8')).get('seconds', 0))
+    except (OSError, ValueError, TypeError, AttributeError): return 0.0
 
 
 # %% ../nbs/20a_figures.ipynb #f1a0001a
@@ -197,18 +204,19 @@ def run_figures(responses:str|Path='responses', # the response store
     keys = lru_cache(None)(_keys)  # each input listed once for all the notebooks (a dataset folder: every file stat'ed)
     fps = {nb: _fingerprint(nb, given, source, keys) for nb in nbs}
     kept = {nb: None if force else _up_to_date(out, nb, fps[nb]) for nb in nbs}
-    todo = [nb for nb in nbs if kept[nb] is None]
+    todo = sorted((nb for nb in nbs if kept[nb] is None), key=lambda nb: -_last_seconds(out, nb))  # longest first
     files = sorted(str(p) for p in Path(responses).glob('*/*/*.jsonl')) if todo and Path(responses).is_dir() else []
     _warm_all(files, jobs)  # every run read once, before any notebook reads it
     run = _execute if jobs == 1 else _execute_apart  # papermill changes the working folder of its process
+    timed = lambda nb: (time.perf_counter(), run(nb, out / nb.name, given), time.perf_counter())
     with ThreadPoolExecutor(jobs) as pool:  # threads only wait: the work is done in each notebook's kernel
-        done = dict(zip(todo, pool.map(run, todo, [out / nb.name for nb in todo], [given] * len(todo))))
+        done = {nb: (status, t1 - t0) for nb, (t0, status, t1) in zip(todo, pool.map(timed, todo))}
     rows = []
     for nb in nbs:
-        dest, status = out / nb.name, done.get(nb, 'up to date')
+        dest, (status, seconds) = out / nb.name, done.get(nb, ('up to date', 0))
         made = kept[nb] or (figures_report(dest) if dest.exists() else dict(figures=[], tables=[], skipped=[]))
         if status == 'ok':
-            _keep(out, nb, fps[nb], made)
+            _keep(out, nb, fps[nb], made, seconds)
         rows.append(dict(notebook=nb.stem, status=status, **made))
     return pd.DataFrame(rows, columns=['notebook', 'status', 'figures', 'tables', 'skipped'])
 

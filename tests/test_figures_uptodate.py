@@ -93,3 +93,22 @@ def test_run_caches_made_in_parallel_are_those_made_one_by_one(tmp_path, monkeyp
         cache_path(p).unlink()
         run_rows(p)  # made here, one by one
     assert [cache_path(p).read_bytes() for p in runs] == parallel
+
+
+def test_the_notebook_that_ran_longest_starts_first(tmp_path, monkeypatch):
+    """Notebooks start longest first (by how long each ran the last time), so that two at a time finish together
+    rather than the longest starting last."""
+    import time
+    import elena.figures as F
+    nbs = tmp_path / 'paper'
+    nbs.mkdir()
+    for name in ('a', 'b', 'c'):
+        shutil.copy(ROOT / 'nbs' / 'paper' / 'attention.ipynb', nbs / f'{name}.ipynb')
+    took, order = {'a': 0.0, 'b': 0.3, 'c': 0.1}, []
+    monkeypatch.setattr(F, '_execute', lambda nb, dest, given: order.append(nb.stem) or time.sleep(took[nb.stem]) or 'ok')
+    go = lambda: run_figures(tmp_path / 'responses', tmp_path / 'figures', tmp_path / 'runs', notebooks=nbs, jobs=1,
+                             force=True)
+    assert go().status.tolist() == ['ok'] * 3 and order == ['a', 'b', 'c']  # nothing known yet: in name order
+    order.clear()
+    go()
+    assert order == ['b', 'c', 'a'], order
