@@ -71,3 +71,31 @@ def test_each_input_is_listed_once_for_all_notebooks(tmp_path, monkeypatch):
     assert set(rep.status) == {'up to date'} and len(rep) == 7, rep
     assert str(data) in calls and any(k.endswith('.jsonl') for k in calls), calls
     assert max(calls.values()) == 1, calls
+
+
+def test_a_runs_figures_are_drawn_again_only_when_its_data_changed(tmp_path, monkeypatch):
+    """Every paper notebook reads every run, so appending to one run executes the confusion notebook again; only that
+    run's confusion figure is drawn again, the other run's files are kept (same bytes and modification time)."""
+    from elena.figures import REDRAW_ENV
+    monkeypatch.delenv(REDRAW_ENV, raising=False)
+    nbs, resp, figs, out = tmp_path / 'paper', tmp_path / 'responses', tmp_path / 'figures', tmp_path / 'runs'
+    nbs.mkdir()
+    shutil.copy(ROOT / 'nbs' / 'paper' / 'confusion.ipynb', nbs)
+    fixture(resp, 'fixture-model', 'original', 'elena', ['fear', 'happiness', 'sadness', 'fear', 'anger', 'neutral'])
+    fixture(resp, 'fixture-model', 'original', 'naive', ['fear', 'happiness', 'fear', 'anger', 'anger', 'happiness'])
+    go = lambda: run_figures(resp, figs, out, notebooks=nbs)
+    kept = [figs / f'confusion-fixture-model-besst-original-elena{s}' for s in ('.png', '.pdf')]
+    changed = figs / 'confusion-fixture-model-besst-original-naive.png'
+    assert go().status.tolist() == ['ok']
+    state = lambda: [(p.read_bytes(), p.stat().st_mtime_ns) for p in kept]
+    before, drawn = state(), changed.read_bytes()
+
+    run = store_path(resp, 'fixture-model', 'besst', 'original', 'naive')  # one answer of one run changed
+    with open(run, 'a') as f:
+        f.write(json.dumps(make_record(id=IDS[2], dataset='besst', condition='original', model='fixture-model',
+                                       prompt_id='naive-v1', emotion='sadness', parsed=dict(emotion='sadness'))) + '\n')
+    again = go()
+    assert again.status.tolist() == ['ok']  # the notebook ran again...
+    assert changed.read_bytes() != drawn  # ...drew the changed run's matrix again...
+    assert state() == before  # ...and left the other run's files as they were
+    assert str(kept[0]) in again.figures[0]  # still reported as made
