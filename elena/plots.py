@@ -15,7 +15,7 @@ from .attention import aggregate_bias, paired_shifts
 
 # %% auto #0
 __all__ = ['REGIONS', 'score_bars', 'confusion_figure', 'region_shares', 'share_heatmap', 'silhouette', 'silhouettes',
-           'length_boxplot', 'methods_figure', 'attention_regions', 'regions_figure']
+           'length_boxplot', 'face_bias_boxplot', 'methods_figure', 'attention_regions', 'regions_figure']
 
 # %% ../nbs/21_plots.ipynb #4797d8f2
 def score_bars(table:pd.DataFrame, # from `elena.results.score_runs`
@@ -134,6 +134,17 @@ def length_boxplot(words:pd.DataFrame, # one row per answer: `run` and each text
     sns.boxplot(data=long, x='text', y='words', hue='run', ax=ax)
     ax.set_xlabel('')
     ax.set_ylabel('length (words)')
+    return fig
+
+# %% ../nbs/21_plots.ipynb #c21b0006
+def face_bias_boxplot(att:pd.DataFrame, # model, method, condition and face_bias_ratio, one row per image
+                     ) -> plt.Figure:
+    "Box plot of the facial-bias ratios per run (model / method) and condition, with the no-bias line at 1"
+    fig, ax = plt.subplots(figsize=(8, 4))
+    runs = att.assign(run=att.model.astype(str) + ' / ' + att.method.astype(str))
+    sns.boxplot(data=runs, x='run', y='face_bias_ratio', hue='condition', ax=ax)
+    ax.axhline(1, color='grey', ls=':')
+    ax.set_ylabel('facial-bias ratio (1 = no bias)')
     return fig
 
 # %% ../nbs/21_plots.ipynb #3ad9ff0c
