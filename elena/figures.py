@@ -48,7 +48,8 @@ def save_figure(fig, # a matplotlib figure, or a plotting function of `elena.plo
                 args:tuple|None=None, # the plotting function's arguments
                ) -> list[Path]:
     "Write `fig` (or `fig(*args)`, unless files carrying its key are there) as PNG and PDF into `out`, without dates"
-    key = None if hasattr(fig, 'savefig') else _figure_key(fig, tuple(args or ()))
+    args = tuple(args or ())
+    key = None if hasattr(fig, 'savefig') else _figure_key(fig, args)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
@@ -119,8 +120,9 @@ def _figure_key(func, args:tuple) -> str:
     import matplotlib, seaborn  # loaded already where figures are drawn
     module = getattr(func, '__module__', None) or ''
     if not callable(func) or module.split('.')[0] != 'elena':
-        raise TypeError(f"save_figure: {func!r} is neither a figure nor a plotting function of elena (its code would "
-                        "not be in the key); pass the drawn figure")
+        what = f"{module or '?'}.{getattr(func, '__qualname__', type(func).__name__)}"
+        raise TypeError(f"save_figure: {what} is neither a figure nor a plotting function of elena (its code would not "
+                        "be in the key); pass the drawn figure")
     h = hashlib.sha256()
     for part in (module, func.__qualname__, _source_once(), matplotlib.__version__, seaborn.__version__):
         h.update(part.encode() + b'\0')

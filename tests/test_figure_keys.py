@@ -119,3 +119,9 @@ def test_mixed_object_columns_are_keyed_by_type():
     keys = {_figure_key(plots.share_heatmap, (pd.DataFrame({'a': pd.Series(v, dtype=object)}),))
             for v in (['x', 1], ['x', '1'], ['x', None], ['x', float('nan')], ['x', 1.0], ['x', True])}
     assert len(keys) == 6
+
+
+def test_only_elenas_plotting_functions_are_keyed(tmp_path):
+    "A function of elsewhere is refused: its code would not be in the key, so a changed function would be trusted"
+    with pytest.raises(TypeError, match='plotting function of elena'):
+        save_figure(lambda t: plots.confusion_figure(t), 'cm', tmp_path, args=(cm(),))
