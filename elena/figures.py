@@ -89,7 +89,8 @@ def _feed_values(h, v) -> None:
     s = v if isinstance(v, pd.Series) else pd.Series(v, copy=False)
     h.update(f"{s.dtype}|{len(s)}|".encode())
     if isinstance(s.dtype, pd.CategoricalDtype):  # the categories' order is the drawing order
-        _feed(h, s.cat.categories), _feed(h, bool(s.cat.ordered))
+        _feed(h, s.cat.categories)
+        _feed(h, bool(s.cat.ordered))
     if s.dtype == object and pd.api.types.infer_dtype(s, skipna=False) != 'string':
         _feed(h, s.tolist())  # mixed values (numbers, None, NaN, lists): each with its type
     else:  # numbers by their bits, strings by their bytes
@@ -98,12 +99,16 @@ def _feed_values(h, v) -> None:
 def _feed(h, x) -> None:
     "Feed a stable encoding of `x` into the hash `h`: pandas objects by labels, values, dtypes and attrs; plain values"
     if isinstance(x, pd.DataFrame):
-        h.update(b'DataFrame'), _feed(h, x.attrs), _feed(h, x.index), _feed(h, x.columns)
+        h.update(b'DataFrame')
+        for part in (x.attrs, x.index, x.columns): _feed(h, part)
         for i in range(x.shape[1]): _feed_values(h, x.iloc[:, i])
     elif isinstance(x, pd.Series):
-        h.update(b'Series'), _feed(h, x.attrs), _feed(h, x.name), _feed(h, x.index), _feed_values(h, x)
+        h.update(b'Series')
+        for part in (x.attrs, x.name, x.index): _feed(h, part)
+        _feed_values(h, x)
     elif isinstance(x, pd.Index):
-        h.update(b'Index'), _feed(h, list(x.names))
+        h.update(b'Index')
+        _feed(h, list(x.names))
         for i in range(x.nlevels): _feed_values(h, x.get_level_values(i))
     elif isinstance(x, np.generic) and x.dtype.kind in 'biuf': _feed(h, x.item())
     elif x is None or isinstance(x, (bool, int, float, str)): h.update(f"{type(x).__name__}:{x!r};".encode())

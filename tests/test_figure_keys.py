@@ -125,3 +125,14 @@ def test_only_elenas_plotting_functions_are_keyed(tmp_path):
     "A function of elsewhere is refused: its code would not be in the key, so a changed function would be trusted"
     with pytest.raises(TypeError, match='plotting function of elena'):
         save_figure(lambda t: plots.confusion_figure(t), 'cm', tmp_path, args=(cm(),))
+
+
+def test_category_order_and_levels_are_in_the_key():
+    "Reordered categories (seaborn's drawing order) change the key; a MultiIndex is keyed level by level"
+    from elena.figures import _figure_key
+    key = lambda t: _figure_key(plots.share_heatmap, (t,))
+    cats = lambda order: pd.DataFrame({'a': pd.Categorical(['x', 'y'], categories=order)})
+    assert key(cats(['x', 'y'])) != key(cats(['y', 'x']))
+    two = pd.DataFrame({'v': [1, 2]}, index=pd.MultiIndex.from_tuples([('a', 1), ('b', 2)], names=['k', 'n']))
+    assert key(two) == key(two.copy()) != key(two.rename_axis(index=['k', 'm']))
+    assert key(two) != key(two.set_axis(pd.MultiIndex.from_tuples([('a', 1), ('b', 3)], names=['k', 'n'])))
