@@ -226,7 +226,8 @@ def _figures_args(p:argparse.ArgumentParser):
     p.add_argument('--reference', help="the authors' released outputs (default: $ELENA_REFERENCE)")
     p.add_argument('--jobs', type=int, help="notebooks (and run caches) made at once, each in its own process "
                                           "(default: one per core, at most 2)")
-    p.add_argument('--force', action='store_true', help="run every notebook, even those whose inputs did not change")
+    p.add_argument('--force', action='store_true', help="run every notebook and draw every figure again, even those "
+                                                        "whose inputs did not change")
 
 # %% ../nbs/89_commands.ipynb #9de2ff08
 def _figures_run(a:argparse.Namespace) -> int:

@@ -17,14 +17,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+import numpy as np
 import pandas as pd
 from .runcache import run_rows
 from .evalcache import elena_source
 from .results import parse_data_dirs
 
 # %% auto #0
-__all__ = ['SKIP_MARK', 'PAPER_NBS', 'FIGURE_JOBS', 'Skipped', 'skip', 'save_figure', 'save_table', 'figures_report',
-           'run_figures']
+__all__ = ['SKIP_MARK', 'REDRAW_ENV', 'PAPER_NBS', 'FIGURE_JOBS', 'Skipped', 'skip', 'save_figure', 'save_table',
+           'figures_report', 'run_figures']
 
 # %% ../nbs/20a_figures.ipynb #f1a00007
 SKIP_MARK = 'no data: skipped'  # how the line `skip` prints starts
@@ -43,27 +44,106 @@ def skip(what:str, # what was skipped, e.g. 'accuracy figure'
     return s
 
 # %% ../nbs/20a_figures.ipynb #f1a0000d
-def save_figure(fig, # a matplotlib figure
+def save_figure(fig, # a matplotlib figure, or a plotting function of `elena.plots` (drawn only when its key changed)
                 name:str, # file name without suffix
                 out:str|Path='figures', # folder
                 show:bool=False, # also show the saved PNG here (not drawing the figure a third time) and close `fig`
+                args:tuple|None=None, # the plotting function's arguments
                ) -> list[Path]:
-    "Write `fig` as PNG and PDF into `out` (without dates, so reruns give the same files) and print their names"
+    "Write `fig` (or `fig(*args)`, unless files carrying its key are there) as PNG and PDF into `out`, without dates"
+    args = tuple(args or ())
+    key = None if hasattr(fig, 'savefig') else _figure_key(fig, args)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
-    fig.savefig(paths[0], dpi=150, bbox_inches='tight', metadata={'Software': None})
-    no_dates = {'CreationDate': None, 'Producer': None, 'Creator': None}  # the same bytes on every run
-    fig.savefig(paths[1], bbox_inches='tight', metadata=no_dates)
+    if key is None or os.environ.get(REDRAW_ENV) == '1' or not _carries_key(*paths, key):
+        drawn = fig if key is None else fig(*args)
+        if not hasattr(drawn, 'savefig'):
+            raise TypeError(f"save_figure: {fig.__qualname__} drew no figure for {name}; skip it instead")
+        tag = {} if key is None else {_KEY_TAG: key}  # the key in the PNG's text chunk...
+        drawn.savefig(paths[0], dpi=150, bbox_inches='tight', metadata={'Software': None} | tag)
+        no_dates = {'CreationDate': None, 'Producer': None, 'Creator': None}  # the same bytes on every run
+        keywords = {'Keywords': f"{_KEY_TAG} {key}"} if key else {}  # ...and in the PDF's Info dictionary
+        drawn.savefig(paths[1], bbox_inches='tight', metadata=no_dates | keywords)
+        if key is not None or show:
+            import matplotlib.pyplot as plt
+            plt.close(drawn)
     print(f"figure: {paths[0]} ({paths[1].name})")
     if show:
         from IPython.display import Image, display
-        import matplotlib.pyplot as plt
         png = paths[0].read_bytes()
         display(Image(png, width=int.from_bytes(png[16:20], 'big') * 2 // 3))  # as large as drawn inline (100 dpi)
-        plt.close(fig)
     return paths
 
+# %% ../nbs/20a_figures.ipynb #f1a00041
+REDRAW_ENV = 'ELENA_REDRAW'  # environment variable: '1' draws every figure again, whatever the files' keys
+
+# %% ../nbs/20a_figures.ipynb #f1a00042
+_KEY_TAG = 'elena-figure-key'  # the PNG's text chunk holding the key; the PDF's Keywords: f'{_KEY_TAG} {key}'
+_PNG_END = b'\x00\x00\x00\x00IEND\xaeB`\x82'  # the chunk a whole PNG ends with
+
+def _feed_values(h, v) -> None:
+    "Feed the dtype, length and values of a Series or Index into the hash `h`"
+    s = v if isinstance(v, pd.Series) else pd.Series(v, copy=False)
+    h.update(f"{s.dtype}|{len(s)}|".encode())
+    if isinstance(s.dtype, pd.CategoricalDtype):  # the categories' order is the drawing order
+        _feed(h, s.cat.categories)
+        _feed(h, bool(s.cat.ordered))
+    if s.dtype == object and pd.api.types.infer_dtype(s, skipna=False) != 'string':
+        _feed(h, s.tolist())  # mixed values (numbers, None, NaN, lists): each with its type
+    else:  # numbers by their bits, strings by their bytes
+        h.update(pd.util.hash_pandas_object(s, index=False).to_numpy().tobytes())
+
+def _feed(h, x) -> None:
+    "Feed a stable encoding of `x` into the hash `h`: pandas objects by labels, values, dtypes and attrs; plain values"
+    if isinstance(x, pd.DataFrame):
+        h.update(b'DataFrame')
+        for part in (x.attrs, x.index, x.columns): _feed(h, part)
+        for i in range(x.shape[1]): _feed_values(h, x.iloc[:, i])
+    elif isinstance(x, pd.Series):
+        h.update(b'Series')
+        for part in (x.attrs, x.name, x.index): _feed(h, part)
+        _feed_values(h, x)
+    elif isinstance(x, pd.Index):
+        h.update(b'Index')
+        _feed(h, list(x.names))
+        for i in range(x.nlevels): _feed_values(h, x.get_level_values(i))
+    elif isinstance(x, np.generic) and x.dtype.kind in 'biuf': _feed(h, x.item())
+    elif x is None or isinstance(x, (bool, int, float, str)): h.update(f"{type(x).__name__}:{x!r};".encode())
+    elif isinstance(x, (list, tuple, dict)):
+        h.update(f"{type(x).__name__}[{len(x)}:".encode())
+        for item in (x.items() if isinstance(x, dict) else x): _feed(h, item)
+        h.update(b']')
+    else:
+        raise TypeError(f"save_figure: an argument of type {type(x).__name__} has no stable key; pass tables, "
+                        "strings, numbers, None, lists or dicts, or the drawn figure itself")
+
+def _figure_key(func, args:tuple) -> str:
+    "sha256 of what `func(*args)` draws: the function, elena's source, matplotlib's and seaborn's versions, `args`"
+    import matplotlib, seaborn  # loaded already where figures are drawn
+    module = getattr(func, '__module__', None) or ''
+    if not callable(func) or module.split('.')[0] != 'elena':
+        what = f"{module or '?'}.{getattr(func, '__qualname__', type(func).__name__)}"
+        raise TypeError(f"save_figure: {what} is neither a figure nor a plotting function of elena (its code would not "
+                        "be in the key); pass the drawn figure")
+    h = hashlib.sha256()
+    for part in (module, func.__qualname__, elena_source(), matplotlib.__version__, seaborn.__version__):
+        h.update(part.encode() + b'\0')
+    _feed(h, args)
+    return h.hexdigest()
+
+def _carries_key(png:Path, pdf:Path, key:str) -> bool:
+    "Whether both files are whole and carry `key`: anything else (missing, cut short, unreadable) is drawn again"
+    from PIL import Image
+    try:
+        with Image.open(png) as im:  # `.text` decodes the whole image: a cut one fails
+            if im.format != 'PNG' or im.text.get(_KEY_TAG) != key: return False
+        with open(png, 'rb') as f:
+            f.seek(-len(_PNG_END), os.SEEK_END)
+            if f.read() != _PNG_END: return False
+        data = pdf.read_bytes()
+    except Exception: return False  # Pillow says a broken file in many ways
+    return data.rstrip().endswith(b'%%EOF') and f"/Keywords ({_KEY_TAG} {key})".encode() in data
 
 # %% ../nbs/20a_figures.ipynb #f1a00010
 def save_table(df:pd.DataFrame, # the table
@@ -191,7 +271,7 @@ def run_figures(responses:str|Path='responses', # the response store
                 out:str|Path='runs/paper', # where the executed notebooks go
                 notebooks:str|Path=PAPER_NBS, # folder of the paper notebooks
                 jobs:int|None=None, # notebooks (and run caches) made at once, each in its own process (None: `FIGURE_JOBS`)
-                force:bool=False, # run every notebook, even those whose inputs did not change
+                force:bool=False, # run every notebook and draw every figure again, changed or not
                 **params, # more parameters (attention, data_dirs, reference, n_boot...), for those who declare them
                ) -> pd.DataFrame:
     "Execute the paper notebooks whose inputs changed with papermill; one row each: status, figures and tables, skipped"
@@ -209,8 +289,15 @@ def run_figures(responses:str|Path='responses', # the response store
     _warm_all(files, jobs)  # every run read once, before any notebook reads it
     run = _execute if jobs == 1 else _execute_apart  # papermill changes the working folder of its process
     timed = lambda nb: (time.perf_counter(), run(nb, out / nb.name, given), time.perf_counter())
-    with ThreadPoolExecutor(jobs) as pool:  # threads only wait: the work is done in each notebook's kernel
-        done = {nb: (status, t1 - t0) for nb, (t0, status, t1) in zip(todo, pool.map(timed, todo))}
+    was = os.environ.get(REDRAW_ENV)
+    if force:  # the kernels (and the processes of `jobs`) see it: no figure's key is trusted
+        os.environ[REDRAW_ENV] = '1'
+    try:
+        with ThreadPoolExecutor(jobs) as pool:  # threads only wait: the work is done in each notebook's kernel
+            done = {nb: (status, t1 - t0) for nb, (t0, status, t1) in zip(todo, pool.map(timed, todo))}
+    finally:
+        if was is None: os.environ.pop(REDRAW_ENV, None)
+        else: os.environ[REDRAW_ENV] = was
     rows = []
     for nb in nbs:
         dest, (status, seconds) = out / nb.name, done.get(nb, ('up to date', 0))

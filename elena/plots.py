@@ -15,7 +15,7 @@ from .attention import aggregate_bias, paired_shifts
 
 # %% auto #0
 __all__ = ['REGIONS', 'score_bars', 'confusion_figure', 'region_shares', 'share_heatmap', 'silhouette', 'silhouettes',
-           'methods_figure', 'attention_regions', 'regions_figure']
+           'length_boxplot', 'face_bias_boxplot', 'methods_figure', 'attention_regions', 'regions_figure']
 
 # %% ../nbs/21_plots.ipynb #4797d8f2
 def score_bars(table:pd.DataFrame, # from `elena.results.score_runs`
@@ -122,6 +122,29 @@ def silhouettes(shares:pd.DataFrame, # from `region_shares`: emotions as rows, r
         silhouette(ax, row.to_dict(), f"{emo} (n={counts[emo]})" if emo in counts else emo, vmax)
     fig.colorbar(plt.cm.ScalarMappable(plt.Normalize(0, vmax), 'magma_r'), cax=axes[-1], label='share of mentions')
     fig.suptitle(title)
+    return fig
+
+# %% ../nbs/21_plots.ipynb #c21b0002
+def length_boxplot(words:pd.DataFrame, # one row per answer: `run` and each text's length, in columns named `<text>_words`
+                  ) -> plt.Figure:
+    "Box plot of the answers' lengths in words: per text (the `_words` columns, in their order), a box per run"
+    cols = [c for c in words.columns if c.endswith('_words')]
+    long = words.melt(id_vars=['run'], value_vars=cols, var_name='text', value_name='words').dropna()
+    fig, ax = plt.subplots(figsize=(9, 4))
+    sns.boxplot(data=long, x='text', y='words', hue='run', ax=ax)
+    ax.set_xlabel('')
+    ax.set_ylabel('length (words)')
+    return fig
+
+# %% ../nbs/21_plots.ipynb #c21b0006
+def face_bias_boxplot(att:pd.DataFrame, # model, method, condition and face_bias_ratio, one row per image
+                     ) -> plt.Figure:
+    "Box plot of the facial-bias ratios per run (model / method) and condition, with the no-bias line at 1"
+    fig, ax = plt.subplots(figsize=(8, 4))
+    runs = att.assign(run=att.model.astype(str) + ' / ' + att.method.astype(str))
+    sns.boxplot(data=runs, x='run', y='face_bias_ratio', hue='condition', ax=ax)
+    ax.axhline(1, color='grey', ls=':')
+    ax.set_ylabel('facial-bias ratio (1 = no bias)')
     return fig
 
 # %% ../nbs/21_plots.ipynb #3ad9ff0c

@@ -3,6 +3,7 @@ modification time, gold and reference files), its own bytes, elena's source or i
 is missing or edited; `--force` runs them all. One real paper notebook (accuracy) on canned fixture answers (no model
 wrote them) keeps it short."""
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -112,3 +113,36 @@ def test_the_notebook_that_ran_longest_starts_first(tmp_path, monkeypatch):
     order.clear()
     go()
     assert order == ['b', 'c', 'a'], order
+
+
+def test_a_runs_figures_are_drawn_again_only_when_its_data_changed(tmp_path, monkeypatch):
+    """Every paper notebook reads every run, so appending to one run executes the confusion notebook again; only that
+    run's confusion figure is drawn again, the other run's files are kept (same bytes and modification time)."""
+    from elena.figures import REDRAW_ENV
+    monkeypatch.delenv(REDRAW_ENV, raising=False)
+    nbs, resp, figs, out = tmp_path / 'paper', tmp_path / 'responses', tmp_path / 'figures', tmp_path / 'runs'
+    nbs.mkdir()
+    shutil.copy(ROOT / 'nbs' / 'paper' / 'confusion.ipynb', nbs)
+    fixture(resp, 'fixture-model', 'original', 'elena', ['fear', 'happiness', 'sadness', 'fear', 'anger', 'neutral'])
+    fixture(resp, 'fixture-model', 'original', 'naive', ['fear', 'happiness', 'fear', 'anger', 'anger', 'happiness'])
+    go = lambda: run_figures(resp, figs, out, notebooks=nbs)
+    kept = [figs / f'confusion-fixture-model-besst-original-elena{s}' for s in ('.png', '.pdf')]
+    changed = figs / 'confusion-fixture-model-besst-original-naive.png'
+    assert go().status.tolist() == ['ok']
+    state = lambda: [(p.read_bytes(), p.stat().st_mtime_ns) for p in kept]
+    before, drawn = state(), changed.read_bytes()
+
+    run = store_path(resp, 'fixture-model', 'besst', 'original', 'naive')  # one answer of one run changed
+    with open(run, 'a') as f:
+        f.write(json.dumps(make_record(id=IDS[2], dataset='besst', condition='original', model='fixture-model',
+                                       prompt_id='naive-v1', emotion='sadness', parsed=dict(emotion='sadness'))) + '\n')
+    again = go()
+    assert again.status.tolist() == ['ok']  # the notebook ran again...
+    assert changed.read_bytes() != drawn  # ...drew the changed run's matrix again...
+    assert state() == before  # ...and left the other run's files as they were
+    assert str(kept[0]) in again.figures[0]  # still reported as made
+    forced = run_figures(resp, figs, out, notebooks=nbs, force=True)  # --force: every figure drawn again
+    assert forced.status.tolist() == ['ok']
+    assert [p.stat().st_mtime_ns for p in kept] != [t for _, t in before]
+    assert [p.read_bytes() for p in kept] == [b for b, _ in before]  # the same bytes: drawing is deterministic
+    assert REDRAW_ENV not in os.environ  # set for the notebooks only
