@@ -68,18 +68,27 @@ def test_a_grown_run_is_scored_again(tmp_path, counted, monkeypatch):
     assert not same_value(after[1][str(run)]['confusion'], before[1][str(run)]['confusion'])
 
 
-def test_changed_gold_is_scored_again(tmp_path, counted, monkeypatch):
+HEAD = "Image,xmin,ymin,xmax,ymax,Category,Valence,Arousal,Dominance,Label_SA,Label_CA\n"
+
+
+def heco_store(tmp_path, prompts=('elena',)):
+    "A HECO folder in its distributed layout (two images, a Fear and an Anger) and one run per prompt answering anger"
     heco = tmp_path / 'HECO'
     (heco / 'Data').mkdir(parents=True)
     for n in ('a.jpg', 'b.jpg'):
         shutil.copy(SAMPLE, heco / 'Data' / n)
-    head = "Image,xmin,ymin,xmax,ymax,Category,Valence,Arousal,Dominance,Label_SA,Label_CA\n"
-    (heco / 'HECO_Labels.csv').write_text(head + "a.jpg,10,10,100,200,Anger,2,9,8,1,1\nb.jpg,0,0,200,300,Fear,9,7,7,1,1\n")
-    run = store_path(tmp_path / 'responses', 'fixture-model', 'heco', 'original', 'elena')
-    run.parent.mkdir(parents=True)
-    run.write_text(''.join(json.dumps(make_record(id=i, dataset='heco', model='fixture-model', emotion='anger',
-                                                  parsed=dict(emotion='anger'))) + '\n' for i in ('a.jpg', 'b.jpg')))
-    runs = find_runs(tmp_path / 'responses')
+    (heco / 'HECO_Labels.csv').write_text(HEAD + "a.jpg,10,10,100,200,Anger,2,9,8,1,1\nb.jpg,0,0,200,300,Fear,9,7,7,1,1\n")
+    for prompt in prompts:
+        run = store_path(tmp_path / 'responses', 'fixture-model', 'heco', 'original', prompt)
+        run.parent.mkdir(parents=True, exist_ok=True)
+        run.write_text(''.join(json.dumps(make_record(id=i, dataset='heco', model='fixture-model', emotion='anger',
+                                                      parsed=dict(emotion='anger'))) + '\n' for i in ('a.jpg', 'b.jpg')))
+    return heco, find_runs(tmp_path / 'responses')
+
+
+def test_changed_gold_is_scored_again(tmp_path, counted, monkeypatch):
+    heco, runs = heco_store(tmp_path)
+    head = HEAD
     first = score_runs(runs, f'heco={heco}', n_boot=0, texts=False)
     assert first[0].accuracy.tolist() == [0.5]
     (heco / 'HECO_Labels.csv').write_text(head + "a.jpg,10,10,100,200,Anger,2,9,8,1,1\nb.jpg,0,0,200,300,Anger,9,7,7,1,1\n")
@@ -121,3 +130,14 @@ def test_warnings_are_said_each_time(tmp_path):
         with pytest.warns(UserWarning, match="'zz.jpg'"):
             score_runs(runs, f'heco={heco}', n_boot=0, texts=False)
     assert len(list(run.parent.glob('.*.eval-*'))) == 1
+
+
+def test_the_dataset_folder_is_walked_once_for_all_its_runs(tmp_path, monkeypatch):
+    "What tells changed gold (every file under the dataset folder: 23,571 images for EMOTIC) is looked at once per call"
+    heco, runs = heco_store(tmp_path, ('elena', 'naive', 'stepwise'))
+    walked, real = [], E.os.walk
+    monkeypatch.setattr(E.os, 'walk', lambda top, *a, **kw: walked.append(str(top)) or real(top, *a, **kw))
+    score_runs(runs, f'heco={heco}', n_boot=0, texts=False)
+    assert walked == [str(heco)], walked
+    score_runs(runs, f'heco={heco}', n_boot=0, texts=False)  # another call (another notebook): looked at again
+    assert walked == [str(heco)] * 2, walked
