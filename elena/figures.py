@@ -193,27 +193,18 @@ def _warm_all(files:list[str], jobs:int) -> None:
         list(pool.map(_warm, files))
 
 def _execute(nb:Path, dest:Path, given:dict) -> str:
-    "Run one notebook with papermill, passing the parameters of `given` it declares; 'ok' or why it failed"
+    "Run one notebook with papermill in its folder, passing the parameters of `given` it declares; 'ok' or why it failed"
     import papermill as pm
     declared = pm.inspect_notebook(str(nb))
     try:
         pm.execute_notebook(str(nb), str(dest), parameters={k: v for k, v in given.items() if k in declared},
-                            kernel_name='python3', cwd=str(nb.parent), progress_bar=False,
+                            kernel_name='python3', progress_bar=False,
+                            resources={'metadata': {'path': str(nb.parent)}},  # the kernel's folder: no chdir here
                             extra_arguments=['--IPKernelApp.log_level=ERROR'])  # no 'Kernel is running over TCP' line
     except Exception as e:
         last = str(e).strip().splitlines()[-1] if str(e).strip() else ''
         return f'failed: {type(e).__name__}: {last}'
     return 'ok'
-
-def _execute_apart(nb:Path, dest:Path, given:dict) -> str:
-    "`_execute` in a process of its own, so that several notebooks can run at once"
-    code = ('import json, sys; from pathlib import Path; from elena.figures import _execute; '
-            'nb, dest, given = map(json.loads, sys.argv[1:]); print(_execute(Path(nb), Path(dest), given))')
-    args = [json.dumps(str(nb.resolve())), json.dumps(str(dest.resolve())), json.dumps(given)]
-    r = subprocess.run([sys.executable, '-c', code, *args], capture_output=True, text=True)
-    last = (r.stdout.strip().splitlines() or [''])[-1]
-    return last if r.returncode == 0 and last else f"failed: exit {r.returncode}: {r.stderr.strip()[-300:]}"
-
 
 # %% ../nbs/20a_figures.ipynb #f1a00030
 def _keys(path) -> list:
@@ -287,13 +278,12 @@ def run_figures(responses:str|Path='responses', # the response store
     todo = sorted((nb for nb in nbs if kept[nb] is None), key=lambda nb: -_last_seconds(out, nb))  # longest first
     files = sorted(str(p) for p in Path(responses).glob('*/*/*.jsonl')) if todo and Path(responses).is_dir() else []
     _warm_all(files, jobs)  # every run read once, before any notebook reads it
-    run = _execute if jobs == 1 else _execute_apart  # papermill changes the working folder of its process
-    timed = lambda nb: (time.perf_counter(), run(nb, out / nb.name, given), time.perf_counter())
+    timed = lambda nb: (time.perf_counter(), _execute(nb, out / nb.name, given), time.perf_counter())
     was = os.environ.get(REDRAW_ENV)
     if force:  # the kernels (and the processes of `jobs`) see it: no figure's key is trusted
         os.environ[REDRAW_ENV] = '1'
     try:
-        with ThreadPoolExecutor(jobs) as pool:  # threads only wait: the work is done in each notebook's kernel
+        with ThreadPoolExecutor(jobs) as pool:  # threads only wait: each notebook's kernel works
             done = {nb: (status, t1 - t0) for nb, (t0, status, t1) in zip(todo, pool.map(timed, todo))}
     finally:
         if was is None: os.environ.pop(REDRAW_ENV, None)

@@ -80,7 +80,7 @@ def test_run_caches_made_in_parallel_are_those_made_one_by_one(tmp_path, monkeyp
     import elena.figures as F
     from elena.runcache import cache_path, run_rows
     monkeypatch.setattr(F, '_up_to_date', lambda out, nb, fp: None)  # every notebook to run...
-    monkeypatch.setattr(F, '_execute_apart', lambda nb, dest, given: 'ok')  # ...but only the caches are looked at
+    monkeypatch.setattr(F, '_execute', lambda nb, dest, given: 'ok')  # ...but only the caches are looked at
     monkeypatch.setattr(F, '_keep', lambda *a: None)
     resp = tmp_path / 'responses'
     for model in ('m1', 'm2', 'm3'):
@@ -146,3 +146,22 @@ def test_a_runs_figures_are_drawn_again_only_when_its_data_changed(tmp_path, mon
     assert [p.stat().st_mtime_ns for p in kept] != [t for _, t in before]
     assert [p.read_bytes() for p in kept] == [b for b, _ in before]  # the same bytes: drawing is deterministic
     assert REDRAW_ENV not in os.environ  # set for the notebooks only
+
+
+def test_notebooks_run_two_at_a_time_each_in_its_folder(tmp_path):
+    """With `jobs=2` two kernels run at once, each in its notebook's folder (where the paper notebooks' relative
+    defaults point), and the caller's working folder is never changed."""
+    import os
+    import nbformat
+    nbs = tmp_path / 'paper'
+    nbs.mkdir()
+    for name in ('a', 'b', 'c'):
+        cell = nbformat.v4.new_code_cell("import os, time; time.sleep(1); print('ran in', os.getcwd())")
+        nbformat.write(nbformat.v4.new_notebook(cells=[cell]), nbs / f'{name}.ipynb')
+    here = os.getcwd()
+    rep = run_figures(tmp_path / 'responses', tmp_path / 'figures', tmp_path / 'runs', notebooks=nbs, jobs=2)
+    assert rep.status.tolist() == ['ok'] * 3, rep
+    assert os.getcwd() == here
+    for name in ('a', 'b', 'c'):
+        out = nbformat.read(tmp_path / 'runs' / f'{name}.ipynb', 4).cells[0].outputs[0]['text']
+        assert out.strip() == f'ran in {nbs}', out
