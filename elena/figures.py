@@ -21,7 +21,10 @@ import numpy as np
 import pandas as pd
 from .runcache import run_rows
 from .evalcache import elena_source
-from .results import parse_data_dirs
+from .results import N_BOOT, parse_data_dirs
+from .evaluate import datasets_once
+from .evalcache import kept_evaluation
+from .names import split_response_file
 
 # %% auto #0
 __all__ = ['SKIP_MARK', 'REDRAW_ENV', 'PAPER_NBS', 'FIGURE_JOBS', 'Skipped', 'skip', 'save_figure', 'save_table',
@@ -181,16 +184,35 @@ def _warm(path:str) -> None:
         try: run_rows(path, ['id'])
         except ValueError: pass  # not response records: `find_runs` names the file and why, in each notebook
 
-def _warm_all(files:list[str], jobs:int) -> None:
-    "Make the run cache of every file current, the largest first, `jobs` processes at once (a run's cache: one process)"
+def _score(path:str, dirs:dict, n_boot:int) -> None:
+    "Keep the evaluation of one real-model run as the paper notebooks ask for it (scores alone), before they run"
+    f = split_response_file(Path(path))
+    with warnings.catch_warnings():  # each notebook says them, and names a run it could not score
+        warnings.simplefilter('ignore')
+        try:
+            if f is None or f.shard or any(run_rows(path, ['random_weights'])['random_weights']):
+                return
+            kept_evaluation(path, f.dataset, dirs.get(f.dataset), n_boot=n_boot, texts=False)
+        except (FileNotFoundError, ValueError):
+            pass
+
+def _warm_all(files:list[str], jobs:int, dirs:dict|None=None, n_boot:int=N_BOOT) -> None:
+    """Make the run cache of every file current, then (with `dirs`) keep each run's evaluation; the largest first,
+    `jobs` processes at once (a file: one process)"""
     files = sorted(files, key=lambda f: -Path(f).stat().st_size)
-    if jobs == 1 or len(files) < 2:
-        for f in files:
-            _warm(f)
-        return
-    fork = multiprocessing.get_context('fork' if 'fork' in multiprocessing.get_all_start_methods() else 'spawn')
-    with ProcessPoolExecutor(min(jobs, len(files)), mp_context=fork) as pool:  # parsing JSON: one core each
-        list(pool.map(_warm, files))
+    score = [] if dirs is None else [(f, dirs, n_boot) for f in files]
+    with datasets_once():  # each process loads each dataset once
+        if jobs == 1 or len(files) < 2:
+            for f in files:
+                _warm(f)
+            for t in score:
+                _score(*t)
+            return
+        fork = multiprocessing.get_context('fork' if 'fork' in multiprocessing.get_all_start_methods() else 'spawn')
+        with ProcessPoolExecutor(min(jobs, len(files)), mp_context=fork) as pool:  # parsing JSON: one core each
+            list(pool.map(_warm, files))
+            if score:
+                list(pool.map(_score, *zip(*score)))
 
 def _execute(nb:Path, dest:Path, given:dict) -> str:
     "Run one notebook with papermill in its folder, passing the parameters of `given` it declares; 'ok' or why it failed"
@@ -269,6 +291,7 @@ def run_figures(responses:str|Path='responses', # the response store
     given = {k: v for k, v in params.items() if v is not None}
     given |= {k: str(Path(v).resolve()) for k, v in given.items() if k in ('attention', 'reference') and v}
     given |= dict(responses=str(Path(responses).resolve()), figures=str(Path(figures).resolve()))
+    given.setdefault('n_boot', N_BOOT)  # the scores kept before the notebooks run are those they ask for
     out, jobs = Path(out), jobs or FIGURE_JOBS
     out.mkdir(parents=True, exist_ok=True)
     nbs, source = sorted(Path(notebooks).glob('*.ipynb')), elena_source.__wrapped__()  # as the files are now
@@ -277,7 +300,7 @@ def run_figures(responses:str|Path='responses', # the response store
     kept = {nb: None if force else _up_to_date(out, nb, fps[nb]) for nb in nbs}
     todo = sorted((nb for nb in nbs if kept[nb] is None), key=lambda nb: -_last_seconds(out, nb))  # longest first
     files = sorted(str(p) for p in Path(responses).glob('*/*/*.jsonl')) if todo and Path(responses).is_dir() else []
-    _warm_all(files, jobs)  # every run read once, before any notebook reads it
+    _warm_all(files, jobs, parse_data_dirs(given.get('data_dirs')), given['n_boot'])  # each run read, scored once
     timed = lambda nb: (time.perf_counter(), _execute(nb, out / nb.name, given), time.perf_counter())
     was = os.environ.get(REDRAW_ENV)
     if force:  # the kernels (and the processes of `jobs`) see it: no figure's key is trusted

@@ -20,8 +20,8 @@ from .metrics import paired_runs
 from .vocab import BODY_PART_SYNONYMS, BODY_REGIONS, normalize_body_part
 
 # %% auto #0
-__all__ = ['RUN_COLUMNS', 'SCORE_COLUMNS', 'COMPARISONS', 'DELTA_COLUMNS', 'find_runs', 'store_folder', 'what_next', 'provenance',
-           'exclude_random', 'answers', 'mentioned_parts', 'parse_data_dirs', 'score_runs', 'run_pairs',
+__all__ = ['RUN_COLUMNS', 'N_BOOT', 'SCORE_COLUMNS', 'COMPARISONS', 'DELTA_COLUMNS', 'find_runs', 'store_folder', 'what_next',
+           'provenance', 'exclude_random', 'answers', 'mentioned_parts', 'parse_data_dirs', 'score_runs', 'run_pairs',
            'paired_deltas']
 
 # %% ../nbs/20_results.ipynb #0ba25ed1
@@ -151,6 +151,9 @@ def parse_data_dirs(s:str|Mapping|None, # 'heco=/data/HECO,emotic=/data/EMOTIC',
         raise ValueError(f"data_dirs must look like 'heco=/data/HECO,emotic=/data/EMOTIC', got {s!r}")
     return {k.strip(): v.strip() for k, v in pairs}
 
+# %% ../nbs/20_results.ipynb #6bbb03e5
+N_BOOT = 1000  # bootstrap resamples of the score intervals: `score_runs`'s default, and what `elena figures` gives the notebooks
+
 # %% ../nbs/20_results.ipynb #6bbb03e6
 SCORE_COLUMNS = ['model', 'dataset', 'condition', 'prompt', 'n_scored', 'coverage', 'accuracy', 'acc_lo', 'acc_hi',
                  'macro_f1', 'f1_lo', 'f1_hi', 'path']  # what `score_runs` gives, one row per run
@@ -158,7 +161,7 @@ SCORE_COLUMNS = ['model', 'dataset', 'condition', 'prompt', 'n_scored', 'coverag
 # %% ../nbs/20_results.ipynb #6bbb03e7
 def score_runs(runs:pd.DataFrame, # from `find_runs` (random-weight runs already left out)
                data_dirs:str|Mapping|None=None, # dataset folders (besst needs none: gold is in the file names)
-               n_boot:int=1000, # bootstrap resamples for the intervals
+               n_boot:int=N_BOOT, # bootstrap resamples for the intervals
                texts:bool=True, # also each run's narrative checks and body-part counts (False: scores alone, faster)
               ) -> tuple[pd.DataFrame, dict]:
     "Accuracy and macro-F1 with 95% intervals per run, and each run's evaluation by path; a run not scored is named"

@@ -165,3 +165,27 @@ def test_notebooks_run_two_at_a_time_each_in_its_folder(tmp_path):
     for name in ('a', 'b', 'c'):
         out = nbformat.read(tmp_path / 'runs' / f'{name}.ipynb', 4).cells[0].outputs[0]['text']
         assert out.strip() == f'ran in {nbs}', out
+
+
+def test_each_run_is_scored_before_the_notebooks_run(tmp_path, monkeypatch):
+    """The warm-up keeps each real-model run's evaluation, with the settings the notebooks ask for, two processes at
+    a time; random-weight runs are left out, as every notebook leaves them out."""
+    import elena.figures as F
+    from elena.evalcache import evaluation_path
+    from elena.results import N_BOOT
+    resp = tmp_path / 'responses'
+    fixture(resp, 'fixture-model', 'original', 'elena', ['fear', 'happiness', 'sadness', 'fear', 'anger', 'neutral'])
+    fixture(resp, 'fixture-model', 'masked', 'elena', ['fear', 'sadness', 'sadness', 'anger', 'anger', 'neutral'])
+    fixture(resp, 'tiny-gemma3', 'original', 'elena', ['disgust'] * 6, random_weights=True)
+    kept = lambda model, cond: evaluation_path(store_path(resp, model, 'besst', cond, 'elena'),
+                                               dict(dataset='besst', data_dir=None, n_boot=N_BOOT, texts=False)).is_file()
+    seen = {}
+    monkeypatch.setattr(F, '_execute', lambda nb, dest, given: seen.update(
+        given=given, kept=[kept('fixture-model', 'original'), kept('fixture-model', 'masked'), kept('tiny-gemma3', 'original')])
+                        or 'ok')
+    nbs = tmp_path / 'paper'
+    nbs.mkdir()
+    shutil.copy(ROOT / 'nbs' / 'paper' / 'accuracy.ipynb', nbs)
+    run_figures(resp, tmp_path / 'figures', tmp_path / 'runs', notebooks=nbs, jobs=2)
+    assert seen['kept'] == [True, True, False], seen
+    assert seen['given']['n_boot'] == N_BOOT  # what the notebooks are given is what was kept
