@@ -222,7 +222,9 @@ def _execute(nb:Path, dest:Path, given:dict) -> str:
         pm.execute_notebook(str(nb), str(dest), parameters={k: v for k, v in given.items() if k in declared},
                             kernel_name='python3', progress_bar=False,
                             resources={'metadata': {'path': str(nb.parent)}},  # the kernel's folder: no chdir here
-                            extra_arguments=['--IPKernelApp.log_level=ERROR'])  # no 'Kernel is running over TCP' line
+                            # the kernel's own log quiet: no 'Kernel is running over TCP' line, and no 'KeyboardInterrupt
+                            # caught in kernel.' (jupyter_client interrupts every kernel it shuts down; a busy one says so)
+                            extra_arguments=['--IPKernelApp.log_level=CRITICAL'])
     except Exception as e:
         last = str(e).strip().splitlines()[-1] if str(e).strip() else ''
         return f'failed: {type(e).__name__}: {last}'
