@@ -175,8 +175,10 @@ def kept_evaluation(path:str|Path, # a response JSONL file (one run)
         if key is not None:
             head, _, body = where.read_bytes().partition(b'\n')
             kept = decode_value(_loads(body)) if _loads(head) == key else None
-    except (OSError, ValueError, TypeError, KeyError, IndexError):
-        pass  # none, cut short, unreadable: scored again
+            ok = isinstance(kept, dict) and isinstance(kept.get('value'), dict) and isinstance(kept.get('warnings'), list)
+            kept = kept if ok and all(isinstance(m, str) for m in kept['warnings']) else None
+    except (OSError, ValueError, TypeError, KeyError, IndexError, RecursionError):
+        kept = None  # none, cut short, unreadable, of another shape: scored again
     if kept is None:
         res, said = _scored(path, dataset, data_dir, n_boot, texts)
         kept = dict(value=res, warnings=said)

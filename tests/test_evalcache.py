@@ -37,11 +37,16 @@ def same_scores(a, b):
     assert list(a[1]) == list(b[1]) and all(same_value(a[1][k], b[1][k]) for k in a[1])
 
 
+def two_runs(resp, condition, prompt):
+    "Two BESST fixture runs of one model: original-elena and `condition`-`prompt`"
+    fixture(resp, 'fixture-model', 'original', 'elena', ['fear', 'happiness', 'sadness', 'fear', 'anger', 'neutral'])
+    fixture(resp, 'fixture-model', condition, prompt, ['fear', 'sadness', 'fear', 'anger', 'anger', 'happiness'])
+    return find_runs(resp)
+
+
 def test_each_run_is_scored_once(tmp_path, counted, monkeypatch):
     resp = tmp_path / 'responses'
-    fixture(resp, 'fixture-model', 'original', 'elena', ['fear', 'happiness', 'sadness', 'fear', 'anger', 'neutral'])
-    fixture(resp, 'fixture-model', 'masked', 'elena', ['fear', 'sadness', 'sadness', 'anger', 'anger', 'neutral'])
-    runs = find_runs(resp)
+    runs = two_runs(resp, 'masked', 'elena')
     first = score_runs(runs, n_boot=50, texts=False)
     second = score_runs(runs, n_boot=50, texts=False)  # another notebook: nothing scored again
     assert sorted(counted) == sorted(runs.path), counted
@@ -54,9 +59,7 @@ def test_each_run_is_scored_once(tmp_path, counted, monkeypatch):
 
 def test_a_grown_run_is_scored_again(tmp_path, counted, monkeypatch):
     resp = tmp_path / 'responses'
-    fixture(resp, 'fixture-model', 'original', 'elena', ['fear', 'happiness', 'sadness', 'fear', 'anger', 'neutral'])
-    fixture(resp, 'fixture-model', 'original', 'naive', ['fear', 'happiness', 'fear', 'anger', 'anger', 'happiness'])
-    runs = find_runs(resp)
+    runs = two_runs(resp, 'original', 'naive')
     before = score_runs(runs, n_boot=0, texts=False)
     run = store_path(resp, 'fixture-model', 'besst', 'original', 'naive')
     with open(run, 'a') as f:  # a later answer for the third item, as a resumed run writes it
@@ -97,7 +100,7 @@ def test_changed_gold_is_scored_again(tmp_path, counted, monkeypatch):
     same_scores(again, afresh(runs, monkeypatch, data_dirs=f'heco={heco}', n_boot=0, texts=False))
 
 
-@pytest.mark.parametrize('damage', ['garbage', 'cut', 'other key', 'empty'])
+@pytest.mark.parametrize('damage', ['garbage', 'cut', 'other key', 'empty', 'wrong shape', 'nested deep'])
 def test_a_damaged_kept_evaluation_is_scored_again(tmp_path, counted, monkeypatch, damage):
     resp = tmp_path / 'responses'
     fixture(resp, 'fixture-model', 'original', 'elena', ['fear', 'happiness', 'sadness', 'fear', 'anger', 'neutral'])
@@ -107,7 +110,9 @@ def test_a_damaged_kept_evaluation_is_scored_again(tmp_path, counted, monkeypatc
     blob = kept.read_bytes()
     head, _, body = blob.partition(b'\n')
     kept.write_bytes({'garbage': b'\x00' * 50, 'cut': blob[:len(blob) // 2], 'empty': b'',
-                      'other key': head.replace(b'"n_boot":0', b'"n_boot":7') + b'\n' + body}[damage])
+                      'other key': head.replace(b'"n_boot":0', b'"n_boot":7') + b'\n' + body,
+                      'wrong shape': head + b'\n' + b'{"$tuple":' * 5 + b'1' + b'}' * 5,
+                      'nested deep': head + b'\n' + b'{"$tuple":[' * 900 + b'1' + b']}' * 900}[damage])
     again = score_runs(runs, n_boot=0, texts=False)
     assert len(counted) == 2
     same_scores(first, again)
