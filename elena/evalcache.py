@@ -75,6 +75,8 @@ def decode_value(x): # what `encode_value` gave
     raise ValueError(f"decode_value: unknown mark {tag!r}")
 
 # %% ../nbs/17c_evalcache.ipynb #e17c000b
+_EXACT = frozenset({str, int, bool, type(None)})  # types whose == is exact: no NaN, no signed zero, no subclass
+
 def same_value(a, b) -> bool:
     "Whether `a` and `b` are the same value, type for type (tables: values, dtypes, index, columns, names, attrs)"
     if type(a) is not type(b):
@@ -92,7 +94,10 @@ def same_value(a, b) -> bool:
     if isinstance(a, dict):
         return list(a) == list(b) and all(same_value(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+        if len(a) != len(b): return False
+        kinds = list(map(type, a))  # a run's per-item column: plain values of one type each, compared at once
+        if kinds == list(map(type, b)) and _EXACT.issuperset(kinds): return a == b
+        return all(same_value(x, y) for x, y in zip(a, b))
     if isinstance(a, (float, np.floating)):
         return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
     return bool(a == b)

@@ -60,7 +60,9 @@ def save_figure(fig, # a matplotlib figure, or a plotting function of `elena.plo
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
     if key is None or os.environ.get(REDRAW_ENV) == '1' or not _carries_key(*paths, key):
-        drawn = fig if key is None else fig(*args)
+        import matplotlib.pyplot as plt
+        with plt.ioff():  # in a kernel, not queued for display at the cell's end: freed once saved
+            drawn = fig if key is None else fig(*args)
         if not hasattr(drawn, 'savefig'):
             raise TypeError(f"save_figure: {fig.__qualname__} drew no figure for {name}; skip it instead")
         tag = {} if key is None else {_KEY_TAG: key}  # the key in the PNG's text chunk...
@@ -69,7 +71,6 @@ def save_figure(fig, # a matplotlib figure, or a plotting function of `elena.plo
         keywords = {'Keywords': f"{_KEY_TAG} {key}"} if key else {}  # ...and in the PDF's Info dictionary
         drawn.savefig(paths[1], bbox_inches='tight', metadata=no_dates | keywords)
         if key is not None or show:
-            import matplotlib.pyplot as plt
             plt.close(drawn)
     print(f"figure: {paths[0]} ({paths[1].name})")
     if show:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Mapping
 import numpy as np
 import pandas as pd
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 from matplotlib import patches
 import seaborn as sns
@@ -124,12 +125,35 @@ def silhouettes(shares:pd.DataFrame, # from `region_shares`: emotions as rows, r
     fig.suptitle(title)
     return fig
 
+# %% ../nbs/21_plots.ipynb #c21b0011
+def _box_summary(x:np.ndarray, # one box's values, no NaN
+                ) -> np.ndarray:
+    "Few values whose box plot (quartiles, whiskers at 1.5 IQR, outliers in order) is exactly that of `x`"
+    s = mpl.cbook.boxplot_stats(x, whis=1.5)[0]
+    low, high = x < s['whislo'], x > s['whishi']  # the outliers: below and above the whiskers
+    k = max(low.sum(), high.sum()) + 1  # sorted, positions k, 2k and 4k-k hold the quartiles exactly
+    fill = [np.full(k - low.sum(), s['whislo']), np.full(k, s['q1']), np.full(k, s['med']), [s['q3']],
+            np.full(k - high.sum(), s['whishi'])]
+    return np.concatenate([x[low | high], *fill])
+
 # %% ../nbs/21_plots.ipynb #c21b0002
 def length_boxplot(words:pd.DataFrame, # one row per answer: `run` and each text's length, in columns named `<text>_words`
                   ) -> plt.Figure:
     "Box plot of the answers' lengths in words: per text (the `_words` columns, in their order), a box per run"
     cols = [c for c in words.columns if c.endswith('_words')]
-    long = words.melt(id_vars=['run'], value_vars=cols, var_name='text', value_name='words').dropna()
+    runs = pd.Categorical(words.run)
+    boxes, order = [], []  # runs in order of appearance over the texts, as seaborn orders them
+    for c in cols:
+        x = words[c].to_numpy(dtype=float)
+        codes, x = runs.codes[~np.isnan(x)], x[~np.isnan(x)]
+        order += [r for r in pd.unique(codes) if r not in order]
+        by_run = np.argsort(codes, kind='stable')  # each run's lengths in their order
+        starts = np.flatnonzero(np.r_[True, np.diff(codes[by_run]) != 0]) if len(x) else []
+        for code, box in zip(codes[by_run][starts], np.split(x[by_run], starts[1:])):
+            boxes.append(pd.DataFrame({'text': c, 'run': runs.categories[code], 'words': _box_summary(box)}))
+    long = pd.concat(boxes) if boxes else pd.DataFrame(columns=['text', 'run', 'words'])
+    long['text'] = pd.Categorical(long.text, categories=[c for c in cols if c in set(long.text)])
+    long['run'] = pd.Categorical(long.run, categories=runs.categories[order])
     fig, ax = plt.subplots(figsize=(9, 4))
     sns.boxplot(data=long, x='text', y='words', hue='run', ax=ax)
     ax.set_xlabel('')
