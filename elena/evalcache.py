@@ -23,7 +23,7 @@ except ImportError:
     _dumps, _loads = (lambda x: _json.dumps(x, ensure_ascii=False).encode('utf-8')), _json.loads
 
 # %% auto #0
-__all__ = ['encode_value', 'decode_value', 'same_value', 'elena_source', 'evaluation_path', 'kept_evaluation']
+__all__ = ['encode_value', 'decode_value', 'same_value', 'elena_source', 'evaluation_path', 'kept_evaluation', 'kept_reduction']
 
 # %% ../nbs/17c_evalcache.ipynb #e17c0008
 def encode_value(x): # an evaluation, or any part of one
@@ -42,7 +42,9 @@ def encode_value(x): # an evaluation, or any part of one
     if isinstance(x, pd.Series):
         return {'$series': dict(name=encode_value(x.name), dtype=str(x.dtype), values=encode_value(x.tolist()),
                                 index=encode_value(x.index))}
-    if isinstance(x, pd.Index) and not isinstance(x, pd.MultiIndex) and type(x) in (pd.Index, pd.RangeIndex):
+    if type(x) is pd.RangeIndex:  # a table's default index, kept as such (not as a list of numbers)
+        return {'$range': dict(name=encode_value(x.name), start=x.start, stop=x.stop, step=x.step)}
+    if type(x) is pd.Index:
         return {'$index': dict(name=encode_value(x.name), dtype=str(x.dtype), values=encode_value(x.tolist()))}
     if isinstance(x, pd.DataFrame):
         return {'$frame': dict(columns=encode_value(x.columns), index=encode_value(x.index),
@@ -63,6 +65,7 @@ def decode_value(x): # what `encode_value` gave
     if tag == '$np': return np.dtype(v[0]).type(decode_value(v[1]))
     if tag == '$tuple': return tuple(decode_value(i) for i in v)
     if tag == '$dict': return {decode_value(k): decode_value(i) for k, i in v}
+    if tag == '$range': return pd.RangeIndex(v['start'], v['stop'], v['step'], name=decode_value(v['name']))
     if tag == '$index': return pd.Index(decode_value(v['values']), dtype=v['dtype'], name=decode_value(v['name']))
     if tag == '$series':
         return pd.Series(decode_value(v['values']), index=decode_value(v['index']), dtype=v['dtype'],
@@ -155,23 +158,15 @@ def evaluation_path(path:str|Path, # a response JSONL file
 # %% ../nbs/17c_evalcache.ipynb #e17c0015
 _FORMAT = 'elena-evaluation/1'
 
-def _scored(path:Path, dataset, data_dir, n_boot, texts) -> tuple[dict, list[str]]:
-    "The run's evaluation without `items`, and the warnings said while scoring it"
+def _said(compute) -> dict:
+    "`compute()` as {value, warnings}: the value and the messages of the warnings said while computing it"
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter('always')
-        res = evaluate([path], dataset, data_dir, n_boot=n_boot, texts=texts)
-    (run,) = res['runs'].values()
-    return {k: v for k, v in run.items() if k != 'items'}, [str(w.message) for w in said]
+        value = compute()
+    return dict(value=value, warnings=[str(w.message) for w in said])
 
-def kept_evaluation(path:str|Path, # a response JSONL file (one run)
-                    dataset:str, # its dataset
-                    data_dir:str|Path|None=None, # the dataset folder (besst: None, gold from the ids)
-                    n_boot:int=1000, # bootstrap resamples
-                    texts:bool=False, # also the narrative checks and body-part counts
-                   ) -> dict:
-    "`evaluate`'s result for one run without its per-item table: kept beside the run and reused while nothing changed"
-    path = Path(path)
-    settings = dict(dataset=dataset, data_dir=None if data_dir is None else str(data_dir), n_boot=n_boot, texts=texts)
+def _kept(path:Path, settings:dict, data_dir, compute) -> dict:
+    "`compute()`'s dict, kept beside `path` under `settings` while the run, `data_dir`, settings and elena are unchanged"
     off = os.environ.get('ELENA_RUNCACHE', '').lower() in ('0', 'off', 'no', 'false')
     key = None if off else dict(format=_FORMAT, run=_file_state(path), gold=_folder_state(data_dir), settings=settings,
                                 elena=elena_source())
@@ -183,16 +178,37 @@ def kept_evaluation(path:str|Path, # a response JSONL file (one run)
             ok = isinstance(kept, dict) and isinstance(kept.get('value'), dict) and isinstance(kept.get('warnings'), list)
             kept = kept if ok and all(isinstance(m, str) for m in kept['warnings']) else None
     except (OSError, ValueError, TypeError, KeyError, IndexError, RecursionError):
-        kept = None  # none, cut short, unreadable, of another shape: scored again
+        kept = None  # none, cut short, unreadable, of another shape: computed again
     if kept is None:
-        res, said = _scored(path, dataset, data_dir, n_boot, texts)
-        kept = dict(value=res, warnings=said)
+        kept = _said(compute)
         try:
             blob = _dumps(encode_value(kept))
             if key is not None and same_value(decode_value(_loads(blob)), kept):  # kept only where read back exactly
                 atomic_write(where, _dumps(key) + b'\n' + blob)
         except (TypeError, OSError):  # a value JSON cannot keep, or a folder we may not write to
             pass
-    for m in kept['warnings']:  # said each time, as scoring the file says them
-        warnings.warn(m, stacklevel=2)
+    for m in kept['warnings']:  # said each time, as computing it says them
+        warnings.warn(m, stacklevel=3)
     return kept['value']
+
+def kept_evaluation(path:str|Path, # a response JSONL file (one run)
+                    dataset:str, # its dataset
+                    data_dir:str|Path|None=None, # the dataset folder (besst: None, gold from the ids)
+                    n_boot:int=1000, # bootstrap resamples
+                    texts:bool=False, # also the narrative checks and body-part counts
+                   ) -> dict:
+    "`evaluate`'s result for one run without its per-item table: kept beside the run and reused while nothing changed"
+    path = Path(path)
+    settings = dict(dataset=dataset, data_dir=None if data_dir is None else str(data_dir), n_boot=n_boot, texts=texts)
+    def scored():
+        (run,) = evaluate([path], dataset, data_dir, n_boot=n_boot, texts=texts)['runs'].values()
+        return {k: v for k, v in run.items() if k != 'items'}
+    return _kept(path, settings, data_dir, scored)
+
+# %% ../nbs/17c_evalcache.ipynb #e17c001b
+def kept_reduction(path:str|Path, # a response JSONL file (one run)
+                   what:str, # the reduction's name: one kept file per name
+                   compute, # no arguments; reads the run, gives a dict
+                  ) -> dict:
+    "`compute()`, kept beside the run as `what` and reused while the run and elena's code are unchanged"
+    return _kept(Path(path), dict(reduction=what), None, compute)

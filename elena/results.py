@@ -15,14 +15,14 @@ from .names import split_response_file
 from .runcache import run_rows
 from .answers import ANSWER_FIELDS, read_responses
 from .evaluate import datasets_once
-from .evalcache import kept_evaluation
-from .metrics import paired_runs
+from .evalcache import kept_evaluation, kept_reduction
+from .metrics import narrative_checks, paired_runs
 from .vocab import BODY_PART_SYNONYMS, BODY_REGIONS, normalize_body_part
 
 # %% auto #0
-__all__ = ['RUN_COLUMNS', 'N_BOOT', 'SCORE_COLUMNS', 'COMPARISONS', 'DELTA_COLUMNS', 'find_runs', 'store_folder', 'what_next',
-           'provenance', 'exclude_random', 'answers', 'mentioned_parts', 'parse_data_dirs', 'score_runs', 'run_pairs',
-           'paired_deltas']
+__all__ = ['RUN_COLUMNS', 'NARRATIVE_TEXTS', 'N_BOOT', 'SCORE_COLUMNS', 'COMPARISONS', 'DELTA_COLUMNS', 'find_runs',
+           'store_folder', 'what_next', 'provenance', 'exclude_random', 'answers', 'text_summary', 'mentioned_parts',
+           'parse_data_dirs', 'score_runs', 'run_pairs', 'paired_deltas']
 
 # %% ../nbs/20_results.ipynb #0ba25ed1
 RUN_COLUMNS = ['model', 'dataset', 'condition', 'prompt', 'path', 'n', 'random_weights',
@@ -125,6 +125,24 @@ def answers(runs:pd.DataFrame, # from `find_runs`
     run = lambda r: dict(model=r.model, dataset=r.dataset, condition=r.condition, prompt=r.prompt, path=r.path)
     frames = [read_responses(r.path, fields).assign(**run(r)) for r in runs.itertuples()]
     return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+
+# %% ../nbs/20_results.ipynb #20b00002
+NARRATIVE_TEXTS = ('narrative', 'explicit_description', 'implicit_description')  # the texts whose lengths are compared
+
+def _word_count(s) -> int|None:
+    "How many words `s` has, split on whitespace; None for no text"
+    return len(s.split()) if isinstance(s, str) and s.strip() else None
+
+# %% ../nbs/20_results.ipynb #20b00003
+def text_summary(runs:pd.DataFrame, # from `find_runs`: the row of one run (or the rows of one model, dataset, condition, prompt)
+                ) -> dict:
+    "`lengths`: each answer's words per text (`<text>_words`); `checks`: `narrative_checks`; kept beside a single run"
+    def summary():
+        g = answers(runs, [*NARRATIVE_TEXTS, 'body_parts'])
+        lengths = pd.DataFrame({t + '_words': g[t].map(_word_count) for t in NARRATIVE_TEXTS})
+        return dict(lengths=lengths, checks=narrative_checks(g.narrative.tolist(), g.emotion.tolist(),
+                                                              g.body_parts.tolist()))
+    return kept_reduction(runs.path.iloc[0], 'text summary', summary) if len(runs) == 1 else summary()
 
 # %% ../nbs/20_results.ipynb #597e0ccc
 _PART_WORDS = {re.escape(w) for w in [*(w for ws in BODY_REGIONS.values() for w in ws), *BODY_PART_SYNONYMS]}

@@ -1,6 +1,7 @@
 """The run cache (`elena.runcache`) as the readers use it: records appended to a run reach every reader (`elena status`,
-`elena evaluate`, `elena.results` and so the paper notebooks, the explorer's `Browser`); a stale, corrupt or foreign cache
-is rebuilt from the response file; what the readers give is the same with the cache and without it.
+`elena evaluate`, `elena.results` and so the paper notebooks, with the scores and text summaries kept beside a run, the
+explorer's `Browser`); a stale, corrupt or foreign cache is rebuilt from the response file; what the readers give is
+the same with the cache and without it.
 
 The runs are written as `elena run` writes them: `elena.store.ResponseStore` appending `make_record` records (canned
 answers: fixtures, not any model's output). The reference "without the cache" is computed here from
@@ -18,7 +19,7 @@ import pytest
 
 from elena.answers import ANSWER_FIELDS, match_key, read_responses
 from elena.evaluate import evaluate
-from elena.results import answers, find_runs, paired_deltas, score_runs
+from elena.results import answers, find_runs, paired_deltas, score_runs, text_summary
 from elena.runcache import cache_path, run_rows
 from elena.status import run_status
 from elena.store import ResponseStore, latest_records, make_record, read_records, store_path
@@ -79,6 +80,8 @@ def test_appended_records_reach_every_reader(store, tmp_path):
     assert before['n_responses'] == 12 and cache_path(p).is_file()
     memo = {}
     assert {r['prompt']: r['answered'] for r in run_status(root, memo=memo)} == {'elena': 12, 'naive': 12}
+    elena_run = lambda: find_runs(root).query("prompt == 'elena'")
+    assert len(text_summary(elena_run())['lengths']) == 12  # the narratives' summary, kept beside the run
     # the run grows: four new items, one item answered again later (it now counts as correct), one failing
     append(p, [rec(i, LETTERS['AFTW'[i % 4]], 100 + i) for i in range(12, 16)] + [rec(0, 'fear', 200),
                rec(13, None, 201, error={'type': 'ServerError', 'message': '503'})])
@@ -89,6 +92,7 @@ def test_appended_records_reach_every_reader(store, tmp_path):
     a = answers(find_runs(root))
     assert len(a) == 28 and a[a.id == '000mA_0.jpg'].set_index('prompt').emotion.to_dict() == {'elena': 'fear', 'naive': 'fear'}
     table, full = score_runs(find_runs(root), n_boot=0)
+    assert len(text_summary(elena_run())['lengths']) == 16
     assert table.set_index('prompt').n_scored.to_dict() == {'elena': 16, 'naive': 12}
     for rows in (run_status(root, memo=memo), run_status(root)):  # following the tail, and from the caches alone
         got = {r['prompt']: (r['answered'], dict(r['failed'])) for r in rows}
