@@ -148,9 +148,9 @@ def _folder_state(folder) -> str:
 
 # %% ../nbs/17c_evalcache.ipynb #e17c0012
 def evaluation_path(path:str|Path, # a response JSONL file
-                    settings:dict, # what the evaluation was asked with (dataset, folder, n_boot, texts)
+                    settings:dict, # what it was asked with (an evaluation: dataset, folder, n_boot, texts; a reduction: its name)
                    ) -> Path:
-    "Where the kept evaluation of `path` under `settings` lies: a hidden file beside it, one per settings"
+    "Where the kept evaluation (or reduction) of `path` under `settings` lies: a hidden file beside it, one per settings"
     path = Path(path)
     tag = hashlib.sha256(_dumps(settings)).hexdigest()[:12]
     return path.with_name(f".{path.name}.eval-{tag}")

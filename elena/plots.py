@@ -131,7 +131,7 @@ def _box_summary(x:np.ndarray, # one box's values, no NaN
     "Few values whose box plot (quartiles, whiskers at 1.5 IQR, outliers in order) is exactly that of `x`"
     s = mpl.cbook.boxplot_stats(x, whis=1.5)[0]
     low, high = x < s['whislo'], x > s['whishi']  # the outliers: below and above the whiskers
-    k = max(low.sum(), high.sum()) + 1  # sorted, positions k, 2k and 4k-k hold the quartiles exactly
+    k = max(low.sum(), high.sum()) + 1  # sorted, positions k, 2k and 3k of 4k + 1 hold the quartiles exactly
     fill = [np.full(k - low.sum(), s['whislo']), np.full(k, s['q1']), np.full(k, s['med']), [s['q3']],
             np.full(k - high.sum(), s['whishi'])]
     return np.concatenate([x[low | high], *fill])

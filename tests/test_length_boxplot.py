@@ -49,6 +49,8 @@ def test_the_same_figure_as_seaborn_on_the_plain_columns():
     assert files(mine) == files(theirs)
     words = words.assign(narrative_words=np.nan)  # a text no answer has: no group for it
     assert files(length_boxplot(words)) == files(reference(words))
+    words = words.assign(explicit_description_words=np.nan, implicit_description_words=np.nan)  # no text at all
+    assert files(length_boxplot(words)) == files(reference(words))
 
 
 def test_odd_boxes_and_orders_are_drawn_as_seaborn_draws_them():
